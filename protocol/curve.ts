@@ -1,0 +1,65 @@
+/** secp256k1 primitives shared by the ceremonies: scalar and point codecs that validate at the edge. */
+import { schnorr, secp256k1 } from '@noble/curves/secp256k1.js';
+import { bytesToHex, hexToBytes } from '@noble/curves/utils.js';
+import { FrostnetError } from './errors.ts';
+
+export const Point = secp256k1.Point;
+export type Point = InstanceType<typeof secp256k1.Point>;
+export const Fn = Point.Fn;
+export const G = Point.BASE;
+
+export { bytesToHex, hexToBytes };
+
+/** Parses a 33-byte compressed point; rejects identity and off-curve encodings. */
+export function parsePoint(bytes: Uint8Array, what = 'point'): Point {
+  if (!(bytes instanceof Uint8Array) || bytes.length !== 33)
+    throw new FrostnetError('INVALID_INPUT', `${what}: expected 33-byte compressed point`);
+  let p: Point;
+  try {
+    p = Point.fromBytes(bytes);
+    p.assertValidity();
+  } catch {
+    throw new FrostnetError('INVALID_INPUT', `${what}: not a point on secp256k1`);
+  }
+  if (p.is0()) throw new FrostnetError('INVALID_INPUT', `${what}: identity point`);
+  return p;
+}
+
+/** Parses a 32-byte big-endian scalar in [0, n). `nonzero` also rejects 0. */
+export function parseScalar(bytes: Uint8Array, what = 'scalar', nonzero = false): bigint {
+  if (!(bytes instanceof Uint8Array) || bytes.length !== 32)
+    throw new FrostnetError('INVALID_INPUT', `${what}: expected 32-byte scalar`);
+  let n = 0n;
+  for (const b of bytes) n = (n << 8n) | BigInt(b);
+  if (n >= Fn.ORDER) throw new FrostnetError('INVALID_INPUT', `${what}: scalar not below the group order`);
+  if (nonzero && n === 0n) throw new FrostnetError('INVALID_INPUT', `${what}: zero scalar`);
+  return n;
+}
+
+/** Byte arrays backed by a plain ArrayBuffer, as noble's package types expect. */
+export type Bytes = Uint8Array<ArrayBuffer>;
+
+export const scalarToBytes = (n: bigint): Bytes => Fn.toBytes(Fn.create(n)) as Bytes;
+export const pointToBytes = (p: Point): Bytes => p.toBytes(true) as Bytes;
+export const xOnly = (p: Point): Uint8Array => p.toBytes(true).subarray(1);
+export const hasEvenY = (p: Point): boolean => p.toAffine().y % 2n === 0n;
+
+/** BIP340 tagged hash. */
+export const taggedHash = (tag: string, ...parts: Uint8Array[]): Uint8Array => schnorr.utils.taggedHash(tag, ...parts);
+
+/** Evaluates a polynomial commitment at x: sum_k C_k * x^k (C_0 may be the identity). */
+export function evalCommitment(commitment: readonly Point[], x: bigint): Point {
+  let acc = Point.ZERO;
+  for (let k = commitment.length - 1; k >= 0; k--) acc = acc.multiplyUnsafe(x).add(commitment[k]);
+  return acc;
+}
+
+/** Evaluates a scalar polynomial at x (Horner). */
+export function evalPolynomial(coefficients: readonly bigint[], x: bigint): bigint {
+  let acc = 0n;
+  for (let k = coefficients.length - 1; k >= 0; k--) acc = Fn.add(Fn.mul(acc, x), coefficients[k]);
+  return acc;
+}
+
+export const equalBytes = (a: Uint8Array, b: Uint8Array): boolean =>
+  a.length === b.length && a.every((v, i) => v === b[i]);

@@ -1,0 +1,69 @@
+/**
+ * Typed errors. Every failure a caller can act on carries a stable code, a sentence a person can act on,
+ * and the parties to blame where there are any.
+ */
+
+export type ErrorCode =
+  // Input that does not parse or fails validation (lengths, ranges, points, encodings).
+  | 'INVALID_INPUT'
+  // A message that belongs to another session, ceremony, round or key.
+  | 'WRONG_CONTEXT'
+  // A sender that is not a member of the ceremony, or that sent the same round twice with different content.
+  | 'UNEXPECTED_SENDER'
+  | 'DUPLICATE_MESSAGE'
+  // DKG / refresh / reshare blame.
+  | 'INVALID_COMMITMENT'
+  | 'INVALID_PROOF'
+  | 'INVALID_SHARE'
+  | 'EQUIVOCATION'
+  | 'CONFIRMATION_MISMATCH'
+  | 'KEY_CHANGED'
+  // Signing.
+  | 'COMMITMENT_MISMATCH'
+  | 'MESSAGE_MISMATCH'
+  | 'NONCE_REUSED'
+  | 'EPOCH_MISMATCH'
+  | 'INVALID_SIGNATURE_SHARE'
+  | 'INVALID_SIGNATURE'
+  | 'NOT_ENOUGH_SIGNERS'
+  | 'POLICY_DENIED'
+  // Node-level.
+  | 'UNKNOWN_KEY'
+  | 'UNREACHABLE'
+  | 'TIMEOUT'
+  | 'WRONG_PASSPHRASE'
+  | 'STORE_CORRUPT'
+  | 'UNAUTHORIZED'
+  | 'BAD_REQUEST'
+  | 'CONFLICT'
+  | 'INTERNAL';
+
+export class FrostnetError extends Error {
+  readonly code: ErrorCode;
+  /** Parties (peer ids) held responsible, empty when nobody is to blame. */
+  readonly culprits: readonly string[];
+
+  constructor(code: ErrorCode, message: string, culprits: readonly string[] = []) {
+    super(message);
+    this.name = 'FrostnetError';
+    this.code = code;
+    this.culprits = [...culprits];
+  }
+
+  toJSON(): { code: ErrorCode; message: string; culprits: string[] } {
+    return { code: this.code, message: this.message, culprits: [...this.culprits] };
+  }
+}
+
+export const isFrostnetError = (e: unknown): e is FrostnetError => e instanceof FrostnetError;
+
+/** Runs `fn`; any non-typed exception (from a library parser, say) becomes INVALID_INPUT blaming `culprits`. */
+export function blameOnThrow<T>(code: ErrorCode, what: string, culprits: readonly string[], fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof FrostnetError) throw e;
+    const reason = e instanceof Error ? e.message : String(e);
+    throw new FrostnetError(code, `${what}: ${reason}`, culprits);
+  }
+}
