@@ -1,0 +1,35 @@
+/** P2TR key-path addresses of a wallet. */
+import { payments } from 'bitcoinjs-lib';
+import { blameOnThrow } from '../../protocol/errors.ts';
+import './ecc.ts';
+import { type ExtendedKey, walletKey } from './keys.ts';
+import { bitcoinNetwork, type NetworkName } from './network.ts';
+
+/** OP_1 <32-byte output key>: the scriptPubKey of a P2TR output. */
+export function p2trScript(outputKey: Uint8Array): Uint8Array {
+  return blameOnThrow(
+    'INVALID_INPUT',
+    'taproot output key',
+    [],
+    () => payments.p2tr({ pubkey: outputKey }).output!,
+  );
+}
+
+/** The bech32m address of a P2TR output key. */
+export function p2trAddress(outputKey: Uint8Array, network: NetworkName): string {
+  return blameOnThrow(
+    'INVALID_INPUT',
+    'taproot output key',
+    [],
+    () => payments.p2tr({ pubkey: outputKey, network: bitcoinNetwork(network) }).address!,
+  );
+}
+
+/** Receive or change address i of a wallet. */
+export function walletAddress(
+  root: ExtendedKey,
+  at: { change: boolean; index: number },
+  network: NetworkName,
+): string {
+  return p2trAddress(walletKey(root, at).outputKey, network);
+}
