@@ -45,7 +45,8 @@ export const xOnly = (p: Point): Uint8Array => p.toBytes(true).subarray(1);
 export const hasEvenY = (p: Point): boolean => p.toAffine().y % 2n === 0n;
 
 /** BIP340 tagged hash. */
-export const taggedHash = (tag: string, ...parts: Uint8Array[]): Uint8Array => schnorr.utils.taggedHash(tag, ...parts);
+export const taggedHash = (tag: string, ...parts: Uint8Array[]): Uint8Array =>
+  schnorr.utils.taggedHash(tag, ...parts);
 
 /** Evaluates a polynomial commitment at x: sum_k C_k * x^k (C_0 may be the identity). */
 export function evalCommitment(commitment: readonly Point[], x: bigint): Point {

@@ -16,7 +16,10 @@ export type Derived = ExtendedKey & { readonly steps: readonly TweakStep[] };
 /** CKDpub for one unhardened index; the tweak is IL. */
 export function deriveChild(parent: ExtendedKey, index: number): ExtendedKey & { tweak: bigint } {
   if (!Number.isSafeInteger(index) || index < 0 || index >= HARDENED)
-    throw new FrostnetError('INVALID_INPUT', `derivation index ${index}: only unhardened indexes 0..2^31-1 exist`);
+    throw new FrostnetError(
+      'INVALID_INPUT',
+      `derivation index ${index}: only unhardened indexes 0..2^31-1 exist`,
+    );
   const data = new Uint8Array(37);
   data.set(pointToBytes(parent.key), 0);
   new DataView(data.buffer).setUint32(33, index, false);
@@ -25,7 +28,8 @@ export function deriveChild(parent: ExtendedKey, index: number): ExtendedKey & {
   let t = 0n;
   for (const b of IL) t = (t << 8n) | BigInt(b);
   // BIP32: IL >= n or an infinite child makes this index invalid; the caller moves to the next one.
-  if (t >= Fn.ORDER) throw new FrostnetError('INVALID_INPUT', `derivation index ${index} is invalid (IL >= n)`);
+  if (t >= Fn.ORDER)
+    throw new FrostnetError('INVALID_INPUT', `derivation index ${index} is invalid (IL >= n)`);
   const key = parent.key.add(G.multiply(t));
   if (key.is0()) throw new FrostnetError('INVALID_INPUT', `derivation index ${index} is invalid (infinity)`);
   return { key, chainCode: I.slice(32), tweak: t };
@@ -45,9 +49,14 @@ export function derivePath(root: ExtendedKey, path: readonly number[]): Derived 
 
 /** Parses "m/0/5" or "0/5" into indexes; hardened markers are refused with a reason. */
 export function parsePath(path: string): number[] {
-  const parts = path.trim().replace(/^m\/?/, '').split('/').filter((p) => p.length > 0);
+  const parts = path
+    .trim()
+    .replace(/^m\/?/, '')
+    .split('/')
+    .filter((p) => p.length > 0);
   return parts.map((p) => {
-    if (/['hH]$/.test(p)) throw new FrostnetError('INVALID_INPUT', `path ${path}: hardened steps need the whole key`);
+    if (/['hH]$/.test(p))
+      throw new FrostnetError('INVALID_INPUT', `path ${path}: hardened steps need the whole key`);
     if (!/^\d+$/.test(p)) throw new FrostnetError('INVALID_INPUT', `path ${path}: "${p}" is not an index`);
     return Number(p);
   });

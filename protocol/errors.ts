@@ -57,12 +57,15 @@ export class FrostnetError extends Error {
 
 export const isFrostnetError = (e: unknown): e is FrostnetError => e instanceof FrostnetError;
 
-/** Runs `fn`; any non-typed exception (from a library parser, say) becomes INVALID_INPUT blaming `culprits`. */
+/**
+ * Runs `fn` on input from `culprits`; any exception that does not already blame someone (a library parser's, or
+ * a validation error of ours) becomes `code` blaming them.
+ */
 export function blameOnThrow<T>(code: ErrorCode, what: string, culprits: readonly string[], fn: () => T): T {
   try {
     return fn();
   } catch (e) {
-    if (e instanceof FrostnetError) throw e;
+    if (e instanceof FrostnetError && e.culprits.length > 0) throw e;
     const reason = e instanceof Error ? e.message : String(e);
     throw new FrostnetError(code, `${what}: ${reason}`, culprits);
   }

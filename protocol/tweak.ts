@@ -44,7 +44,9 @@ export function tweakSecretKey(secret: bigint, steps: readonly TweakStep[]): big
  */
 export function tweakPublic(pub: FrostPublic, steps: readonly TweakStep[]): FrostPublic {
   let commitments = pub.commitments.map((c) => parsePoint(c, 'commitment'));
-  let shares = Object.entries(pub.verifyingShares).map(([id, v]) => [id, parsePoint(v, 'verifying share')] as const);
+  let shares = Object.entries(pub.verifyingShares).map(
+    ([id, v]) => [id, parsePoint(v, 'verifying share')] as const,
+  );
   for (const s of steps) {
     const { negated } = applyStep(commitments[0], s);
     const tG = s.add === 0n ? undefined : G.multiply(s.add);

@@ -1,0 +1,70 @@
+/**
+ * The context every ceremony message is bound to: session id, ceremony kind, threshold, the ordered dealers and
+ * receivers, and for refresh/reshare the key group being changed. Two sessions, groups or kinds never share a
+ * context hash, so nothing from one can be replayed into another.
+ */
+import { FrostnetError } from './errors.ts';
+import { groupKey, type KeyGroup, type PartyId, validateParameters } from './keys.ts';
+import { hashFields } from './transcript.ts';
+
+export type CeremonyKind = 'dkg' | 'refresh' | 'reshare';
+
+export type CeremonyContext = {
+  readonly kind: CeremonyKind;
+  readonly sessionId: Uint8Array;
+  /** Threshold of the key the ceremony produces. */
+  readonly threshold: number;
+  /** Parties that deal a polynomial (round 1 and 2). */
+  readonly dealers: readonly PartyId[];
+  /** Parties that receive shares and hold the resulting key, in the resulting member order. */
+  readonly receivers: readonly PartyId[];
+  /** This party. */
+  readonly self: PartyId;
+  /** The key group being refreshed or reshared (absent for a DKG). */
+  readonly base?: KeyGroup;
+};
+
+export const SESSION_ID_BYTES = 32;
+
+export function validateContext(ctx: CeremonyContext): void {
+  if (!(ctx.sessionId instanceof Uint8Array) || ctx.sessionId.length !== SESSION_ID_BYTES)
+    throw new FrostnetError('INVALID_INPUT', 'session id must be 32 bytes');
+  validateParameters(ctx.threshold, ctx.receivers);
+  if (ctx.dealers.length === 0 || new Set(ctx.dealers).size !== ctx.dealers.length)
+    throw new FrostnetError('INVALID_INPUT', 'dealers must be a non-empty list without repeats');
+  if (!ctx.dealers.includes(ctx.self) && !ctx.receivers.includes(ctx.self))
+    throw new FrostnetError('INVALID_INPUT', `party ${ctx.self} takes no part in this ceremony`);
+  if (ctx.kind === 'dkg' && (ctx.base || !sameList(ctx.dealers, ctx.receivers)))
+    throw new FrostnetError('INVALID_INPUT', 'a DKG has no base key and its dealers are its receivers');
+  if (ctx.kind !== 'dkg' && !ctx.base)
+    throw new FrostnetError('INVALID_INPUT', `${ctx.kind} needs the current key group`);
+  if (ctx.kind === 'refresh') {
+    const base = ctx.base!;
+    if (!sameList(ctx.dealers, base.members) || !sameList(ctx.receivers, base.members))
+      throw new FrostnetError('INVALID_INPUT', 'a refresh runs among exactly the current members');
+    if (ctx.threshold !== base.threshold)
+      throw new FrostnetError('INVALID_INPUT', 'a refresh keeps the threshold');
+  }
+}
+
+const sameList = (a: readonly string[], b: readonly string[]) =>
+  a.length === b.length && a.every((x, i) => x === b[i]);
+
+export function contextHash(ctx: CeremonyContext): Uint8Array {
+  const base = ctx.base;
+  return hashFields(
+    'context',
+    ctx.kind,
+    ctx.sessionId,
+    ctx.threshold,
+    [...ctx.dealers],
+    [...ctx.receivers],
+    base ? [groupKey(base).toBytes(true), base.epoch, base.transcript] : [],
+  );
+}
+
+/** All parties that exchange messages in the ceremony (dealers first, then receivers not dealing). */
+export const participants = (ctx: CeremonyContext): PartyId[] => [
+  ...ctx.dealers,
+  ...ctx.receivers.filter((r) => !ctx.dealers.includes(r)),
+];

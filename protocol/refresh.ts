@@ -1,0 +1,120 @@
+/**
+ * Proactive share refresh: every member deals a polynomial with a zero constant term, so the shared secret and
+ * the group key stay the same while every share changes. A zero constant is enforced by the wire format itself:
+ * a dealer commits only to coefficients 1..t-1, so no contribution can move the key. Old and new shares lie on
+ * different polynomials and never combine into a valid signature.
+ */
+import { secp256k1_FROST } from '@noble/curves/secp256k1.js';
+import { type CeremonyContext, validateContext } from './context.ts';
+import {
+  type Bytes,
+  evalCommitment,
+  evalPolynomial,
+  Fn,
+  G,
+  Point,
+  parsePoint,
+  pointToBytes,
+} from './curve.ts';
+import { publicSummary } from './dkg.ts';
+import { FrostnetError } from './errors.ts';
+import { groupKey, identifierOf, identifierScalar, type KeyShare, type PartyId } from './keys.ts';
+import { type Dealing, type Dealt, VssCeremony } from './vss.ts';
+
+const randomNonzeroScalar = (): bigint => Fn.fromBytes(secp256k1_FROST.utils.randomScalar());
+
+/** Σ_{k>=1} C_k x^k for a commitment that lists coefficients 1..t-1 only. */
+const zeroConstantEval = (commitment: readonly Point[], x: bigint): Point =>
+  evalCommitment([Point.ZERO, ...commitment], x);
+
+class RefreshDealing implements Dealing<KeyShare> {
+  readonly commitmentLength: number;
+  private readonly ctx: CeremonyContext;
+  private readonly current: KeyShare;
+  private coefficients: bigint[] = [];
+
+  constructor(ctx: CeremonyContext, current: KeyShare) {
+    this.ctx = ctx;
+    this.current = current;
+    this.commitmentLength = ctx.threshold - 1;
+  }
+
+  deal() {
+    this.coefficients = Array.from({ length: this.commitmentLength }, randomNonzeroScalar);
+    return { commitment: this.coefficients.map((a) => G.multiply(a)), proof: new Uint8Array(0) };
+  }
+
+  checkRound1(dealer: PartyId, dealt: Dealt): void {
+    // Nothing to prove: a dealer can only randomise, never move the key, so no proof of knowledge is needed.
+    if (dealt.proof.length !== 0)
+      throw new FrostnetError('INVALID_PROOF', `${dealer} sent a proof in a refresh`, [dealer]);
+  }
+
+  sharesFor(receivers: readonly PartyId[]): Map<PartyId, bigint> {
+    return new Map(
+      receivers.map((r) => [
+        r,
+        evalPolynomial([0n, ...this.coefficients], identifierScalar(identifierOf(this.current.group, r))),
+      ]),
+    );
+  }
+
+  expectedShare(commitment: readonly Point[], x: bigint): Point {
+    return zeroConstantEval(commitment, x);
+  }
+
+  combine(round1: ReadonlyMap<PartyId, Dealt>, shares: ReadonlyMap<PartyId, bigint>, transcript: Uint8Array) {
+    const base = this.current.group;
+    const self = identifierOf(base, this.ctx.self);
+    const x = identifierScalar(self);
+    // New polynomial commitment: constant term unchanged, higher terms summed over every dealer.
+    const commitments = base.public.commitments.map((c) => parsePoint(c));
+    for (const { commitment } of round1.values())
+      commitment.forEach((p, k) => {
+        commitments[k + 1] = commitments[k + 1].add(p);
+      });
+    const key = commitments[0];
+    if (!key.equals(groupKey(base)))
+      throw new FrostnetError('KEY_CHANGED', 'refresh would change the group key');
+    const verifyingShares: Record<string, Bytes> = {};
+    for (const id of base.identifiers)
+      verifyingShares[id] = pointToBytes(evalCommitment(commitments, identifierScalar(id)));
+    let share = Fn.fromBytes(this.current.secret.signingShare);
+    share = Fn.add(share, evalPolynomial([0n, ...this.coefficients], x));
+    for (const s of shares.values()) share = Fn.add(share, s);
+    if (!G.multiply(share).equals(parsePoint(verifyingShares[self])))
+      throw new FrostnetError('INTERNAL', 'refreshed share does not match its verifying share');
+    const pub = {
+      signers: { ...base.public.signers },
+      commitments: commitments.map(pointToBytes),
+      verifyingShares,
+    };
+    const group = { ...base, public: pub, epoch: base.epoch + 1, transcript };
+    return {
+      result: { group, secret: { identifier: self, signingShare: Fn.toBytes(share) as Bytes } },
+      summary: publicSummary(base.identifiers, pub),
+    };
+  }
+}
+
+/** Starts a refresh of `current` among all its members. The session id must be fresh and agreed. */
+export function createRefresh(
+  sessionId: Uint8Array,
+  self: PartyId,
+  current: KeyShare,
+): VssCeremony<KeyShare> {
+  const g = current.group;
+  const ctx: CeremonyContext = {
+    kind: 'refresh',
+    sessionId,
+    threshold: g.threshold,
+    dealers: g.members,
+    receivers: g.members,
+    self,
+    base: g,
+  };
+  validateContext(ctx);
+  if (current.secret.identifier !== identifierOf(g, self))
+    throw new FrostnetError('INVALID_INPUT', 'the key share does not belong to this party');
+  return new VssCeremony(ctx, () => new RefreshDealing(ctx, current));
+}

@@ -1,0 +1,60 @@
+/** In-process key groups made by this project's own DKG, for protocol tests. */
+import { randomBytes } from 'node:crypto';
+import type { CeremonyContext } from '../../protocol/context.ts';
+import { createDkg } from '../../protocol/dkg.ts';
+import type { KeyShare } from '../../protocol/keys.ts';
+import { aggregateSignature, NonceStore, type SigningTarget, signShare } from '../../protocol/sign.ts';
+import { runCeremony, type Tamper } from './router.ts';
+
+export const partyNames = (n: number): string[] => Array.from({ length: n }, (_, i) => `party-${i + 1}`);
+
+export function dkgContexts(
+  threshold: number,
+  members: string[],
+  sessionId = randomBytes(32),
+): CeremonyContext[] {
+  return members.map((self) => ({
+    kind: 'dkg',
+    sessionId,
+    threshold,
+    dealers: members,
+    receivers: members,
+    self,
+  }));
+}
+
+export function runDkg(threshold: number, members: string[], tamper?: Tamper) {
+  const parties = new Map(dkgContexts(threshold, members).map((c) => [c.self, createDkg(c)]));
+  return runCeremony(parties, tamper);
+}
+
+/** A fresh t-of-n key, one share per party; fails loudly if the DKG does not complete everywhere. */
+export function makeKey(threshold: number, n: number): Map<string, KeyShare> {
+  const out = runDkg(threshold, partyNames(n));
+  if (out.errors.size || out.results.size !== n)
+    throw new Error(`DKG failed: ${[...out.errors.values()].join('; ')}`);
+  return out.results;
+}
+
+/** Signs `target` with the given signers, each with its own nonce store; returns the signature. */
+export function signWith(keys: Map<string, KeyShare>, signers: string[], target: SigningTarget): Uint8Array {
+  const stores = new Map(signers.map((s) => [s, new NonceStore()]));
+  const commitments = signers.map((s) => stores.get(s)!.commit(keys.get(s)!));
+  const group = keys.get(signers[0])!.group;
+  const pkg = { epoch: group.epoch, scheme: target.scheme, message: target.message, commitments };
+  const shares = new Map(signers.map((s) => [s, signShare(keys.get(s)!, stores.get(s)!, pkg, target)]));
+  return aggregateSignature(group, target, commitments, shares);
+}
+
+/** Every k-subset of `items`, in order. */
+export function* subsets<T>(items: readonly T[], k: number, start = 0, acc: T[] = []): Generator<T[]> {
+  if (acc.length === k) {
+    yield [...acc];
+    return;
+  }
+  for (let i = start; i <= items.length - (k - acc.length); i++) {
+    acc.push(items[i]);
+    yield* subsets(items, k, i + 1, acc);
+    acc.pop();
+  }
+}
