@@ -82,11 +82,11 @@ function prevoutOf(psbt: Psbt, tx: Transaction, i: number): Prevout {
 function claimedKey(
   what: string,
   wallet: Wallet,
+  fingerprint: Uint8Array,
   derivations: readonly TapBip32Derivation[] | undefined,
   script: Uint8Array,
   tapInternalKey: Uint8Array | undefined,
 ): WalletKey | undefined {
-  const fingerprint = masterFingerprint(wallet.root);
   const ours = (derivations ?? []).filter((d) => equalBytes(d.masterFingerprint, fingerprint));
   if (ours.length === 0) return undefined;
   const keyPath = ours.filter((d) => d.leafHashes.length === 0);
@@ -180,11 +180,19 @@ type Analysis = Parsed & {
 function analyse(source: PsbtSource, wallet: Wallet): Analysis {
   const parsed = parse(source);
   const { psbt, tx, prevouts } = parsed;
+  const fp = masterFingerprint(wallet.root);
   const inputKeys = psbt.data.inputs.map((input, i) =>
-    claimedKey(`input ${i}`, wallet, input.tapBip32Derivation, prevouts[i].script, input.tapInternalKey),
+    claimedKey(`input ${i}`, wallet, fp, input.tapBip32Derivation, prevouts[i].script, input.tapInternalKey),
   );
   const outputKeys = psbt.data.outputs.map((output, j) =>
-    claimedKey(`output ${j}`, wallet, output.tapBip32Derivation, tx.outs[j].script, output.tapInternalKey),
+    claimedKey(
+      `output ${j}`,
+      wallet,
+      fp,
+      output.tapBip32Derivation,
+      tx.outs[j].script,
+      output.tapInternalKey,
+    ),
   );
   return { ...parsed, inputKeys, outputKeys };
 }
@@ -307,7 +315,8 @@ function checkKeySignature(p: Parsed, i: number, tapKeySig: Uint8Array): void {
 
 /**
  * Sets tapKeySig on each input from a 64-byte BIP340 signature, appending the sighash byte the input requested
- * (none for SIGHASH_DEFAULT). Each signature is verified against the PSBT first. Returns a new PSBT.
+ * (none for SIGHASH_DEFAULT), replacing any earlier one. Each signature is verified against the PSBT first.
+ * Returns a new PSBT.
  */
 export function applyKeySignatures(source: PsbtSource, sigs: ReadonlyMap<number, Uint8Array>): Psbt {
   const p = parse(source);
@@ -319,7 +328,11 @@ export function applyKeySignatures(source: PsbtSource, sigs: ReadonlyMap<number,
     const type = p.psbt.data.inputs[i].sighashType ?? SIGHASH_DEFAULT;
     const tapKeySig = type === SIGHASH_DEFAULT ? Uint8Array.from(sig) : Uint8Array.from([...sig, type]);
     checkKeySignature(p, i, tapKeySig);
-    p.psbt.updateInput(i, { tapKeySig });
+    // A fresh valid signature replaces an earlier one (BIP340 signatures differ with every nonce).
+    delete p.psbt.data.inputs[i].tapKeySig;
+    blameOnThrow('INVALID_INPUT', `input ${i}: set signature`, [], () =>
+      p.psbt.updateInput(i, { tapKeySig }),
+    );
   }
   return p.psbt;
 }

@@ -255,6 +255,9 @@ test('a missing prevout, a wrong signature and an unsigned input are refused', (
   rejects(() => applyKeySignatures(psbt, wrong), 'INVALID_SIGNATURE', /input 0/);
   const half = applyKeySignatures(psbt, new Map([...signPlan(plan, secret)].slice(0, 1)));
   rejects(() => finalizePsbt(half), 'INVALID_INPUT', /input 1 is not signed/);
+  // Signing again replaces the earlier signature.
+  const full = applyKeySignatures(half, signPlan(plan, secret));
+  assert.equal(ScureTx.fromRaw(hexToBytes(finalizePsbt(full).txHex)).inputsLength, 2);
 });
 
 test('the builder refuses spends the coins cannot pay and drops dust change into the fee', () => {
