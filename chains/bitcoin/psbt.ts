@@ -29,7 +29,8 @@ export function loadPsbt(source: PsbtSource): Psbt {
   let bytes: Uint8Array;
   if (source instanceof Uint8Array) bytes = source;
   else if (typeof source === 'string') {
-    const text = source.trim();
+    // Files and terminals wrap long base64; whitespace is never part of it.
+    const text = source.replace(/\s+/g, '');
     if (text.toLowerCase().startsWith(PSBT_MAGIC_HEX) && /^[0-9a-fA-F]*$/.test(text) && text.length % 2 === 0)
       bytes = Buffer.from(text, 'hex');
     else if (/^[A-Za-z0-9+/]+={0,2}$/.test(text)) bytes = Buffer.from(text, 'base64');

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { schnorr } from '@noble/curves/secp256k1.js';
 import { Address, OutScript, p2wpkh, Transaction as ScureTx, SigHash } from '@scure/btc-signer';
-import type { Psbt } from 'bitcoinjs-lib';
+import { type Psbt, Transaction } from 'bitcoinjs-lib';
 import { p2trScript } from '../../chains/bitcoin/address.ts';
 import { buildWalletPsbt, estimateWeight, KEY_PATH_INPUT_VSIZE } from '../../chains/bitcoin/build.ts';
 import { walletKey, xpub } from '../../chains/bitcoin/keys.ts';
@@ -206,6 +206,40 @@ test('inputs of another wallet are refused, or left to their owner when asked, a
   }
 });
 
+test('a foreign input given by its whole previous transaction is hashed with that output', () => {
+  const { psbt } = build();
+  const script = p2trScript(walletKey(other.wallet.root, { change: false, index: 0 }).outputKey);
+  const prev = new Transaction();
+  prev.addInput(hexToBytes(fakeTxid('d')), 0);
+  prev.addOutput(hexToBytes('6a00'), 0n);
+  prev.addOutput(script, 55_000n);
+  const joint = psbt.clone();
+  joint.addInput({ hash: prev.getId(), index: 1, nonWitnessUtxo: prev.toBuffer() });
+  const plan = planPsbtSigning(joint, wallet, { skipForeignInputs: true });
+  assert.equal(plan.summary.inputs[2].amount, 55_000n);
+
+  const tx = ScureTx.fromPSBT(joint.toBuffer());
+  const { scripts, amounts } = independentPrevouts();
+  for (const i of plan.inputs) {
+    const sighash = tx.preimageWitnessV1(i.index, [...scripts, script], SigHash.DEFAULT, [
+      ...amounts,
+      55_000n,
+    ]);
+    assert.deepEqual(i.sighash, sighash);
+  }
+  // A previous transaction that is not the one the input spends.
+  const wrongPrev = prev.clone();
+  wrongPrev.outs[1].value = 99_000n;
+  const swapped = tamper(joint, (p) => {
+    p.data.inputs[2].nonWitnessUtxo = wrongPrev.toBuffer();
+  });
+  rejects(
+    () => planPsbtSigning(swapped, wallet, { skipForeignInputs: true }),
+    'INVALID_INPUT',
+    /input 2: its previous/,
+  );
+});
+
 test('a tampered prevout amount yields signatures that do not verify against the real prevouts', () => {
   const { psbt, fee } = build();
   // The creator under-reports input 0 so that the fee looks 200 sat smaller than it is.
@@ -239,7 +273,14 @@ test('malformed PSBTs are refused with INVALID_INPUT', () => {
     rejects(() => planPsbtSigning(c, wallet), 'INVALID_INPUT', /malformed PSBT/);
   }
   assert.equal(loadPsbt(Buffer.from(good).toString('hex')).inputCount, 2);
-  assert.equal(loadPsbt(Buffer.from(good).toString('base64')).inputCount, 2);
+  assert.equal(
+    loadPsbt(
+      Buffer.from(good)
+        .toString('base64')
+        .replace(/(.{64})/g, '$1\n'),
+    ).inputCount,
+    2,
+  );
 });
 
 test('a missing prevout, a wrong signature and an unsigned input are refused', () => {
