@@ -3,8 +3,17 @@
  * receivers, and for refresh/reshare the key group being changed. Two sessions, groups or kinds never share a
  * context hash, so nothing from one can be replayed into another.
  */
+
+import type { Identifier } from '@noble/curves/abstract/frost.js';
 import { FrostnetError } from './errors.ts';
-import { groupKey, type KeyGroup, type PartyId, validateParameters } from './keys.ts';
+import {
+  groupKey,
+  identifierScalar,
+  type KeyGroup,
+  numberedIdentifier,
+  type PartyId,
+  validateParameters,
+} from './keys.ts';
 import { hashFields } from './transcript.ts';
 
 export type CeremonyKind = 'dkg' | 'refresh' | 'reshare';
@@ -68,3 +77,19 @@ export const participants = (ctx: CeremonyContext): PartyId[] => [
   ...ctx.dealers,
   ...ctx.receivers.filter((r) => !ctx.dealers.includes(r)),
 ];
+
+/**
+ * FROST identifiers of everyone who receives a share: members of the base group keep theirs, newcomers are
+ * numbered after the largest one in use, in receiver order (a DKG numbers its members 1..n).
+ */
+export function ceremonyIdentifiers(ctx: CeremonyContext): Map<PartyId, Identifier> {
+  const ids = new Map<PartyId, Identifier>();
+  const base = ctx.base;
+  let next = 1;
+  if (base) {
+    base.members.forEach((m, i) => ids.set(m, base.identifiers[i]));
+    next = Number(base.identifiers.map(identifierScalar).reduce((a, b) => (a > b ? a : b), 0n)) + 1;
+  }
+  for (const r of ctx.receivers) if (!ids.has(r)) ids.set(r, numberedIdentifier(next++));
+  return ids;
+}

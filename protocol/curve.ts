@@ -1,4 +1,5 @@
 /** secp256k1 primitives shared by the ceremonies: scalar and point codecs that validate at the edge. */
+import { mulAddUnsafe } from '@noble/curves/abstract/curve.js';
 import { schnorr, secp256k1 } from '@noble/curves/secp256k1.js';
 import { bytesToHex, hexToBytes } from '@noble/curves/utils.js';
 import { FrostnetError } from './errors.ts';
@@ -48,11 +49,18 @@ export const hasEvenY = (p: Point): boolean => p.toAffine().y % 2n === 0n;
 export const taggedHash = (tag: string, ...parts: Uint8Array[]): Uint8Array =>
   schnorr.utils.taggedHash(tag, ...parts);
 
-/** Evaluates a polynomial commitment at x: sum_k C_k * x^k (C_0 may be the identity). */
-export function evalCommitment(commitment: readonly Point[], x: bigint): Point {
-  let acc = Point.ZERO;
-  for (let k = commitment.length - 1; k >= 0; k--) acc = acc.multiplyUnsafe(x).add(commitment[k]);
-  return acc;
+/**
+ * Evaluates a polynomial commitment at x as one multi-scalar multiplication: sum_k C_k * x^(k + firstPower).
+ * `firstPower` 1 serves commitments that leave out a zero constant term.
+ */
+export function evalCommitment(commitment: readonly Point[], x: bigint, firstPower = 0): Point {
+  const powers: bigint[] = [];
+  let p = Fn.pow(x, BigInt(firstPower));
+  for (let k = 0; k < commitment.length; k++) {
+    powers.push(p);
+    p = Fn.mul(p, x);
+  }
+  return mulAddUnsafe(Point, [...commitment], powers);
 }
 
 /** Evaluates a scalar polynomial at x (Horner). */

@@ -3,10 +3,12 @@
  * through the three-round engine. The proof of knowledge is bound to the ceremony context through the DKG
  * hash's domain separation tag, so a proof from another session, group or party does not verify.
  */
+
+import type { Identifier } from '@noble/curves/abstract/frost.js';
 import { createFROST, type DKG_Round1, type DKG_Round2, type FROST } from '@noble/curves/abstract/frost.js';
 import { secp256k1_hasher } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { type CeremonyContext, validateContext } from './context.ts';
+import { type CeremonyContext, ceremonyIdentifiers, validateContext } from './context.ts';
 import {
   type Bytes,
   bytesToHex,
@@ -19,7 +21,7 @@ import {
   parseScalar,
 } from './curve.ts';
 import { FrostnetError } from './errors.ts';
-import { type KeyShare, type PartyId, partyIdentifier } from './keys.ts';
+import type { KeyShare, PartyId } from './keys.ts';
 import { hashFields } from './transcript.ts';
 import { type Dealing, type Dealt, VssCeremony } from './vss.ts';
 
@@ -70,6 +72,7 @@ class DkgDealing implements Dealing<KeyShare> {
   private readonly ctx: CeremonyContext;
   private readonly suite: FROST;
   private readonly dst: string;
+  private readonly ids: Map<PartyId, Identifier>;
   private readonly state: ReturnType<FROST['DKG']['round1']>['secret'];
   private readonly own: DKG_Round1;
 
@@ -77,7 +80,8 @@ class DkgDealing implements Dealing<KeyShare> {
     this.ctx = ctx;
     this.commitmentLength = ctx.threshold;
     ({ suite: this.suite, dst: this.dst } = boundSuite(contextHash));
-    const r1 = this.suite.DKG.round1(partyIdentifier(ctx.self), {
+    this.ids = ceremonyIdentifiers(ctx);
+    const r1 = this.suite.DKG.round1(this.id(ctx.self), {
       min: ctx.threshold,
       max: ctx.receivers.length,
     });
@@ -85,19 +89,23 @@ class DkgDealing implements Dealing<KeyShare> {
     this.own = r1.public;
   }
 
+  private id(p: PartyId): Identifier {
+    return this.ids.get(p)!;
+  }
+
   deal() {
     return { commitment: this.own.commitment.map((c) => parsePoint(c)), proof: this.own.proofOfKnowledge };
   }
 
   checkRound1(dealer: PartyId, dealt: Dealt): void {
-    verifyProofOfKnowledge(this.dst, partyIdentifier(dealer), dealt.commitment[0], dealt.proof, dealer);
+    verifyProofOfKnowledge(this.dst, this.id(dealer), dealt.commitment[0], dealt.proof, dealer);
   }
 
   private othersRound1(round1: ReadonlyMap<PartyId, Dealt>): DKG_Round1[] {
     return [...round1]
       .filter(([p]) => p !== this.ctx.self)
       .map(([p, d]) => ({
-        identifier: partyIdentifier(p),
+        identifier: this.id(p),
         commitment: d.commitment.map((c) => c.toBytes(true) as Bytes),
         proofOfKnowledge: d.proof as Bytes,
       }));
@@ -105,7 +113,7 @@ class DkgDealing implements Dealing<KeyShare> {
 
   sharesFor(receivers: readonly PartyId[], round1: ReadonlyMap<PartyId, Dealt>): Map<PartyId, bigint> {
     const out = this.suite.DKG.round2(this.state, this.othersRound1(round1));
-    return new Map(receivers.map((r) => [r, Fn.fromBytes(out[partyIdentifier(r)].signingShare)]));
+    return new Map(receivers.map((r) => [r, Fn.fromBytes(out[this.id(r)].signingShare)]));
   }
 
   expectedShare(commitment: readonly Point[], x: bigint): Point {
@@ -114,14 +122,14 @@ class DkgDealing implements Dealing<KeyShare> {
 
   combine(round1: ReadonlyMap<PartyId, Dealt>, shares: ReadonlyMap<PartyId, bigint>, transcript: Uint8Array) {
     const round2: DKG_Round2[] = [...shares].map(([p, s]) => ({
-      identifier: partyIdentifier(p),
+      identifier: this.id(p),
       signingShare: Fn.toBytes(s) as Bytes,
     }));
     const key = this.suite.DKG.round3(this.state, this.othersRound1(round1), round2);
     const group = {
       threshold: this.ctx.threshold,
       members: [...this.ctx.receivers],
-      identifiers: this.ctx.receivers.map(partyIdentifier),
+      identifiers: this.ctx.receivers.map((r) => this.id(r)),
       public: key.public,
       chainCode: hashFields('chaincode', transcript),
       epoch: 0,

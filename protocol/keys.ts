@@ -1,7 +1,8 @@
 /**
  * Key groups and key shares: what a DKG, refresh or reshare produces and what signing consumes.
- * Parties are named by their peer id; the FROST identifier of a party is derived from it, so it stays the same
- * across refreshes, reshares and repairs.
+ * Parties are named by their peer id. Their FROST identifiers are small numbers given out by the DKG in member
+ * order and kept for life (refresh, reshare, repair): small identifiers make every polynomial evaluation a
+ * short multi-scalar multiplication.
  */
 import type { FrostPublic, FrostSecret, Identifier } from '@noble/curves/abstract/frost.js';
 import { secp256k1_FROST } from '@noble/curves/secp256k1.js';
@@ -15,7 +16,7 @@ export type KeyGroup = {
   readonly threshold: number;
   /** Members in their agreed order. */
   readonly members: readonly PartyId[];
-  /** FROST identifier of each member, in member order (derived from the peer id by every ceremony here). */
+  /** FROST identifier of each member, in member order. */
   readonly identifiers: readonly Identifier[];
   /** Untweaked FROST public package: commitments[0] is the group key. */
   readonly public: FrostPublic;
@@ -31,15 +32,11 @@ export type KeyShare = { readonly group: KeyGroup; readonly secret: FrostSecret 
 
 const MAX_PARTY_ID = 128;
 
-export function partyIdentifier(party: PartyId): Identifier {
-  if (typeof party !== 'string' || party.length === 0 || party.length > MAX_PARTY_ID)
-    throw new FrostnetError('INVALID_INPUT', 'party id must be a non-empty string of at most 128 characters');
-  return secp256k1_FROST.Identifier.derive(`frostnet/party/${party}`);
-}
+export const numberedIdentifier = (n: number): Identifier => secp256k1_FROST.Identifier.fromNumber(n);
 
 export const identifierScalar = (id: Identifier): bigint => Fn.fromBytes(hexToBytes(id));
 
-/** Checks threshold and member list: 2 <= t <= n, unique, non-empty ids with distinct identifiers. */
+/** Checks threshold and member list: 2 <= t <= n, unique, non-empty party ids. */
 export function validateParameters(threshold: number, members: readonly PartyId[]): void {
   if (!Array.isArray(members))
     throw new FrostnetError('INVALID_INPUT', 'members must be a list of party ids');
@@ -49,9 +46,10 @@ export function validateParameters(threshold: number, members: readonly PartyId[
   if (n > 255) throw new FrostnetError('INVALID_INPUT', `${n} members: at most 255 are supported`);
   const seen = new Set<string>();
   for (const m of members) {
-    const id = partyIdentifier(m);
-    if (seen.has(id)) throw new FrostnetError('INVALID_INPUT', `member ${m} is listed twice`, [m]);
-    seen.add(id);
+    if (typeof m !== 'string' || m.length === 0 || m.length > MAX_PARTY_ID)
+      throw new FrostnetError('INVALID_INPUT', 'a party id is a non-empty string of at most 128 characters');
+    if (seen.has(m)) throw new FrostnetError('INVALID_INPUT', `member ${m} is listed twice`, [m]);
+    seen.add(m);
   }
 }
 

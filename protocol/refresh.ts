@@ -60,7 +60,7 @@ class RefreshDealing implements Dealing<KeyShare> {
   }
 
   expectedShare(commitment: readonly Point[], x: bigint): Point {
-    return zeroConstantEval(commitment, x);
+    return evalCommitment(commitment, x, 1); // coefficients 1..t-1 only
   }
 
   combine(round1: ReadonlyMap<PartyId, Dealt>, shares: ReadonlyMap<PartyId, bigint>, transcript: Uint8Array) {

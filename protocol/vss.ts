@@ -8,10 +8,16 @@
  * the ceremony is dead.
  */
 
-import { type CeremonyContext, contextHash, participants, validateContext } from './context.ts';
+import {
+  type CeremonyContext,
+  ceremonyIdentifiers,
+  contextHash,
+  participants,
+  validateContext,
+} from './context.ts';
 import { equalBytes, G, Point, parsePoint, parseScalar, scalarToBytes } from './curve.ts';
 import { blameOnThrow, FrostnetError } from './errors.ts';
-import { identifierOf, identifierScalar, type PartyId, partyIdentifier } from './keys.ts';
+import { identifierScalar, type PartyId } from './keys.ts';
 import { hashFields } from './transcript.ts';
 
 export type Round1 = {
@@ -65,10 +71,6 @@ const messageDigest = (ctxHash: Uint8Array, from: PartyId, m: CeremonyMessage): 
       return hashFields('round3', ctxHash, from, m.confirmation);
   }
 };
-
-/** A party keeps its identifier in the group being changed; a newcomer's is derived from its peer id. */
-export const ceremonyIdentifier = (ctx: CeremonyContext, party: PartyId) =>
-  ctx.base?.members.includes(party) ? identifierOf(ctx.base, party) : partyIdentifier(party);
 
 export class VssCeremony<R> {
   readonly ctx: CeremonyContext;
@@ -238,7 +240,7 @@ export class VssCeremony<R> {
   private verifyRound2(): Map<PartyId, bigint> {
     const shares = new Map<PartyId, bigint>();
     if (!this.isReceiver) return shares;
-    const x = identifierScalar(ceremonyIdentifier(this.ctx, this.ctx.self));
+    const x = identifierScalar(ceremonyIdentifiers(this.ctx).get(this.ctx.self)!);
     const equivocators = new Set<PartyId>();
     const reporters: string[] = [];
     for (const [from, m] of this.inbox[1] as Map<PartyId, Round2>) {
