@@ -1,0 +1,217 @@
+/**
+ * ethers v6 helpers around AccountFactory and ThresholdAccount: deploy, predict, read state, and submit signed
+ * actions. Submitting takes the typed data that was signed, so the call always carries what was signed.
+ */
+import { schnorr } from '@noble/curves/secp256k1.js';
+import {
+  AbiCoder,
+  Contract,
+  ContractFactory,
+  type ContractRunner,
+  concat,
+  getAddress,
+  getBytes,
+  getCreate2Address,
+  hexlify,
+  Interface,
+  isCallException,
+  keccak256,
+  type Provider,
+  type Signer,
+  type TransactionReceipt,
+  toBeHex,
+} from 'ethers';
+import { type ErrorCode, FrostnetError } from '../../protocol/errors.ts';
+import { compiledContract } from './compile.ts';
+import {
+  type AccountRef,
+  decodeExecute,
+  decodeRotateKey,
+  executeTypedData,
+  rotateKeyTypedData,
+  type TypedData,
+} from './typed-data.ts';
+
+const ERC1271_MAGIC = '0x1626ba7e';
+
+/** How each contract error reaches a caller. */
+const REVERT_CODES: Record<string, ErrorCode> = {
+  BadSignature: 'INVALID_SIGNATURE',
+  Expired: 'BAD_REQUEST',
+  InvalidKey: 'INVALID_INPUT',
+  CallFailed: 'BAD_REQUEST',
+  AlreadyDeployed: 'CONFLICT',
+};
+
+const accountInterface = () => new Interface(compiledContract('ThresholdAccount').abi);
+const factoryInterface = () => new Interface(compiledContract('AccountFactory').abi);
+
+/** Runs a transaction and waits for it; a contract revert becomes a FrostnetError naming the contract error. */
+async function transact(
+  what: string,
+  iface: Interface,
+  send: () => Promise<unknown>,
+): Promise<TransactionReceipt> {
+  try {
+    const tx = (await send()) as { wait(): Promise<TransactionReceipt | null> };
+    const receipt = await tx.wait();
+    if (!receipt) throw new FrostnetError('INTERNAL', `${what}: no receipt`);
+    return receipt;
+  } catch (e) {
+    if (!isCallException(e) || !e.data) throw e;
+    const parsed = iface.parseError(e.data);
+    if (!parsed) throw new FrostnetError('BAD_REQUEST', `${what} reverted (${e.data})`);
+    const args = parsed.args.map((a) => (typeof a === 'bigint' ? a.toString() : String(a))).join(', ');
+    throw new FrostnetError(
+      REVERT_CODES[parsed.name] ?? 'BAD_REQUEST',
+      `${what} reverted: ${parsed.name}(${args})`,
+    );
+  }
+}
+
+function keyArg(px: Uint8Array): bigint {
+  if (!(px instanceof Uint8Array) || px.length !== 32)
+    throw new FrostnetError('INVALID_INPUT', 'an account key is a 32-byte x-only key');
+  return BigInt(hexlify(px));
+}
+
+/** Deploys the factory and returns its address. */
+export async function deployFactory(deployer: Signer): Promise<string> {
+  const { abi, bytecode } = compiledContract('AccountFactory');
+  const factory = await new ContractFactory(abi, bytecode, deployer).deploy();
+  await factory.waitForDeployment();
+  return factory.getAddress();
+}
+
+/** The address the factory gives the account of x-only key `px` and `salt`, computed offline. */
+export function predictAccount(factory: string, px: Uint8Array, salt = 0n): string {
+  const initCode = concat([
+    compiledContract('ThresholdAccount').bytecode,
+    AbiCoder.defaultAbiCoder().encode(['uint256'], [keyArg(px)]),
+  ]);
+  return getCreate2Address(getAddress(factory), toBeHex(salt, 32), keccak256(initCode));
+}
+
+/** Deploys the account of `px` and `salt` through the factory and returns its address. */
+export async function deployAccount(
+  deployer: Signer,
+  factory: string,
+  px: Uint8Array,
+  salt = 0n,
+): Promise<string> {
+  const contract = new Contract(factory, factoryInterface(), deployer);
+  const account = predictAccount(factory, px, salt);
+  await transact(`deploying account ${account}`, factoryInterface(), () =>
+    contract.deploy(keyArg(px), toBeHex(salt, 32)),
+  );
+  return account;
+}
+
+/** ThresholdAccount at `address`, for reads (a provider) or calls (a signer). */
+export function accountContract(address: string, runner: ContractRunner): Contract {
+  return new Contract(address, accountInterface(), runner);
+}
+
+/** The nonce the account's next action must carry. */
+export async function readNonce(provider: Provider, account: string): Promise<bigint> {
+  return accountContract(account, provider).nonce() as Promise<bigint>;
+}
+
+/** The account's current x-only key. */
+export async function readGroupKey(provider: Provider, account: string): Promise<Uint8Array> {
+  const key = (await accountContract(account, provider).groupKey()) as bigint;
+  return getBytes(toBeHex(key, 32));
+}
+
+async function accountRef(provider: Provider, account: string): Promise<AccountRef> {
+  return { chainId: (await provider.getNetwork()).chainId, address: getAddress(account) };
+}
+
+/** Typed data for the account's next Execute (chain id and nonce read from the chain). */
+export async function prepareExecute(
+  provider: Provider,
+  account: string,
+  call: { to: string; value: bigint; data?: string; deadline: bigint },
+): Promise<TypedData> {
+  const [ref, nonce] = await Promise.all([accountRef(provider, account), readNonce(provider, account)]);
+  return executeTypedData(ref, {
+    to: call.to,
+    value: call.value,
+    data: call.data ?? '0x',
+    nonce,
+    deadline: call.deadline,
+  });
+}
+
+/** Typed data for the account's next RotateKey (chain id and nonce read from the chain). */
+export async function prepareRotateKey(
+  provider: Provider,
+  account: string,
+  rotation: { newKey: Uint8Array; deadline: bigint },
+): Promise<TypedData> {
+  const [ref, nonce] = await Promise.all([accountRef(provider, account), readNonce(provider, account)]);
+  return rotateKeyTypedData(ref, { newKey: rotation.newKey, nonce, deadline: rotation.deadline });
+}
+
+/**
+ * The contract's signature argument: the 64-byte BIP340 signature followed by R's even y coordinate, the hint
+ * that lets the contract verify with one ecrecover (96 bytes: rx || s || ry).
+ */
+export function encodeSignature(signature: Uint8Array): string {
+  if (!(signature instanceof Uint8Array) || signature.length !== 64)
+    throw new FrostnetError('INVALID_INPUT', 'a BIP340 signature is 64 bytes');
+  let ry: bigint;
+  try {
+    ry = schnorr.utils.lift_x(BigInt(hexlify(signature.subarray(0, 32)))).y;
+  } catch {
+    throw new FrostnetError('INVALID_INPUT', 'signature R is not a curve point');
+  }
+  return concat([signature, toBeHex(ry, 32)]);
+}
+
+/** Submits a signed Execute from `relayer`, who pays the gas. */
+export async function submitExecute(
+  relayer: Signer,
+  typedData: unknown,
+  signature: Uint8Array,
+): Promise<TransactionReceipt> {
+  const { account, fields } = decodeExecute(typedData);
+  const contract = accountContract(account.address, relayer);
+  return transact(`execute on ${account.address}`, accountInterface(), () =>
+    contract.execute(fields.to, fields.value, fields.data, fields.deadline, encodeSignature(signature)),
+  );
+}
+
+/** Submits a signed RotateKey from `relayer`, who pays the gas. */
+export async function submitRotateKey(
+  relayer: Signer,
+  typedData: unknown,
+  signature: Uint8Array,
+): Promise<TransactionReceipt> {
+  const { account, fields } = decodeRotateKey(typedData);
+  const contract = accountContract(account.address, relayer);
+  return transact(`rotateKey on ${account.address}`, accountInterface(), () =>
+    contract.rotateKey(keyArg(fields.newKey), fields.deadline, encodeSignature(signature)),
+  );
+}
+
+/**
+ * ERC-1271 check as a wallet or dapp would run it: true when the account returns the magic value for `hash`
+ * and the 64-byte BIP340 `signature` (false without asking when R is not even a curve point).
+ */
+export async function isValidSignature(
+  provider: Provider,
+  account: string,
+  hash: Uint8Array,
+  signature: Uint8Array,
+): Promise<boolean> {
+  let encoded: string;
+  try {
+    encoded = encodeSignature(signature);
+  } catch (e) {
+    if (e instanceof FrostnetError && signature.length === 64) return false;
+    throw e;
+  }
+  const result = (await accountContract(account, provider).isValidSignature(hash, encoded)) as string;
+  return result === ERC1271_MAGIC;
+}
