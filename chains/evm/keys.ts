@@ -9,7 +9,7 @@ import { FrostnetError } from '../../protocol/errors.ts';
 import type { TweakStep } from '../../protocol/tweak.ts';
 
 /** "EVM" in ASCII (0x45564d), an unhardened index. */
-export const EVM_BRANCH = 4543053;
+export const EVM_BRANCH = 4544077;
 
 export type EvmKey = { readonly px: Uint8Array; readonly steps: TweakStep[] };
 
