@@ -1,0 +1,213 @@
+/**
+ * The party daemon, wired by composition: config -> passphrase -> encrypted store -> identity and keys ->
+ * libp2p host -> session router -> ceremonies, signer and coordinator -> control API. Nothing here does
+ * cryptography of its own.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { FrostnetError } from '../protocol/errors.ts';
+import { ControlApi } from './api.ts';
+import { type Config, loadConfig, saveConfig } from './config.ts';
+import { Coordinator } from './coordinator.ts';
+import { createHost, type Host } from './host.ts';
+import { loadOrCreateIdentity, parsePeerId, peerIdOf } from './identity.ts';
+import { KeyCeremonies } from './key-ceremonies.ts';
+import { KeyStore } from './keystore.ts';
+import { Liveness } from './liveness.ts';
+import { createLogger, type Logger } from './log.ts';
+import { createRegistry } from './metrics.ts';
+import { Requests } from './requests.ts';
+import { Router } from './router.ts';
+import { allowAll, type Policy, Signer } from './signer.ts';
+import { openStore, readPassphrase, type Store } from './store.ts';
+
+export const TOKEN_FILE = 'api-token';
+/** Written at start, removed at stop: where this party's API listens, for the CLI. */
+export const RUNTIME_FILE = 'daemon.json';
+
+export type DaemonOptions = {
+  configPath: string;
+  /** Otherwise read from the config's passphrase file or environment variable. */
+  passphrase?: string;
+  log?: Logger;
+  policy?: Policy;
+  /** Heartbeat interval; default 5 s. */
+  heartbeatMs?: number;
+};
+
+export type Daemon = {
+  readonly peerId: string;
+  readonly addrs: string[];
+  readonly api: { host: string; port: number; url: string };
+  stop(): Promise<void>;
+};
+
+export const storeDir = (cfg: Config) => join(cfg.dataDir, 'store');
+
+/** Opens the party's store with its passphrase (the one place that reads it). */
+export async function openPartyStore(cfg: Config, passphrase?: string): Promise<Store> {
+  const secret = passphrase ?? (await readPassphrase({ env: cfg.passphraseEnv, file: cfg.passphraseFile }));
+  return openStore(storeDir(cfg), secret);
+}
+
+export async function readToken(dataDir: string): Promise<string> {
+  try {
+    return (await readFile(join(dataDir, TOKEN_FILE), 'utf8')).trim();
+  } catch {
+    throw new FrostnetError('INVALID_INPUT', `no API token in ${dataDir}: run "frostnet init" first`);
+  }
+}
+
+export async function createToken(dataDir: string): Promise<string> {
+  const token = randomBytes(32).toString('hex');
+  await writeFile(join(dataDir, TOKEN_FILE), `${token}\n`, { mode: 0o600 });
+  return token;
+}
+
+export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
+  const cfg = await loadConfig(o.configPath);
+  const log = o.log ?? createLogger({ level: cfg.logLevel });
+  const store = await openPartyStore(cfg, o.passphrase);
+  const cleanups: (() => Promise<void>)[] = [() => store.close()];
+  const stopAll = async () => {
+    for (const c of cleanups.reverse()) await c().catch(() => {});
+  };
+  try {
+    const privateKey = await loadOrCreateIdentity(store);
+    const self = peerIdOf(privateKey);
+    const token = await readToken(cfg.dataDir);
+    const keys = await KeyStore.open(store);
+    const metrics = createRegistry();
+    const plog = log.child({ party: self.slice(-8) });
+    const router = new Router(plog);
+    const peerIds = () => cfg.peers.map((p) => p.id).filter((id) => id !== self);
+    const host: Host = await createHost({
+      privateKey,
+      listen: cfg.listen,
+      peers: cfg.peers,
+      maxFrameBytes: cfg.limits.maxFrameBytes,
+      log: plog,
+      metrics,
+      onEnvelope: (env, from) => router.dispatch(env, from),
+    });
+    cleanups.push(() => host.stop());
+    const send = (to: string, env: Parameters<Host['send']>[1]) => host.send(to, env);
+    const liveness = new Liveness(host, peerIds);
+    liveness.start(o.heartbeatMs ?? 5000);
+    cleanups.push(async () => liveness.stop());
+
+    const sessions = metrics.counter({
+      name: 'frostnet_sessions_total',
+      help: 'Ceremony sessions by ceremony and outcome',
+      labelNames: ['ceremony', 'outcome'],
+    });
+    const latency = metrics.histogram({
+      name: 'frostnet_session_seconds',
+      help: 'Wall time of ceremonies this party took part in',
+      labelNames: ['ceremony'],
+    });
+    metrics.gauge({
+      name: 'frostnet_keys',
+      help: 'Keys held by this party',
+      collect: (g) => g.set(undefined, keys.list().length),
+    });
+    const observe = (ceremony: string, ok: boolean, ms: number) => {
+      sessions.inc({ ceremony, outcome: ok ? 'ok' : 'failed' });
+      latency.observe({ ceremony }, ms / 1000);
+    };
+
+    const ceremonies = new KeyCeremonies({
+      self,
+      keys,
+      router,
+      send,
+      peers: peerIds,
+      roundTimeoutMs: cfg.limits.roundTimeoutMs,
+      log: plog,
+      onOutcome: observe,
+    });
+    const signer = new Signer({
+      self,
+      keys,
+      router,
+      send,
+      policy: o.policy ?? allowAll,
+      sessionTtlMs: cfg.limits.roundTimeoutMs * 2,
+      maxSessionsPerPeer: cfg.limits.maxSessionsPerPeer,
+      log: plog,
+      onEpochBehind: (name) => void ceremonies.resolvePending(name).catch(() => {}),
+    });
+    const coordinator = new Coordinator({
+      self,
+      keys,
+      signer,
+      router,
+      send,
+      rank: (p) => liveness.rank(p),
+      roundTimeoutMs: cfg.limits.roundTimeoutMs,
+      log: plog,
+    });
+    const requests = new Requests(cfg.limits.maxQueuedRequests);
+
+    // A pending epoch left by a crash is settled with the other members as soon as they answer.
+    const settle = setInterval(() => {
+      if (keys.list().some((e) => e.pending)) void ceremonies.resolveAllPending().catch(() => {});
+    }, 2000);
+    settle.unref?.();
+    cleanups.push(async () => clearInterval(settle));
+
+    const api = new ControlApi(
+      {
+        status: () => ({
+          peerId: self,
+          addrs: host.addrs(),
+          keys: keys.list().length,
+          peers: liveness.view(),
+          sessions: router.openSessions,
+          requestsRunning: requests.running,
+        }),
+        peers: () => {
+          const live = new Map(liveness.view().map((l) => [l.id, l]));
+          return cfg.peers.map((p) => ({ ...p, ...live.get(p.id) }));
+        },
+        addPeer: async (p) => {
+          parsePeerId(p.id);
+          if (p.id === self) throw new FrostnetError('INVALID_INPUT', 'that is this party itself');
+          const next = [
+            ...cfg.peers.filter((x) => x.id !== p.id),
+            { id: p.id, addrs: p.addrs, ...(p.name ? { name: p.name } : {}) },
+          ];
+          const updated = { ...cfg, peers: next };
+          await saveConfig(o.configPath, updated);
+          cfg.peers = next;
+          host.setPeers(next);
+          return next;
+        },
+        keys: () => keys.list(),
+        key: (name) => keys.get(name),
+        dkg: (name, t, parties) => ceremonies.dkg(name, t, parties),
+        sign: (name, opts) => coordinator.sign(name, opts),
+        refresh: (name) => ceremonies.refresh(name),
+        metrics: () => metrics.render(),
+        requests,
+      },
+      token,
+    );
+    const where = await api.listen(cfg.api.host, cfg.api.port);
+    cleanups.push(() => api.close());
+    const url = `http://${where.host}:${where.port}`;
+    const runtime = join(cfg.dataDir, RUNTIME_FILE);
+    await writeFile(
+      runtime,
+      JSON.stringify({ pid: process.pid, peerId: self, addrs: host.addrs(), api: url }, null, 2),
+    );
+    cleanups.push(() => rm(runtime, { force: true }));
+    void ceremonies.resolveAllPending().catch(() => {});
+    plog.info('daemon started', { api: url, addrs: host.addrs() });
+    return { peerId: self, addrs: host.addrs(), api: { ...where, url }, stop: stopAll };
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+}

@@ -1,0 +1,165 @@
+/**
+ * Real party daemons for integration tests: each its own process, data dir and ports on 127.0.0.1, started
+ * through the `frostnet` command as an operator would, and stopped (killed if need be) when the test ends.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Config, loadConfig, saveConfig } from '../../node/config.ts';
+import { initParty } from '../../node/init.ts';
+
+export const ROOT = new URL('../../', import.meta.url).pathname;
+export const NODE = join(ROOT, 'node_modules/.bin/node');
+export const CLI = join(ROOT, 'cli/frostnet.ts');
+export const PASSPHRASE = 'integration test passphrase';
+
+export type Party = {
+  index: number;
+  dataDir: string;
+  configPath: string;
+  peerId: string;
+  port: number;
+  token: string;
+  proc?: ChildProcess;
+  api?: string;
+  log: string[];
+};
+
+export async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  const { port } = srv.address() as { port: number };
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+export class Network {
+  readonly parties: Party[] = [];
+  private readonly root: string;
+
+  private constructor(root: string) {
+    this.root = root;
+  }
+
+  /** n initialised parties that know each other; `start` runs their daemons. */
+  static async create(n: number, opts: { roundTimeoutMs?: number } = {}): Promise<Network> {
+    const net = new Network(await mkdtemp(join(tmpdir(), 'frostnet-net-')));
+    for (let i = 0; i < n; i++) {
+      const port = await freePort();
+      const dataDir = join(net.root, `party-${i + 1}`);
+      const r = await initParty({ dataDir, listen: [`/ip4/127.0.0.1/tcp/${port}`], passphrase: PASSPHRASE });
+      net.parties.push({
+        index: i,
+        dataDir,
+        configPath: r.configPath,
+        peerId: r.peerId,
+        port,
+        token: r.token,
+        log: [],
+      });
+    }
+    for (const p of net.parties) {
+      const cfg = await loadConfig(p.configPath);
+      const peers = net.parties
+        .filter((q) => q !== p)
+        .map((q) => ({
+          id: q.peerId,
+          addrs: [`/ip4/127.0.0.1/tcp/${q.port}`],
+          name: `party-${q.index + 1}`,
+        }));
+      const next: Config = { ...cfg, peers, logLevel: 'warn' };
+      if (opts.roundTimeoutMs) next.limits = { ...next.limits, roundTimeoutMs: opts.roundTimeoutMs };
+      await saveConfig(p.configPath, next);
+    }
+    return net;
+  }
+
+  get ids(): string[] {
+    return this.parties.map((p) => p.peerId);
+  }
+
+  async startAll(): Promise<void> {
+    await Promise.all(this.parties.map((p) => this.start(p.index)));
+  }
+
+  async start(i: number, env: Record<string, string> = {}): Promise<void> {
+    const p = this.parties[i];
+    const proc = spawn(NODE, [CLI, 'start', '--config', p.configPath], {
+      env: { ...process.env, FROSTNET_PASSPHRASE: PASSPHRASE, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    p.proc = proc;
+    proc.stderr?.on('data', (d) => p.log.push(String(d)));
+    const line = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      proc.stdout?.on('data', (d) => {
+        out += String(d);
+        if (out.includes('\n')) resolve(out.split('\n')[0]);
+      });
+      proc.once('exit', (code) =>
+        reject(new Error(`party ${i + 1} exited with ${code}: ${p.log.join('').slice(-2000)}`)),
+      );
+    });
+    p.api = JSON.parse(line).api;
+  }
+
+  /** Ends a daemon abruptly, as a crash would. */
+  async kill(i: number): Promise<void> {
+    await stopProc(this.parties[i], 'SIGKILL');
+  }
+
+  async stop(i: number): Promise<void> {
+    await stopProc(this.parties[i], 'SIGTERM');
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.parties.map((p) => stopProc(p, 'SIGKILL')));
+    await rm(this.root, { recursive: true, force: true });
+  }
+
+  /** Calls party i's control API; returns status and parsed JSON. */
+  async call(
+    i: number,
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; json: any }> {
+    const p = this.parties[i];
+    const res = await fetch(`${p.api}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${p.token}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: res.status, json: await res.json() };
+  }
+
+  /** Starts a request (POST returning 202) and waits for it to end; returns the final request view. */
+  async run(i: number, path: string, body: unknown): Promise<any> {
+    const started = await this.call(i, 'POST', path, body);
+    if (started.status !== 202)
+      return { state: 'rejected', status: started.status, error: started.json.error };
+    for (;;) {
+      const r = await this.call(i, 'GET', `/v1/requests/${started.json.id}?wait=30000`);
+      if (r.json.state !== 'running') return r.json;
+    }
+  }
+
+  async keygen(i: number, name: string, threshold: number, parties = this.ids): Promise<any> {
+    return this.run(i, '/v1/keys', { name, threshold, parties });
+  }
+
+  async runtime(i: number): Promise<any> {
+    return JSON.parse(await readFile(join(this.parties[i].dataDir, 'daemon.json'), 'utf8'));
+  }
+}
+
+async function stopProc(p: Party, signal: NodeJS.Signals): Promise<void> {
+  const proc = p.proc;
+  if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+  const exited = new Promise((r) => proc.once('exit', r));
+  proc.kill(signal);
+  await exited;
+  p.proc = undefined;
+}
