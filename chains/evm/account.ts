@@ -45,13 +45,16 @@ const REVERT_CODES: Record<string, ErrorCode> = {
 
 const accountInterface = () => new Interface(compiledContract('ThresholdAccount').abi);
 const factoryInterface = () => new Interface(compiledContract('AccountFactory').abi);
+// The factory bubbles up the account constructor's errors, so reverts are parsed against both.
+const errorsInterface = () =>
+  new Interface(
+    [...compiledContract('AccountFactory').abi, ...compiledContract('ThresholdAccount').abi].filter(
+      (f) => f.type === 'error',
+    ),
+  );
 
 /** Runs a transaction and waits for it; a contract revert becomes a FrostnetError naming the contract error. */
-async function transact(
-  what: string,
-  iface: Interface,
-  send: () => Promise<unknown>,
-): Promise<TransactionReceipt> {
+async function transact(what: string, send: () => Promise<unknown>): Promise<TransactionReceipt> {
   try {
     const tx = (await send()) as { wait(): Promise<TransactionReceipt | null> };
     const receipt = await tx.wait();
@@ -59,9 +62,11 @@ async function transact(
     return receipt;
   } catch (e) {
     if (!isCallException(e) || !e.data) throw e;
-    const parsed = iface.parseError(e.data);
+    const parsed = errorsInterface().parseError(e.data);
     if (!parsed) throw new FrostnetError('BAD_REQUEST', `${what} reverted (${e.data})`);
-    const args = parsed.args.map((a) => (typeof a === 'bigint' ? a.toString() : String(a))).join(', ');
+    const args = parsed.args
+      .map((a: unknown) => (typeof a === 'bigint' ? a.toString() : String(a)))
+      .join(', ');
     throw new FrostnetError(
       REVERT_CODES[parsed.name] ?? 'BAD_REQUEST',
       `${what} reverted: ${parsed.name}(${args})`,
@@ -101,9 +106,7 @@ export async function deployAccount(
 ): Promise<string> {
   const contract = new Contract(factory, factoryInterface(), deployer);
   const account = predictAccount(factory, px, salt);
-  await transact(`deploying account ${account}`, factoryInterface(), () =>
-    contract.deploy(keyArg(px), toBeHex(salt, 32)),
-  );
+  await transact(`deploying account ${account}`, () => contract.deploy(keyArg(px), toBeHex(salt, 32)));
   return account;
 }
 
@@ -177,7 +180,7 @@ export async function submitExecute(
 ): Promise<TransactionReceipt> {
   const { account, fields } = decodeExecute(typedData);
   const contract = accountContract(account.address, relayer);
-  return transact(`execute on ${account.address}`, accountInterface(), () =>
+  return transact(`execute on ${account.address}`, () =>
     contract.execute(fields.to, fields.value, fields.data, fields.deadline, encodeSignature(signature)),
   );
 }
@@ -190,7 +193,7 @@ export async function submitRotateKey(
 ): Promise<TransactionReceipt> {
   const { account, fields } = decodeRotateKey(typedData);
   const contract = accountContract(account.address, relayer);
-  return transact(`rotateKey on ${account.address}`, accountInterface(), () =>
+  return transact(`rotateKey on ${account.address}`, () =>
     contract.rotateKey(keyArg(fields.newKey), fields.deadline, encodeSignature(signature)),
   );
 }
