@@ -37,7 +37,9 @@ library Bip340 {
 
     /// True exactly when (rx, s) is a valid BIP340 signature of m under px, given R's even y coordinate ry.
     function verify(uint256 px, bytes32 m, uint256 rx, uint256 s, uint256 ry) internal view returns (bool ok) {
-        // R = (rx, ry) must be the even-y curve point with x = rx; s must be a scalar.
+        // R = (rx, ry) must be the even-y curve point with x = rx, and s a scalar. The hint check is what keeps
+        // forgery at 2^160 work: were ry free, one rx would offer many addresses to match against s·G - e·P,
+        // and a birthday search would need only 2^80.
         if (rx >= P || ry >= P || s >= N || ry & 1 != 0) return false;
         if (mulmod(ry, ry, P) != addmod(mulmod(mulmod(rx, rx, P), rx, P), 7, P)) return false;
         assembly ("memory-safe") {
