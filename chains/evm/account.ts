@@ -80,6 +80,12 @@ function keyArg(px: Uint8Array): bigint {
   return BigInt(hexlify(px));
 }
 
+function saltArg(salt: bigint): string {
+  if (typeof salt !== 'bigint' || salt < 0n || salt >= 1n << 256n)
+    throw new FrostnetError('INVALID_INPUT', 'an account salt is an integer in [0, 2^256)');
+  return toBeHex(salt, 32);
+}
+
 /** Deploys the factory and returns its address. */
 export async function deployFactory(deployer: Signer): Promise<string> {
   const { abi, bytecode } = compiledContract('AccountFactory');
@@ -94,7 +100,7 @@ export function predictAccount(factory: string, px: Uint8Array, salt = 0n): stri
     compiledContract('ThresholdAccount').bytecode,
     AbiCoder.defaultAbiCoder().encode(['uint256'], [keyArg(px)]),
   ]);
-  return getCreate2Address(getAddress(factory), toBeHex(salt, 32), keccak256(initCode));
+  return getCreate2Address(getAddress(factory), saltArg(salt), keccak256(initCode));
 }
 
 /** Deploys the account of `px` and `salt` through the factory and returns its address. */
@@ -106,7 +112,7 @@ export async function deployAccount(
 ): Promise<string> {
   const contract = new Contract(factory, factoryInterface(), deployer);
   const account = predictAccount(factory, px, salt);
-  await transact(`deploying account ${account}`, () => contract.deploy(keyArg(px), toBeHex(salt, 32)));
+  await transact(`deploying account ${account}`, () => contract.deploy(keyArg(px), saltArg(salt)));
   return account;
 }
 
@@ -172,6 +178,17 @@ export function encodeSignature(signature: Uint8Array): string {
   return concat([signature, toBeHex(ry, 32)]);
 }
 
+/** The account a signed action is for, reached through `relayer`, which must be on the action's chain. */
+async function actionTarget(relayer: Signer, account: AccountRef): Promise<Contract> {
+  const network = await relayer.provider?.getNetwork();
+  if (network && network.chainId !== account.chainId)
+    throw new FrostnetError(
+      'WRONG_CONTEXT',
+      `the action is for chain ${account.chainId}, the relayer is on chain ${network.chainId}`,
+    );
+  return accountContract(account.address, relayer);
+}
+
 /** Submits a signed Execute from `relayer`, who pays the gas. */
 export async function submitExecute(
   relayer: Signer,
@@ -179,7 +196,7 @@ export async function submitExecute(
   signature: Uint8Array,
 ): Promise<TransactionReceipt> {
   const { account, fields } = decodeExecute(typedData);
-  const contract = accountContract(account.address, relayer);
+  const contract = await actionTarget(relayer, account);
   return transact(`execute on ${account.address}`, () =>
     contract.execute(fields.to, fields.value, fields.data, fields.deadline, encodeSignature(signature)),
   );
@@ -192,7 +209,7 @@ export async function submitRotateKey(
   signature: Uint8Array,
 ): Promise<TransactionReceipt> {
   const { account, fields } = decodeRotateKey(typedData);
-  const contract = accountContract(account.address, relayer);
+  const contract = await actionTarget(relayer, account);
   return transact(`rotateKey on ${account.address}`, () =>
     contract.rotateKey(keyArg(fields.newKey), fields.deadline, encodeSignature(signature)),
   );

@@ -194,7 +194,13 @@ describe('ThresholdAccount on anvil', () => {
     test('a signature for another chain id', async () => {
       const td = await transfer();
       const otherChain = executeTypedData({ chainId: 1n, address: account }, decodeExecute(td).fields);
-      await refuses(td, await validFor(otherChain), 'INVALID_SIGNATURE', 'BadSignature');
+      const signature = await validFor(otherChain);
+      await refuses(td, signature, 'INVALID_SIGNATURE', 'BadSignature');
+      // Submitted with its own typed data, it does not even leave for the wrong chain.
+      await assert.rejects(
+        submitExecute(relayer, otherChain, signature),
+        (e) => e instanceof FrostnetError && e.code === 'WRONG_CONTEXT',
+      );
     });
 
     test('a signature for another account of the same key', async () => {
