@@ -164,9 +164,10 @@ export function decodeTypedData(input: unknown): DecodedAction {
   const fields = ACTION_TYPES[primaryType];
   const types = td.types;
   if (!isRecord(types)) throw invalid('types is not an object');
-  const typeNames = 'EIP712Domain' in types ? ['EIP712Domain', primaryType] : [primaryType];
-  exactRecord(types, typeNames, 'types');
-  if ('EIP712Domain' in types && !sameFields(types.EIP712Domain, DOMAIN_FIELDS))
+  // EIP712Domain may be left out, as ethers and some wallets do; when present it must be ours.
+  const withDomain = Object.hasOwn(types, 'EIP712Domain');
+  exactRecord(types, withDomain ? ['EIP712Domain', primaryType] : [primaryType], 'types');
+  if (withDomain && !sameFields(types.EIP712Domain, DOMAIN_FIELDS))
     throw invalid('EIP712Domain is not the account domain');
   if (!sameFields(types[primaryType], fields)) throw invalid(`${primaryType} type is not the account's`);
 

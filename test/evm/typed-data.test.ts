@@ -94,6 +94,12 @@ test('numbers may come as decimal or hex strings, safe integers or bigints, with
   }
 });
 
+test('EIP712Domain may be left out of types, as ethers leaves it out', () => {
+  const td = copy(execute());
+  delete td.types.EIP712Domain;
+  assert.equal(hexlify(decodeExecute(td).digest), hexlify(decodeExecute(execute()).digest));
+});
+
 test('typed data that is not exactly ours is refused', () => {
   const mutations: [string, (td: Mangled) => void][] = [
     ['extra top-level field', (td) => (td.extra = 1)],
