@@ -273,7 +273,8 @@ export function encodeFrame(body: Uint8Array, maxFrameBytes = DEFAULT_MAX_FRAME_
 }
 
 /**
- * Incremental frame decoder for one stream. `push` returns the frames completed by a chunk. A length
+ * Incremental frame decoder for one stream. `push` hands each frame a chunk completes to `onFrame`, in
+ * order, as soon as it is complete (frames are fresh buffers the callee may keep). A length
  * prefix above the limit (or malformed) is refused as soon as the prefix is read, before any of the body
  * is buffered; the decoder then stays failed, since the framing of the rest of the stream is lost.
  */
@@ -298,10 +299,12 @@ export class FrameDecoder {
     return this.#header.length + this.#filled;
   }
 
-  /** Consumes a chunk; throws FrostnetError('INVALID_INPUT') on an oversized or malformed length prefix. */
-  push(chunk: Uint8Array): Uint8Array[] {
+  /**
+   * Consumes a chunk. Throws FrostnetError('INVALID_INPUT') on an oversized or malformed length prefix, after
+   * the frames before it were delivered. An exception from `onFrame` propagates and loses the rest of the chunk.
+   */
+  push(chunk: Uint8Array, onFrame: (frame: Uint8Array) => void): void {
     if (this.#failure) throw this.#failure;
-    const frames: Uint8Array[] = [];
     let i = 0;
     while (i < chunk.byteLength) {
       if (this.#body === null) {
@@ -317,7 +320,7 @@ export class FrameDecoder {
           this.#fail(`frame length ${length} exceeds the limit ${this.maxFrameBytes}`);
         }
         if (length === 0) {
-          frames.push(new Uint8Array(0));
+          onFrame(new Uint8Array(0));
           continue;
         }
         this.#body = new Uint8Array(length);
@@ -328,13 +331,13 @@ export class FrameDecoder {
         this.#filled += take;
         i += take;
         if (this.#filled === this.#body.byteLength) {
-          frames.push(this.#body);
+          const frame = this.#body;
           this.#body = null;
           this.#filled = 0;
+          onFrame(frame);
         }
       }
     }
-    return frames;
   }
 
   #headerValue(): number {

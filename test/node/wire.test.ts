@@ -194,7 +194,12 @@ describe('loadProtoType', () => {
 });
 
 describe('frames', () => {
-  const collect = (decoder: FrameDecoder, chunks: Uint8Array[]) => chunks.flatMap((c) => decoder.push(c));
+  const collect = (decoder: FrameDecoder, chunks: Uint8Array[]) => {
+    const frames: Uint8Array[] = [];
+    for (const c of chunks) decoder.push(c, (f) => frames.push(f));
+    return frames;
+  };
+  const ignore = () => {};
 
   test('frames split and merged arbitrarily decode to the same bodies', () => {
     const bodies = [
@@ -222,15 +227,35 @@ describe('frames', () => {
   test('an oversized length prefix is refused before any body is buffered', () => {
     const decoder = new FrameDecoder(1000, 'peerZ');
     const header = encodeFrame(new Uint8Array(1001), 2000).subarray(0, 2);
-    assert.throws(() => decoder.push(header), invalid('INVALID_INPUT', /peerZ.*1001 exceeds the limit 1000/));
+    assert.throws(
+      () => decoder.push(header, ignore),
+      invalid('INVALID_INPUT', /peerZ.*1001 exceeds the limit 1000/),
+    );
     assert.equal(decoder.buffered, 0);
     // The stream's framing is lost: the decoder stays failed.
-    assert.throws(() => decoder.push(encodeFrame(new Uint8Array(1))), invalid('INVALID_INPUT', /1001/));
+    assert.throws(
+      () => decoder.push(encodeFrame(new Uint8Array(1)), ignore),
+      invalid('INVALID_INPUT', /1001/),
+    );
+  });
+
+  test('frames before a bad prefix in the same chunk are still delivered', () => {
+    const good = encodeFrame(new Uint8Array([1, 2]));
+    const bad = encodeFrame(new Uint8Array(20), 100).subarray(0, 1);
+    const frames: Uint8Array[] = [];
+    assert.throws(
+      () => new FrameDecoder(10).push(new Uint8Array([...good, ...bad]), (f) => frames.push(f)),
+      /exceeds the limit 10/,
+    );
+    assert.deepEqual(frames, [new Uint8Array([1, 2])]);
   });
 
   test('malformed and non-minimal prefixes are refused', () => {
-    assert.throws(() => new FrameDecoder().push(new Uint8Array([0x80, 0x80, 0x80, 0x80, 0x80])), /malformed/);
-    assert.throws(() => new FrameDecoder().push(new Uint8Array([0x81, 0x00])), /non-minimal/);
+    assert.throws(
+      () => new FrameDecoder().push(new Uint8Array([0x80, 0x80, 0x80, 0x80, 0x80]), ignore),
+      /malformed/,
+    );
+    assert.throws(() => new FrameDecoder().push(new Uint8Array([0x81, 0x00]), ignore), /non-minimal/);
   });
 
   test('encodeFrame refuses bodies above the limit', () => {
