@@ -18,10 +18,13 @@ contract ThresholdAccount {
     bytes4 private constant ERC1271_MAGIC = 0x1626ba7e;
     bytes4 private constant ERC1271_INVALID = 0xffffffff;
 
-    /// The group's x-only key (BIP340 px).
-    uint256 public groupKey;
     /// The nonce the next signed action must carry.
-    uint256 public nonce;
+    uint64 public nonce;
+    // The key the account was deployed with lives in its code; the first rotation moves the key to storage.
+    // Until then an action reads one storage slot (nonce and this flag) instead of two: 2,100 gas less.
+    bool private rotated;
+    uint256 private rotatedKey;
+    uint256 private immutable deployedKey;
 
     // The domain separator is cached for the deployment chain and recomputed after a fork changes the id.
     uint256 private immutable cachedChainId;
@@ -37,7 +40,7 @@ contract ThresholdAccount {
 
     constructor(uint256 key) {
         if (!Bip340.isValidKey(key)) revert InvalidKey(key);
-        groupKey = key;
+        deployedKey = key;
         cachedChainId = block.chainid;
         cachedDomainSeparator = _buildDomainSeparator();
     }
@@ -51,10 +54,10 @@ contract ThresholdAccount {
         returns (bytes memory result)
     {
         if (block.timestamp > deadline) revert Expired(deadline, block.timestamp);
-        uint256 current = nonce;
+        uint64 current = nonce;
         bytes32 digest =
             _digest(keccak256(abi.encode(EXECUTE_TYPEHASH, to, value, keccak256(data), current, deadline)));
-        if (!Bip340.verifyEncoded(groupKey, digest, signature)) revert BadSignature();
+        if (!Bip340.verifyEncoded(groupKey(), digest, signature)) revert BadSignature();
         nonce = current + 1;
         bool ok;
         (ok, result) = to.call{value: value}(data);
@@ -66,18 +69,24 @@ contract ThresholdAccount {
     function rotateKey(uint256 newKey, uint256 deadline, bytes calldata signature) external {
         if (block.timestamp > deadline) revert Expired(deadline, block.timestamp);
         if (!Bip340.isValidKey(newKey)) revert InvalidKey(newKey);
-        uint256 current = nonce;
+        uint64 current = nonce;
         bytes32 digest = _digest(keccak256(abi.encode(ROTATE_KEY_TYPEHASH, newKey, current, deadline)));
-        uint256 oldKey = groupKey;
+        uint256 oldKey = groupKey();
         if (!Bip340.verifyEncoded(oldKey, digest, signature)) revert BadSignature();
         nonce = current + 1;
-        groupKey = newKey;
+        rotated = true;
+        rotatedKey = newKey;
         emit KeyRotated(current, oldKey, newKey);
     }
 
     /// ERC-1271: the magic value exactly when `signature` is a valid BIP340 signature of `hash` by the group key.
     function isValidSignature(bytes32 hash, bytes calldata signature) external view returns (bytes4) {
-        return Bip340.verifyEncoded(groupKey, hash, signature) ? ERC1271_MAGIC : ERC1271_INVALID;
+        return Bip340.verifyEncoded(groupKey(), hash, signature) ? ERC1271_MAGIC : ERC1271_INVALID;
+    }
+
+    /// The group's current x-only key (BIP340 px).
+    function groupKey() public view returns (uint256) {
+        return rotated ? rotatedKey : deployedKey;
     }
 
     function domainSeparator() public view returns (bytes32) {

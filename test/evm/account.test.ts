@@ -288,6 +288,18 @@ describe('ThresholdAccount on anvil', () => {
     const hash = randomBytes(32);
     assert.equal(await isValidSignature(provider, account, hash, await signer.sign(hash)), false);
     assert.equal(await isValidSignature(provider, account, hash, await next.sign(hash)), true);
+
+    // A rotated key rotates on in turn, and only it can.
+    const third = evmSigner(2);
+    td = await prepareRotateKey(provider, account, { newKey: third.px, deadline: await deadline() });
+    await assert.rejects(
+      submitRotateKey(relayer, td, await signTyped(signer, td)),
+      reverted('INVALID_SIGNATURE', 'BadSignature'),
+    );
+    await submitRotateKey(relayer, td, await signTyped(next, td));
+    assert.deepEqual(await readGroupKey(provider, account), third.px);
+    assert.equal(await isValidSignature(provider, account, hash, await third.sign(hash)), true);
+    assert.equal(await isValidSignature(provider, account, hash, await next.sign(hash)), false);
   });
 
   test('a 2-of-3 group signs a transfer with the protocol signing under the evmKey steps', async () => {
