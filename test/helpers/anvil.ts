@@ -69,7 +69,9 @@ export async function startAnvil(extraArgs: readonly string[] = []): Promise<Anv
   const child = spawn(command, [...args, ...extraArgs, '--host', '127.0.0.1', '--port', '0'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // Output is kept only until anvil listens, for the error message should it fail to.
   let output = '';
+  let listening = false;
   const port = new Promise<number>((resolve, reject) => {
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
@@ -78,12 +80,15 @@ export async function startAnvil(extraArgs: readonly string[] = []): Promise<Anv
         // Keep draining (anvil logs every call) without holding on to it.
         child.stdout?.off('data', onData);
         child.stdout?.resume();
+        listening = true;
         output = '';
         resolve(Number(m[1]));
       }
     };
     child.stdout?.on('data', onData);
-    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => {
+      if (!listening) output += chunk.toString();
+    });
     child.once('error', reject);
     child.once('exit', (code, signal) =>
       reject(new Error(`anvil exited (${code ?? signal}) before listening:\n${output}`)),
