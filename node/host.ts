@@ -219,6 +219,10 @@ export async function createHost(opts: HostOptions): Promise<Host> {
         return;
       }
       const decoder = new FrameDecoder(maxFrameBytes, from);
+      // The sender closed its end (it is reopening or leaving): close ours so the stream is released.
+      stream.addEventListener('remoteCloseWrite', () => {
+        stream.close().catch(() => {});
+      });
       stream.addEventListener('message', (evt) => {
         try {
           decoder.push(chunkBytes(evt.data), (frame) => onFrame(from, frame));
@@ -290,13 +294,14 @@ export async function createHost(opts: HostOptions): Promise<Host> {
       // A stream that broke since it was cached gets one fresh replacement.
       for (let attempt = 0; ; attempt++) {
         const stream = await outbound.get(to);
+        const drained = AbortSignal.timeout(sendTimeoutMs);
         try {
-          if (!stream.send(frame)) await stream.onDrain({ signal: AbortSignal.timeout(sendTimeoutMs) });
+          if (!stream.send(frame)) await stream.onDrain({ signal: drained });
           counters?.sent.inc({ ceremony: env.ceremony });
           return;
         } catch (e) {
           outbound.drop(to, stream);
-          if ((e as Error)?.name === 'TimeoutError') {
+          if (drained.aborted) {
             stream.abort(new Error('send timed out'));
             throw new FrostnetError('TIMEOUT', `peer ${peer.label} stopped reading (${sendTimeoutMs} ms)`, [
               to,
@@ -389,47 +394,50 @@ function createGater(allowed: (peer: PeerId) => boolean, log: Logger): Connectio
   };
 }
 
-/** One persistent stream per peer; concurrent callers share the pending open; a closed stream is forgotten. */
+/** One persistent stream per peer; concurrent callers share one pending open; a closed stream is forgotten. */
 class OutboundStreams {
   readonly #open: (id: string) => Promise<Stream>;
-  readonly #streams = new Map<string, Promise<Stream>>();
+  readonly #streams = new Map<string, Stream>();
+  readonly #pending = new Map<string, Promise<Stream>>();
 
   constructor(open: (id: string) => Promise<Stream>) {
     this.#open = open;
   }
 
-  async get(id: string): Promise<Stream> {
-    const cached = this.#streams.get(id);
-    if (cached) {
-      const stream = await cached;
-      if (stream.status === 'open' && stream.writeStatus === 'writable') return stream;
-      this.drop(id, stream);
-      return this.get(id);
+  get(id: string): Promise<Stream> {
+    const current = this.#streams.get(id);
+    if (current !== undefined) {
+      if (current.status === 'open' && current.writeStatus === 'writable') return Promise.resolve(current);
+      this.drop(id, current);
     }
-    const pending = this.#open(id);
-    this.#streams.set(id, pending);
-    try {
-      const stream = await pending;
-      stream.addEventListener('close', () => this.drop(id, stream));
-      return stream;
-    } catch (e) {
-      if (this.#streams.get(id) === pending) this.#streams.delete(id);
-      throw e;
-    }
+    return this.#pending.get(id) ?? this.#start(id);
   }
 
-  /** Forgets the stream of `id` (only if it is still `stream`, when given) and closes it. */
-  drop(id: string, stream?: Stream): void {
-    const cached = this.#streams.get(id);
-    if (!cached) return;
-    cached.then(
-      (s) => {
-        if (stream !== undefined && s !== stream) return;
-        if (this.#streams.get(id) === cached) this.#streams.delete(id);
-        if (s.status === 'open') s.close().catch(() => s.abort(new Error('close failed')));
+  #start(id: string): Promise<Stream> {
+    const pending = this.#open(id).then(
+      (stream) => {
+        this.#pending.delete(id);
+        this.#streams.set(id, stream);
+        stream.addEventListener('close', () => this.drop(id, stream));
+        return stream;
       },
-      () => {},
+      (e: unknown) => {
+        this.#pending.delete(id);
+        throw e;
+      },
     );
+    this.#pending.set(id, pending);
+    return pending;
+  }
+
+  /** Closes `stream` (default: the current one of `id`), and forgets it if it is the current one. */
+  drop(id: string, stream?: Stream): void {
+    const current = this.#streams.get(id);
+    const target = stream ?? current;
+    if (target === undefined) return;
+    if (target === current) this.#streams.delete(id);
+    if (target.status === 'open')
+      target.close().catch((e) => target.abort(e instanceof Error ? e : new Error(String(e))));
   }
 
   clear(): void {

@@ -270,6 +270,8 @@ describe('host', () => {
       await a.host.send(b.id, envelope(a.id, { round: 42 }));
       await until(() => b2.inbox.length === 1);
       assert.equal(b2.inbox[0].env.round, 42);
+      // The broken persistent stream was replaced by exactly one new one.
+      assert.match(a.metrics.render(), /^frostnet_outbound_streams_opened_total 2$/m);
     },
   );
 
