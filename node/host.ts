@@ -91,6 +91,9 @@ export interface Host {
 interface KnownPeer {
   id: string;
   peerId: PeerId;
+  /** The configured name, if any. */
+  name?: string;
+  /** "name (id)" or the id, for messages. */
   label: string;
   addrs: Multiaddr[];
 }
@@ -185,7 +188,7 @@ export async function createHost(opts: HostOptions): Promise<Host> {
   // ------------------------------------------------------------------ inbound envelopes
   const drop = (from: string, why: string, kind: 'frame' | 'envelope' | 'sender' | 'handler') => {
     counters?.dropped.inc({ reason: kind });
-    log.warn('dropped inbound message', { peer: from, name: known(from)?.label, reason: why });
+    log.warn('dropped inbound message', { peer: from, name: known(from)?.name, reason: why });
   };
 
   const onFrame = (from: string, frame: Uint8Array) => {
@@ -265,11 +268,11 @@ export async function createHost(opts: HostOptions): Promise<Host> {
 
   node.addEventListener('peer:connect', (evt) => {
     const id = evt.detail.toString();
-    log.debug('peer connected', { peer: id, name: known(id)?.label });
+    log.debug('peer connected', { peer: id, name: known(id)?.name });
   });
   node.addEventListener('peer:disconnect', (evt) => {
     const id = evt.detail.toString();
-    log.debug('peer disconnected', { peer: id, name: known(id)?.label });
+    log.debug('peer disconnected', { peer: id, name: known(id)?.name });
     outbound.drop(id);
     redialer.kick(id);
   });
@@ -544,7 +547,7 @@ function parsePeers(list: PeerInfo[], self: string): Map<string, KnownPeer> {
       if (p2p !== id) throw new FrostnetError('INVALID_INPUT', `peer ${id}: address ${a} names another peer`);
       return ma;
     });
-    out.set(id, { id, peerId, addrs, label: p.name ? `${p.name} (${id})` : id });
+    out.set(id, { id, peerId, addrs, name: p.name, label: p.name ? `${p.name} (${id})` : id });
   }
   return out;
 }

@@ -114,6 +114,8 @@ function makeLogger(level: LogLevel, sink: LogSink, now: () => Date, bound: LogF
 
 function addFields(line: Record<string, unknown>, fields: LogFields): void {
   for (const [key, value] of Object.entries(fields)) {
+    // Optional fields that are absent are left out rather than printed as null.
+    if (value === undefined) continue;
     // Fields may not overwrite the line's own level/time/msg.
     const name = RESERVED.has(key) ? `${key}_` : key;
     line[name] = sanitize(key, value, 0, new WeakSet());

@@ -15,7 +15,7 @@ const capture = (level: LogLevel = 'debug') => {
 
 test('writes one JSON object per line with level, time, msg and fields', () => {
   const { log, lines, parsed } = capture();
-  log.info('hello', { peer: 'p1', n: 3 });
+  log.info('hello', { peer: 'p1', n: 3, absent: undefined });
   assert.equal(lines.length, 1);
   assert.ok(lines[0].endsWith('\n'));
   assert.deepEqual(parsed()[0], {
