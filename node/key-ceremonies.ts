@@ -14,7 +14,7 @@ import { createRefresh } from '../protocol/refresh.ts';
 import { type KeyStore, validateKeyName } from './keystore.ts';
 import type { Logger } from './log.ts';
 import { type CeremonyInvite, codecs, type KeyStatusMsg, ROUND } from './messages.ts';
-import type { Router } from './router.ts';
+import { DeferredSession, type Router, type Session } from './router.ts';
 import { request, type Send } from './rpc.ts';
 import { VssSession } from './vss-session.ts';
 import type { Envelope } from './wire.ts';
@@ -36,7 +36,8 @@ export type PendingResolution = 'activated' | 'discarded' | 'waiting';
 
 export class KeyCeremonies {
   private readonly o: KeyCeremoniesOptions;
-  private readonly running = new Set<string>();
+  /** Ceremonies running per key name, to start the next one for a key only after it. */
+  private readonly running = new Map<string, Promise<unknown>>();
 
   constructor(o: KeyCeremoniesOptions) {
     this.o = o;
@@ -148,7 +149,6 @@ export class KeyCeremonies {
         throw new FrostnetError('CONFLICT', `key ${name} has an unsettled epoch`);
       vss = createRefresh(sessionId, this.o.self, current);
     }
-    this.running.add(name);
     const started = Date.now();
     const log = this.o.log.child({ ceremony, key: name, session: bytesToHex(sessionId).slice(0, 16) });
     const session = new VssSession({
@@ -164,6 +164,10 @@ export class KeyCeremonies {
       roundTimeoutMs: this.o.roundTimeoutMs,
       log,
     });
+    this.running.set(
+      name,
+      session.done.catch(() => {}),
+    );
     session.done.then(
       () => {
         this.running.delete(name);

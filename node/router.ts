@@ -132,3 +132,25 @@ export class Router {
     this.log.warn('dropped message', { from, ceremony: env.ceremony, round: env.round, reason });
   }
 }
+
+/** Stands in for a session that cannot open yet: holds its messages until `attach` hands it the real one. */
+export class DeferredSession implements Session {
+  private held: { env: Envelope; from: string }[] = [];
+  private real?: Session;
+
+  receive(env: Envelope, from: string): void {
+    if (this.real) this.real.receive(env, from);
+    else if (this.held.length < 1024) this.held.push({ env, from });
+  }
+
+  attach(real: Session): void {
+    this.real = real;
+    for (const h of this.held.splice(0)) {
+      try {
+        real.receive(h.env, h.from);
+      } catch {
+        // A bad held message is dropped, as it would have been on arrival.
+      }
+    }
+  }
+}

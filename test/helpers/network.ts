@@ -7,7 +7,9 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { PrivateKey } from '@libp2p/interface';
 import { type Config, loadConfig, saveConfig } from '../../node/config.ts';
+import { generateIdentity, peerIdOf } from '../../node/identity.ts';
 import { initParty } from '../../node/init.ts';
 
 export const ROOT = new URL('../../', import.meta.url).pathname;
@@ -43,9 +45,16 @@ export class Network {
     this.root = root;
   }
 
-  /** n initialised parties that know each other; `start` runs their daemons. */
-  static async create(n: number, opts: { roundTimeoutMs?: number } = {}): Promise<Network> {
+  /** Extra identities every party accepts as peers, for tests that play a misbehaving party in-process. */
+  readonly outsiders: PrivateKey[] = [];
+
+  /** n initialised parties that know each other (and `configuredOutsiders` test-held identities). */
+  static async create(
+    n: number,
+    opts: { roundTimeoutMs?: number; configuredOutsiders?: number } = {},
+  ): Promise<Network> {
     const net = new Network(await mkdtemp(join(tmpdir(), 'frostnet-net-')));
+    for (let i = 0; i < (opts.configuredOutsiders ?? 0); i++) net.outsiders.push(await generateIdentity());
     for (let i = 0; i < n; i++) {
       const port = await freePort();
       const dataDir = join(net.root, `party-${i + 1}`);
@@ -74,6 +83,11 @@ export class Network {
       await saveConfig(p.configPath, next);
     }
     return net;
+  }
+
+  /** libp2p peer info of every party, for a test-held host to dial them. */
+  get peerInfos(): { id: string; addrs: string[] }[] {
+    return this.parties.map((p) => ({ id: p.peerId, addrs: [`/ip4/127.0.0.1/tcp/${p.port}`] }));
   }
 
   get ids(): string[] {
