@@ -27,14 +27,18 @@ import type { Send } from './rpc.ts';
 import { describeRequest, type ResolvedRequest, resolveRequest } from './targets.ts';
 import type { Envelope } from './wire.ts';
 
-/** A party's own rules; throws POLICY_DENIED (or holds the request) to refuse. */
-export type Policy = (req: {
-  keyName: string;
-  requester: string;
-  resolved: ResolvedRequest;
-}) => Promise<void> | void;
+/** What a party's policy sees: the request as this party decoded it, never a coordinator's summary. */
+export type PolicyRequest = { keyName: string; requester: string; resolved: ResolvedRequest };
 
-export const allowAll: Policy = () => {};
+/** A party's own rules. */
+export interface Policy {
+  /** Runs before any nonce exists; throws (POLICY_DENIED, or a hold awaiting approval) to refuse. */
+  check(req: PolicyRequest): Promise<void> | void;
+  /** Told once this party has released its signature shares for the request (for rolling limits, audit). */
+  signed?(req: PolicyRequest): Promise<void> | void;
+}
+
+export const allowAll: Policy = { check: () => {} };
 
 export type SignerOptions = {
   self: string;
@@ -100,7 +104,7 @@ export class Signer {
       );
     }
     const resolved = resolveRequest(share.group, scheme, req.payload);
-    await this.o.policy({ keyName: entry.name, requester, resolved });
+    await this.o.policy.check({ keyName: entry.name, requester, resolved });
     if (this.sessions.has(id)) throw new FrostnetError('CONFLICT', 'session already committed');
     const commitments = resolved.targets.map(() => this.nonces.commit(share));
     const timer = setTimeout(() => this.forget(id), this.o.sessionTtlMs);
@@ -132,7 +136,7 @@ export class Signer {
           'MESSAGE_MISMATCH',
           'the package signs other messages than this party checked',
         );
-      return targets.map((target, i) => {
+      shares = targets.map((target, i) => {
         const commitments = pkg.signers.map((p) => {
           const c = p.commitments[i];
           if (!c) throw new FrostnetError('INVALID_INPUT', `package lacks a commitment of ${p.party}`);
