@@ -125,6 +125,7 @@ export class Signer {
         'no open signing session for this package (already used or expired)',
       );
     this.forget(id, false);
+    let shares: Uint8Array[];
     try {
       const { group } = s.share;
       const targets = s.resolved.targets;
@@ -153,6 +154,11 @@ export class Signer {
       // Whatever happened, none of this session's nonces can be used again.
       for (const c of s.commitments) this.nonces.discard(c);
     }
+    const req = { keyName: s.keyName, requester: s.requester, resolved: s.resolved };
+    void Promise.resolve(this.o.policy.signed?.(req)).catch((e) =>
+      this.o.log.error('policy could not record a signature', { reason: (e as Error).message }),
+    );
+    return shares;
   }
 
   private forget(id: string, discard = true): void {
