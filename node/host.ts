@@ -112,6 +112,10 @@ export async function createHost(opts: HostOptions): Promise<Host> {
   const sendTimeoutMs = opts.sendTimeoutMs ?? 10_000;
   const log = opts.log.child({ component: 'host', self });
   let peers = parsePeers(opts.peers, self);
+  if (!Array.isArray(opts.listen) || opts.listen.length === 0) {
+    throw new FrostnetError('INVALID_INPUT', 'the host needs at least one listen address');
+  }
+  for (const a of opts.listen) parseMultiaddr(a, 'listen address');
   let stopped = false;
 
   const known = (id: string): KnownPeer | undefined => peers.get(id);
@@ -186,12 +190,17 @@ export async function createHost(opts: HostOptions): Promise<Host> {
   });
 
   // ------------------------------------------------------------------ inbound envelopes
-  const drop = (from: string, why: string, kind: 'frame' | 'envelope' | 'sender' | 'handler') => {
+  const drop = (from: string, why: string, kind: 'frame' | 'envelope' | 'sender' | 'peer' | 'handler') => {
     counters?.dropped.inc({ reason: kind });
     log.warn('dropped inbound message', { peer: from, name: known(from)?.name, reason: why });
   };
 
   const onFrame = (from: string, frame: Uint8Array) => {
+    // A peer removed by setPeers may still have a stream open until its connection is gone.
+    if (!peers.has(from)) {
+      drop(from, 'not a configured peer (any more)', 'peer');
+      return;
+    }
     let env: Envelope;
     try {
       env = decodeEnvelope(frame, { maxBytes: maxFrameBytes, from });
@@ -277,7 +286,15 @@ export async function createHost(opts: HostOptions): Promise<Host> {
     redialer.kick(id);
   });
 
-  await node.start();
+  try {
+    await node.start();
+  } catch (e) {
+    const inUse = (e as { code?: string }).code === 'EADDRINUSE' || /EADDRINUSE/.test(reason(e));
+    throw new FrostnetError(
+      inUse ? 'CONFLICT' : 'INVALID_INPUT',
+      `cannot listen on ${opts.listen.join(', ')}: ${inUse ? 'the address is in use' : reason(e)}`,
+    );
+  }
   log.info('host started', { addrs: node.getMultiaddrs().map(String), peers: peers.size });
   redialer.setPeers([...peers.keys()]);
 
@@ -536,12 +553,7 @@ function parsePeers(list: PeerInfo[], self: string): Map<string, KnownPeer> {
     if (!Array.isArray(p.addrs))
       throw new FrostnetError('INVALID_INPUT', `peer ${id}: addrs must be an array`);
     const addrs = p.addrs.map((a) => {
-      let ma: Multiaddr;
-      try {
-        ma = multiaddr(a);
-      } catch {
-        throw new FrostnetError('INVALID_INPUT', `peer ${id}: ${JSON.stringify(a)} is not a multiaddr`);
-      }
+      const ma = parseMultiaddr(a, `peer ${id} address`);
       const p2p = ma.getComponents().find((c) => c.name === 'p2p')?.value;
       if (p2p === undefined) return ma.encapsulate(`/p2p/${id}`);
       if (p2p !== id) throw new FrostnetError('INVALID_INPUT', `peer ${id}: address ${a} names another peer`);
@@ -550,6 +562,14 @@ function parsePeers(list: PeerInfo[], self: string): Map<string, KnownPeer> {
     out.set(id, { id, peerId, addrs, name: p.name, label: p.name ? `${p.name} (${id})` : id });
   }
   return out;
+}
+
+function parseMultiaddr(a: string, what: string): Multiaddr {
+  try {
+    return multiaddr(a);
+  } catch {
+    throw new FrostnetError('INVALID_INPUT', `${what} ${JSON.stringify(a)} is not a multiaddr`);
+  }
 }
 
 function registerMetrics(metrics: Registry, connected: () => string[]): HostCounters {

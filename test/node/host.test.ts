@@ -304,4 +304,22 @@ describe('host', () => {
     );
     assert.throws(() => a.host.setPeers([{ id: 'nope', addrs: [] }]), typed('INVALID_INPUT'));
   });
+
+  test('listen problems are typed errors', T, async () => {
+    const [a] = await mesh(1);
+    const taken = a.host.addrs()[0].replace(/\/p2p\/.*$/, '');
+    const key = await generateIdentity();
+    const base = {
+      privateKey: key,
+      peers: [],
+      log: createLogger({ stream: { write() {} } }),
+      onEnvelope() {},
+    };
+    await assert.rejects(createHost({ ...base, listen: [taken] }), typed('CONFLICT', /in use/));
+    await assert.rejects(
+      createHost({ ...base, listen: ['nonsense'] }),
+      typed('INVALID_INPUT', /not a multiaddr/),
+    );
+    await assert.rejects(createHost({ ...base, listen: [] }), typed('INVALID_INPUT', /listen address/));
+  });
 });
