@@ -1,7 +1,8 @@
 /**
  * Gas measurements on a running chain, for the benchmark: one BIP340 verification and a steady-state ETH
  * transfer through a ThresholdAccount. The gas does not depend on who signs or on the group's threshold; the
- * default signer is a throwaway single key, and the network can pass its own.
+ * default signer is a throwaway single key, and the network can pass its own (the transfers then go through its
+ * signTypedData when it has one).
  */
 import { randomBytes } from 'node:crypto';
 import { schnorr } from '@noble/curves/secp256k1.js';
@@ -24,8 +25,7 @@ import {
   submitExecute,
 } from './account.ts';
 import { compiledContract } from './compile.ts';
-import { type Bip340Signer, singleKeySigner } from './signer.ts';
-import { decodeExecute } from './typed-data.ts';
+import { type Bip340Signer, signAction, singleKeySigner } from './signer.ts';
 
 export type GasReport = {
   /** One Bip340.verify as the EVM counts it inside a call (gasleft() around it): no base cost, no calldata. */
@@ -77,7 +77,7 @@ export async function measureGas(
         value: parseEther('0.001'),
         deadline,
       });
-      return (await submitExecute(payer, td, await signer.sign(decodeExecute(td).digest))).gasUsed;
+      return (await submitExecute(payer, td, await signAction(signer, td))).gasUsed;
     };
     const firstEthTransfer = await transfer();
     const ethTransfer = await transfer();
