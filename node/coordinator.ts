@@ -28,6 +28,7 @@ import type { Signer } from './signer.ts';
 import { type ResolvedRequest, resolveRequest } from './targets.ts';
 import type { Envelope } from './wire.ts';
 
+/** `signers`, when given, limits the signers to these members and tries them in this order. */
 export type SignOptions = { scheme: Scheme; payload: SignPayload; signers?: readonly string[] };
 export type Exclusion = { party: string; code: string; reason: string };
 export type SignOutcome = {
@@ -145,7 +146,9 @@ export class Coordinator {
     };
     for (let attempt = 1; ; attempt++) {
       const out = excluded.map((x) => x.party);
-      const available = this.order(pool.filter((p) => !out.includes(p)));
+      // Signers the requester named are tried in the order given; otherwise the most responsive first.
+      const left = pool.filter((p) => !out.includes(p));
+      const available = opts.signers ? left : this.order(left);
       if (available.length < group.threshold) {
         const why = excluded.map((x) => `${x.party}: ${x.reason}`).join('; ');
         throw new FrostnetError(

@@ -21,6 +21,7 @@ import { Requests } from './requests.ts';
 import { Router } from './router.ts';
 import { allowAll, type Policy, Signer } from './signer.ts';
 import { openStore, readPassphrase, type Store } from './store.ts';
+import type { Envelope } from './wire.ts';
 
 export const TOKEN_FILE = 'api-token';
 /** Written at start, removed at stop: where this party's API listens, for the CLI. */
@@ -34,6 +35,11 @@ export type DaemonOptions = {
   policy?: Policy;
   /** Heartbeat interval; default 5 s. */
   heartbeatMs?: number;
+  /**
+   * Fault injection for adversarial tests: rewrites, delays or drops (undefined) every outbound envelope, so a
+   * test can play a misbehaving party with the real code. Never set in operation.
+   */
+  transformOutbound?: (to: string, env: Envelope) => Promise<Envelope | undefined> | Envelope | undefined;
 };
 
 export type Daemon = {
@@ -92,7 +98,13 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       onEnvelope: (env, from) => router.dispatch(env, from),
     });
     cleanups.push(() => host.stop());
-    const send = (to: string, env: Parameters<Host['send']>[1]) => host.send(to, env);
+    const transform = o.transformOutbound;
+    const send = transform
+      ? async (to: string, env: Envelope) => {
+          const out = await transform(to, env);
+          if (out) await host.send(to, out);
+        }
+      : (to: string, env: Envelope) => host.send(to, env);
     const liveness = new Liveness(host, peerIds);
     liveness.start(o.heartbeatMs ?? 5000);
     cleanups.push(async () => liveness.stop());

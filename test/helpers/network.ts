@@ -9,8 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PrivateKey } from '@libp2p/interface';
 import { type Config, loadConfig, saveConfig } from '../../node/config.ts';
+import { type Daemon, type DaemonOptions, startDaemon } from '../../node/daemon.ts';
 import { generateIdentity, peerIdOf } from '../../node/identity.ts';
 import { initParty } from '../../node/init.ts';
+import { nullLogger } from '../../node/log.ts';
 
 export const ROOT = new URL('../../', import.meta.url).pathname;
 export const NODE = join(ROOT, 'node_modules/.bin/node');
@@ -25,6 +27,7 @@ export type Party = {
   port: number;
   token: string;
   proc?: ChildProcess;
+  inProcess?: Daemon;
   api?: string;
   log: string[];
 };
@@ -119,6 +122,19 @@ export class Network {
     p.api = JSON.parse(line).api;
   }
 
+  /** Runs party i's daemon inside the test process, e.g. with a fault-injecting transform. */
+  async startInProcess(i: number, opts: Omit<DaemonOptions, 'configPath'> = {}): Promise<void> {
+    const p = this.parties[i];
+    const d = await startDaemon({
+      configPath: p.configPath,
+      passphrase: PASSPHRASE,
+      log: nullLogger,
+      ...opts,
+    });
+    p.inProcess = d;
+    p.api = d.api.url;
+  }
+
   /** Ends a daemon abruptly, as a crash would. */
   async kill(i: number): Promise<void> {
     await stopProc(this.parties[i], 'SIGKILL');
@@ -170,6 +186,10 @@ export class Network {
 }
 
 async function stopProc(p: Party, signal: NodeJS.Signals): Promise<void> {
+  if (p.inProcess) {
+    await p.inProcess.stop();
+    p.inProcess = undefined;
+  }
   const proc = p.proc;
   if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
   const exited = new Promise((r) => proc.once('exit', r));
