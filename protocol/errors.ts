@@ -27,6 +27,9 @@ export type ErrorCode =
   | 'INVALID_SIGNATURE'
   | 'NOT_ENOUGH_SIGNERS'
   | 'POLICY_DENIED'
+  // A party's policy holds the request until its operator approves it, or until its time lock has passed.
+  | 'APPROVAL_REQUIRED'
+  | 'TIME_LOCKED'
   // Node-level.
   | 'UNKNOWN_KEY'
   | 'UNREACHABLE'
