@@ -54,6 +54,21 @@ export function validateContext(ctx: CeremonyContext): void {
     if (ctx.threshold !== base.threshold)
       throw new FrostnetError('INVALID_INPUT', 'a refresh keeps the threshold');
   }
+  if (ctx.kind === 'reshare') {
+    // Receivers may be any new committee (checked above); the dealers must be able to reconstruct the secret.
+    const base = ctx.base!;
+    const outsiders = ctx.dealers.filter((d) => !base.members.includes(d));
+    if (outsiders.length)
+      throw new FrostnetError(
+        'INVALID_INPUT',
+        `only current members deal in a reshare; ${outsiders.join(', ')} ${outsiders.length > 1 ? 'are' : 'is'} not`,
+      );
+    if (ctx.dealers.length < base.threshold)
+      throw new FrostnetError(
+        'INVALID_INPUT',
+        `a reshare needs at least ${base.threshold} dealers of the current group, got ${ctx.dealers.length}`,
+      );
+  }
 }
 
 const sameList = (a: readonly string[], b: readonly string[]) =>
@@ -87,7 +102,7 @@ export function ceremonyIdentifiers(ctx: CeremonyContext): Map<PartyId, Identifi
   const base = ctx.base;
   let next = 1;
   if (base) {
-    base.members.forEach((m, i) => ids.set(m, base.identifiers[i]));
+    for (const [i, m] of base.members.entries()) ids.set(m, base.identifiers[i]);
     next = Number(base.identifiers.map(identifierScalar).reduce((a, b) => (a > b ? a : b), 0n)) + 1;
   }
   for (const r of ctx.receivers) if (!ids.has(r)) ids.set(r, numberedIdentifier(next++));

@@ -15,7 +15,7 @@ import {
   participants,
   validateContext,
 } from './context.ts';
-import { equalBytes, G, Point, parsePoint, parseScalar, scalarToBytes } from './curve.ts';
+import { equalBytes, Fn, G, Point, parsePoint, parseScalar, scalarToBytes } from './curve.ts';
 import { blameOnThrow, FrostnetError } from './errors.ts';
 import { identifierScalar, type PartyId } from './keys.ts';
 import { hashFields } from './transcript.ts';
@@ -59,6 +59,24 @@ export interface Dealing<R> {
     shares: ReadonlyMap<PartyId, bigint>,
     transcript: Uint8Array,
   ): { result: R; summary: Uint8Array };
+}
+
+/**
+ * Lagrange coefficient of the share at `xi` for interpolating at `at` over the points `xs`:
+ * prod_{j != i} (at - x_j) / (x_i - x_j). Weighting f(x_j) by these recovers f(at) for any f of degree below
+ * |xs|: at 0 that is the shared secret (reshare), at a member's identifier it is that member's share (repair).
+ */
+export function lagrangeCoefficient(xs: readonly bigint[], xi: bigint, at = 0n): bigint {
+  if (new Set(xs).size !== xs.length || !xs.includes(xi))
+    throw new FrostnetError('INVALID_INPUT', 'interpolation points must be distinct and include the share');
+  let num = 1n;
+  let den = 1n;
+  for (const xj of xs) {
+    if (xj === xi) continue;
+    num = Fn.mul(num, Fn.sub(at, xj));
+    den = Fn.mul(den, Fn.sub(xi, xj));
+  }
+  return Fn.div(num, den);
 }
 
 const messageDigest = (ctxHash: Uint8Array, from: PartyId, m: CeremonyMessage): Uint8Array => {
