@@ -1,0 +1,204 @@
+/**
+ * Reshare: moves the group secret to a new committee, a new threshold, or both, keeping the group key (and so
+ * every address and account derived from it). At least t current members deal: each shares λ_i·s_i, its
+ * signing share weighted by its Lagrange coefficient at 0 over the dealer set, with a fresh polynomial of the
+ * new degree. The weighted shares sum to the group secret, so the summed polynomials share that secret among
+ * the new committee.
+ *
+ * Each dealer's constant term must be λ_i·Y_i, computable by anyone from the current group's public data. So
+ * every receiver, newcomers included (they hold only that public data), checks each dealing against the group
+ * key before accepting a share, and a dealer that would move the key is named. Old and new shares lie on
+ * unrelated polynomials and never combine into a signature.
+ */
+import type { Identifier } from '@noble/curves/abstract/frost.js';
+import { secp256k1_FROST } from '@noble/curves/secp256k1.js';
+import { type CeremonyContext, ceremonyIdentifiers, validateContext } from './context.ts';
+import {
+  type Bytes,
+  evalCommitment,
+  evalPolynomial,
+  Fn,
+  G,
+  type Point,
+  parsePoint,
+  pointToBytes,
+} from './curve.ts';
+import { publicSummary } from './dkg.ts';
+import { FrostnetError } from './errors.ts';
+import {
+  groupKey,
+  identifierOf,
+  identifierScalar,
+  type KeyGroup,
+  type KeyShare,
+  type PartyId,
+} from './keys.ts';
+import { type Dealing, type Dealt, lagrangeCoefficient, VssCeremony } from './vss.ts';
+
+/** What a dealer that is not in the new committee gets: the new group, and the duty to erase its old share. */
+export type RemovedFromGroup = { readonly removed: true; readonly group: KeyGroup };
+
+/** A receiver's new key share, or a removed dealer's notice. */
+export type ReshareResult = KeyShare | RemovedFromGroup;
+
+export const isRemoved = (r: ReshareResult): r is RemovedFromGroup =>
+  (r as RemovedFromGroup).removed === true;
+
+export type ResharePlan = {
+  /** Threshold of the new key. */
+  readonly threshold: number;
+  /** The new committee, in its member order. */
+  readonly members: readonly PartyId[];
+  /** Current members that deal: at least the current threshold of them. */
+  readonly dealers: readonly PartyId[];
+};
+
+const verifyingShare = (group: KeyGroup, party: PartyId): Point =>
+  parsePoint(group.public.verifyingShares[identifierOf(group, party)], `verifying share of ${party}`);
+
+/**
+ * Refuses a group whose verifying shares do not lie on its commitment: dealers are judged against those shares,
+ * so a newcomer handed doctored ones would blame honest dealers.
+ */
+function checkGroupConsistency(group: KeyGroup): void {
+  const commitment = group.public.commitments.map((c, i) => parsePoint(c, `group commitment ${i}`));
+  for (const m of group.members) {
+    const x = identifierScalar(identifierOf(group, m));
+    if (!evalCommitment(commitment, x).equals(verifyingShare(group, m)))
+      throw new FrostnetError(
+        'INVALID_INPUT',
+        `the current key group is inconsistent: the verifying share of ${m} is not on its commitment`,
+      );
+  }
+}
+
+class ReshareDealing implements Dealing<ReshareResult> {
+  readonly commitmentLength: number;
+  private readonly ctx: CeremonyContext;
+  private readonly base: KeyGroup;
+  private readonly current?: KeyShare;
+  private readonly ids: Map<PartyId, Identifier>;
+  /** λ_i at 0 over the dealer set, per dealer. */
+  private readonly lambdas: Map<PartyId, bigint>;
+  private coefficients: bigint[] = [];
+
+  constructor(ctx: CeremonyContext, current?: KeyShare) {
+    this.ctx = ctx;
+    this.base = ctx.base!;
+    this.current = current;
+    this.commitmentLength = ctx.threshold;
+    this.ids = ceremonyIdentifiers(ctx);
+    const xs = ctx.dealers.map((d) => identifierScalar(identifierOf(this.base, d)));
+    this.lambdas = new Map(ctx.dealers.map((d, k) => [d, lagrangeCoefficient(xs, xs[k])]));
+  }
+
+  private x(party: PartyId): bigint {
+    return identifierScalar(this.ids.get(party)!);
+  }
+
+  deal() {
+    const weighted = Fn.mul(
+      this.lambdas.get(this.ctx.self)!,
+      Fn.fromBytes(this.current!.secret.signingShare),
+    );
+    const random = Array.from({ length: this.ctx.threshold - 1 }, () =>
+      Fn.fromBytes(secp256k1_FROST.utils.randomScalar()),
+    );
+    this.coefficients = [weighted, ...random];
+    return { commitment: this.coefficients.map((a) => G.multiply(a)), proof: new Uint8Array(0) };
+  }
+
+  checkRound1(dealer: PartyId, dealt: Dealt): void {
+    // The constant term is pinned to public data, so there is no rogue key to prevent and no proof to carry.
+    if (dealt.proof.length !== 0)
+      throw new FrostnetError('INVALID_PROOF', `${dealer} sent a proof in a reshare`, [dealer]);
+    const expected = verifyingShare(this.base, dealer).multiply(this.lambdas.get(dealer)!);
+    if (!dealt.commitment[0].equals(expected))
+      throw new FrostnetError(
+        'INVALID_COMMITMENT',
+        `${dealer} dealt a constant term other than its weighted verifying share: it would change the group key`,
+        [dealer],
+      );
+  }
+
+  sharesFor(receivers: readonly PartyId[]): Map<PartyId, bigint> {
+    return new Map(receivers.map((r) => [r, evalPolynomial(this.coefficients, this.x(r))]));
+  }
+
+  expectedShare(commitment: readonly Point[], x: bigint): Point {
+    return evalCommitment(commitment, x);
+  }
+
+  combine(round1: ReadonlyMap<PartyId, Dealt>, shares: ReadonlyMap<PartyId, bigint>, transcript: Uint8Array) {
+    const { ctx, base } = this;
+    // The new group commitment: the dealers' commitments summed coefficient by coefficient.
+    const [first, ...rest] = ctx.dealers.map((d) => round1.get(d)!.commitment);
+    const commitments = first.map((c, k) => rest.reduce((acc, other) => acc.add(other[k]), c));
+    // Implied by the per-dealer checks on a consistent base group; kept as the last word on the key.
+    if (!commitments[0].equals(groupKey(base)))
+      throw new FrostnetError('KEY_CHANGED', 'reshare would change the group key');
+    const identifiers = ctx.receivers.map((r) => this.ids.get(r)!);
+    const verifyingShares: Record<string, Bytes> = {};
+    for (const r of ctx.receivers)
+      verifyingShares[this.ids.get(r)!] = pointToBytes(evalCommitment(commitments, this.x(r)));
+    const pub = {
+      signers: { min: ctx.threshold, max: ctx.receivers.length },
+      commitments: commitments.map(pointToBytes),
+      verifyingShares,
+    };
+    const group: KeyGroup = {
+      threshold: ctx.threshold,
+      members: [...ctx.receivers],
+      identifiers,
+      public: pub,
+      chainCode: base.chainCode,
+      epoch: base.epoch + 1,
+      transcript,
+    };
+    const summary = publicSummary(identifiers, pub);
+    if (!ctx.receivers.includes(ctx.self)) return { result: { removed: true, group } as const, summary };
+    let share = ctx.dealers.includes(ctx.self) ? evalPolynomial(this.coefficients, this.x(ctx.self)) : 0n;
+    for (const s of shares.values()) share = Fn.add(share, s);
+    const identifier = this.ids.get(ctx.self)!;
+    if (share === 0n || !G.multiply(share).equals(parsePoint(verifyingShares[identifier])))
+      throw new FrostnetError('INTERNAL', 'reshared share does not match its verifying share');
+    return { result: { group, secret: { identifier, signingShare: Fn.toBytes(share) as Bytes } }, summary };
+  }
+}
+
+/**
+ * Starts a reshare of the key `held` belongs to. Dealers pass their current KeyShare; newcomers (and current
+ * members that do not deal) may pass just the current KeyGroup, its public data from the invite. The session id
+ * must be fresh and agreed; `plan` must be the same at every participant.
+ */
+export function createReshare(
+  sessionId: Uint8Array,
+  self: PartyId,
+  held: KeyShare | KeyGroup,
+  plan: ResharePlan,
+): VssCeremony<ReshareResult> {
+  const current = 'secret' in held ? held : undefined;
+  const base = current ? current.group : (held as KeyGroup);
+  const ctx: CeremonyContext = {
+    kind: 'reshare',
+    sessionId,
+    threshold: plan.threshold,
+    dealers: [...plan.dealers],
+    receivers: [...plan.members],
+    self,
+    base,
+  };
+  validateContext(ctx);
+  checkGroupConsistency(base);
+  if (ctx.dealers.includes(self)) {
+    if (!current) throw new FrostnetError('INVALID_INPUT', 'a dealer needs its current key share');
+    const s = Fn.fromBytes(current.secret.signingShare);
+    if (
+      current.secret.identifier !== identifierOf(base, self) ||
+      s === 0n ||
+      !G.multiply(s).equals(verifyingShare(base, self))
+    )
+      throw new FrostnetError('INVALID_INPUT', 'the key share does not belong to this party');
+  }
+  return new VssCeremony<ReshareResult>(ctx, () => new ReshareDealing(ctx, current));
+}
