@@ -1,0 +1,180 @@
+/**
+ * Rule evaluation, pure: the rules of a key, the request as this party decoded it, and what this party has
+ * already done (its rolling usage) go in; a verdict comes out. Hard rules deny, and every broken one is named.
+ * Holds (manual approval, time lock) apply only to a request no hard rule denies: an operator can release a
+ * held request, never a denied one.
+ */
+import { bytesToHex } from '../../protocol/curve.ts';
+import type { ResolvedRequest } from '../targets.ts';
+import { feeRate, selectorOf, spendOf } from './describe.ts';
+import type { BitcoinRules, EvmRules, Rules, TimeLockRule } from './format.ts';
+
+export type Usage = {
+  /** Distinct requests of this key this party let through in the past hour, this one excluded. */
+  readonly requestsLastHour: number;
+  /** What this party signed (or has in flight) of the request's asset in the past 24 h, this one excluded. */
+  readonly spentLastDay: bigint;
+};
+
+export type Hold = {
+  /** Why this party's operator must approve; undefined when no approval rule applies. */
+  readonly approval?: string;
+  /** The time lock that applies, and why. */
+  readonly lock?: { readonly delaySeconds: number; readonly reason: string };
+};
+
+export type Verdict =
+  | { readonly decision: 'allow' }
+  | { readonly decision: 'deny'; readonly reasons: readonly string[] }
+  | ({ readonly decision: 'hold' } & Hold);
+
+export type Subject = {
+  readonly keyName: string;
+  /** The requester's peer id. */
+  readonly requester: string;
+  /** This party's own peer id ("self" in the rules). */
+  readonly self: string;
+  readonly resolved: ResolvedRequest;
+};
+
+/** Evaluates `rules` (undefined: the key has no rules and is refused) for one request. */
+export function evaluate(rules: Rules | undefined, s: Subject, usage: Usage): Verdict {
+  if (!rules)
+    return {
+      decision: 'deny',
+      reasons: [`this party's policy has no rules for key ${s.keyName} and no default`],
+    };
+  const deny: string[] = [];
+  const r = s.resolved;
+  const scheme = r.targets[0]?.scheme;
+  if (rules.schemes && scheme && !rules.schemes.includes(scheme))
+    deny.push(`scheme ${scheme} is not allowed (allowed: ${rules.schemes.join(', ')})`);
+  if (rules.requesters) {
+    const who = s.requester === s.self ? ['self', s.requester] : [s.requester];
+    if (!who.some((w) => rules.requesters!.includes(w)))
+      deny.push(`requester ${s.requester === s.self ? 'self' : s.requester} may not request signatures`);
+  }
+  if (rules.requestsPerHour !== undefined && usage.requestsLastHour + 1 > rules.requestsPerHour)
+    deny.push(
+      `${usage.requestsLastHour} requests of this key in the past hour already; the limit is ${rules.requestsPerHour}`,
+    );
+
+  let hold: Hold = rules.requireApproval ? { approval: 'every request of this key needs approval' } : {};
+  if (r.kind === 'raw') {
+    if (!rules.rawMessages) deny.push('raw message signing is off for this key');
+  } else if (r.kind === 'psbt') {
+    if (rules.bitcoin === false) deny.push('this key signs no Bitcoin transactions');
+    else hold = merge(hold, bitcoin(rules.bitcoin, r, usage, deny));
+  } else if (rules.evm === false) deny.push('this key signs no EVM actions');
+  else hold = merge(hold, evm(rules.evm, r, usage, deny));
+
+  if (deny.length > 0) return { decision: 'deny', reasons: deny };
+  if (hold.approval !== undefined || hold.lock !== undefined) return { decision: 'hold', ...hold };
+  return { decision: 'allow' };
+}
+
+function merge(a: Hold, b: Hold): Hold {
+  return { approval: a.approval ?? b.approval, lock: a.lock ?? b.lock };
+}
+
+type PsbtRequest = Extract<ResolvedRequest, { kind: 'psbt' }>;
+type TypedDataRequest = Extract<ResolvedRequest, { kind: 'typedData' }>;
+
+/** Per-transaction and rolling-day limits of an amount, then the amount holds. */
+function amountRules(
+  amount: bigint,
+  unit: string,
+  limits: { perTx?: bigint; perDay?: bigint; approvalAbove?: bigint; timeLock?: TimeLockRule },
+  usage: Usage,
+  deny: string[],
+): Hold {
+  if (limits.perTx !== undefined && amount > limits.perTx)
+    deny.push(`${amount} ${unit} is above the per-transaction limit of ${limits.perTx} ${unit}`);
+  if (limits.perDay !== undefined && usage.spentLastDay + amount > limits.perDay)
+    deny.push(
+      `${amount} ${unit} on top of ${usage.spentLastDay} ${unit} in the past 24 h is above the daily limit of ${limits.perDay} ${unit}`,
+    );
+  const hold: { approval?: string; lock?: Hold['lock'] } = {};
+  if (limits.approvalAbove !== undefined && amount > limits.approvalAbove)
+    hold.approval = `${amount} ${unit} is above the approval threshold of ${limits.approvalAbove} ${unit}`;
+  if (limits.timeLock && amount > limits.timeLock.above)
+    hold.lock = {
+      delaySeconds: limits.timeLock.delaySeconds,
+      reason: `${amount} ${unit} is above the time-lock threshold of ${limits.timeLock.above} ${unit}`,
+    };
+  return hold;
+}
+
+function bitcoin(b: BitcoinRules, r: PsbtRequest, usage: Usage, deny: string[]): Hold {
+  const s = r.summary;
+  if (b.networks && !b.networks.includes(s.network))
+    deny.push(`Bitcoin network ${s.network} is not allowed (allowed: ${b.networks.join(', ')})`);
+  if (b.destinationScripts) {
+    for (const o of s.outputs) {
+      if (o.change) continue;
+      const script = bytesToHex(o.script);
+      if (!b.destinationScripts.has(`${s.network}:${script}`))
+        deny.push(
+          `output ${o.index} pays ${o.amount} sat to ${o.address ?? `script ${script}`}, which is not an allowed destination`,
+        );
+    }
+  }
+  if (b.changeToSelf) {
+    for (const o of s.outputs) {
+      if (!o.change || !o.path) continue;
+      const [branch, index] = o.path;
+      if (o.path.length !== 2 || branch !== 1 || index > b.maxChangeIndex)
+        deny.push(
+          `output ${o.index} returns change to m/${o.path.join('/')}, not to a change address of this key (m/1/0 .. m/1/${b.maxChangeIndex})`,
+        );
+    }
+  }
+  if (b.maxFee !== undefined && s.fee > b.maxFee)
+    deny.push(`the fee of ${s.fee} sat is above the limit of ${b.maxFee} sat`);
+  if (b.maxFeeRate !== undefined) {
+    const rate = feeRate(r);
+    if (rate > b.maxFeeRate)
+      deny.push(`the fee rate of ${rate.toFixed(2)} sat/vB is above the limit of ${b.maxFeeRate} sat/vB`);
+  }
+  return amountRules(
+    s.sent,
+    'sat',
+    { perTx: b.maxSentPerTx, perDay: b.maxSentPerDay, approvalAbove: b.approvalAbove, timeLock: b.timeLock },
+    usage,
+    deny,
+  );
+}
+
+function evm(e: EvmRules, r: TypedDataRequest, usage: Usage, deny: string[]): Hold {
+  const a = r.action;
+  if (e.chainIds && !e.chainIds.includes(a.account.chainId))
+    deny.push(`chain id ${a.account.chainId} is not allowed (allowed: ${e.chainIds.join(', ')})`);
+  if (e.actions && !e.actions.includes(a.kind))
+    deny.push(`EVM action ${a.kind} is not allowed (allowed: ${e.actions.join(', ')})`);
+  if (a.kind !== 'Execute') return {};
+  const { to, data } = a.fields;
+  if (e.targets && !e.targets.includes(to.toLowerCase()))
+    deny.push(`target ${to} is not an allowed contract`);
+  if (e.selectors) {
+    const selector = selectorOf(data);
+    if (selector === undefined || !e.selectors.includes(selector))
+      deny.push(
+        selector === '0x'
+          ? 'a call without data (a plain transfer) is not allowed'
+          : `function selector ${selector ?? data} is not allowed (allowed: ${e.selectors.join(', ')})`,
+      );
+  }
+  const spend = spendOf(r);
+  return amountRules(
+    spend?.amount ?? 0n,
+    'wei',
+    {
+      perTx: e.maxValuePerTx,
+      perDay: e.maxValuePerDay,
+      approvalAbove: e.approvalAbove,
+      timeLock: e.timeLock,
+    },
+    usage,
+    deny,
+  );
+}

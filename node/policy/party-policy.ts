@@ -1,0 +1,268 @@
+/**
+ * A party's policy as the signer uses it (node/signer.ts Policy): the rules of its policy file applied to the
+ * request as this party decoded it, the approvals queue and time locks, rolling counters of what it signed, and
+ * the audit log. Files in the data dir: policy.json (the operator's, read at start), approvals.json and
+ * policy-counters.json (state, written atomically), audit.log (append-only).
+ *
+ * Every check, signature and operator action runs one at a time, so two requests checked at once cannot both
+ * slip under a limit that only one of them fits.
+ */
+import { join } from 'node:path';
+import { FrostnetError } from '../../protocol/errors.ts';
+import type { Logger } from '../log.ts';
+import type { Policy, PolicyRequest } from '../signer.ts';
+import {
+  APPROVALS_FILE,
+  ApprovalQueue,
+  type Decision,
+  type Entry,
+  iso,
+  type Status,
+  statusOf,
+} from './approvals.ts';
+import { AUDIT_FILE, AuditLog } from './audit.ts';
+import { COUNTERS_FILE, DEFAULT_RESERVATION_MS, RollingCounters } from './counters.ts';
+import { type Details, describe, requestId, shortId, spendOf, summaryLine } from './describe.ts';
+import { evaluate } from './evaluate.ts';
+import {
+  DEFAULT_APPROVAL_EXPIRY_SECONDS,
+  loadPolicyFile,
+  NO_RULES,
+  POLICY_FILE,
+  type PolicyFile,
+  rulesFor,
+} from './format.ts';
+import { Serial } from './json-file.ts';
+
+export type PartyPolicyOptions = {
+  dataDir: string;
+  /** This party's peer id ("self" in the rules). */
+  self: string;
+  /** Default <dataDir>/policy.json. */
+  file?: string;
+  /** Milliseconds since the epoch; injectable so that tests can move time. */
+  clock?: () => number;
+  log?: Logger;
+  reservationMs?: number;
+};
+
+/** A queue entry as the control API and the CLI show it. */
+export type EntryView = {
+  id: string;
+  shortId: string;
+  key: string;
+  requester: string;
+  status: Status;
+  firstSeen: string;
+  summary: string;
+  details: Details;
+  /** Why it is held. */
+  reasons: string[];
+  approvalExpiresAt?: string;
+  unlockAt?: string;
+  decidedAt?: string;
+  signedAt?: string;
+};
+
+/** What the control API offers the operator (node/api.ts). */
+export interface ApprovalsBackend {
+  list(): Promise<EntryView[]>;
+  show(id: string): Promise<EntryView>;
+  decide(id: string, decision: Decision): Promise<EntryView>;
+}
+
+const DONE: Record<Decision, 'approved' | 'rejected' | 'cancelled'> = {
+  approve: 'approved',
+  reject: 'rejected',
+  cancel: 'cancelled',
+};
+
+export class PartyPolicy implements Policy {
+  private readonly self: string;
+  private readonly clock: () => number;
+  private readonly rules: PolicyFile | undefined;
+  private readonly counters: RollingCounters;
+  private readonly queue: ApprovalQueue;
+  private readonly audit: AuditLog;
+  private readonly serial = new Serial();
+  readonly approvals: ApprovalsBackend;
+
+  private constructor(
+    o: { self: string; clock: () => number; rules: PolicyFile | undefined },
+    parts: { counters: RollingCounters; queue: ApprovalQueue; audit: AuditLog },
+  ) {
+    this.self = o.self;
+    this.clock = o.clock;
+    this.rules = o.rules;
+    this.counters = parts.counters;
+    this.queue = parts.queue;
+    this.audit = parts.audit;
+    // Each sees expiries first, so that an operator never approves a request that already ran out of time.
+    const fresh = <T>(fn: () => T) =>
+      this.serial.run(async () => {
+        await this.sweep();
+        return fn();
+      });
+    this.approvals = {
+      list: () => fresh(() => this.queue.list().map((e) => this.view(e))),
+      show: (id) => fresh(() => this.view(this.queue.find(id))),
+      decide: (id, decision) => this.serial.run(() => this.decide(id, decision)),
+    };
+  }
+
+  /** Loads the policy file (none: every request allowed, still audited) and the state beside it. */
+  static async open(o: PartyPolicyOptions): Promise<PartyPolicy> {
+    const clock = o.clock ?? Date.now;
+    const file = o.file ?? join(o.dataDir, POLICY_FILE);
+    const rules = await loadPolicyFile(file);
+    if (!rules) o.log?.warn('no policy file: every request is allowed (and audited)', { file });
+    const counters = await RollingCounters.open(
+      join(o.dataDir, COUNTERS_FILE),
+      clock,
+      o.reservationMs ?? DEFAULT_RESERVATION_MS,
+    );
+    const queue = await ApprovalQueue.open(join(o.dataDir, APPROVALS_FILE), clock);
+    const audit = new AuditLog(join(o.dataDir, AUDIT_FILE), clock);
+    return new PartyPolicy({ self: o.self, clock, rules }, { counters, queue, audit });
+  }
+
+  check(req: PolicyRequest): Promise<void> {
+    return this.serial.run(() => this.decideRequest(req));
+  }
+
+  signed(req: PolicyRequest): Promise<void> {
+    return this.serial.run(async () => {
+      const id = requestId(req.keyName, req.resolved);
+      await this.counters.signed(req.keyName, id, spendOf(req.resolved));
+      await this.queue.markSigned(id);
+      await this.record(req, id, 'signed', 'this party released its signature shares');
+    });
+  }
+
+  private async decideRequest(req: PolicyRequest): Promise<void> {
+    const { keyName, resolved } = req;
+    const id = requestId(keyName, resolved);
+    const short = shortId(id);
+    await this.sweep();
+    const earlier = this.queue.get(id);
+    if (earlier && ['rejected', 'expired', 'cancelled'].includes(earlier.state)) {
+      const why = `request ${short} was ${earlier.state}${
+        earlier.state === 'expired' ? ' without approval' : " by this party's operator"
+      } at ${iso(earlier.decidedAt ?? earlier.firstSeen)}`;
+      await this.record(req, id, 'denied', why);
+      throw new FrostnetError('POLICY_DENIED', why);
+    }
+    const spend = spendOf(resolved);
+    const verdict = evaluate(
+      this.rules ? rulesFor(this.rules, keyName) : NO_RULES,
+      { keyName, requester: req.requester, self: this.self, resolved },
+      this.counters.usage(keyName, id, spend),
+    );
+    if (verdict.decision === 'deny') {
+      const why = `policy for key ${keyName} refuses request ${short}: ${verdict.reasons.join('; ')}`;
+      await this.record(req, id, 'denied', why);
+      throw new FrostnetError('POLICY_DENIED', why);
+    }
+    let cleared = 'within policy';
+    if (verdict.decision === 'hold' || earlier) {
+      const details = describe(resolved);
+      const entry =
+        verdict.decision === 'hold'
+          ? await this.queue.hold(
+              { id, key: keyName, requester: req.requester, details, summary: summaryLine(details) },
+              verdict,
+              this.rules?.approvalExpirySeconds ?? DEFAULT_APPROVAL_EXPIRY_SECONDS,
+            )
+          : earlier!;
+      const now = this.clock();
+      const status = statusOf(entry, now);
+      if (status === 'expired') await this.sweep();
+      if (status === 'awaiting approval' || status === 'expired') {
+        const lock =
+          entry.lock && now < entry.lock.unlockAt
+            ? `; it is also time-locked until ${iso(entry.lock.unlockAt)}`
+            : '';
+        const why =
+          status === 'expired'
+            ? `request ${short} expired without approval at ${iso(entry.approval!.expiresAt)}`
+            : `request ${short} for key ${keyName} awaits approval by this party's operator (${entry.approval!.reason}) until ${iso(entry.approval!.expiresAt)}${lock}; approve it with "frostnet approvals approve ${short}", then ask again`;
+        await this.record(req, id, status === 'expired' ? 'denied' : 'approval-required', why);
+        throw new FrostnetError(status === 'expired' ? 'POLICY_DENIED' : 'APPROVAL_REQUIRED', why);
+      }
+      if (status === 'time-locked') {
+        const why = `request ${short} for key ${keyName} is time-locked at this party until ${iso(entry.lock!.unlockAt)} (${entry.lock!.reason}); ask again after that. Its operator can cancel it with "frostnet approvals cancel ${short}"`;
+        await this.record(req, id, 'time-locked', why);
+        throw new FrostnetError('TIME_LOCKED', why);
+      }
+      cleared = [
+        entry.approval && `approved by this party's operator at ${iso(entry.decidedAt!)}`,
+        entry.lock && `time lock ended at ${iso(entry.lock.unlockAt)}`,
+      ]
+        .filter(Boolean)
+        .join('; ');
+    }
+    await this.counters.accepted(keyName, id, spend);
+    await this.record(req, id, 'allowed', cleared || 'within policy');
+  }
+
+  private async decide(idOrPrefix: string, decision: Decision): Promise<EntryView> {
+    await this.sweep();
+    const entry = await this.queue.decide(this.queue.find(idOrPrefix).id, decision);
+    await this.audit.append({
+      requester: 'operator',
+      key: entry.key,
+      id: entry.id,
+      what: entry.details,
+      decision: DONE[decision],
+      reason: `${DONE[decision]} by this party's operator`,
+    });
+    return this.view(entry);
+  }
+
+  /** Expires held requests whose approval time ran out, with an audit line each. */
+  private async sweep(): Promise<void> {
+    for (const e of await this.queue.expire())
+      await this.audit.append({
+        requester: e.requester,
+        key: e.key,
+        id: e.id,
+        what: e.details,
+        decision: 'expired',
+        reason: `not approved by ${iso(e.approval!.expiresAt)}`,
+      });
+  }
+
+  private record(
+    req: PolicyRequest,
+    id: string,
+    decision: 'allowed' | 'denied' | 'approval-required' | 'time-locked' | 'signed',
+    reason: string,
+  ): Promise<void> {
+    return this.audit.append({
+      requester: req.requester,
+      key: req.keyName,
+      id,
+      what: describe(req.resolved),
+      decision,
+      reason,
+    });
+  }
+
+  private view(e: Entry): EntryView {
+    return {
+      id: e.id,
+      shortId: shortId(e.id),
+      key: e.key,
+      requester: e.requester,
+      status: statusOf(e, this.clock()),
+      firstSeen: iso(e.firstSeen),
+      summary: e.summary,
+      details: e.details,
+      reasons: [e.approval?.reason, e.lock?.reason].filter((r): r is string => r !== undefined),
+      ...(e.approval && { approvalExpiresAt: iso(e.approval.expiresAt) }),
+      ...(e.lock && { unlockAt: iso(e.lock.unlockAt) }),
+      ...(e.decidedAt !== undefined && { decidedAt: iso(e.decidedAt) }),
+      ...(e.signedAt !== undefined && { signedAt: iso(e.signedAt) }),
+    };
+  }
+}
