@@ -53,18 +53,20 @@ export type ResharePlan = {
   readonly dealers: readonly PartyId[];
 };
 
-const verifyingShare = (group: KeyGroup, party: PartyId): Point =>
+/** A member's verifying share s_i·G, parsed. */
+export const verifyingShareOf = (group: KeyGroup, party: PartyId): Point =>
   parsePoint(group.public.verifyingShares[identifierOf(group, party)], `verifying share of ${party}`);
 
 /**
- * Refuses a group whose verifying shares do not lie on its commitment: dealers are judged against those shares,
- * so a newcomer handed doctored ones would blame honest dealers.
+ * Refuses a group whose verifying shares do not lie on its commitment. A party that holds only a group's public
+ * data (a newcomer, a party repairing its share) judges others against these shares; doctored ones would make
+ * it blame honest parties.
  */
-function checkGroupConsistency(group: KeyGroup): void {
+export function checkGroupConsistency(group: KeyGroup): void {
   const commitment = group.public.commitments.map((c, i) => parsePoint(c, `group commitment ${i}`));
   for (const m of group.members) {
     const x = identifierScalar(identifierOf(group, m));
-    if (!evalCommitment(commitment, x).equals(verifyingShare(group, m)))
+    if (!evalCommitment(commitment, x).equals(verifyingShareOf(group, m)))
       throw new FrostnetError(
         'INVALID_INPUT',
         `the current key group is inconsistent: the verifying share of ${m} is not on its commitment`,
@@ -112,7 +114,7 @@ class ReshareDealing implements Dealing<ReshareResult> {
     // The constant term is pinned to public data, so there is no rogue key to prevent and no proof to carry.
     if (dealt.proof.length !== 0)
       throw new FrostnetError('INVALID_PROOF', `${dealer} sent a proof in a reshare`, [dealer]);
-    const expected = verifyingShare(this.base, dealer).multiply(this.lambdas.get(dealer)!);
+    const expected = verifyingShareOf(this.base, dealer).multiply(this.lambdas.get(dealer)!);
     if (!dealt.commitment[0].equals(expected))
       throw new FrostnetError(
         'INVALID_COMMITMENT',
@@ -196,7 +198,7 @@ export function createReshare(
     if (
       current.secret.identifier !== identifierOf(base, self) ||
       s === 0n ||
-      !G.multiply(s).equals(verifyingShare(base, self))
+      !G.multiply(s).equals(verifyingShareOf(base, self))
     )
       throw new FrostnetError('INVALID_INPUT', 'the key share does not belong to this party');
   }
