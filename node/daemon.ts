@@ -19,7 +19,8 @@ import { createLogger, type Logger } from './log.ts';
 import { createRegistry } from './metrics.ts';
 import { Requests } from './requests.ts';
 import { Router } from './router.ts';
-import { allowAll, type Policy, Signer } from './signer.ts';
+import { PartyPolicy } from './policy/party-policy.ts';
+import { type Policy, Signer } from './signer.ts';
 import { openStore, readPassphrase, type Store } from './store.ts';
 import type { Envelope } from './wire.ts';
 
@@ -87,6 +88,8 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     const metrics = createRegistry();
     const plog = log.child({ party: self.slice(-8) });
     const router = new Router(plog);
+    // Without a policy given, the party's own policy file (<dataDir>/policy.json); none there allows all.
+    const policy = o.policy ?? (await PartyPolicy.open({ dataDir: cfg.dataDir, self, log: plog }));
     const peerIds = () => cfg.peers.map((p) => p.id).filter((id) => id !== self);
     const host: Host = await createHost({
       privateKey,
@@ -144,7 +147,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       keys,
       router,
       send,
-      policy: o.policy ?? allowAll,
+      policy,
       sessionTtlMs: cfg.limits.roundTimeoutMs * 2,
       maxSessionsPerPeer: cfg.limits.maxSessionsPerPeer,
       log: plog,
@@ -203,6 +206,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
         refresh: (name) => ceremonies.refresh(name),
         metrics: () => metrics.render(),
         requests,
+        approvals: policy instanceof PartyPolicy ? policy.approvals : undefined,
       },
       token,
     );
