@@ -15,6 +15,8 @@ import type { SignOptions, SignOutcome } from './coordinator.ts';
 import type { KeyEntry } from './keystore.ts';
 import type { SignPayload } from './messages.ts';
 import { PROMETHEUS_CONTENT_TYPE } from './metrics.ts';
+import { DECISIONS, type Decision } from './policy/approvals.ts';
+import type { ApprovalsBackend } from './policy/party-policy.ts';
 import type { Requests } from './requests.ts';
 
 const MAX_BODY = 8 * 1024 * 1024;
@@ -31,6 +33,8 @@ export interface ApiBackend {
   refresh(name: string): Promise<KeyShare>;
   metrics(): string;
   requests: Requests;
+  /** This party's approvals queue (node/policy); absent when the daemon runs with another policy. */
+  approvals?: ApprovalsBackend;
 }
 
 const STATUS: Partial<Record<ErrorCode, number>> = {
@@ -38,6 +42,8 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   BAD_REQUEST: 400,
   UNAUTHORIZED: 401,
   POLICY_DENIED: 403,
+  APPROVAL_REQUIRED: 403,
+  TIME_LOCKED: 403,
   UNKNOWN_KEY: 404,
   CONFLICT: 409,
   EPOCH_MISMATCH: 409,
@@ -172,6 +178,13 @@ export class ControlApi {
           }),
         );
       }
+    }
+    // The operator's side of the policy: GET /v1/approvals[/:id], POST /v1/approvals/:id/(approve|reject|cancel).
+    if (resource === 'approvals' && b.approvals) {
+      if (!name && method === 'GET') return ok(await b.approvals.list());
+      if (name && !action && method === 'GET') return ok(await b.approvals.show(name));
+      if (name && method === 'POST' && DECISIONS.includes(action as Decision))
+        return ok(await b.approvals.decide(name, action as Decision));
     }
     if (resource === 'requests' && name && method === 'GET') {
       const wait = Math.min(Number(url.searchParams.get('wait') ?? 0) || 0, 600_000);
