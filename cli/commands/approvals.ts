@@ -1,0 +1,187 @@
+/**
+ * This party's approvals queue (node/policy): requests its policy holds for the operator's approval or behind
+ * a time lock. `list` and `show` print what each request really does, as this party decoded it; `approve`,
+ * `reject` and `cancel` decide. The requester then simply asks again.
+ */
+import type { Details, PsbtDetails, TypedDataDetails } from '../../node/policy/describe.ts';
+import type { EntryView } from '../../node/policy/party-policy.ts';
+import { type Command, defineCommand } from '../command.ts';
+import { table, UsageError } from '../output.ts';
+
+const OPEN = new Set(['awaiting approval', 'time-locked', 'ready']);
+
+/** "1.5" from 1500000000000000000n and 18 decimals, without a float. */
+function units(amount: string, decimals: number): string {
+  const v = BigInt(amount);
+  const scale = 10n ** BigInt(decimals);
+  const frac = (v % scale).toString().padStart(decimals, '0').replace(/0+$/, '');
+  return `${v / scale}${frac ? `.${frac}` : ''}`;
+}
+
+const sat = (a: string) => `${a} sat (${units(a, 8)} BTC)`;
+
+/** When an open entry next changes: its approval deadline or the end of its time lock. */
+function until(e: EntryView): string {
+  if (e.status === 'awaiting approval') return `expires ${e.approvalExpiresAt}`;
+  if (e.status === 'time-locked') return `unlocks ${e.unlockAt}`;
+  return e.decidedAt ?? e.signedAt ?? '-';
+}
+
+export function entriesTable(entries: readonly EntryView[]): string {
+  return table([
+    ['ID', 'KEY', 'STATUS', 'UNTIL', 'WHAT'],
+    ...entries.map((e) => [e.shortId, e.key, e.status, until(e), e.summary]),
+  ]);
+}
+
+function psbtLines(d: PsbtDetails): string[] {
+  return [
+    `Bitcoin transaction on ${d.network}`,
+    '  inputs',
+    ...d.inputs.map(
+      (i) =>
+        `    #${i.index}  ${i.outpoint}  ${sat(i.amount)}  ${i.address ?? '(no address)'}${
+          i.ours ? `  this key ${i.path ?? ''}` : '  NOT this key'
+        }`,
+    ),
+    '  outputs',
+    ...d.outputs.map(
+      (o) =>
+        `    #${o.index}  ${sat(o.amount)}  ${o.address ?? `script ${o.script}`}  ${
+          o.change ? `change to this key ${o.path ?? ''}` : 'PAYMENT'
+        }`,
+    ),
+    `  sends ${sat(d.sent)}; fee ${sat(d.fee)} at ${d.feeRate} sat/vB`,
+  ];
+}
+
+function typedDataLines(d: TypedDataDetails): string[] {
+  const head = [
+    `EIP-712 ${d.action} on chain ${d.chainId}`,
+    `  account    ${d.account} (index ${d.accountIndex})`,
+  ];
+  const tail = [`  nonce      ${d.nonce}`, `  deadline   ${d.deadline}`];
+  if (d.action === 'RotateKey') return [...head, `  new key    ${d.newKey}`, ...tail];
+  return [
+    ...head,
+    `  to         ${d.to}`,
+    `  value      ${d.value} wei (${units(d.value, 18)} ETH)`,
+    `  call       ${d.call ?? (d.selector === '0x' ? '(none: a plain transfer)' : `unknown function ${d.selector ?? '(malformed data)'}`)}`,
+    ...(d.data !== '0x' ? [`  data       ${d.data}`] : []),
+    ...tail,
+  ];
+}
+
+function detailLines(d: Details): string[] {
+  if (d.kind === 'psbt') return psbtLines(d);
+  if (d.kind === 'typedData') return typedDataLines(d);
+  return [
+    `raw message, ${d.scheme}, key ${d.path}${d.taproot ? ' (Taproot output key)' : ''}`,
+    `  message    ${d.message}`,
+  ];
+}
+
+export function describeEntry(e: EntryView): string {
+  return [
+    `request ${e.shortId}  (${e.id})`,
+    `  key        ${e.key}`,
+    `  status     ${e.status}${e.status === 'awaiting approval' ? `, expires ${e.approvalExpiresAt}` : ''}`,
+    `  requested  by ${e.requester} at ${e.firstSeen}`,
+    ...e.reasons.map((r) => `  held       ${r}`),
+    ...(e.unlockAt ? [`  time lock  until ${e.unlockAt}`] : []),
+    ...(e.decidedAt ? [`  decided    ${e.decidedAt}`] : []),
+    ...(e.signedAt ? [`  signed     ${e.signedAt}`] : []),
+    '',
+    ...detailLines(e.details),
+  ].join('\n');
+}
+
+const idArg = (cmd: string, positionals: readonly string[]): string => {
+  const id = positionals[0];
+  if (id === undefined) throw new UsageError(cmd, 'give the request id (see "frostnet approvals list")');
+  if (!/^[0-9a-fA-F]{8,64}$/.test(id))
+    throw new UsageError(cmd, `${JSON.stringify(id)} is not a request id: 8 to 64 hex digits`);
+  return id.toLowerCase();
+};
+
+const list = defineCommand({
+  name: 'approvals list',
+  summary: "Lists the requests this party's policy holds for approval or behind a time lock.",
+  usage: '[--all]',
+  details: 'Open requests only, newest first; --all adds signed, rejected, cancelled and expired ones.',
+  daemon: true,
+  options: { all: { type: 'boolean', help: 'include finished requests' } },
+  async run({ values, out, client }) {
+    const all = await (await client()).get<EntryView[]>('/v1/approvals');
+    const shown = values.all ? all : all.filter((e) => OPEN.has(e.status));
+    out.result(shown, () =>
+      shown.length === 0
+        ? `no ${values.all ? '' : 'open '}requests in this party's approvals queue`
+        : entriesTable(shown),
+    );
+    return 0;
+  },
+});
+
+const show = defineCommand({
+  name: 'approvals show',
+  summary:
+    'Shows a held request as this party decoded it: inputs, outputs and amounts, or target, value and call.',
+  usage: 'ID',
+  details: 'ID is the request id or a unique prefix of it (8 hex digits or more).',
+  daemon: true,
+  positionals: 1,
+  options: {},
+  async run({ positionals, out, client }) {
+    const id = idArg('approvals show', positionals);
+    const e = await (await client()).get<EntryView>(`/v1/approvals/${id}`);
+    out.result(e, () => describeEntry(e));
+    return 0;
+  },
+});
+
+const NEXT: Record<string, (e: EntryView) => string> = {
+  approve: (e) =>
+    e.status === 'time-locked'
+      ? `still time-locked until ${e.unlockAt}; the requester can ask again after that`
+      : 'the requester can ask again now',
+  reject: () => 'this party will refuse it from now on',
+  cancel: () => 'this party will refuse it from now on',
+};
+
+function decision(verb: 'approve' | 'reject' | 'cancel', summary: string, details: string): Command {
+  const name = `approvals ${verb}`;
+  return defineCommand({
+    name,
+    summary,
+    usage: 'ID',
+    details,
+    daemon: true,
+    positionals: 1,
+    options: {},
+    async run({ positionals, out, client }) {
+      const id = idArg(name, positionals);
+      const e = await (await client()).post<EntryView>(`/v1/approvals/${id}/${verb}`, {});
+      out.result(e, () => `request ${e.shortId} (key ${e.key}) is ${e.status}: ${NEXT[verb](e)}`);
+      return 0;
+    },
+  });
+}
+
+const approve = decision(
+  'approve',
+  'Approves a request held for approval; the requester asks again and this party lets it through.',
+  'Check it with "frostnet approvals show ID" first. Approval never shortens a time lock.',
+);
+const reject = decision(
+  'reject',
+  'Rejects a held request: this party refuses it from now on.',
+  'Final: the same transaction asked again is refused.',
+);
+const cancel = decision(
+  'cancel',
+  'Cancels a time-locked (or otherwise held) request: this party refuses it from now on.',
+  'Final. Each party cancels at its own daemon; a request fails once more than n-t parties refuse it.',
+);
+
+export const commands: readonly Command[] = [list, show, approve, reject, cancel];
