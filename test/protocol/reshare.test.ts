@@ -45,12 +45,11 @@ function newShares(
 ): Map<string, KeyShare> {
   assert.equal(out.errors.size, 0, [...out.errors.values()].join('; '));
   const shares = new Map<string, KeyShare>();
-  const group = (r: ReshareResult) => (isRemoved(r) ? r.group : r.group);
-  const first = group(out.results.get(plan.members[0])!);
+  const first = out.results.get(plan.members[0])!.group; // a KeyShare and a removal both carry it
   for (const p of new Set([...plan.dealers, ...plan.members])) {
     const r = out.results.get(p);
     assert.ok(r, `${p} finished`);
-    assert.deepEqual(group(r), first, `${p} holds the same new group`);
+    assert.deepEqual(r.group, first, `${p} holds the same new group`);
     if (plan.members.includes(p)) {
       assert.ok(!isRemoved(r), `${p} stays`);
       shares.set(p, r as KeyShare);
