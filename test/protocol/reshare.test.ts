@@ -10,7 +10,7 @@ import {
   type KeyGroup,
   type KeyShare,
 } from '../../protocol/keys.ts';
-import { createReshare, isRemoved, type ResharePlan, type ReshareResult } from '../../protocol/reshare.ts';
+import { createReshare, isRemoved, type ResharePlan } from '../../protocol/reshare.ts';
 import {
   aggregateSignature,
   NonceStore,
