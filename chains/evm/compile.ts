@@ -1,17 +1,26 @@
 /**
  * Compiles contracts/ with the pinned solc-js (no compiler download), once per process: the build, the tools
- * and the tests all deploy exactly these bytecodes.
+ * and the tests all deploy exactly these bytecodes. The output is cached on disk (below), because loading and
+ * running solc-js takes seconds that every `frostnet evm` command would otherwise pay.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { JsonFragment } from 'ethers';
-import solc from 'solc';
 import { FrostnetError } from '../../protocol/errors.ts';
 
 export type CompiledContract = { readonly abi: readonly JsonFragment[]; readonly bytecode: string };
 
 const CONTRACTS_DIR = fileURLToPath(new URL('../../contracts/', import.meta.url));
+/**
+ * Compiler output keyed by a hash of the compiler version, the settings and every source, so a changed input
+ * never meets a stale output. It sits under node_modules: whoever can write there can replace the compiler
+ * itself, so the cache lets no one new change the bytecode (a shared temp dir would).
+ */
+const CACHE_DIR = fileURLToPath(new URL('../../node_modules/.cache/frostnet-contracts/', import.meta.url));
+const require = createRequire(import.meta.url);
 // The oldest fork whose opcodes the compiler may use, so the same bytecode runs on most EVM chains.
 const EVM_VERSION = 'cancun';
 
@@ -30,6 +39,32 @@ function solidityFiles(dir: string): string[] {
 
 let cache: ReadonlyMap<string, CompiledContract> | undefined;
 
+/** solc's JSON output for `input`, from the disk cache when the same input was compiled before. */
+function compileCached(input: string): string {
+  const { version } = require('solc/package.json') as { version: string };
+  const key = createHash('sha256').update(`solc ${version}\n`).update(input).digest('hex');
+  const file = join(CACHE_DIR, `${key}.json`);
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    // Not compiled yet (or unreadable): compile below.
+  }
+  // Loaded only here: solc-js is large, and most runs find the output cached.
+  const solc = require('solc') as { compile(input: string): string };
+  const output = solc.compile(input);
+  const failed = (JSON.parse(output) as SolcOutput).errors?.some((e) => e.severity === 'error');
+  if (!failed)
+    try {
+      mkdirSync(CACHE_DIR, { recursive: true });
+      const tmp = `${file}.${process.pid}.tmp`;
+      writeFileSync(tmp, output);
+      renameSync(tmp, file); // atomic: a concurrent reader sees the whole file or none
+    } catch {
+      // A read-only install compiles every time; that is slower, not wrong.
+    }
+  return output;
+}
+
 /** Every contract under contracts/, by contract name, compiled with the optimizer on. */
 export function compileContracts(): ReadonlyMap<string, CompiledContract> {
   if (cache) return cache;
@@ -45,7 +80,7 @@ export function compileContracts(): ReadonlyMap<string, CompiledContract> {
       outputSelection: { '*': { '*': ['abi', 'evm.bytecode.object'] } },
     },
   };
-  const output = JSON.parse(solc.compile(JSON.stringify(input))) as SolcOutput;
+  const output = JSON.parse(compileCached(JSON.stringify(input))) as SolcOutput;
   const errors = (output.errors ?? []).filter((e) => e.severity === 'error');
   if (errors.length > 0)
     throw new FrostnetError(
