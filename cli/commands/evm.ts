@@ -1,0 +1,635 @@
+/**
+ * `evm`: a key's EVM account. Its key is the key's own BIP32 branch (chains/evm/keys.ts evmKey), and the account
+ * is a ThresholdAccount deployed through a CREATE2 factory, so its address is known before deployment and can
+ * receive funds first. Transactions reach the chain from a relayer account that only pays the gas: the account
+ * acts on a threshold signature alone, which the parties make from EIP-712 typed data they decode themselves.
+ *
+ * The relayer's private key comes from --relayer-key-file or FROSTNET_RELAYER_KEY, never from the command line,
+ * which other users of the machine can read. ethers, solc and the chain modules load only when an evm command
+ * runs, so that the other commands start quickly.
+ */
+import type { JsonRpcProvider, Wallet } from 'ethers';
+import type { TypedData } from '../../chains/evm/typed-data.ts';
+import type { Client } from '../client.ts';
+import { type Command, defineCommand, integerOption } from '../command.ts';
+import type { KeyView } from '../keyview.ts';
+import { CliError, UsageError } from '../output.ts';
+import { fetchKey } from '../signing.ts';
+
+const MAX_ACCOUNT = 2 ** 31 - 1;
+const DEFAULT_DEADLINE_SECONDS = 3600;
+/** How long a JSON-RPC endpoint has to say which chain it serves before the command gives up. */
+const RPC_TIMEOUT_MS = 10_000;
+export const RELAYER_KEY_ENV = 'FROSTNET_RELAYER_KEY';
+
+const OPTIONS = {
+  key: { type: 'string', arg: 'NAME', required: true, help: 'the key whose EVM account this is' },
+  account: {
+    type: 'string',
+    arg: 'N',
+    help: "which of the key's EVM accounts (default 0); each has a key of its own",
+  },
+  factory: {
+    type: 'string',
+    arg: 'ADDRESS',
+    env: 'FROSTNET_EVM_FACTORY',
+    help: "the account factory's address",
+  },
+  rpc: { type: 'string', arg: 'URL', help: "the chain's JSON-RPC URL (http:// or https://)" },
+  'relayer-key-file': {
+    type: 'string',
+    arg: 'FILE',
+    help: `file holding the private key (hex) of the relayer, who pays the gas (default: $${RELAYER_KEY_ENV})`,
+  },
+} as const;
+
+const RPC_REQUIRED = { ...OPTIONS.rpc, required: true } as const;
+
+/** EVM account number `account` of a key: its x-only key as bytes and 0x-hex, and its derivation path. */
+export type AccountKey = {
+  readonly account: number;
+  readonly px: Uint8Array;
+  readonly hex: string;
+  readonly path: string;
+};
+
+async function accountKey(key: KeyView, account: number): Promise<AccountKey> {
+  const [{ walletRoot }, { evmKey, evmKeyPath }, { bytesToHex, hexToBytes }] = await Promise.all([
+    import('../../chains/bitcoin/keys.ts'),
+    import('../../chains/evm/keys.ts'),
+    import('../../protocol/curve.ts'),
+  ]);
+  const { px } = evmKey(walletRoot(hexToBytes(key.groupKey), hexToBytes(key.chainCode)), account);
+  return { account, px, hex: `0x${bytesToHex(px)}`, path: `m/${evmKeyPath(account).join('/')}` };
+}
+
+const accountOption = (cmd: string, v: string | undefined): number =>
+  integerOption(cmd, 'account', v ?? '0', 0, MAX_ACCOUNT);
+
+/** A checksummed address from option --`name`; a mixed-case address with a wrong checksum is a typo. */
+async function addressOption(cmd: string, name: string, value: string): Promise<string> {
+  if (!/^0x[0-9a-fA-F]{40}$/.test(value))
+    throw new UsageError(cmd, `--${name} ${value}: expected a 0x-prefixed 20-byte address`);
+  const { getAddress } = await import('ethers');
+  try {
+    return getAddress(value);
+  } catch {
+    throw new UsageError(cmd, `--${name} ${value}: wrong checksum (mixed case); check the address`);
+  }
+}
+
+/** A provider for `url`, once the endpoint has said which chain it serves (so ethers never retries forever). */
+async function connect(cmd: string, url: string): Promise<{ provider: JsonRpcProvider; chainId: bigint }> {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new UsageError(cmd, `--rpc ${JSON.stringify(url)} is not a URL (like http://127.0.0.1:8545)`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+    throw new UsageError(cmd, `--rpc must be an http:// or https:// URL, not ${url}`);
+  let chainId: bigint;
+  try {
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_chainId', params: [] }),
+      signal: AbortSignal.timeout(RPC_TIMEOUT_MS),
+    });
+    chainId = BigInt(((await res.json()) as { result: string }).result);
+  } catch (e) {
+    const why = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).name;
+    throw new CliError(
+      'CHAIN_UNREACHABLE',
+      `the chain at ${url} does not answer eth_chainId (${why})`,
+      'check --rpc and that the chain node runs',
+    );
+  }
+  const { JsonRpcProvider, Network } = await import('ethers');
+  const provider = new JsonRpcProvider(url, Network.from(chainId), { staticNetwork: true, cacheTimeout: -1 });
+  return { provider, chainId };
+}
+
+/** The relayer's wallet, from --relayer-key-file or the environment; the key itself is never printed. */
+async function relayerWallet(
+  cmd: string,
+  file: string | undefined,
+  env: NodeJS.ProcessEnv,
+  provider: JsonRpcProvider,
+): Promise<Wallet> {
+  let text: string | undefined;
+  let source: string;
+  if (file !== undefined) {
+    const { readFile } = await import('node:fs/promises');
+    source = file;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (e) {
+      throw new CliError(
+        'NO_FILE',
+        `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+        'check --relayer-key-file',
+      );
+    }
+  } else {
+    source = `$${RELAYER_KEY_ENV}`;
+    text = env[RELAYER_KEY_ENV];
+    if (!text)
+      throw new UsageError(
+        cmd,
+        `a relayer pays the gas: give --relayer-key-file FILE or set ${RELAYER_KEY_ENV} (never the key itself as an argument)`,
+      );
+  }
+  const hex = text.trim().replace(/^0x/i, '');
+  if (!/^[0-9a-fA-F]{64}$/.test(hex))
+    throw new CliError('BAD_RELAYER_KEY', `${source} holds no private key`, 'it must be 32 bytes of hex');
+  const { Wallet } = await import('ethers');
+  try {
+    return new Wallet(`0x${hex}`, provider);
+  } catch {
+    throw new CliError('BAD_RELAYER_KEY', `${source} holds no valid secp256k1 private key`, 'check the key');
+  }
+}
+
+/**
+ * Runs a chain call; ethers errors become one actionable line. Contract reverts already arrive as FrostnetErrors
+ * from chains/evm/account.ts, naming the contract error.
+ */
+async function onChain<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    const { isError } = await import('ethers');
+    if (isError(e, 'INSUFFICIENT_FUNDS'))
+      throw new CliError(
+        'INSUFFICIENT_FUNDS',
+        `${what}: the relayer cannot pay for the gas`,
+        'fund the relayer account, or give another one',
+      );
+    if (isError(e, 'NETWORK_ERROR') || isError(e, 'TIMEOUT') || isError(e, 'SERVER_ERROR'))
+      throw new CliError('CHAIN_UNREACHABLE', `${what}: ${e.shortMessage}`, 'check --rpc and the chain node');
+    const short = (e as { shortMessage?: unknown }).shortMessage;
+    if (typeof short === 'string')
+      throw new CliError('CHAIN_ERROR', `${what}: ${short}`, 'check --rpc and the relayer account');
+    throw e;
+  }
+}
+
+/** Which account a command acts on: --address, else the key's counterfactual account at --factory. */
+async function accountAddress(
+  cmd: string,
+  v: { address?: string; factory?: string },
+  key: AccountKey,
+): Promise<{ address: string; factory?: string }> {
+  if (v.address !== undefined) return { address: await addressOption(cmd, 'address', v.address) };
+  if (v.factory === undefined)
+    throw new UsageError(
+      cmd,
+      'which account? give --factory ADDRESS (or set FROSTNET_EVM_FACTORY), or --address ADDRESS',
+    );
+  const factory = await addressOption(cmd, 'factory', v.factory);
+  const { predictAccount } = await import('../../chains/evm/account.ts');
+  return { address: predictAccount(factory, key.px), factory };
+}
+
+/** Refuses, before anything is signed, an account that is not there or that another key controls. */
+async function checkAccount(
+  provider: JsonRpcProvider,
+  chainId: bigint,
+  address: string,
+  key: AccountKey,
+  keyName: string,
+): Promise<void> {
+  const [{ readGroupKey }, { bytesToHex }] = await Promise.all([
+    import('../../chains/evm/account.ts'),
+    import('../../protocol/curve.ts'),
+  ]);
+  if ((await onChain('reading the account', () => provider.getCode(address))) === '0x')
+    throw new CliError(
+      'NOT_DEPLOYED',
+      `there is no account at ${address} on chain ${chainId}`,
+      'deploy it first with "frostnet evm deploy", or check --address/--factory and --rpc',
+    );
+  const onChainKey = `0x${bytesToHex(await onChain('reading the account key', () => readGroupKey(provider, address)))}`;
+  if (onChainKey !== key.hex)
+    throw new CliError(
+      'WRONG_KEY',
+      `account ${address} is controlled by key ${onChainKey}, not by EVM account ${key.account} of ${keyName} (${key.hex})`,
+      "name the key and --account the account has now, or give the address of this key's account",
+    );
+}
+
+export type TypedDataSignature = {
+  /** 64-byte BIP340 signature, hex. */
+  signature: string;
+  /** The 96-byte signature argument of ThresholdAccount (rx || s || ry), 0x-hex. */
+  encoded: string;
+  /** The EIP-712 digest the parties signed, 0x-hex. */
+  digest: string;
+  signers: string[];
+  excluded: { party: string; code: string; reason: string }[];
+  attempts: number;
+};
+
+/**
+ * Has the network sign `typedData` under EVM account key `key`. The typed data is checked here first (a typo
+ * costs no ceremony) and the signature is verified here after: the CLI does not take the daemon's word for it.
+ */
+export async function signTypedData(
+  client: Client,
+  keyName: string,
+  key: AccountKey,
+  typedData: unknown,
+  onProgress?: (line: string) => void,
+): Promise<TypedDataSignature> {
+  const [{ decodeTypedData }, { encodeSignature }, { schnorr }, { bytesToHex, hexToBytes }] =
+    await Promise.all([
+      import('../../chains/evm/typed-data.ts'),
+      import('../../chains/evm/account.ts'),
+      import('@noble/curves/secp256k1.js'),
+      import('../../protocol/curve.ts'),
+    ]);
+  const { digest } = decodeTypedData(typedData);
+  const r = await client.run<Partial<TypedDataSignature> & { signatures?: unknown }>(
+    `/v1/keys/${encodeURIComponent(keyName)}/sign`,
+    { typedData, account: key.account },
+    onProgress,
+  );
+  const signatures = r?.signatures;
+  if (
+    !Array.isArray(signatures) ||
+    signatures.length !== 1 ||
+    typeof signatures[0] !== 'string' ||
+    !/^[0-9a-f]{128}$/i.test(signatures[0]) ||
+    !Array.isArray(r.signers)
+  )
+    throw new CliError(
+      'BAD_RESPONSE',
+      'the daemon sent a malformed signing result',
+      'check the daemon version',
+    );
+  const signature = hexToBytes(signatures[0]);
+  if (!schnorr.verify(signature, digest, key.px))
+    throw new CliError(
+      'INVALID_SIGNATURE',
+      `the signature the daemon returned does not verify under ${key.hex}`,
+      'do not use it; check the daemon and its peers, and report this',
+    );
+  return {
+    signature: bytesToHex(signature),
+    encoded: encodeSignature(signature),
+    digest: `0x${bytesToHex(digest)}`,
+    signers: r.signers,
+    excluded: r.excluded ?? [],
+    attempts: r.attempts ?? 1,
+  };
+}
+
+const rows = (pairs: readonly (readonly [string, string])[]): string => {
+  const width = Math.max(...pairs.map(([k]) => k.length)) + 2;
+  return pairs.map(([k, v]) => `${k.padEnd(width)}${v}`).join('\n');
+};
+
+/** The key and the account of the command's options: what every evm command starts from. */
+async function resolveKey(
+  cmd: string,
+  client: () => Promise<Client>,
+  v: { key: string; account?: string },
+): Promise<{ c: Client; key: AccountKey; keyName: string }> {
+  const account = accountOption(cmd, v.account);
+  const c = await client();
+  const view = await fetchKey(c, v.key);
+  return { c, key: await accountKey(view, account), keyName: view.name };
+}
+
+const address = defineCommand({
+  name: 'evm address',
+  summary: "Shows a key's EVM account key and the account's address, known before it is deployed.",
+  usage: '--key NAME [--account N] [--factory ADDRESS] [--rpc URL]',
+  details: [
+    'The address needs the factory (--factory or FROSTNET_EVM_FACTORY); funds sent there before the',
+    'deployment are kept. With --rpc it also shows whether the account is deployed, its balance and nonce.',
+  ].join('\n'),
+  daemon: true,
+  options: { key: OPTIONS.key, account: OPTIONS.account, factory: OPTIONS.factory, rpc: OPTIONS.rpc },
+  async run({ values, out, client }) {
+    if (values.rpc !== undefined && values.factory === undefined)
+      throw new UsageError(
+        'evm address',
+        '--rpc needs --factory (or FROSTNET_EVM_FACTORY) to find the account',
+      );
+    const { key, keyName } = await resolveKey('evm address', client, values);
+    const data: Record<string, unknown> = {
+      key: keyName,
+      account: key.account,
+      path: key.path,
+      evmKey: key.hex,
+    };
+    const lines: [string, string][] = [
+      ['key', `${keyName}, EVM account ${key.account} (${key.path})`],
+      ['EVM key (x)', key.hex],
+    ];
+    if (values.factory !== undefined) {
+      const { address: at, factory } = await accountAddress('evm address', values, key);
+      Object.assign(data, { factory, address: at });
+      lines.push(['factory', factory ?? ''], ['address', at]);
+      if (values.rpc !== undefined) await describeOnChain(values.rpc, at, key, data, lines);
+    } else lines.push(['address', 'give --factory (or FROSTNET_EVM_FACTORY) to compute it']);
+    out.result(data, () => rows(lines));
+    return 0;
+  },
+});
+
+/** Adds the account's chain state (deployed, balance, nonce, current key) to the output. */
+async function describeOnChain(
+  rpc: string,
+  at: string,
+  key: AccountKey,
+  data: Record<string, unknown>,
+  lines: [string, string][],
+): Promise<void> {
+  const { provider, chainId } = await connect('evm address', rpc);
+  try {
+    const [{ readGroupKey, readNonce }, { bytesToHex }] = await Promise.all([
+      import('../../chains/evm/account.ts'),
+      import('../../protocol/curve.ts'),
+    ]);
+    const [code, balance] = await onChain('reading the account', () =>
+      Promise.all([provider.getCode(at), provider.getBalance(at)]),
+    );
+    const deployed = code !== '0x';
+    Object.assign(data, { chainId: chainId.toString(), deployed, balance: balance.toString() });
+    lines.push(
+      ['chain', chainId.toString()],
+      ['deployed', deployed ? 'yes' : 'no'],
+      ['balance', `${balance} wei`],
+    );
+    if (!deployed) return;
+    const [nonce, current] = await onChain('reading the account', () =>
+      Promise.all([readNonce(provider, at), readGroupKey(provider, at)]),
+    );
+    const currentKey = `0x${bytesToHex(current)}`;
+    Object.assign(data, { nonce: nonce.toString(), currentKey });
+    lines.push(['nonce', nonce.toString()]);
+    if (currentKey !== key.hex) lines.push(['current key', `${currentKey} (rotated away from this key)`]);
+  } finally {
+    provider.destroy();
+  }
+}
+
+const deploy = defineCommand({
+  name: 'evm deploy',
+  summary: "Deploys a key's EVM account (and a factory, unless one is given); prints the addresses.",
+  usage: '--key NAME --rpc URL [--account N] [--factory ADDRESS] [--relayer-key-file FILE]',
+  details: [
+    `The relayer (--relayer-key-file or ${RELAYER_KEY_ENV}) pays for the deployment and has no other power`,
+    'over the account. An account that is already deployed is reported, not deployed again.',
+  ].join('\n'),
+  daemon: true,
+  options: { ...OPTIONS, rpc: RPC_REQUIRED },
+  async run({ values, out, client, env }) {
+    const cmd = 'evm deploy';
+    const given =
+      values.factory === undefined ? undefined : await addressOption(cmd, 'factory', values.factory);
+    const { key, keyName } = await resolveKey(cmd, client, values);
+    const { provider, chainId } = await connect(cmd, values.rpc);
+    try {
+      const relayer = await relayerWallet(cmd, values['relayer-key-file'], env, provider);
+      const { deployFactory, deployAccount, predictAccount } = await import('../../chains/evm/account.ts');
+      let factory = given;
+      if (factory === undefined) {
+        out.note(`deploying an account factory on chain ${chainId} from ${relayer.address}`);
+        factory = await onChain('deploying the factory', () => deployFactory(relayer));
+      } else if ((await onChain('reading the factory', () => provider.getCode(factory!))) === '0x')
+        throw new CliError(
+          'NO_FACTORY',
+          `there is no contract at ${factory} on chain ${chainId}`,
+          'check --factory and --rpc, or leave --factory out to deploy one',
+        );
+      const at = predictAccount(factory, key.px);
+      const already = (await onChain('reading the account', () => provider.getCode(at))) !== '0x';
+      if (!already) {
+        out.note(`deploying the account of ${keyName} (EVM account ${key.account}) at ${at}`);
+        await onChain('deploying the account', () => deployAccount(relayer, factory!, key.px));
+      }
+      const data = {
+        key: keyName,
+        account: key.account,
+        evmKey: key.hex,
+        chainId: chainId.toString(),
+        factory,
+        factoryDeployed: given === undefined,
+        address: at,
+        alreadyDeployed: already,
+      };
+      out.result(data, () =>
+        rows([
+          ['factory', `${factory}${given === undefined ? ' (deployed now)' : ''}`],
+          ['account', `${at}${already ? ' (was already deployed)' : ' (deployed now)'}`],
+          ['EVM key (x)', `${key.hex} (${keyName}, EVM account ${key.account})`],
+          ['chain', chainId.toString()],
+        ]),
+      );
+      if (given === undefined)
+        out.note(`use this factory from now on: export FROSTNET_EVM_FACTORY=${factory}`);
+      return 0;
+    } finally {
+      provider.destroy();
+    }
+  },
+});
+
+/** --value: whole wei. */
+function weiOption(cmd: string, value: string): bigint {
+  if (!/^(0|[1-9][0-9]{0,77})$/.test(value) || BigInt(value) >= 1n << 256n)
+    throw new UsageError(cmd, `--value ${value}: expected a whole number of wei (1 ether = 10^18 wei)`);
+  return BigInt(value);
+}
+
+/** --data: 0x-prefixed hex bytes. */
+function dataOption(cmd: string, value: string | undefined): string {
+  if (value === undefined) return '0x';
+  if (!/^0x([0-9a-fA-F]{2})*$/.test(value))
+    throw new UsageError(cmd, '--data must be 0x-prefixed hex bytes (call data)');
+  return value.toLowerCase();
+}
+
+const send = defineCommand({
+  name: 'evm send',
+  summary: "Sends a call from a key's EVM account: the network signs it, a relayer submits it.",
+  usage:
+    '--key NAME --to ADDRESS --value WEI [--data HEX] [--deadline SECONDS] --rpc URL [--account N] [--factory ADDRESS | --address ADDRESS] [--relayer-key-file FILE]',
+  details: [
+    'Builds the EIP-712 Execute typed data (chain id and nonce read from the chain), has the parties sign it',
+    'through the daemon, verifies the signature, and submits it from the relayer (--relayer-key-file or',
+    `${RELAYER_KEY_ENV}), who pays the gas. --deadline is how long the signature stays valid, in seconds`,
+    `after the chain's latest block (default ${DEFAULT_DEADLINE_SECONDS}). --address names an account whose key was`,
+    'rotated to this key; otherwise the account is the one the factory gives this key.',
+  ].join('\n'),
+  daemon: true,
+  options: {
+    ...OPTIONS,
+    rpc: RPC_REQUIRED,
+    to: { type: 'string', arg: 'ADDRESS', required: true, help: 'the recipient or the contract to call' },
+    value: { type: 'string', arg: 'WEI', required: true, help: 'how much ETH to send, in wei' },
+    data: { type: 'string', arg: 'HEX', help: 'call data, 0x-prefixed hex (default none)' },
+    deadline: { type: 'string', arg: 'SECONDS', help: 'validity of the signature in seconds (default 3600)' },
+    address: {
+      type: 'string',
+      arg: 'ADDRESS',
+      help: 'the account (default: the one --factory gives this key); it wins over --factory',
+    },
+  },
+  async run({ values, out, client, env }) {
+    const cmd = 'evm send';
+    const to = await addressOption(cmd, 'to', values.to);
+    const value = weiOption(cmd, values.value);
+    const data = dataOption(cmd, values.data);
+    const seconds = integerOption(
+      cmd,
+      'deadline',
+      values.deadline ?? String(DEFAULT_DEADLINE_SECONDS),
+      1,
+      10 * 365 * 86400,
+    );
+    const { c, key, keyName } = await resolveKey(cmd, client, values);
+    const { address: at } = await accountAddress(cmd, values, key);
+    const { provider, chainId } = await connect(cmd, values.rpc);
+    try {
+      const relayer = await relayerWallet(cmd, values['relayer-key-file'], env, provider);
+      await checkAccount(provider, chainId, at, key, keyName);
+      // An empty relayer could not submit; better to know before the parties sign.
+      if ((await onChain('reading the relayer', () => provider.getBalance(relayer.address))) === 0n)
+        throw new CliError(
+          'INSUFFICIENT_FUNDS',
+          `the relayer ${relayer.address} has no ETH on chain ${chainId} to pay for the gas`,
+          'fund the relayer account, or give another one',
+        );
+      const { prepareExecute, submitExecute } = await import('../../chains/evm/account.ts');
+      const typedData: TypedData = await onChain('preparing the call', async () => {
+        const latest = await provider.getBlock('latest');
+        const deadline = BigInt(latest?.timestamp ?? Math.floor(Date.now() / 1000)) + BigInt(seconds);
+        return prepareExecute(provider, at, { to, value, data, deadline });
+      });
+      const nonce = typedData.message.nonce;
+      out.note(`asking the parties to sign Execute #${nonce} of ${at}: ${value} wei to ${to}`);
+      const sig = await signTypedData(c, keyName, key, typedData, (line) => out.note(`  ${line}`));
+      out.note(`submitting from relayer ${relayer.address}`);
+      const { hexToBytes } = await import('../../protocol/curve.ts');
+      const receipt = await onChain(`execute on ${at}`, () =>
+        submitExecute(relayer, typedData, hexToBytes(sig.signature)),
+      );
+      const result = {
+        key: keyName,
+        account: at,
+        chainId: chainId.toString(),
+        nonce,
+        to,
+        value: value.toString(),
+        data,
+        deadline: typedData.message.deadline,
+        txHash: receipt.hash,
+        block: receipt.blockNumber,
+        gasUsed: receipt.gasUsed.toString(),
+        signature: sig.signature,
+        signers: sig.signers,
+      };
+      out.result(result, () =>
+        rows([
+          ['tx', receipt.hash],
+          ['gas used', receipt.gasUsed.toString()],
+          ['block', String(receipt.blockNumber)],
+          ['account', `${at} (nonce ${nonce})`],
+          [
+            'sent',
+            `${value} wei to ${to}${data === '0x' ? '' : ` with ${(data.length - 2) / 2} bytes of call data`}`,
+          ],
+          ['signed by', sig.signers.join(', ')],
+        ]),
+      );
+      return 0;
+    } finally {
+      provider.destroy();
+    }
+  },
+});
+
+/** The typed data of --file or --typed-data (exactly one), parsed. */
+async function typedDataInput(cmd: string, v: { file?: string; 'typed-data'?: string }): Promise<unknown> {
+  if ((v.file === undefined) === (v['typed-data'] === undefined))
+    throw new UsageError(cmd, 'give exactly one of --file FILE or --typed-data JSON');
+  let text: string;
+  let source: string;
+  if (v.file !== undefined) {
+    const { readFile } = await import('node:fs/promises');
+    source = v.file;
+    try {
+      text = await readFile(v.file, 'utf8');
+    } catch (e) {
+      throw new CliError(
+        'NO_FILE',
+        `cannot read ${v.file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+        'check the --file path',
+      );
+    }
+  } else {
+    source = '--typed-data';
+    text = v['typed-data']!;
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new UsageError(cmd, `${source} is not JSON (EIP-712 typed data, as eth_signTypedData_v4 takes it)`);
+  }
+}
+
+const signTyped = defineCommand({
+  name: 'evm sign-typed-data',
+  summary: "Signs EIP-712 typed data of a ThresholdAccount action with a key's EVM account key.",
+  usage: '--key NAME (--file FILE | --typed-data JSON) [--account N]',
+  details: [
+    'The typed data is an Execute or RotateKey of a ThresholdAccount, as eth_signTypedData_v4 takes it; each',
+    'party decodes it and recomputes the digest before signing. Prints the 64-byte BIP340 signature and the',
+    '96-byte encoding the account contract takes (rx || s || ry).',
+  ].join('\n'),
+  daemon: true,
+  options: {
+    key: OPTIONS.key,
+    account: OPTIONS.account,
+    file: { type: 'string', arg: 'FILE', help: 'a file holding the typed data (JSON)' },
+    // Not --json: that is every command's switch for JSON output.
+    'typed-data': { type: 'string', arg: 'JSON', help: 'the typed data itself' },
+  },
+  async run({ values, out, client }) {
+    const cmd = 'evm sign-typed-data';
+    const typedData = await typedDataInput(cmd, values);
+    const { decodeTypedData } = await import('../../chains/evm/typed-data.ts');
+    // Malformed typed data is refused here, before a daemon is asked.
+    const { kind, account } = decodeTypedData(typedData);
+    const { c, key, keyName } = await resolveKey(cmd, client, values);
+    const sig = await signTypedData(c, keyName, key, typedData, (line) => out.note(`  ${line}`));
+    out.result(
+      {
+        key: keyName,
+        account: key.account,
+        evmKey: key.hex,
+        primaryType: kind,
+        chainId: account.chainId.toString(),
+        verifyingContract: account.address,
+        ...sig,
+      },
+      () =>
+        rows([
+          ['signature', sig.signature],
+          ['encoded (96 B)', sig.encoded],
+          ['digest', sig.digest],
+          ['action', `${kind} for ${account.address} on chain ${account.chainId}`],
+          ['verifies under', `${key.hex} (${keyName}, EVM account ${key.account})`],
+          ['signed by', sig.signers.join(', ')],
+        ]),
+    );
+    return 0;
+  },
+});
+
+export const commands: readonly Command[] = [address, deploy, send, signTyped];
