@@ -39,6 +39,9 @@ export type SignPackageMsg = {
 };
 export type SignSharesMsg = { shares: Uint8Array[] };
 export type SignRefusalMsg = { code: string; reason: string };
+export type NonceBatchRequestMsg = { groupKey: Uint8Array; epoch: number; count: number };
+export type NonceBatchMsg = { commitments: WireCommitment[] };
+export type SignOneRoundMsg = { request: SignRequestMsg; package: SignPackageMsg };
 export type KeyStatusQueryMsg = { groupKey: Uint8Array };
 export type KeyStatusMsg = {
   groupKey: Uint8Array;
@@ -64,6 +67,9 @@ export const codecs = {
   signPackage: codec<SignPackageMsg>('SignPackage'),
   signShares: codec<SignSharesMsg>('SignShares'),
   signRefusal: codec<SignRefusalMsg>('SignRefusal'),
+  nonceBatchRequest: codec<NonceBatchRequestMsg>('NonceBatchRequest'),
+  nonceBatch: codec<NonceBatchMsg>('NonceBatch'),
+  signOneRound: codec<SignOneRoundMsg & { request: { payload: Record<string, unknown> } }>('SignOneRound'),
   keyStatusQuery: codec<KeyStatusQueryMsg>('KeyStatusQuery'),
   keyStatus: codec<KeyStatusMsg>('KeyStatus'),
 };
@@ -76,6 +82,9 @@ export const ROUND = {
   signCommitments: 2,
   signPackage: 3,
   signShares: 4,
+  nonceBatchRequest: 5,
+  nonceBatch: 6,
+  signOneRound: 7,
   signRefusal: 9,
   keyStatusQuery: 1,
   keyStatus: 2,
@@ -108,17 +117,29 @@ export function decodeVss(round: number, payload: Uint8Array, from: string): Cer
   }
 }
 
-/** The payload's single `oneof` member, checked to be present. */
-export function decodeSignRequest(payload: Uint8Array, from: string): SignRequestMsg {
-  const m = codecs.signRequest.decode(payload, { from });
+/** Keeps only the payload's single `oneof` member, checked to be present. */
+function withPayload(
+  m: { payload?: Record<string, unknown> } & Omit<SignRequestMsg, 'payload'>,
+  from: string,
+): SignRequestMsg {
   const p = m.payload ?? {};
   const kind = (p as { kind?: string }).kind;
   if (kind !== 'raw' && kind !== 'psbt' && kind !== 'typedData')
     throw new FrostnetError('INVALID_INPUT', `sign request from ${from} has no payload`, [from]);
-  return { ...m, payload: { [kind]: (p as Record<string, unknown>)[kind] } as SignPayload };
+  return { ...m, payload: { [kind]: p[kind] } as SignPayload };
 }
 
+export const decodeSignRequest = (payload: Uint8Array, from: string): SignRequestMsg =>
+  withPayload(codecs.signRequest.decode(payload, { from }), from);
+
 export const encodeSignRequest = (m: SignRequestMsg): Uint8Array => codecs.signRequest.encode(m as never);
+
+export function decodeSignOneRound(payload: Uint8Array, from: string): SignOneRoundMsg {
+  const m = codecs.signOneRound.decode(payload, { from });
+  if (!m.request || !m.package)
+    throw new FrostnetError('INVALID_INPUT', `incomplete one-round request from ${from}`, [from]);
+  return { request: withPayload(m.request, from), package: m.package };
+}
 
 export const toWireCommitment = (c: NonceCommitments): WireCommitment => ({
   hiding: c.hiding,

@@ -22,7 +22,7 @@ const MAX_REMEMBERED = 65_536;
 
 export class Router {
   private readonly sessions = new Map<string, Session>();
-  private readonly openers = new Map<Ceremony, { round: number; open: Opener }>();
+  private readonly openers = new Map<string, Opener>();
   private readonly early = new Map<string, { env: Envelope; from: string; at: number }[]>();
   private earlyCount = 0;
   /** Session keys seen (open or finished), oldest first, so replays and late messages are recognised. */
@@ -41,7 +41,7 @@ export class Router {
 
   /** `open` handles envelopes of `ceremony` at `round` that belong to no session. */
   onOpen(ceremony: Ceremony, round: number, open: Opener): void {
-    this.openers.set(ceremony, { round, open });
+    this.openers.set(`${ceremony}:${round}`, open);
   }
 
   /** Registers a session this party started; queued early messages are delivered to it. */
@@ -72,15 +72,15 @@ export class Router {
       this.deliver(session, env, from);
       return;
     }
-    const opener = this.openers.get(env.ceremony);
-    if (opener && env.round === opener.round) {
+    const opener = this.openers.get(`${env.ceremony}:${env.round}`);
+    if (opener) {
       if (this.seen.has(key)) {
         this.drop(env, from, 'replayed session opener');
         return;
       }
       let opened: Session | undefined;
       try {
-        opened = opener.open(env, from);
+        opened = opener(env, from);
       } catch (e) {
         this.drop(env, from, (e as Error).message);
         return;

@@ -43,6 +43,7 @@ export function tweakSecretKey(secret: bigint, steps: readonly TweakStep[]): big
  * share move together; higher commitments only flip sign with the key.
  */
 export function tweakPublic(pub: FrostPublic, steps: readonly TweakStep[]): FrostPublic {
+  if (steps.length === 0) return pub;
   let commitments = pub.commitments.map((c) => parsePoint(c, 'commitment'));
   let shares = Object.entries(pub.verifyingShares).map(
     ([id, v]) => [id, parsePoint(v, 'verifying share')] as const,
@@ -66,6 +67,7 @@ export function tweakPublic(pub: FrostPublic, steps: readonly TweakStep[]): Fros
 
 /** One party's signing share after every step (the group key decides each negation). */
 export function tweakSecret(secret: FrostSecret, groupKey: Point, steps: readonly TweakStep[]): FrostSecret {
+  if (steps.length === 0) return secret;
   let x = Fn.fromBytes(secret.signingShare);
   let P = groupKey;
   for (const s of steps) {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { codecs, encodeVss } from '../../node/messages.ts';
+import { codecs, decodeSignOneRound, encodeVss, type SignPackageMsg } from '../../node/messages.ts';
 import type { Envelope } from '../../node/wire.ts';
 import { G, hexToBytes } from '../../protocol/curve.ts';
 import { createDkg } from '../../protocol/dkg.ts';
@@ -196,8 +196,9 @@ describe('one misbehaving party among four daemons', () => {
     });
 
     test('a late answer', async () => {
+      // Its commitments (two rounds) or its shares (one round, preprocessed) come after the round timeout.
       await signDespite(async (_to, env) => {
-        if (env.ceremony === 'SIGN' && env.round === 2) await sleep(4000);
+        if (env.ceremony === 'SIGN' && (env.round === 2 || env.round === 4)) await sleep(4000);
         return env;
       }, 'TIMEOUT');
     });
@@ -209,12 +210,22 @@ describe('one misbehaving party among four daemons', () => {
       assert.equal(dkg.state, 'done', JSON.stringify(dkg.error));
     });
 
-    test('a package with another message than requested: the signer refuses, no share', async () => {
-      attack = (_to, env) => {
-        if (env.ceremony !== 'SIGN' || env.round !== 3) return env;
-        const pkg = codecs.signPackage.decode(env.payload);
-        return { ...env, payload: codecs.signPackage.encode({ ...pkg, messages: [randomBytes(32)] }) };
+    /** Rewrites the package in a two-round (round 3) or one-round (round 7) message. */
+    const rewritePackage = (env: Envelope, edit: (pkg: SignPackageMsg) => SignPackageMsg): Envelope => {
+      if (env.round === 3)
+        return { ...env, payload: codecs.signPackage.encode(edit(codecs.signPackage.decode(env.payload))) };
+      const m = decodeSignOneRound(env.payload, rogue);
+      return {
+        ...env,
+        payload: codecs.signOneRound.encode({ request: m.request, package: edit(m.package) } as never),
       };
+    };
+
+    test('a package with another message than requested: the signer refuses, no share', async () => {
+      attack = (_to, env) =>
+        env.ceremony === 'SIGN' && (env.round === 3 || env.round === 7)
+          ? rewritePackage(env, (pkg) => ({ ...pkg, messages: [randomBytes(32)] }))
+          : env;
       try {
         const r = await net.run(ROGUE, '/v1/keys/coord/sign', {
           message: 'cd'.repeat(32),
@@ -229,17 +240,24 @@ describe('one misbehaving party among four daemons', () => {
     });
 
     test('commitments reused with a second request: the signer refuses, the nonce is gone', async () => {
-      let captured: Uint8Array | undefined;
+      const message = 'ef'.repeat(32);
+      // Honest signatures first, so that the rogue holds preprocessed commitments and signs in one round.
+      for (let i = 0; i < 2; i++) {
+        const warm = await net.run(ROGUE, '/v1/keys/coord/sign', { message, signers: [rogue, net.ids[1]] });
+        assert.equal(warm.state, 'done', JSON.stringify(warm.error));
+        rValues.add(warm.result.signatures[0].slice(0, 64));
+        signatures++;
+      }
+      // The first package (with its commitments) is captured; every later package is swapped for it.
+      let captured: SignPackageMsg | undefined;
       attack = (_to, env) => {
-        if (env.ceremony !== 'SIGN' || env.round !== 3) return env;
-        if (!captured) {
-          captured = env.payload;
-          return env;
-        }
-        return { ...env, payload: captured };
+        if (env.ceremony !== 'SIGN' || (env.round !== 3 && env.round !== 7)) return env;
+        return rewritePackage(env, (pkg) => {
+          captured ??= pkg;
+          return captured;
+        });
       };
       try {
-        const message = 'ef'.repeat(32);
         const first = await net.run(ROGUE, '/v1/keys/coord/sign', { message, signers: [rogue, net.ids[1]] });
         assert.equal(first.state, 'done', JSON.stringify(first.error));
         rValues.add(first.result.signatures[0].slice(0, 64));

@@ -158,6 +158,33 @@ describe('daemons across restarts and crashes', () => {
     }
   });
 
+  test('preprocessed nonces: a signer that restarted (and forgot them) still signs, with fresh nonces', async () => {
+    const signers = [net.ids[0], net.ids[1], net.ids[2]];
+    const rs = new Set<string>();
+    for (let i = 0; i < 3; i++) {
+      const r = await net.run(0, '/v1/keys/vault/sign', {
+        message: randomBytes(32).toString('hex'),
+        signers,
+      });
+      assert.equal(r.state, 'done', JSON.stringify(r.error));
+      rs.add(r.result.signatures[0].slice(0, 64));
+    }
+    await net.kill(1);
+    await net.start(1);
+    const message = randomBytes(32).toString('hex');
+    const r = await net.run(0, '/v1/keys/vault/sign', { message, signers });
+    assert.equal(r.state, 'done', JSON.stringify(r.error));
+    assert.deepEqual(
+      [...r.result.signers].sort(),
+      [...signers].sort(),
+      'the restarted party took part again',
+    );
+    assert.deepEqual(r.result.excluded, []);
+    assert.ok(verifyBip340(hex(r.result.signatures[0]), hex(message), hex(key.groupKey).subarray(1)));
+    rs.add(r.result.signatures[0].slice(0, 64));
+    assert.equal(rs.size, 4);
+  });
+
   test('50 concurrent signing requests on one key: all valid, all R distinct', async () => {
     const messages = Array.from({ length: 50 }, () => randomBytes(32).toString('hex'));
     const results = await Promise.all(messages.map((m, i) => signOk(net, i % 5, key, m)));
