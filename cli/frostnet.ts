@@ -1,67 +1,121 @@
 #!/usr/bin/env node
+import { Client, locateDaemon } from './client.ts';
 /**
- * The `frostnet` command. Minimal for now: `init` and `start`; the operator commands talk to a daemon's
- * control API (see node/api.ts).
+ * The `frostnet` command: finds the command named by the first one or two words, parses its options and runs
+ * it. The commands live in cli/commands/, one module per group; they talk to a party daemon's control API
+ * (cli/client.ts) and never touch shares or the store.
+ *
+ * Adding a command group: write cli/commands/<group>.ts exporting `commands: readonly Command[]` (each made with
+ * defineCommand from cli/command.ts, named "<group> <verb>") and add ONE line to GROUPS below, e.g.
+ *   (await import('./commands/btc.ts')).commands,
  */
-import { parseArgs } from 'node:util';
-import { loadConfig } from '../node/config.ts';
-import { startDaemon } from '../node/daemon.ts';
-import { initParty } from '../node/init.ts';
-import { readPassphrase } from '../node/store.ts';
-import { isFrostnetError } from '../protocol/errors.ts';
+import { type Command, commandHelp, parseCommandArgs } from './command.ts';
+import { EXIT_OK, EXIT_USAGE, Output, UsageError } from './output.ts';
 
-async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  if (command === 'init') {
-    const { values } = parseArgs({
-      args: rest,
-      options: {
-        'data-dir': { type: 'string' },
-        listen: { type: 'string', multiple: true },
-        'api-port': { type: 'string' },
-        'passphrase-env': { type: 'string' },
-        'passphrase-file': { type: 'string' },
-        json: { type: 'boolean' },
-      },
-    });
-    if (!values['data-dir']) throw new Error('--data-dir is required');
-    const passphrase = await readPassphrase({
-      env: values['passphrase-env'],
-      file: values['passphrase-file'],
-    });
-    const r = await initParty({
-      dataDir: values['data-dir'],
-      listen: values.listen,
-      apiPort: values['api-port'] === undefined ? undefined : Number(values['api-port']),
-      passphrase,
-      passphraseEnv: values['passphrase-env'],
-      passphraseFile: values['passphrase-file'],
-    });
-    console.log(
-      values.json
-        ? JSON.stringify({ peerId: r.peerId, config: r.configPath })
-        : `peer id ${r.peerId}\nconfig  ${r.configPath}`,
-    );
-    return 0;
-  }
-  if (command === 'start') {
-    const { values } = parseArgs({ args: rest, options: { config: { type: 'string' } } });
-    if (!values.config) throw new Error('--config is required');
-    await loadConfig(values.config);
-    const daemon = await startDaemon({ configPath: values.config });
-    console.log(JSON.stringify({ peerId: daemon.peerId, addrs: daemon.addrs, api: daemon.api.url }));
-    const stop = () => void daemon.stop().then(() => process.exit(0));
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
-    await new Promise(() => {});
-  }
-  throw new Error(`unknown command ${command ?? ''}`);
+const GROUPS: readonly (readonly Command[])[] = [
+  (await import('./commands/party.ts')).commands,
+  (await import('./commands/peers.ts')).commands,
+  (await import('./commands/keys.ts')).commands,
+  (await import('./commands/sign.ts')).commands,
+  (await import('./commands/drill.ts')).commands,
+];
+
+const COMMANDS: readonly Command[] = GROUPS.flat();
+
+const ENVIRONMENT = [
+  'FROSTNET_DATA_DIR     default --data-dir: the party the commands talk to',
+  'FROSTNET_API          default --api: the control API URL (with FROSTNET_TOKEN)',
+  'FROSTNET_TOKEN        the API token (default: <data dir>/api-token)',
+  'FROSTNET_PASSPHRASE   the store passphrase, unless the config names another variable or a file',
+  'FROSTNET_EVM_FACTORY  default --evm-factory: the account factory, to show EVM account addresses',
+  'FROSTNET_DEBUG=1      print stack traces with errors (for bug reports)',
+];
+
+function generalHelp(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
+  return [
+    'usage: frostnet <command> [options]',
+    '',
+    'Frostnet runs threshold keys across party daemons. These commands create and run a party and talk to its',
+    "daemon's control API.",
+    '',
+    'commands:',
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
+    '',
+    'environment:',
+    ...ENVIRONMENT.map((l) => `  ${l}`),
+    '',
+    'Run "frostnet <command> --help" for its options. Exit codes: 0 ok, 1 failure, 2 usage error.',
+  ].join('\n');
 }
 
-main(process.argv.slice(2)).then(
+/** The command named by the leading words of argv, and the rest of argv. */
+function findCommand(argv: readonly string[]): { cmd: Command; rest: string[] } {
+  const [first = '', second = ''] = argv;
+  const two = COMMANDS.find((c) => c.name === `${first} ${second}`);
+  if (two) return { cmd: two, rest: argv.slice(2) };
+  const one = COMMANDS.find((c) => c.name === first);
+  if (one) return { cmd: one, rest: argv.slice(1) };
+  const group = COMMANDS.filter((c) => c.name.startsWith(`${first} `)).map((c) => c.name);
+  if (group.length > 0)
+    throw new UsageError(
+      '',
+      `"frostnet ${first}" needs one of: ${group.map((g) => g.split(' ')[1]).join(', ')}`,
+    );
+  throw new UsageError('', `unknown command ${JSON.stringify(first)}`);
+}
+
+async function main(argv: readonly string[], out: Output, env: NodeJS.ProcessEnv): Promise<number> {
+  const [first] = argv;
+  if (first === undefined) {
+    process.stderr.write(`${generalHelp()}\n`);
+    return EXIT_USAGE;
+  }
+  if (first === '--help' || first === '-h' || first === 'help') {
+    const topic = argv.slice(1);
+    process.stdout.write(`${topic.length > 0 ? commandHelp(findCommand(topic).cmd) : generalHelp()}\n`);
+    return EXIT_OK;
+  }
+  if (first === '--version') {
+    const pkg = await import('../package.json', { with: { type: 'json' } });
+    process.stdout.write(`frostnet ${pkg.default.version}\n`);
+    return EXIT_OK;
+  }
+  const { cmd, rest } = findCommand(argv);
+  const { values, positionals } = parseCommandArgs(cmd, rest, env);
+  if (values.help === true) {
+    process.stdout.write(`${commandHelp(cmd)}\n`);
+    return EXIT_OK;
+  }
+  let client: Client | undefined;
+  const code = await cmd.run({
+    values,
+    positionals,
+    out,
+    env,
+    client: async () => {
+      if (!cmd.daemon) throw new Error(`${cmd.name} does not talk to a daemon`);
+      client ??= new Client(
+        await locateDaemon(
+          {
+            dataDir: values['data-dir'] as string | undefined,
+            api: values.api as string | undefined,
+            tokenFile: values['token-file'] as string | undefined,
+            command: cmd.name,
+          },
+          env,
+        ),
+      );
+      return client;
+    },
+  });
+  return code ?? EXIT_OK;
+}
+
+const argv = process.argv.slice(2);
+// Known before parsing, so that even a usage error comes out as JSON when asked.
+const out = new Output(argv.includes('--json'));
+main(argv, out, process.env).then(
   (code) => process.exit(code),
-  (e) => {
-    console.error(`error: ${isFrostnetError(e) ? `${e.message} [${e.code}]` : (e as Error).message}`);
-    process.exit(isFrostnetError(e) && e.code === 'INVALID_INPUT' ? 2 : 1);
-  },
+  (e) => process.exit(out.error(e, process.env.FROSTNET_DEBUG === '1')),
 );

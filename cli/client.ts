@@ -1,0 +1,209 @@
+/**
+ * A small client for a party daemon's control API (node/api.ts). Which daemon, in order:
+ *   --api URL (or FROSTNET_API), with the token from --token-file, FROSTNET_TOKEN or <data dir>/api-token;
+ *   else --data-dir DIR (or FROSTNET_DATA_DIR): the URL from DIR/daemon.json, written by the running daemon,
+ *   and the token from --token-file, FROSTNET_TOKEN or DIR/api-token.
+ * The token is a secret and is never taken from the command line itself.
+ */
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { CliError, hintFor, UsageError } from './output.ts';
+
+/** Where node/daemon.ts writes the running daemon's API URL, and node/init.ts the token. */
+export const RUNTIME_FILE = 'daemon.json';
+export const TOKEN_FILE = 'api-token';
+export const CONFIG_FILE = 'config.json';
+
+export type DaemonLocation = {
+  /** The control API's base URL. */
+  readonly api: string;
+  readonly token: string;
+  /** How the user named this daemon, for messages: its data dir or its URL. */
+  readonly label: string;
+  /** Set when the daemon was found through its data dir. */
+  readonly dataDir?: string;
+};
+
+export type LocateOptions = { dataDir?: string; api?: string; tokenFile?: string; command: string };
+
+export type RequestView = {
+  id: string;
+  kind: string;
+  state: 'running' | 'done' | 'failed';
+  progress: string[];
+  result?: unknown;
+  error?: { code: string; message: string; culprits: string[] };
+};
+
+const readText = async (file: string): Promise<string | undefined> => {
+  try {
+    return await readFile(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+};
+
+/** Finds the daemon the options name; a problem is a usage error or a CliError saying what to do. */
+export async function locateDaemon(o: LocateOptions, env: NodeJS.ProcessEnv): Promise<DaemonLocation> {
+  const dataDir = o.dataDir === undefined ? undefined : resolve(o.dataDir);
+  if (o.api !== undefined) {
+    let url: URL;
+    try {
+      url = new URL(o.api);
+    } catch {
+      throw new UsageError(
+        o.command,
+        `--api ${JSON.stringify(o.api)} is not a URL (like http://127.0.0.1:8080)`,
+      );
+    }
+    if (url.protocol !== 'http:')
+      throw new UsageError(o.command, `--api must be an http:// URL, not ${o.api}`);
+    return { api: url.origin, token: await readToken(o, dataDir, env), label: url.origin };
+  }
+  if (dataDir === undefined)
+    throw new UsageError(
+      o.command,
+      'which party? give --data-dir DIR (or set FROSTNET_DATA_DIR) or --api URL',
+    );
+  const runtime = await readText(join(dataDir, RUNTIME_FILE));
+  if (runtime === undefined) {
+    if ((await readText(join(dataDir, CONFIG_FILE))) === undefined)
+      throw new CliError(
+        'NO_PARTY',
+        `there is no party in ${dataDir}`,
+        'create one with "frostnet init --data-dir DIR"',
+      );
+    throw new CliError(
+      'NOT_RUNNING',
+      `the daemon of the party in ${dataDir} is not running`,
+      `start it with "frostnet start --data-dir ${dataDir}"`,
+    );
+  }
+  let api: unknown;
+  try {
+    api = (JSON.parse(runtime) as { api?: unknown }).api;
+  } catch {}
+  if (typeof api !== 'string')
+    throw new CliError(
+      'NOT_RUNNING',
+      `${join(dataDir, RUNTIME_FILE)} is unreadable`,
+      `restart the daemon with "frostnet start --data-dir ${dataDir}"`,
+    );
+  return { api, token: await readToken(o, dataDir, env), label: dataDir, dataDir };
+}
+
+async function readToken(
+  o: LocateOptions,
+  dataDir: string | undefined,
+  env: NodeJS.ProcessEnv,
+): Promise<string> {
+  const fromFile = async (file: string, what: string) => {
+    const text = (await readText(file))?.trim();
+    if (!text) throw new CliError('NO_TOKEN', `no API token in ${file}`, what);
+    return text;
+  };
+  if (o.tokenFile !== undefined)
+    return fromFile(resolve(o.tokenFile), 'give the api-token file of the party');
+  if (env.FROSTNET_TOKEN) return env.FROSTNET_TOKEN.trim();
+  if (dataDir !== undefined)
+    return fromFile(
+      join(dataDir, TOKEN_FILE),
+      `is ${dataDir} a party's data dir? ("frostnet init" creates one)`,
+    );
+  if (o.api !== undefined)
+    throw new UsageError(o.command, 'no API token: set FROSTNET_TOKEN, or give --token-file or --data-dir');
+  throw new UsageError(o.command, 'which party? give --data-dir DIR (or set FROSTNET_DATA_DIR) or --api URL');
+}
+
+export class Client {
+  readonly daemon: DaemonLocation;
+
+  constructor(daemon: DaemonLocation) {
+    this.daemon = daemon;
+  }
+
+  get<T = unknown>(path: string, timeoutMs = 30_000): Promise<T> {
+    return this.call<T>('GET', path, undefined, timeoutMs);
+  }
+
+  post<T = unknown>(path: string, body: unknown): Promise<T> {
+    return this.call<T>('POST', path, body, 30_000);
+  }
+
+  /**
+   * Starts a long request (a POST answered 202 with a request id) and follows it to its end, passing each new
+   * progress line to `onProgress`. Returns the result; a failed request throws its error.
+   */
+  async run<T = unknown>(
+    path: string,
+    body: unknown,
+    onProgress: (line: string) => void = () => {},
+  ): Promise<T> {
+    const { id } = await this.post<{ id: string }>(path, body);
+    let shown = 0;
+    for (;;) {
+      const view = await this.get<RequestView>(`/v1/requests/${encodeURIComponent(id)}?wait=5000`, 60_000);
+      for (const line of view.progress.slice(shown)) onProgress(line);
+      shown = view.progress.length;
+      if (view.state === 'done') return view.result as T;
+      if (view.state === 'failed') {
+        const err = view.error ?? { code: 'INTERNAL', message: 'the request failed', culprits: [] };
+        throw apiError(err.code, err.message, err.culprits);
+      }
+    }
+  }
+
+  private async call<T>(method: string, path: string, body: unknown, timeoutMs: number): Promise<T> {
+    const d = this.daemon;
+    let res: Response;
+    try {
+      res = await fetch(`${d.api}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${d.token}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (e) {
+      throw unreachable(d, e);
+    }
+    let json: unknown;
+    try {
+      json = await res.json();
+    } catch {
+      throw new CliError(
+        'BAD_RESPONSE',
+        `${d.api} answered HTTP ${res.status} without JSON; it is not a frostnet daemon`,
+        'check --api or the data dir',
+      );
+    }
+    if (!res.ok) {
+      const err = (json as { error?: { code?: unknown; message?: unknown; culprits?: unknown } }).error ?? {};
+      throw apiError(
+        typeof err.code === 'string' ? err.code : 'INTERNAL',
+        typeof err.message === 'string' ? err.message : `HTTP ${res.status}`,
+        Array.isArray(err.culprits) ? err.culprits.filter((c): c is string => typeof c === 'string') : [],
+      );
+    }
+    return json as T;
+  }
+}
+
+/** An error the daemon returned, with the advice for its code. */
+const apiError = (code: string, message: string, culprits: readonly string[]) =>
+  new CliError(code, message, hintFor(code), culprits);
+
+function unreachable(d: DaemonLocation, e: unknown): CliError {
+  const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+  const why = cause?.code ?? cause?.message;
+  const timedOut = (e as { name?: string }).name === 'TimeoutError';
+  const what = timedOut
+    ? `the daemon at ${d.api} did not answer in time`
+    : `cannot reach the daemon at ${d.api}${why ? ` (${why})` : ''}`;
+  const todo = d.dataDir
+    ? `check that it runs ("frostnet start --data-dir ${d.dataDir}")`
+    : 'check that the daemon runs and that --api is right';
+  return new CliError('DAEMON_UNREACHABLE', what, todo);
+}

@@ -1,0 +1,52 @@
+/** k-subsets of n members, for the recovery drill: all of them, or a random sample when there are too many. */
+import { randomInt } from 'node:crypto';
+
+/** C(n, k), exactly. */
+export function countCombinations(n: number, k: number): bigint {
+  if (k < 0 || k > n) return 0n;
+  let c = 1n;
+  for (let i = 1; i <= k; i++) c = (c * BigInt(n - k + i)) / BigInt(i);
+  return c;
+}
+
+/** Every k-subset of [0, n) as sorted indexes, in lexicographic order. */
+export function* combinations(n: number, k: number): Generator<number[]> {
+  if (k < 0 || k > n) return;
+  const idx = Array.from({ length: k }, (_, i) => i);
+  for (;;) {
+    yield [...idx];
+    let i = k - 1;
+    while (i >= 0 && idx[i] === n - k + i) i--;
+    if (i < 0) return;
+    idx[i]++;
+    for (let j = i + 1; j < k; j++) idx[j] = idx[j - 1] + 1;
+  }
+}
+
+/**
+ * `count` distinct k-subsets of [0, n), sorted indexes each, in lexicographic order; all of them when there
+ * are no more than `count`. `pick(max)` returns an integer in [0, max) (crypto randomness by default).
+ */
+export function sampleCombinations(
+  n: number,
+  k: number,
+  count: number,
+  pick: (max: number) => number = (max) => randomInt(max),
+): number[][] {
+  if (BigInt(count) >= countCombinations(n, k)) return [...combinations(n, k)];
+  const chosen = new Map<string, number[]>();
+  while (chosen.size < count) {
+    // A partial Fisher-Yates shuffle: the first k of a random permutation.
+    const pool = Array.from({ length: n }, (_, i) => i);
+    for (let i = 0; i < k; i++) {
+      const j = i + pick(n - i);
+      [pool[i], pool[j]] = [pool[j], pool[i]];
+    }
+    const subset = pool.slice(0, k).sort((a, b) => a - b);
+    chosen.set(subset.join(','), subset);
+  }
+  return [...chosen.values()].sort((a, b) => {
+    for (let i = 0; i < k; i++) if (a[i] !== b[i]) return a[i] - b[i];
+    return 0;
+  });
+}

@@ -1,0 +1,168 @@
+/** Threshold keys: `keygen` runs a DKG, `keys` shows them, `refresh` re-randomises the shares of one. */
+import type { Client } from '../client.ts';
+import { type Command, defineCommand, integerOption, listOption } from '../command.ts';
+import { asKeyView, type KeyView, type WalletInfo, walletInfo } from '../keyview.ts';
+import { CliError, type Output, table, UsageError } from '../output.ts';
+import { PartyBook } from '../parties.ts';
+import { fetchKey } from '../signing.ts';
+
+const NETWORK_OPTION = {
+  type: 'string',
+  arg: 'NETWORK',
+  help: 'Bitcoin network of the address shown: mainnet, testnet, signet or regtest (default mainnet)',
+} as const;
+
+const FACTORY_OPTION = {
+  type: 'string',
+  arg: 'ADDRESS',
+  env: 'FROSTNET_EVM_FACTORY',
+  help: "the account factory's address, to show the key's counterfactual EVM account",
+} as const;
+
+/** Checks --network and --evm-factory before anything runs (a typo must not cost a ceremony). */
+async function walletOptions(cmd: string, v: { network?: string; 'evm-factory'?: string }) {
+  // Loaded here rather than at the top: bitcoinjs takes a while to load, and most commands do without it.
+  const { isNetworkName, NETWORK_NAMES } = await import('../../chains/bitcoin/network.ts');
+  const network = v.network ?? 'mainnet';
+  if (!isNetworkName(network))
+    throw new UsageError(cmd, `--network ${network}: expected one of ${NETWORK_NAMES.join(', ')}`);
+  const factory = v['evm-factory'];
+  if (factory !== undefined && !/^0x[0-9a-fA-F]{40}$/.test(factory))
+    throw new UsageError(cmd, `--evm-factory ${factory}: expected a 0x-prefixed 20-byte address`);
+  return { network, factory };
+}
+
+/** A key and its wallet data, for people. */
+function describeKey(k: KeyView, w: WalletInfo, book?: PartyBook): string {
+  const lines = [
+    `key ${k.name}: ${k.threshold}-of-${k.members.length}, ${k.state}, epoch ${k.epoch}${
+      k.pendingEpoch === undefined ? '' : ` (epoch ${k.pendingEpoch} settling)`
+    }`,
+    `  group key        ${k.groupKey}`,
+    `  taproot address  ${w.address}  (${w.network}, receive m/0/0)`,
+    `  xpub             ${w.xpub}`,
+  ];
+  if (w.evmKey !== undefined) lines.push(`  EVM key (x)      ${w.evmKey}`);
+  if (w.evmAccount !== undefined) lines.push(`  EVM account      ${w.evmAccount}  (factory ${w.evmFactory})`);
+  lines.push('  members', ...k.members.map((m, i) => `    ${i + 1}. ${book ? book.label(m) : m}`));
+  return lines.join('\n');
+}
+
+const keygen = defineCommand({
+  name: 'keygen',
+  summary: 'Creates a threshold key with the other parties (a DKG); prints the group key and its addresses.',
+  usage: '--name NAME --threshold T [--parties ID|NAME,...] [--network NETWORK] [--evm-factory ADDRESS]',
+  details: [
+    'The parties are every member, this one included ("self"), as peer ids or as names from this party\'s',
+    'config; by default this party and every configured peer. All of them must be running.',
+  ].join('\n'),
+  daemon: true,
+  options: {
+    name: { type: 'string', arg: 'NAME', required: true, help: "the new key's name" },
+    threshold: { type: 'string', arg: 'T', required: true, help: 'how many parties must sign' },
+    parties: { type: 'string', arg: 'ID,...', help: 'the members, comma-separated' },
+    network: NETWORK_OPTION,
+    'evm-factory': FACTORY_OPTION,
+  },
+  async run({ values, out, client }) {
+    const { network, factory } = await walletOptions('keygen', values);
+    const threshold = integerOption('keygen', 'threshold', values.threshold, 2, 255);
+    const c = await client();
+    const book = await PartyBook.load(c);
+    const parties = values.parties
+      ? book.resolve(listOption('keygen', 'parties', values.parties), 'keygen', 'parties')
+      : book.all;
+    if (!parties.includes(book.self))
+      throw new UsageError('keygen', `--parties must include this party ("self", ${book.self})`);
+    if (threshold > parties.length)
+      throw new UsageError('keygen', `--threshold ${threshold} is more than the ${parties.length} parties`);
+    out.note(
+      `DKG for key ${values.name}, ${threshold}-of-${parties.length}: ${parties.map((p) => book.short(p)).join(', ')}`,
+    );
+    const key = asKeyView(
+      await c.run('/v1/keys', { name: values.name, threshold, parties }, (line) => out.note(`  ${line}`)),
+    );
+    const wallet = await walletInfo(key, network, factory);
+    out.result({ ...key, wallet }, () => describeKey(key, wallet, book));
+    return 0;
+  },
+});
+
+const keys = defineCommand({
+  name: 'keys',
+  summary: 'Lists the keys this party holds, or shows one with its addresses.',
+  usage: '[NAME] [--network NETWORK] [--evm-factory ADDRESS]',
+  daemon: true,
+  positionals: 1,
+  options: { network: NETWORK_OPTION, 'evm-factory': FACTORY_OPTION },
+  async run({ values, positionals, out, client }) {
+    const { network, factory } = await walletOptions('keys', values);
+    const c = await client();
+    const [name] = positionals;
+    if (name !== undefined) return showKey(c, name, out, network, factory);
+    const list = (await c.get<unknown[]>('/v1/keys')).map(asKeyView);
+    out.result(list, () =>
+      list.length === 0
+        ? 'no keys yet; create one with "frostnet keygen"'
+        : table([
+            ['NAME', 'STATE', 'THRESHOLD', 'EPOCH', 'GROUP KEY'],
+            ...list.map((k) => [
+              k.name,
+              k.state,
+              `${k.threshold}-of-${k.members.length}`,
+              String(k.epoch),
+              k.groupKey,
+            ]),
+          ]),
+    );
+    return 0;
+  },
+});
+
+async function showKey(
+  c: Client,
+  name: string,
+  out: Output,
+  network: string,
+  factory?: string,
+): Promise<number> {
+  const [key, book] = await Promise.all([fetchKey(c, name), PartyBook.load(c)]);
+  const wallet = await walletInfo(key, network, factory);
+  out.result({ ...key, wallet }, () => describeKey(key, wallet, book));
+  return 0;
+}
+
+const refresh = defineCommand({
+  name: 'refresh',
+  summary: "Re-randomises every member's share of a key; the group key and addresses stay the same.",
+  usage: '--key NAME',
+  details: 'Every member must take part; the new epoch starts only when all have confirmed.',
+  daemon: true,
+  options: { key: { type: 'string', arg: 'NAME', required: true, help: 'the key to refresh' } },
+  async run({ values, out, client }) {
+    const c = await client();
+    const before = await fetchKey(c, values.key);
+    out.note(
+      `refreshing key ${before.name} (epoch ${before.epoch}) with its ${before.members.length} members`,
+    );
+    const after = await c.run<{ name: string; epoch: number; groupKey: string }>(
+      `/v1/keys/${encodeURIComponent(before.name)}/refresh`,
+      {},
+      (line) => out.note(`  ${line}`),
+    );
+    if (after.groupKey !== before.groupKey)
+      throw new CliError(
+        'KEY_CHANGED',
+        `refresh of ${before.name} changed the group key from ${before.groupKey} to ${after.groupKey}`,
+        'do not use this key; report it',
+      );
+    out.result(
+      { name: before.name, previousEpoch: before.epoch, epoch: after.epoch, groupKey: after.groupKey },
+      () =>
+        `key ${before.name} refreshed: epoch ${before.epoch} -> ${after.epoch}; group key unchanged (${after.groupKey})`,
+    );
+    return 0;
+  },
+});
+
+export const commands: readonly Command[] = [keygen, keys, refresh];

@@ -1,0 +1,67 @@
+/**
+ * Listen addresses at init: a port 0 ("any") is replaced by a port that is free now, so that the party's
+ * address can be handed to the other parties before its daemon ever runs; and the addresses to share, with
+ * wildcard hosts (0.0.0.0, ::) replaced by this machine's interface addresses.
+ */
+import { createServer } from 'node:net';
+import { networkInterfaces } from 'node:os';
+
+const TCP_ADDR = /^\/(ip4|ip6|dns4|dns6|dns)\/([^/]+)\/tcp\/(\d+)$/;
+
+type TcpAddr = { proto: string; host: string; port: number };
+
+function parse(ma: string): TcpAddr | undefined {
+  const m = TCP_ADDR.exec(ma);
+  return m ? { proto: m[1], host: m[2], port: Number(m[3]) } : undefined;
+}
+
+const format = (a: TcpAddr) => `/${a.proto}/${a.host}/tcp/${a.port}`;
+
+/** A TCP port that is free on `host` right now. */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((resolve, reject) => {
+    srv.once('error', reject);
+    srv.listen(0, host, () => resolve());
+  });
+  const { port } = srv.address() as { port: number };
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+/** `addrs` with every /tcp/0 given a concrete free port; other addresses are left to the config's checks. */
+export async function concreteListen(addrs: readonly string[]): Promise<string[]> {
+  return Promise.all(
+    addrs.map(async (ma) => {
+      const a = parse(ma);
+      if (a === undefined || a.port !== 0) return ma;
+      const bindHost = a.proto === 'ip4' || a.proto === 'ip6' ? a.host : '0.0.0.0';
+      return format({ ...a, port: await freePort(bindHost) });
+    }),
+  );
+}
+
+/** What another party dials: each listen address with /p2p/<peer id>, wildcards expanded. */
+export function shareableAddrs(listen: readonly string[], peerId: string): string[] {
+  const out = listen.flatMap((ma) => {
+    const a = parse(ma);
+    if (a === undefined) return [ma];
+    if (a.proto === 'ip4' && a.host === '0.0.0.0')
+      return interfaceHosts('IPv4').map((h) => format({ ...a, host: h }));
+    if (a.proto === 'ip6' && a.host === '::')
+      return interfaceHosts('IPv6').map((h) => format({ ...a, host: h }));
+    return [ma];
+  });
+  return [...new Set(out)].map((ma) => `${ma}/p2p/${peerId}`);
+}
+
+/** This machine's addresses of one family: the external ones, or loopback when there is none. */
+function interfaceHosts(family: 'IPv4' | 'IPv6'): string[] {
+  const all = Object.values(networkInterfaces())
+    .flat()
+    .filter(
+      (i) => i !== undefined && i.family === family && !(family === 'IPv6' && i.address.startsWith('fe80')),
+    );
+  const external = all.filter((i) => !i!.internal).map((i) => i!.address);
+  return external.length > 0 ? external : family === 'IPv4' ? ['127.0.0.1'] : ['::1'];
+}

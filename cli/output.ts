@@ -1,0 +1,159 @@
+/**
+ * What the CLI prints. A result goes to stdout: JSON with --json, text for people otherwise. Progress and notes
+ * go to stderr and are silent with --json. Every failure is ONE stderr line:
+ *
+ *   error: <what failed> — <what to do>
+ *
+ * and, with --json, also `{"error":{code,message,culprits,hint}}` on stdout. Exit codes: 0 ok, 1 failure,
+ * 2 usage error. Stack traces are never printed (FROSTNET_DEBUG=1 prints them, for bug reports).
+ */
+import { isFrostnetError } from '../protocol/errors.ts';
+
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+/** Wrong or missing arguments: exit code 2, with a pointer to the command's help (or another hint). */
+export class UsageError extends Error {
+  readonly command: string;
+  readonly hint: string;
+
+  constructor(command: string, message: string, hint?: string) {
+    super(message);
+    this.name = 'UsageError';
+    this.command = command;
+    this.hint = hint ?? `see "frostnet ${command ? `${command} ` : ''}--help"`;
+  }
+}
+
+/** A failure the CLI understands: what failed, what to do, the parties involved (peer ids), a stable code. */
+export class CliError extends Error {
+  readonly code: string;
+  readonly hint: string;
+  readonly culprits: readonly string[];
+
+  constructor(code: string, message: string, hint: string, culprits: readonly string[] = []) {
+    super(message);
+    this.name = 'CliError';
+    this.code = code;
+    this.hint = hint;
+    this.culprits = [...culprits];
+  }
+}
+
+/** What to do about each error code a daemon or the node modules can return. */
+const HINTS: Readonly<Record<string, string>> = {
+  INVALID_INPUT: 'check the arguments (see --help)',
+  BAD_REQUEST: 'check the arguments (see --help)',
+  UNAUTHORIZED: 'use the token of this party: --token-file, FROSTNET_TOKEN or <data dir>/api-token',
+  UNKNOWN_KEY: 'list the keys this party holds with "frostnet keys"',
+  CONFLICT: 'wait for the running ceremony to end, or pick another name or data dir',
+  EPOCH_MISMATCH: 'a refresh is settling; try again in a few seconds',
+  NOT_ENOUGH_SIGNERS: 'start the named parties or check their addresses ("frostnet peers list"), then retry',
+  UNREACHABLE: 'start the named parties or check their addresses ("frostnet peers list"), then retry',
+  TIMEOUT: 'start the named parties or check their addresses ("frostnet peers list"), then retry',
+  POLICY_DENIED: "a party's policy refused the request; ask its operator",
+  WRONG_PASSPHRASE:
+    'give the passphrase this party was created with (passphraseFile or its environment variable)',
+  STORE_CORRUPT: "restore the party's data dir from a backup",
+  INVALID_SIGNATURE: 'retry; if it repeats, the named parties misbehave',
+  INVALID_SIGNATURE_SHARE: 'retry without the named parties (--signers)',
+};
+const DEFAULT_HINT = "see the daemon's log for details";
+
+/** The advice for an error code. */
+export const hintFor = (code: string): string => HINTS[code] ?? DEFAULT_HINT;
+
+export type ErrorReport = {
+  readonly line: string;
+  readonly exitCode: typeof EXIT_FAILURE | typeof EXIT_USAGE;
+  readonly json: { code: string; message: string; culprits: string[]; hint: string };
+};
+
+/** Newlines and runs of blanks would break the one-line promise. */
+const oneLine = (s: string) =>
+  s
+    .replace(/\s*\n\s*/g, '; ')
+    .replace(/\s+/g, ' ')
+    .trim();
+
+/** The one-line report of any failure. */
+export function describeError(e: unknown): ErrorReport {
+  let code: string;
+  let message: string;
+  let hint: string;
+  let culprits: string[] = [];
+  let exitCode: ErrorReport['exitCode'] = EXIT_FAILURE;
+  if (e instanceof UsageError) {
+    code = 'USAGE';
+    message = e.message;
+    hint = e.hint;
+    exitCode = EXIT_USAGE;
+  } else if (e instanceof CliError || isFrostnetError(e)) {
+    code = e.code;
+    message = e.message;
+    culprits = [...e.culprits];
+    hint = e instanceof CliError ? e.hint : hintFor(e.code);
+  } else {
+    code = 'INTERNAL';
+    message = e instanceof Error ? e.message : String(e);
+    hint = 'this is a bug in frostnet; run again with FROSTNET_DEBUG=1 and report the output';
+  }
+  // Name the parties to blame unless the message already does.
+  const unnamed = culprits.filter((c) => !message.includes(c));
+  const blame = unnamed.length > 0 ? ` (parties: ${unnamed.join(', ')})` : '';
+  const line = oneLine(`error: ${message}${blame} — ${hint}`);
+  return { line, exitCode, json: { code, message: oneLine(message), culprits, hint } };
+}
+
+type Sink = { write(s: string): unknown };
+
+export class Output {
+  readonly json: boolean;
+  private readonly stdout: Sink;
+  private readonly stderr: Sink;
+
+  constructor(json: boolean, stdout: Sink = process.stdout, stderr: Sink = process.stderr) {
+    this.json = json;
+    this.stdout = stdout;
+    this.stderr = stderr;
+  }
+
+  /** The command's result: `data` as JSON with --json, else the text `human` builds. */
+  result(data: unknown, human: () => string): void {
+    this.stdout.write(this.json ? `${JSON.stringify(data, null, 2)}\n` : `${human()}\n`);
+  }
+
+  /** Progress and notes for people, on stderr; nothing with --json. */
+  note(line: string): void {
+    if (!this.json) this.stderr.write(`${line}\n`);
+  }
+
+  /** Prints the one-line error (and the JSON error with --json); returns the exit code. */
+  error(e: unknown, debug = false): number {
+    const report = describeError(e);
+    if (this.json) this.stdout.write(`${JSON.stringify({ error: report.json })}\n`);
+    this.stderr.write(`${report.line}\n`);
+    if (debug && e instanceof Error && e.stack) this.stderr.write(`${e.stack}\n`);
+    return report.exitCode;
+  }
+}
+
+/** Left-aligned columns for people. */
+export function table(rows: readonly (readonly string[])[], indent = '  '): string {
+  if (rows.length === 0) return '';
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
+  return rows
+    .map((r) => (indent + r.map((cell, c) => cell.padEnd(widths[c])).join('  ')).trimEnd())
+    .join('\n');
+}
+
+/** "12s ago", "3m ago": how long since an ISO time, for liveness columns. */
+export function ago(iso: string | undefined, now = Date.now()): string {
+  if (!iso) return 'never';
+  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
+  if (!Number.isFinite(s)) return 'unknown';
+  if (s < 120) return `${s}s ago`;
+  if (s < 7200) return `${Math.round(s / 60)}m ago`;
+  return `${Math.round(s / 3600)}h ago`;
+}
