@@ -1,0 +1,186 @@
+/**
+ * Parties on this machine, for the devnet and the demo: each gets a data dir with a generated passphrase file
+ * (mode 600, inside the data dir: a development setup), a fixed p2p port on 127.0.0.1 and every other party in
+ * its config; each daemon runs as a child
+ * process through `frostnet start`, its logs in <data dir>/daemon.log. A manifest (devnet.json) records the
+ * parties and the supervising process, so that another shell can stop them.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort } from '../cli/listen.ts';
+import { defaultConfig, loadConfig, saveConfig } from '../node/config.ts';
+import { storeDir } from '../node/daemon.ts';
+import { initParty } from '../node/init.ts';
+import type { LogLevel } from '../node/log.ts';
+import { openStore } from '../node/store.ts';
+
+export const ROOT = fileURLToPath(new URL('../', import.meta.url));
+export const CLI = join(ROOT, 'cli/frostnet.ts');
+export const MANIFEST = 'devnet.json';
+/** Written by a running daemon (node/daemon.ts), removed when it stops. */
+const RUNTIME_FILE = 'daemon.json';
+const READY_TIMEOUT_MS = 60_000;
+
+export type LocalParty = { name: string; dataDir: string; peerId: string; listen: string };
+
+export type Manifest = { version: 1; parties: LocalParty[]; supervisorPid?: number };
+
+export type RunningParty = LocalParty & { api: string; token: string; proc: ChildProcess };
+
+/** n new parties under `dir`, named party-1..party-n, each configured with all the others as peers. */
+export async function createParties(
+  dir: string,
+  n: number,
+  opts: { logLevel?: LogLevel } = {},
+): Promise<LocalParty[]> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const parties = await Promise.all(
+    Array.from({ length: n }, async (_, i): Promise<LocalParty> => {
+      const name = `party-${i + 1}`;
+      const dataDir = join(resolve(dir), name);
+      await mkdir(dataDir, { mode: 0o700 });
+      const passphraseFile = join(dataDir, 'passphrase');
+      const passphrase = randomBytes(32).toString('base64url');
+      await writeFile(passphraseFile, `${passphrase}\n`, { mode: 0o600, flag: 'wx' });
+      // A generated passphrase has 256 random bits, so a costly KDF adds nothing to it; a light one (set when
+      // the store is created, kept by every later open) makes every daemon start faster.
+      await (await openStore(storeDir(defaultConfig(dataDir)), passphrase, { kdf: { N: 2 ** 14 } })).close();
+      const listen = `/ip4/127.0.0.1/tcp/${await freePort()}`;
+      const r = await initParty({ dataDir, listen: [listen], passphrase, passphraseFile });
+      return { name, dataDir, peerId: r.peerId, listen };
+    }),
+  );
+  for (const p of parties) {
+    const configPath = join(p.dataDir, 'config.json');
+    const cfg = await loadConfig(configPath);
+    const peers = parties
+      .filter((q) => q !== p)
+      .map((q) => ({ id: q.peerId, addrs: [q.listen], name: q.name }));
+    await saveConfig(configPath, { ...cfg, peers, logLevel: opts.logLevel ?? cfg.logLevel });
+  }
+  await writeManifest(dir, { version: 1, parties });
+  return parties;
+}
+
+export async function readManifest(dir: string): Promise<Manifest | undefined> {
+  let text: string;
+  try {
+    text = await readFile(join(dir, MANIFEST), 'utf8');
+  } catch {
+    return undefined;
+  }
+  const m = JSON.parse(text) as Manifest;
+  if (m.version !== 1 || !Array.isArray(m.parties))
+    throw new Error(`${join(dir, MANIFEST)} is not a devnet manifest`);
+  return m;
+}
+
+export const writeManifest = (dir: string, m: Manifest) =>
+  writeFile(join(dir, MANIFEST), `${JSON.stringify(m, null, 2)}\n`, { mode: 0o600 });
+
+/** Runs the party's daemon (`frostnet start`) and waits until it is ready; its output goes to daemon.log. */
+export async function startParty(p: LocalParty): Promise<RunningParty> {
+  const logFile = join(p.dataDir, 'daemon.log');
+  const log = await open(logFile, 'a', 0o600);
+  const proc = spawn(process.execPath, [CLI, 'start', '--data-dir', p.dataDir], {
+    stdio: ['ignore', 'pipe', log.fd],
+  });
+  // The child holds its own copy of the descriptor.
+  await log.close();
+  let ready: { api: string };
+  try {
+    ready = await readyLine(proc, p.name, logFile);
+  } catch (e) {
+    proc.kill('SIGKILL');
+    throw e;
+  }
+  const token = (await readFile(join(p.dataDir, 'api-token'), 'utf8')).trim();
+  return { ...p, api: ready.api, token, proc };
+}
+
+/** The JSON line `frostnet start` prints once the daemon is ready. */
+function readyLine(proc: ChildProcess, name: string, logFile: string): Promise<{ api: string }> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(
+      () => fail(new Error(`${name} did not start within ${READY_TIMEOUT_MS / 1000} s (see ${logFile})`)),
+      READY_TIMEOUT_MS,
+    );
+    const onExit = (code: number | null) =>
+      void tail(logFile).then((t) =>
+        fail(new Error(`${name} exited (code ${code}) before it was ready: ${t}`)),
+      );
+    const fail = (e: Error) => {
+      clearTimeout(timer);
+      proc.off('exit', onExit);
+      reject(e);
+    };
+    proc.once('exit', onExit);
+    proc.stdout?.on('data', (d) => {
+      out += String(d);
+      const nl = out.indexOf('\n');
+      if (nl < 0) return;
+      clearTimeout(timer);
+      proc.off('exit', onExit);
+      proc.stdout?.resume();
+      try {
+        resolve(JSON.parse(out.slice(0, nl)) as { api: string });
+      } catch {
+        reject(new Error(`${name} printed an unexpected first line: ${out.slice(0, nl)}`));
+      }
+    });
+  });
+}
+
+/** The last error line of a log, for a one-line report. */
+async function tail(logFile: string): Promise<string> {
+  const text = await readFile(logFile, 'utf8').catch(() => '');
+  const lines = text.trim().split('\n');
+  return lines.findLast((l) => l.startsWith('error:')) ?? lines.at(-1) ?? '(empty log)';
+}
+
+/** SIGTERM, then waits for the exit (SIGKILL if it does not come within `graceMs`). */
+export async function stopChild(proc: ChildProcess, graceMs = 10_000): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  proc.kill('SIGTERM');
+  const timer = setTimeout(() => proc.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+export const isAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as { code?: string }).code === 'EPERM';
+  }
+};
+
+/** Stops a process that is not our child (found through a pid file): SIGTERM, wait, SIGKILL after `graceMs`. */
+export async function stopPid(pid: number, graceMs = 10_000): Promise<void> {
+  if (!isAlive(pid)) return;
+  process.kill(pid, 'SIGTERM');
+  const deadline = Date.now() + graceMs;
+  while (isAlive(pid)) {
+    if (Date.now() > deadline) {
+      process.kill(pid, 'SIGKILL');
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** The pid of the party's running daemon, from the runtime file the daemon writes. */
+export async function daemonPid(p: LocalParty): Promise<number | undefined> {
+  try {
+    const { pid } = JSON.parse(await readFile(join(p.dataDir, RUNTIME_FILE), 'utf8')) as { pid?: unknown };
+    return typeof pid === 'number' && Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
