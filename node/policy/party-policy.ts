@@ -146,9 +146,11 @@ export class PartyPolicy implements Policy {
     await this.sweep();
     const earlier = this.queue.get(id);
     if (earlier && ['rejected', 'expired', 'cancelled'].includes(earlier.state)) {
-      const why = `request ${short} was ${earlier.state}${
-        earlier.state === 'expired' ? ' without approval' : " by this party's operator"
-      } at ${iso(earlier.decidedAt ?? earlier.firstSeen)}`;
+      const at = iso(earlier.decidedAt ?? earlier.firstSeen);
+      const why =
+        earlier.state === 'expired'
+          ? `request ${short} expired without approval at ${at}`
+          : `request ${short} was ${earlier.state} by this party's operator at ${at}`;
       await this.record(req, id, 'denied', why);
       throw new FrostnetError('POLICY_DENIED', why);
     }
