@@ -5,7 +5,7 @@
  */
 import { parseNetwork } from '../chains/bitcoin/network.ts';
 import { type PsbtSummary, planPsbtSigning } from '../chains/bitcoin/psbt.ts';
-import { evmKey } from '../chains/evm/keys.ts';
+import { EVM_BRANCH, evmKey } from '../chains/evm/keys.ts';
 import { type DecodedAction, decodeTypedData } from '../chains/evm/typed-data.ts';
 import { bytesToHex } from '../protocol/curve.ts';
 import { derivePath } from '../protocol/derive.ts';
@@ -33,6 +33,12 @@ export function resolveRequest(group: KeyGroup, scheme: Scheme, payload: SignPay
       throw new FrostnetError('INVALID_INPUT', `a message is at most ${MAX_MESSAGE_BYTES} bytes`);
     if (taproot && scheme !== 'bip340')
       throw new FrostnetError('INVALID_INPUT', 'Taproot keys sign with bip340');
+    // An EVM account accepts what its key signs: that key signs decoded EIP-712 data only, never a bare hash.
+    if (path[0] === EVM_BRANCH)
+      throw new FrostnetError(
+        'POLICY_DENIED',
+        'EVM account keys sign EIP-712 typed data only, not raw messages',
+      );
     const derived = derivePath(rootOf(group), path);
     const steps = taproot ? [...derived.steps, taprootStep(derived.key)] : [...derived.steps];
     return { kind: 'raw', targets: [{ scheme, message, steps }], path: [...path], taproot };

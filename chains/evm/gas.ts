@@ -4,7 +4,6 @@
  * default signer is a throwaway single key, and the network can pass its own (the transfers then go through its
  * signTypedData when it has one).
  */
-import { randomBytes } from 'node:crypto';
 import { schnorr } from '@noble/curves/secp256k1.js';
 import {
   Contract,
@@ -26,6 +25,7 @@ import {
 } from './account.ts';
 import { compiledContract } from './compile.ts';
 import { type Bip340Signer, signAction, singleKeySigner } from './signer.ts';
+import { decodeExecute } from './typed-data.ts';
 
 export type GasReport = {
   /** One Bip340.verify as the EVM counts it inside a call (gasleft() around it): no base cost, no calldata. */
@@ -51,25 +51,13 @@ export async function measureGas(
     const payer = await provider.getSigner(0);
     const recipient = getAddress(await (await provider.getSigner(1)).getAddress());
 
-    const { abi, bytecode } = compiledContract('Bip340Harness');
-    const deployed = await new ContractFactory(abi, bytecode, payer).deploy();
-    await deployed.waitForDeployment();
-    const harness = new Contract(await deployed.getAddress(), abi, provider);
-    const message = randomBytes(32);
-    const encoded = getBytes(encodeSignature(await signer.sign(message)));
-    const [ok, verification] = (await harness.measure(
-      BigInt(hexlify(signer.px)),
-      message,
-      word(encoded, 0),
-      word(encoded, 1),
-      word(encoded, 2),
-    )) as [boolean, bigint];
-    if (!ok) throw new Error('gas measurement: the signer produced a signature the verifier refuses');
-
     const factory = await deployFactory(payer);
     const account = predictAccount(factory, signer.px);
     await (await payer.sendTransaction({ to: account, value: parseEther('1') })).wait();
     await deployAccount(payer, factory, signer.px);
+    // The signature of the last transfer (over its EIP-712 digest) also serves the verification measurement, so
+    // a network signer is only ever asked to sign typed data.
+    let signed: { digest: Uint8Array; signature: Uint8Array } | undefined;
     const transfer = async () => {
       const deadline = BigInt((await provider.getBlock('latest'))?.timestamp ?? 0) + 3600n;
       const td = await prepareExecute(provider, account, {
@@ -77,10 +65,26 @@ export async function measureGas(
         value: parseEther('0.001'),
         deadline,
       });
-      return (await submitExecute(payer, td, await signAction(signer, td))).gasUsed;
+      const signature = await signAction(signer, td);
+      signed = { digest: decodeExecute(td).digest, signature };
+      return (await submitExecute(payer, td, signature)).gasUsed;
     };
     const firstEthTransfer = await transfer();
     const ethTransfer = await transfer();
+
+    const { abi, bytecode } = compiledContract('Bip340Harness');
+    const deployed = await new ContractFactory(abi, bytecode, payer).deploy();
+    await deployed.waitForDeployment();
+    const harness = new Contract(await deployed.getAddress(), abi, provider);
+    const encoded = getBytes(encodeSignature(signed!.signature));
+    const [ok, verification] = (await harness.measure(
+      BigInt(hexlify(signer.px)),
+      signed!.digest,
+      word(encoded, 0),
+      word(encoded, 1),
+      word(encoded, 2),
+    )) as [boolean, bigint];
+    if (!ok) throw new Error('gas measurement: the signer produced a signature the verifier refuses');
     return { verification, ethTransfer, firstEthTransfer };
   } finally {
     provider.destroy();

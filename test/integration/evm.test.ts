@@ -23,7 +23,7 @@ import {
 } from '../../chains/evm/account.ts';
 import { compiledContract } from '../../chains/evm/compile.ts';
 import { measureGas } from '../../chains/evm/gas.ts';
-import { evmKey, evmKeyPath } from '../../chains/evm/keys.ts';
+import { EVM_BRANCH, evmKey } from '../../chains/evm/keys.ts';
 import type { Bip340Signer } from '../../chains/evm/signer.ts';
 import {
   decodeExecute,
@@ -279,18 +279,18 @@ describe('a ThresholdAccount on anvil signed by a 2-of-3 daemon network', () => 
     assert.ok(schnorr.verify(await networkSign(OTHER, good), decodeTypedData(good).digest, px[OTHER]));
   });
 
+  test('a raw message on an EVM account key is refused: those keys sign decoded typed data only', async () => {
+    const r = await net.run(0, `/v1/keys/${KEY}/sign`, { message: 'ab'.repeat(32), path: [EVM_BRANCH, 0] });
+    assert.equal(r.state, 'failed');
+    assert.equal(r.error.code, 'POLICY_DENIED');
+  });
+
   test('gas with network-made signatures: one verification and a steady-state ETH transfer (printed)', async () => {
-    // The verification measures a bare 32-byte digest: the network signs it as a raw message on the EVM
-    // key's path. The transfers go through the typed data, as everywhere else.
+    // Everything the network signs here is typed data; the verification is measured on a transfer's signature.
     const signer: Bip340Signer = {
       px: px[KEY],
-      async sign(digest) {
-        const r = await net.run(0, `/v1/keys/${KEY}/sign`, {
-          message: bytesToHex(digest),
-          path: evmKeyPath(0),
-        });
-        assert.equal(r.state, 'done', JSON.stringify(r.error));
-        return hexToBytes(r.result.signatures[0]);
+      async sign() {
+        throw new Error('the network signs EIP-712 typed data, not bare digests, for an EVM key');
       },
       signTypedData: (td) => networkSign(KEY, td),
     };
