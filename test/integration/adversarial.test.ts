@@ -26,7 +26,7 @@ describe('one misbehaving party among four daemons', () => {
   let signatures = 0;
 
   before(async () => {
-    net = await Network.create(4, { roundTimeoutMs: 2500 });
+    net = await Network.create(4, { roundTimeoutMs: 6000 });
     await Promise.all([0, 1, 2].map((i) => net.start(i)));
     await net.startInProcess(ROGUE, { transformOutbound: (to, env) => attack(to, env) });
     rogue = net.ids[ROGUE];
@@ -198,7 +198,7 @@ describe('one misbehaving party among four daemons', () => {
     test('a late answer', async () => {
       // Its commitments (two rounds) or its shares (one round, preprocessed) come after the round timeout.
       await signDespite(async (_to, env) => {
-        if (env.ceremony === 'SIGN' && (env.round === 2 || env.round === 4)) await sleep(4000);
+        if (env.ceremony === 'SIGN' && (env.round === 2 || env.round === 4)) await sleep(7000);
         return env;
       }, 'TIMEOUT');
     });

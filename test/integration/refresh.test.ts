@@ -32,7 +32,7 @@ describe('refresh across five daemons', () => {
   let net: Network;
   let key: { name: string; groupKey: string };
   before(async () => {
-    net = await Network.create(5, { roundTimeoutMs: 3000 });
+    net = await Network.create(5, { roundTimeoutMs: 5000 });
     await net.startAll();
     const dkg = await net.keygen(0, 'family', 3);
     assert.equal(dkg.state, 'done', JSON.stringify(dkg.error));
