@@ -21,11 +21,13 @@ const FACTORY_OPTION = {
 
 /** Checks --network and --evm-factory before anything runs (a typo must not cost a ceremony). */
 async function walletOptions(cmd: string, v: { network?: string; 'evm-factory'?: string }) {
-  // Loaded here rather than at the top: bitcoinjs takes a while to load, and most commands do without it.
-  const { isNetworkName, NETWORK_NAMES } = await import('../../chains/bitcoin/network.ts');
   const network = v.network ?? 'mainnet';
-  if (!isNetworkName(network))
-    throw new UsageError(cmd, `--network ${network}: expected one of ${NETWORK_NAMES.join(', ')}`);
+  if (v.network !== undefined) {
+    // Loaded only here: bitcoinjs takes a while to load, and listing keys does without it.
+    const { isNetworkName, NETWORK_NAMES } = await import('../../chains/bitcoin/network.ts');
+    if (!isNetworkName(network))
+      throw new UsageError(cmd, `--network ${network}: expected one of ${NETWORK_NAMES.join(', ')}`);
+  }
   const factory = v['evm-factory'];
   if (factory !== undefined && !/^0x[0-9a-fA-F]{40}$/.test(factory))
     throw new UsageError(cmd, `--evm-factory ${factory}: expected a 0x-prefixed 20-byte address`);
