@@ -1,0 +1,125 @@
+/**
+ * The CLI's failure contract without a working daemon: wrong arguments exit 2, an unreachable daemon and a
+ * daemon that will not start exit 1, and every failure is one line "error: <what> — <what to do>".
+ */
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { freePort } from '../../cli/listen.ts';
+import { assertOneLineError, frostnet, lightStore } from './helpers.ts';
+
+const COMMANDS = [
+  'init',
+  'start',
+  'status',
+  'peers list',
+  'peers add',
+  'keygen',
+  'keys',
+  'sign',
+  'refresh',
+  'drill',
+];
+// Every command's help comes from the same code (cli/command.ts commandHelp, unit-tested); a few suffice here.
+const HELP_SAMPLE = ['init', 'peers add', 'sign', 'drill'];
+
+describe('frostnet errors', () => {
+  let root: string;
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'frostnet-cli-errors-'));
+  });
+  after(async () => {
+    if (root) await rm(root, { recursive: true, force: true });
+  });
+
+  test("the general help lists every command; a command's --help shows its usage (exit 0)", async () => {
+    const general = await frostnet(['--help']);
+    assert.equal(general.code, 0);
+    for (const c of COMMANDS) assert.match(general.stdout, new RegExp(`\\n  ${c} `));
+    const helps = await Promise.all(HELP_SAMPLE.map((c) => frostnet([...c.split(' '), '--help'])));
+    for (const [i, r] of helps.entries()) {
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(r.stdout.startsWith(`usage: frostnet ${HELP_SAMPLE[i]}`), r.stdout);
+      assert.match(r.stdout, /--json/);
+    }
+    assert.equal((await frostnet(['help', 'keygen'])).stdout, (await frostnet(['keygen', '-h'])).stdout);
+  });
+
+  test('wrong arguments: one line, exit 2', async () => {
+    const cases: [string[], RegExp][] = [
+      [['frobnicate'], /unknown command "frobnicate"/],
+      [['peers'], /needs one of: list, add/],
+      [['keygen', '--threshold', '2', '--data-dir', root], /--name is required/],
+      [
+        ['keygen', '--name', 'k', '--threshold', 'two', '--data-dir', root],
+        /--threshold must be a whole number/,
+      ],
+      [['sign', '--key', 'k', '--data-dir', root], /exactly one of --message HEX or --file FILE/],
+      [['sign', '--key', 'k', '--message', 'xyz', '--data-dir', root], /--message must be hex/],
+      [['sign', '--key', 'k', '--message', '00', '--path', "0/1'", '--data-dir', root], /hardened/],
+      [['sign', '--key', 'k', '--message', '00', '--scheme', 'ecdsa', '--data-dir', root], /--scheme ecdsa/],
+      [['keys', '--colour'], /--colour/],
+      [['status'], /which party\? give --data-dir/],
+      [['init', '--data-dir', root, '--passphrase-env', 'A', '--passphrase-file', 'B'], /not both/],
+    ];
+    const runs = await Promise.all(cases.map(([args]) => frostnet(args)));
+    for (const [i, r] of runs.entries()) assertOneLineError(r, 2, cases[i][1]);
+    // The general help goes to stderr when no command is given.
+    const bare = await frostnet([]);
+    assert.equal(bare.code, 2);
+    assert.match(bare.stderr, /^usage: frostnet <command>/);
+  });
+
+  test('--json errors are also JSON on stdout', async () => {
+    const r = await frostnet(['keygen', '--json']);
+    assertOneLineError(r, 2, /--name is required/);
+    assert.deepEqual(JSON.parse(r.stdout).error.code, 'USAGE');
+  });
+
+  test('no party, a stopped daemon, an unreachable daemon: one line, exit 1, saying what to do', async () => {
+    const empty = join(root, 'empty');
+    assertOneLineError(
+      await frostnet(['status', '--data-dir', empty]),
+      1,
+      /no party in .*empty — create one/,
+    );
+
+    const stopped = join(root, 'stopped');
+    await mkdir(stopped);
+    await writeFile(join(stopped, 'config.json'), '{}');
+    await writeFile(join(stopped, 'api-token'), 'token\n');
+    assertOneLineError(await frostnet(['keys'], { FROSTNET_DATA_DIR: stopped }), 1, /not running — start it/);
+
+    // A daemon that died without cleaning up: its runtime file names a port nobody listens on.
+    const port = await freePort();
+    await writeFile(
+      join(stopped, 'daemon.json'),
+      JSON.stringify({ pid: 1, api: `http://127.0.0.1:${port}` }),
+    );
+    assertOneLineError(
+      await frostnet(['status', '--data-dir', stopped]),
+      1,
+      new RegExp(`cannot reach the daemon at http://127.0.0.1:${port}.* — check that it runs`),
+    );
+    assertOneLineError(
+      await frostnet(['peers', 'list', '--api', `http://127.0.0.1:${port}`], { FROSTNET_TOKEN: 't' }),
+      1,
+      /cannot reach the daemon/,
+    );
+  });
+
+  test('start with the wrong passphrase: one line naming the party, exit 1', async () => {
+    const dataDir = join(root, 'party');
+    await lightStore(dataDir, 'right passphrase');
+    const init = await frostnet(['init', '--data-dir', dataDir, '--passphrase-env', 'PARTY_PASS'], {
+      PARTY_PASS: 'right passphrase',
+    });
+    assert.equal(init.code, 0, init.stderr);
+    const r = await frostnet(['start', '--data-dir', dataDir], { PARTY_PASS: 'wrong passphrase' });
+    assertOneLineError(r, 1, new RegExp(`cannot start the party of ${dataDir}/config.json: .*passphrase`));
+    const missing = await frostnet(['start', '--data-dir', dataDir]);
+    assertOneLineError(missing, 1, /PARTY_PASS/);
+  });
+});

@@ -1,0 +1,201 @@
+/**
+ * The CLI as key holders use it, on three real daemons: init -> start -> peers -> keygen -> sign -> refresh ->
+ * sign, then the recovery drill, every step through `frostnet ... --json`, every signature verified here.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { keyAtPath, walletRoot } from '../../chains/bitcoin/keys.ts';
+import { type LocalParty, type RunningParty, startParty, stopChild } from '../../deploy/local-network.ts';
+import { bytesToHex, hexToBytes, Point } from '../../protocol/curve.ts';
+import { verifyBip340, verifySignature } from '../../protocol/sign.ts';
+import { assertOneLineError, frostnet, frostnetJson, lightStore } from './helpers.ts';
+
+const NAMES = ['alice', 'bob', 'carol'] as const;
+const PASSPHRASE = 'cli test passphrase';
+
+describe('frostnet CLI on three daemons', () => {
+  let root: string;
+  let passphraseFile: string;
+  const parties: (LocalParty & { addr: string })[] = [];
+  const running: RunningParty[] = [];
+  let groupKey: string;
+  let chainCode: string;
+  const dir = (i: number) => ({ FROSTNET_DATA_DIR: parties[i].dataDir });
+
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'frostnet-cli-'));
+    passphraseFile = join(root, 'passphrase');
+    await writeFile(passphraseFile, `${PASSPHRASE}\n`, { mode: 0o600 });
+    for (const name of NAMES) await lightStore(join(root, name), PASSPHRASE);
+  });
+  after(async () => {
+    await Promise.all(running.map((r) => stopChild(r.proc)));
+    if (root) await rm(root, { recursive: true, force: true });
+  });
+
+  test('init creates each party and prints its peer id and a shareable address', async () => {
+    const inits = await Promise.all(
+      NAMES.map((name) =>
+        frostnetJson(['init', '--data-dir', join(root, name), '--passphrase-file', passphraseFile]),
+      ),
+    );
+    inits.forEach((r, i) => {
+      assert.match(r.peerId, /^12D3KooW/);
+      assert.equal(r.addrs.length, 1);
+      const m = /^\/ip4\/127\.0\.0\.1\/tcp\/(\d+)\/p2p\/(.+)$/.exec(r.addrs[0]);
+      assert.ok(m, r.addrs[0]);
+      assert.notEqual(Number(m[1]), 0, 'a concrete port, not 0');
+      assert.equal(m[2], r.peerId);
+      parties.push({
+        name: NAMES[i],
+        dataDir: r.dataDir,
+        peerId: r.peerId,
+        listen: r.listen[0],
+        addr: r.addrs[0],
+      });
+    });
+    const again = await frostnet([
+      'init',
+      '--data-dir',
+      parties[0].dataDir,
+      '--passphrase-file',
+      passphraseFile,
+    ]);
+    assertOneLineError(again, 1, /already holds a party/);
+  });
+
+  test('start runs each daemon in the foreground; status answers for it', async () => {
+    running.push(...(await Promise.all(parties.map((p) => startParty(p)))));
+    const status = await frostnetJson(['status'], dir(0));
+    assert.equal(status.peerId, parties[0].peerId);
+    assert.equal(status.keys, 0);
+    assert.deepEqual(status.peers, []);
+  });
+
+  test('peers add (the peer id taken from the address) and peers list with names', async () => {
+    for (const [i, p] of parties.entries())
+      for (const q of parties.filter((x) => x !== p)) {
+        const added = await frostnetJson(['peers', 'add', '--addr', q.addr, '--name', q.name], dir(i));
+        assert.equal(added.id, q.peerId);
+      }
+    const list = await frostnetJson(['peers', 'list'], dir(0));
+    assert.deepEqual(list.map((p: { name: string }) => p.name).sort(), ['bob', 'carol']);
+    assert.deepEqual(
+      list.map((p: { id: string }) => p.id).sort(),
+      [parties[1].peerId, parties[2].peerId].sort(),
+    );
+  });
+
+  test('keygen 2-of-3 by party names; every party reports the same key and address', async () => {
+    const key = await frostnetJson(
+      ['keygen', '--name', 'vault', '--threshold', '2', '--parties', 'self,bob,carol'],
+      dir(0),
+    );
+    assert.equal(key.threshold, 2);
+    assert.equal(key.state, 'active');
+    assert.deepEqual([...key.members].sort(), parties.map((p) => p.peerId).sort());
+    assert.match(key.groupKey, /^0[23][0-9a-f]{64}$/);
+    assert.match(key.wallet.address, /^bc1p[02-9ac-hj-np-z]{58}$/);
+    assert.match(key.wallet.evmKey, /^[0-9a-f]{64}$/);
+    groupKey = key.groupKey;
+    chainCode = key.chainCode;
+    const bob = await frostnetJson(['keys', 'vault', '--network', 'regtest'], dir(1));
+    assert.equal(bob.groupKey, groupKey);
+    assert.match(bob.wallet.address, /^bcrt1p/);
+    assert.equal(bob.wallet.address.slice(6, -6), key.wallet.address.slice(4, -6), 'same key, other network');
+    const carol = await frostnetJson(['keys'], dir(2));
+    assert.deepEqual(
+      carol.map((k: { name: string; groupKey: string }) => [k.name, k.groupKey]),
+      [['vault', groupKey]],
+    );
+    const peers = await frostnetJson(['peers', 'list'], dir(0));
+    assert.ok(
+      peers.every((p: { connected: boolean }) => p.connected),
+      'after a DKG with them, both peers are connected',
+    );
+  });
+
+  test('sign --json through another party: the signature verifies under the group key', async () => {
+    const message = bytesToHex(new TextEncoder().encode('pay the invoice 42'));
+    const r = await frostnetJson(['sign', '--key', 'vault', '--message', message], dir(1));
+    assert.equal(r.verified, true);
+    assert.equal(r.publicKey, groupKey.slice(2));
+    assert.equal(r.signers.length, 2);
+    assert.ok(verifyBip340(hexToBytes(r.signature), hexToBytes(message), hexToBytes(groupKey).subarray(1)));
+  });
+
+  test('sign a file for the Taproot key of a path, with chosen signers', async () => {
+    const file = join(root, 'message.bin');
+    const bytes = new TextEncoder().encode('a file to sign');
+    await writeFile(file, bytes);
+    const r = await frostnetJson(
+      ['sign', '--key', 'vault', '--file', file, '--path', '0/7', '--taproot', '--signers', 'bob,carol'],
+      dir(0),
+    );
+    assert.deepEqual([...r.signers].sort(), [parties[1].peerId, parties[2].peerId].sort());
+    const outputKey = keyAtPath(walletRoot(hexToBytes(groupKey), hexToBytes(chainCode)), [0, 7]).outputKey;
+    assert.equal(r.publicKey, bytesToHex(outputKey));
+    assert.ok(verifyBip340(hexToBytes(r.signature), bytes, outputKey));
+    assert.ok(!verifyBip340(hexToBytes(r.signature), bytes, hexToBytes(groupKey).subarray(1)));
+  });
+
+  test('refresh keeps the group key and moves to epoch 1; signing works after it, in both schemes', async () => {
+    const r = await frostnetJson(['refresh', '--key', 'vault'], dir(2));
+    assert.deepEqual(r, { name: 'vault', previousEpoch: 0, epoch: 1, groupKey });
+    for (const i of [0, 1]) assert.equal((await frostnetJson(['keys'], dir(i)))[0].epoch, 1);
+    const message = 'ab'.repeat(32);
+    const bip340 = await frostnetJson(['sign', '--key', 'vault', '--message', message], dir(0));
+    assert.ok(
+      verifyBip340(hexToBytes(bip340.signature), hexToBytes(message), hexToBytes(groupKey).subarray(1)),
+    );
+    const frost = await frostnetJson(
+      ['sign', '--key', 'vault', '--message', message, '--scheme', 'rfc9591'],
+      dir(0),
+    );
+    assert.equal(frost.publicKey, groupKey);
+    const key = Point.fromBytes(hexToBytes(groupKey));
+    assert.ok(verifySignature('rfc9591', key, hexToBytes(message), hexToBytes(frost.signature)));
+  });
+
+  test('drill on the 2-of-3 key: all three combinations sign', async () => {
+    const r = await frostnetJson(['drill', '--key', 'vault'], dir(0));
+    assert.equal(r.combinations, 3);
+    assert.equal(r.tested, 3);
+    assert.equal(r.working, 3);
+    assert.equal(r.failing, 0);
+    const pairs = r.results.map((x: { ok: boolean; signers: string[] }) => {
+      assert.equal(x.ok, true);
+      return [...x.signers].sort().join(',');
+    });
+    assert.equal(new Set(pairs).size, 3);
+  });
+
+  test('an unknown key name and a wrong token each give one line and exit 1', async () => {
+    assertOneLineError(
+      await frostnet(['sign', '--key', 'nope', '--message', '00'], dir(0)),
+      1,
+      /no key named "nope"/,
+    );
+    assertOneLineError(await frostnet(['keys'], { ...dir(0), FROSTNET_TOKEN: 'not-the-token' }), 1, /token/);
+  });
+
+  test('with a party down the drill names the failing combinations and exits 1', async () => {
+    const carol = running.pop()!;
+    await stopChild(carol.proc);
+    const r = await frostnet(['drill', '--key', 'vault', '--json'], dir(0));
+    assert.equal(r.code, 1, r.stderr);
+    const report = JSON.parse(r.stdout);
+    assert.equal(report.working, 1);
+    assert.equal(report.failing, 2);
+    for (const x of report.results.filter((y: { ok: boolean }) => !y.ok)) {
+      assert.ok(x.signers.includes(carol.peerId));
+      assert.ok(
+        x.error.culprits.includes(carol.peerId) || x.error.message.includes(carol.peerId),
+        JSON.stringify(x.error),
+      );
+    }
+  });
+});
