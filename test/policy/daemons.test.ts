@@ -358,3 +358,21 @@ describe('policies on three daemons', () => {
     refusedBy(await sign(0, 'slow', other), [[0, /was cancelled by this party's operator/]]);
   });
 });
+
+test('a daemon with an invalid policy file does not start, and says which field is wrong', async () => {
+  const net = await Network.create(1);
+  try {
+    const file = join(net.parties[0].dataDir, 'policy.json');
+    await writeFile(file, JSON.stringify({ keys: { treasury: { bitcoin: { maxSentPerTx: '1.5 sat' } } } }));
+    await assert.rejects(
+      net.startInProcess(0),
+      (e) =>
+        e instanceof Error &&
+        e.message.includes(
+          `policy ${file}: "keys.treasury.bitcoin.maxSentPerTx" is not a whole number of sat`,
+        ),
+    );
+  } finally {
+    await net.close();
+  }
+});
