@@ -1,0 +1,113 @@
+/**
+ * kill -9 of a random daemon in the middle of signing, DKG and refresh, 21 times over (issue 7): no key is
+ * lost, no nonce is used twice, every party ends on one epoch, and any t live parties still sign.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes, randomInt } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { hexToBytes } from '../../protocol/curve.ts';
+import { verifyBip340 } from '../../protocol/sign.ts';
+import { Network } from '../helpers/network.ts';
+
+const hex = (s: string) => hexToBytes(s);
+const ROUNDS = 21;
+
+/** Waits until every party answers for `name` with one settled state; returns the views. */
+async function settled(net: Network, name: string, waitMs = 30_000) {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const views = await Promise.all(net.parties.map((_, i) => net.call(i, 'GET', `/v1/keys/${name}`)));
+    const present = views.filter((v) => v.status === 200);
+    const calm = present.every((v) => v.json.state === 'active' && v.json.pendingEpoch === undefined);
+    const agreed = new Set(present.map((v) => `${v.json.epoch}/${v.json.groupKey}`)).size <= 1;
+    if (
+      (calm && agreed && (present.length === 0 || present.length === views.length)) ||
+      Date.now() > deadline
+    )
+      return views;
+    await sleep(250);
+  }
+}
+
+describe('crashes during ceremonies', () => {
+  let net: Network;
+  let key: { name: string; groupKey: string };
+  const rs = new Set<string>();
+  let signatures = 0;
+
+  before(async () => {
+    net = await Network.create(5, { roundTimeoutMs: 4000 });
+    await net.startAll();
+    const dkg = await net.keygen(0, 'main', 3);
+    assert.equal(dkg.state, 'done', JSON.stringify(dkg.error));
+    key = dkg.result;
+  });
+  after(async () => net?.close());
+
+  async function sign(via: number, signers?: string[]) {
+    const message = randomBytes(32).toString('hex');
+    const r = await net.run(via, '/v1/keys/main/sign', signers ? { message, signers } : { message });
+    if (r.state !== 'done') return r;
+    assert.ok(verifyBip340(hex(r.result.signatures[0]), hex(message), hex(key.groupKey).subarray(1)));
+    const R = r.result.signatures[0].slice(0, 64);
+    assert.ok(!rs.has(R), 'a nonce was used twice');
+    rs.add(R);
+    signatures++;
+    return r;
+  }
+
+  test(`${ROUNDS} rounds of kill -9 during signing, DKG and refresh`, async () => {
+    for (let round = 0; round < ROUNDS; round++) {
+      const victim = randomInt(5);
+      const via = (victim + 1 + randomInt(4)) % 5;
+      const op = (['sign', 'dkg', 'refresh'] as const)[round % 3];
+      const path = op === 'sign' ? '/v1/keys/main/sign' : op === 'dkg' ? '/v1/keys' : '/v1/keys/main/refresh';
+      const body =
+        op === 'sign'
+          ? { message: randomBytes(32).toString('hex') }
+          : op === 'dkg'
+            ? { name: `k${round}`, threshold: 2, parties: net.ids }
+            : {};
+      const started = await net.call(via, 'POST', path, body);
+      assert.equal(started.status, 202, JSON.stringify(started.json));
+      await sleep(randomInt(120));
+      await net.kill(victim);
+      const outcome = await net.call(via, 'GET', `/v1/requests/${started.json.id}?wait=20000`);
+      if (op === 'sign' && outcome.json.state === 'done') {
+        const R = outcome.json.result.signatures[0].slice(0, 64);
+        assert.ok(!rs.has(R), 'a nonce was used twice');
+        rs.add(R);
+        signatures++;
+      }
+      await net.start(victim);
+
+      // The main key: one epoch everywhere, nothing lost.
+      const views = await settled(net, 'main');
+      assert.ok(
+        views.every((v) => v.status === 200 && v.json.groupKey === key.groupKey),
+        `round ${round}: key lost`,
+      );
+      assert.equal(
+        new Set(views.map((v) => v.json.epoch)).size,
+        1,
+        `round ${round}: epochs ${views.map((v) => v.json.epoch)}`,
+      );
+      // A DKG under a crash: every party has the new key or none has.
+      if (op === 'dkg') {
+        const k = await settled(net, `k${round}`);
+        const holders = k.filter((v) => v.status === 200).length;
+        assert.ok(holders === 0 || holders === 5, `round ${round}: ${holders} of 5 hold the new key`);
+      }
+      // The restarted party signs with two others.
+      const others = net.ids
+        .filter((_, i) => i !== victim)
+        .sort(() => randomInt(3) - 1)
+        .slice(0, 2);
+      const r = await sign(victim, [net.ids[victim], ...others]);
+      assert.equal(r.state, 'done', `round ${round}: ${JSON.stringify(r.error)}`);
+    }
+    assert.equal(rs.size, signatures);
+    assert.ok(signatures >= ROUNDS);
+  });
+});
