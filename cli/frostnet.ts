@@ -18,6 +18,9 @@ const GROUPS: readonly (readonly Command[])[] = [
   (await import('./commands/keys.ts')).commands,
   (await import('./commands/sign.ts')).commands,
   (await import('./commands/drill.ts')).commands,
+  (await import('./commands/btc.ts')).commands,
+  (await import('./commands/evm.ts')).commands,
+  (await import('./commands/approvals.ts')).commands,
 ];
 
 const COMMANDS: readonly Command[] = GROUPS.flat();
@@ -28,6 +31,7 @@ const ENVIRONMENT = [
   'FROSTNET_TOKEN        the API token (default: <data dir>/api-token)',
   'FROSTNET_PASSPHRASE   the store passphrase, unless the config names another variable or a file',
   'FROSTNET_EVM_FACTORY  default --evm-factory: the account factory, to show EVM account addresses',
+  'FROSTNET_RELAYER_KEY  the relayer private key (hex) that pays gas for evm deploy/send',
   'FROSTNET_DEBUG=1      print stack traces with errors (for bug reports)',
 ];
 

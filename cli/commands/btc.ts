@@ -1,0 +1,252 @@
+/**
+ * `btc`: the key group as a Bitcoin wallet. Addresses, descriptors and the wallet card come from the group key
+ * and chain code alone (pure chain code, nothing secret); `btc sign-psbt` has the network sign a PSBT, each
+ * party recomputing every sighash from the PSBT itself.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import type { Client } from '../client.ts';
+import { type Command, defineCommand } from '../command.ts';
+import type { KeyView } from '../keyview.ts';
+import { CliError, UsageError } from '../output.ts';
+import { fetchKey } from '../signing.ts';
+
+const NETWORK_OPTION = {
+  type: 'string',
+  arg: 'NET',
+  help: 'mainnet (default), testnet, signet or regtest',
+} as const;
+const KEY_OPTION = { type: 'string', arg: 'NAME', required: true, help: 'the key group' } as const;
+
+/** The wallet a key group is: its root (group key + chain code) on a network. */
+async function walletOf(key: KeyView, network: string | undefined) {
+  const [{ walletRoot }, { parseNetwork }, { hexToBytes }] = await Promise.all([
+    import('../../chains/bitcoin/keys.ts'),
+    import('../../chains/bitcoin/network.ts'),
+    import('../../protocol/curve.ts'),
+  ]);
+  let net: ReturnType<typeof parseNetwork>;
+  try {
+    net = parseNetwork(network ?? 'mainnet');
+  } catch (e) {
+    throw new UsageError('btc', `--network: ${(e as Error).message}`);
+  }
+  return { root: walletRoot(hexToBytes(key.groupKey), hexToBytes(key.chainCode)), network: net };
+}
+
+function indexOption(cmd: string, v: string | undefined, fallback: number): number {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 0 || n >= 2 ** 31)
+    throw new UsageError(cmd, `${v} is not an index (0 to 2^31-1)`);
+  return n;
+}
+
+async function keyFor(client: () => Promise<Client>, name: string): Promise<KeyView> {
+  return fetchKey(await client(), name);
+}
+
+const address = defineCommand({
+  name: 'btc address',
+  summary: 'Prints a Taproot (P2TR key-path) address of the key group.',
+  usage: '--key NAME [--index I] [--change] [--count N] [--network NET]',
+  details:
+    'Receive addresses are m/0/i, change addresses m/1/i below the group xpub; no script path is committed.',
+  daemon: true,
+  options: {
+    key: KEY_OPTION,
+    index: { type: 'string', arg: 'I', help: 'the first index (default 0)' },
+    count: { type: 'string', arg: 'N', help: 'how many consecutive addresses (default 1)' },
+    change: { type: 'boolean', help: 'change addresses instead of receive addresses' },
+    network: NETWORK_OPTION,
+  },
+  async run({ values, out, client }) {
+    const key = await keyFor(client, values.key);
+    const wallet = await walletOf(key, values.network);
+    const { walletAddress } = await import('../../chains/bitcoin/address.ts');
+    const first = indexOption('btc address', values.index, 0);
+    const count = indexOption('btc address', values.count, 1);
+    if (count < 1 || count > 1000) throw new UsageError('btc address', '--count must be 1 to 1000');
+    const change = values.change === true;
+    const rows = Array.from({ length: count }, (_, i) => ({
+      path: `m/${change ? 1 : 0}/${first + i}`,
+      address: walletAddress(wallet.root, { change, index: first + i }, wallet.network),
+    }));
+    out.result({ key: key.name, network: wallet.network, addresses: rows }, () =>
+      rows.map((r) => `${r.path}  ${r.address}`).join('\n'),
+    );
+    return undefined;
+  },
+});
+
+const descriptor = defineCommand({
+  name: 'btc descriptor',
+  summary: 'Prints the tr() descriptors (receive and change, with checksums) for a watch-only wallet.',
+  usage: '--key NAME [--network NET]',
+  details: [
+    'Import them as watch-only in Bitcoin Core (importdescriptors, with "active": true and "internal": true for',
+    'the change descriptor) or in Sparrow (File > New Wallet > Watch Only, paste the receive descriptor).',
+  ].join('\n'),
+  daemon: true,
+  options: { key: KEY_OPTION, network: NETWORK_OPTION },
+  async run({ values, out, client }) {
+    const key = await keyFor(client, values.key);
+    const wallet = await walletOf(key, values.network);
+    const { walletDescriptors } = await import('../../chains/bitcoin/descriptor.ts');
+    const d = walletDescriptors(wallet.root, wallet.network);
+    out.result(
+      { key: key.name, network: wallet.network, ...d },
+      () => `receive  ${d.receive}\nchange   ${d.change}`,
+    );
+    return undefined;
+  },
+});
+
+const card = defineCommand({
+  name: 'btc card',
+  summary:
+    'Prints the wallet card to keep with the recovery papers: everything public needed to find the funds.',
+  usage: '--key NAME [--network NET] [--addresses N]',
+  details: 'No secret is on it. Each key holder keeps its own share (see "frostnet backup export").',
+  daemon: true,
+  options: {
+    key: KEY_OPTION,
+    network: NETWORK_OPTION,
+    addresses: { type: 'string', arg: 'N', help: 'how many first receive addresses to list (default 3)' },
+  },
+  async run({ values, out, client }) {
+    const key = await keyFor(client, values.key);
+    const wallet = await walletOf(key, values.network);
+    const [{ walletDescriptors }, { walletAddress }, { xpub, fingerprintHex }] = await Promise.all([
+      import('../../chains/bitcoin/descriptor.ts'),
+      import('../../chains/bitcoin/address.ts'),
+      import('../../chains/bitcoin/keys.ts'),
+    ]);
+    const n = indexOption('btc card', values.addresses, 3);
+    const data = {
+      key: key.name,
+      network: wallet.network,
+      threshold: key.threshold,
+      parties: key.members,
+      groupKey: key.groupKey,
+      epoch: key.epoch,
+      fingerprint: fingerprintHex(wallet.root),
+      xpub: xpub(wallet.root, wallet.network),
+      descriptors: walletDescriptors(wallet.root, wallet.network),
+      firstAddresses: Array.from({ length: n }, (_, i) =>
+        walletAddress(wallet.root, { change: false, index: i }, wallet.network),
+      ),
+    };
+    out.result(data, () =>
+      [
+        `Frostnet wallet card: ${data.key} (${data.network})`,
+        `  ${data.threshold}-of-${data.parties.length} threshold key; any ${data.threshold} parties sign, fewer learn nothing`,
+        '  parties (peer ids):',
+        ...data.parties.map((p, i) => `    ${i + 1}. ${p}`),
+        `  group key     ${data.groupKey}`,
+        `  fingerprint   ${data.fingerprint}`,
+        `  xpub          ${data.xpub}`,
+        `  receive       ${data.descriptors.receive}`,
+        `  change        ${data.descriptors.change}`,
+        '  first receive addresses:',
+        ...data.firstAddresses.map((a, i) => `    m/0/${i}  ${a}`),
+        '  Spends are single Taproot key-path signatures (57.5 vB per input). No secret is on this card.',
+      ].join('\n'),
+    );
+    return undefined;
+  },
+});
+
+/** The PSBT as base64, from a file (base64 text or binary) or the argument itself. */
+async function psbtBase64(v: string): Promise<string> {
+  let text = v;
+  try {
+    const bytes = await readFile(v);
+    text =
+      bytes.subarray(0, 5).toString('hex') === '70736274ff'
+        ? bytes.toString('base64')
+        : bytes.toString('utf8');
+  } catch {
+    // Not a file: the argument is the PSBT.
+  }
+  const b64 = text.replace(/\s+/g, '');
+  if (!/^[A-Za-z0-9+/]+=*$/.test(b64))
+    throw new UsageError('btc sign-psbt', '--psbt is neither a readable file nor base64');
+  return b64;
+}
+
+const signPsbt = defineCommand({
+  name: 'btc sign-psbt',
+  summary: 'Has the network sign every input of this key in a PSBT (BIP174/BIP371, Taproot key path).',
+  usage: '--key NAME --psbt FILE|BASE64 [--network NET] [--finalize] [--out FILE] [--signers ID,...]',
+  details: [
+    'Every signing party recomputes each BIP341 sighash from the PSBT (prevouts, amounts, scripts) and refuses',
+    "inputs that are not this key's own. Prints the signed PSBT (base64), or with --finalize the raw",
+    'transaction hex ready to broadcast.',
+  ].join('\n'),
+  daemon: true,
+  options: {
+    key: KEY_OPTION,
+    psbt: {
+      type: 'string',
+      arg: 'FILE|BASE64',
+      required: true,
+      help: 'the PSBT: a file (base64 or binary) or base64',
+    },
+    network: NETWORK_OPTION,
+    finalize: { type: 'boolean', help: 'finalize and print the raw transaction' },
+    out: {
+      type: 'string',
+      arg: 'FILE',
+      help: 'also write the signed PSBT (base64) or the transaction hex here',
+    },
+    signers: { type: 'string', arg: 'ID,...', help: 'only these parties may sign (peer ids)' },
+  },
+  async run({ values, out, client }) {
+    const psbt = await psbtBase64(values.psbt);
+    const c = await client();
+    const key = await fetchKey(c, values.key);
+    const wallet = await walletOf(key, values.network);
+    const { summarizePsbt } = await import('../../chains/bitcoin/psbt.ts');
+    let summary: ReturnType<typeof summarizePsbt>;
+    try {
+      summary = summarizePsbt(psbt, wallet);
+    } catch (e) {
+      throw new CliError('INVALID_INPUT', (e as Error).message, 'check the PSBT and --network');
+    }
+    out.note(`signing ${summary.inputs.length} input(s): sends ${summary.sent} sat, fee ${summary.fee} sat`);
+    const body = {
+      psbt,
+      network: wallet.network,
+      finalize: values.finalize === true,
+      ...(values.signers ? { signers: values.signers.split(',').map((s) => s.trim()) } : {}),
+    };
+    const r = await c.run<{
+      psbt: string;
+      txHex?: string;
+      txid?: string;
+      vsize?: number;
+      signers: string[];
+      inputs: number[];
+    }>(`/v1/keys/${encodeURIComponent(key.name)}/sign`, body, (line) => out.note(`  ${line}`));
+    const written = values.finalize ? r.txHex : r.psbt;
+    if (values.out && written) await writeFile(values.out, `${written}\n`);
+    out.result(
+      {
+        key: key.name,
+        inputs: r.inputs,
+        signers: r.signers,
+        psbt: r.psbt,
+        ...(values.finalize ? { txHex: r.txHex, txid: r.txid, vsize: r.vsize } : {}),
+        sent: summary.sent.toString(),
+        fee: summary.fee.toString(),
+      },
+      () =>
+        values.finalize
+          ? `txid ${r.txid} (${r.vsize} vB), signed by ${r.signers.length} parties\n${r.txHex}`
+          : `signed inputs ${r.inputs.join(', ')} by ${r.signers.length} parties\n${r.psbt}`,
+    );
+    return undefined;
+  },
+});
+
+export const commands: readonly Command[] = [address, descriptor, card, signPsbt];
