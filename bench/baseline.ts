@@ -1,0 +1,52 @@
+/**
+ * The in-process baselines: this project's own protocol code with no network, no processes and no I/O. Each
+ * ceremony runs every party's part one after the other in this one thread: the work the network spreads
+ * across processes, and pays messages for.
+ */
+import { randomBytes } from 'node:crypto';
+import { schnorr } from '@noble/curves/secp256k1.js';
+import type { KeyShare } from '../protocol/keys.ts';
+import { createRefresh } from '../protocol/refresh.ts';
+import { verifyBip340 } from '../protocol/sign.ts';
+import { makeKey, partyNames, signWith } from '../test/helpers/keys.ts';
+import { runCeremony } from '../test/helpers/router.ts';
+
+export type Group = { readonly t: number; readonly n: number };
+export const label = (g: Group): string => `${g.t}-of-${g.n}`;
+
+/** A whole t-of-n DKG, all n parties in turn (makeKey throws unless every party ends with a share). */
+export const dkgOnce = (g: Group) => (): void => void makeKey(g.t, g.n);
+
+/**
+ * One threshold signature, serialized: each of the t signers commits, then each signs its share, then the
+ * shares are aggregated and the signature verified (aggregateSignature does both), as one coordinator and its
+ * signers would, but in one thread. Signers are the first t members. The returned function signs a fresh
+ * random message per call and checks the result, so a broken build cannot benchmark garbage.
+ */
+export function signer(g: Group): () => void {
+  const keys: Map<string, KeyShare> = makeKey(g.t, g.n);
+  const signers = partyNames(g.n).slice(0, g.t);
+  const xOnlyKey = keys.get(signers[0])!.group.public.commitments[0].subarray(1);
+  return () => {
+    const message = randomBytes(32);
+    const sig = signWith(keys, signers, { scheme: 'bip340', message, steps: [] });
+    if (!verifyBip340(sig, message, xOnlyKey)) throw new Error(`${label(g)}: baseline signature invalid`);
+  };
+}
+
+/** A refresh of a fresh t-of-n key among all its members, every party in turn. */
+export function refresher(g: Group): () => void {
+  const keys = makeKey(g.t, g.n);
+  return () => {
+    const sessionId = randomBytes(32);
+    const parties = new Map([...keys].map(([p, k]) => [p, createRefresh(sessionId, p, k)]));
+    const out = runCeremony(parties);
+    if (out.errors.size || out.results.size !== g.n) throw new Error(`${label(g)}: baseline refresh failed`);
+  };
+}
+
+/** The floor: one ordinary single-key BIP340 signature with @noble/curves (schnorr.sign, fresh message). */
+export function singleKeySigner(): () => void {
+  const secret = schnorr.utils.randomSecretKey();
+  return () => void schnorr.sign(randomBytes(32), secret);
+}

@@ -1,0 +1,159 @@
+/**
+ * Where the time and memory go, for the targets the benchmark misses: `node bench/profile.ts <workload>`.
+ *   sign        3-of-5 on 5 daemons, sequential signatures through party 1
+ *   throughput  3-of-5 on 5 daemons, 64 requests in flight through party 1
+ *   dkg         11-of-15 DKG on 15 daemons
+ *   baseline    the in-process 3-of-5 signature and 11-of-15 DKG, profiled in this process
+ *   memory      VmRSS of Node with each of the daemon's big dependencies loaded, and of idle daemons
+ * Daemons run with --cpu-prof; only samples taken while the workload ran are counted (start-up is left out).
+ * Not part of `npm run bench`: profiling slows what it measures.
+ */
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { dkgOnce, signer } from './baseline.ts';
+import { Cluster, ROOT, vmRssMB } from './cluster.ts';
+import { formatSummary, monotonicUs, summarize } from './cpuprofile.ts';
+import { keygen, signOnce, throughput } from './network.ts';
+import { median, round, sample } from './stats.ts';
+
+const workload = process.argv[2] ?? '';
+const SIGNATURES = 40;
+
+async function profiledCluster(n: number, work: (c: Cluster) => Promise<unknown>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'frostnet-prof-'));
+  const c = await Cluster.create(n);
+  let window: { fromUs: number; toUs: number } | undefined;
+  const cpu: number[][] = [];
+  try {
+    await c.startAll((i) => ['--cpu-prof', `--cpu-prof-dir=${join(dir, `party-${i + 1}`)}`]);
+    await c.connected();
+    await sleep(2000);
+    const fromUs = monotonicUs();
+    cpu.push(c.daemons.map((d) => c.cpuMs(d.index)));
+    const t0 = performance.now();
+    const out = await work(c);
+    console.log(`workload: ${round(performance.now() - t0)} ms wall`, out ?? '');
+    cpu.push(c.daemons.map((d) => c.cpuMs(d.index)));
+    window = { fromUs, toUs: monotonicUs() };
+  } finally {
+    await c.close(); // SIGTERM: each daemon writes its profile as it exits
+  }
+  console.log(`CPU ms per daemon in the workload: ${cpu[1].map((x, i) => round(x - cpu[0][i])).join(' ')}`);
+  const files = async (i: number) =>
+    (await readdir(join(dir, `party-${i + 1}`))).map((f) => join(dir, `party-${i + 1}`, f));
+  console.log('\n== party 1 (coordinator) ==');
+  console.log(formatSummary(summarize(await files(0), 15, window)));
+  const others = (await Promise.all(Array.from({ length: n - 1 }, (_, i) => files(i + 1)))).flat();
+  console.log(`\n== parties 2..${n}, together ==`);
+  console.log(formatSummary(summarize(others, 15, window)));
+  await rm(dir, { recursive: true, force: true });
+}
+
+async function profileHere(name: string, fn: () => unknown, runs: number): Promise<void> {
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 500 });
+  for (let i = 0; i < 3; i++) fn(); // warm up, as the benchmark does
+  await session.post('Profiler.start');
+  const t0 = performance.now();
+  for (let i = 0; i < runs; i++) fn();
+  const ms = performance.now() - t0;
+  const { profile } = await session.post('Profiler.stop');
+  session.disconnect();
+  const file = join(await mkdtemp(join(tmpdir(), 'frostnet-prof-')), `${name}.cpuprofile`);
+  await writeFile(file, JSON.stringify(profile));
+  console.log(`\n== in-process ${name}: ${runs} runs, ${round(ms / runs)} ms each ==`);
+  console.log(formatSummary(summarize([file])));
+}
+
+/** VmRSS of a fresh Node that has loaded `what` (a module path or package name), idle for a moment. */
+async function rssWith(what: string): Promise<number> {
+  const { spawn } = await import('node:child_process');
+  const code = `${what ? `await import(${JSON.stringify(what)});` : ''} setInterval(() => {}, 1 << 30);`;
+  const proc = spawn(join(ROOT, 'node_modules/.bin/node'), ['--input-type=module', '-e', code], {
+    cwd: ROOT,
+    stdio: 'ignore',
+  });
+  try {
+    await sleep(4000);
+    return vmRssMB(proc.pid!);
+  } finally {
+    const exited = new Promise((r) => proc.once('exit', r));
+    proc.kill('SIGKILL');
+    await exited;
+  }
+}
+
+async function memory(): Promise<void> {
+  const tiny = join(await mkdtemp(join(tmpdir(), 'frostnet-prof-')), 'tiny.ts');
+  await writeFile(tiny, 'export const x: number = 1;\n');
+  const rows: [string, string][] = [
+    ['bare node', ''],
+    ['one tiny .ts file (type stripping loaded)', tiny],
+    ['@noble/curves secp256k1', '@noble/curves/secp256k1.js'],
+    ['level', 'level'],
+    ['protobufjs', 'protobufjs'],
+    ['bitcoinjs-lib', 'bitcoinjs-lib'],
+    ['ethers', 'ethers'],
+    ['libp2p + noise + yamux + tcp', 'libp2p'],
+    ['node/daemon.ts (everything a daemon loads, not started)', join(ROOT, 'node/daemon.ts')],
+  ];
+  for (const [label, what] of rows)
+    console.log(
+      `${round(await rssWith(what))
+        .toString()
+        .padStart(6)} MB  ${label}`,
+    );
+  const c = await Cluster.create(5);
+  try {
+    await c.startAll();
+    await c.connected();
+    await sleep(3000);
+    console.log(
+      `${c.daemons.map((d) => round(c.rssMB(d.index))).join(' ')} MB  5 daemons started by "frostnet start", idle`,
+    );
+  } finally {
+    await c.close();
+  }
+}
+
+switch (workload) {
+  case 'sign':
+    await profiledCluster(5, async (c) => {
+      const key = await keygen(c, 'p35', 3, 5);
+      const s = await sample(
+        { run: () => signOnce(c, 0, key.name), cpuMs: () => c.totalCpuMs() },
+        SIGNATURES,
+      );
+      return `${SIGNATURES} signatures, median ${round(median(s.wall))} ms`;
+    });
+    break;
+  case 'throughput':
+    await profiledCluster(5, async (c) => {
+      const key = await keygen(c, 'p35', 3, 5);
+      const t = await throughput(c, [0], { name: key.name, members: 5 }, 64, 2000, 10_000);
+      return `${round(t.perSecond)} sig/s, ${round(t.cpuMsPerSignature)} CPU ms per signature`;
+    });
+    break;
+  case 'dkg':
+    await profiledCluster(15, async (c) => {
+      const s = await sample({ run: () => keygen(c, 'p1115', 11, 15), cpuMs: () => c.totalCpuMs() }, 1);
+      return `11-of-15 DKG ${round(s.wall[0])} ms, ${round(s.cpu[0])} CPU ms over all daemons`;
+    });
+    break;
+  case 'baseline':
+    await profileHere('sign 3-of-5', signer({ t: 3, n: 5 }), SIGNATURES);
+    await profileHere('DKG 11-of-15', dkgOnce({ t: 11, n: 15 }), 2);
+    break;
+  case 'memory':
+    await memory();
+    break;
+  default:
+    console.error('usage: node bench/profile.ts sign|throughput|dkg|baseline|memory');
+    process.exitCode = 2;
+}

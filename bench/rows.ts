@@ -1,0 +1,231 @@
+/**
+ * The table's rows from a run's results: each networked figure beside its baseline, and the issue's targets.
+ * A figure that could not be measured still gets its row (value "failed"), so a missed target never vanishes.
+ */
+import { type Group, label } from './baseline.ts';
+import type { TaprootReport } from './bitcoin.ts';
+import type { GasReport } from './evm.ts';
+import type { Throughput } from './network.ts';
+import { type Row, row } from './report.ts';
+import { mean, median, quantile, type Samples } from './stats.ts';
+
+export type Pair = { inProcess: Samples; network?: Samples };
+
+export type Results = {
+  bareRssMB: number;
+  idleRssMB: number[];
+  singleKey: Samples;
+  dkg: Record<string, Pair>;
+  sign: Record<string, Pair>;
+  throughput: Throughput[];
+  refresh?: Pair;
+  taproot?: TaprootReport;
+  gas?: GasReport;
+  /** Computed from the script sizes (bench/bitcoin.ts), not measured. */
+  p2wshInputVsize: Record<string, number>;
+  /** Sections that failed, and why. */
+  errors: Record<string, string>;
+};
+
+/** Published Safe v1.5.0 figures: not measured here, the Safe contracts are not in this repository. */
+export const SAFE_GAS: Record<string, number> = { '1-of-1': 58_194, '3-of-5': 72_290 };
+
+export const TARGETS = { signRatio: 0.8, throughputC64: 100, dkg1115Ms: 3000, idleRssMB: 120 };
+
+const p50 = (s: Samples) => median(s.wall);
+const cpu = (s: Samples) => mean(s.cpu);
+/** " (2 of 40 failed)" when some runs failed. */
+const failed = (s: Samples) =>
+  s.failures.length ? ` (${s.failures.length} of ${s.wall.length + s.failures.length} failed)` : '';
+
+export function buildRows(r: Results, groups: Record<string, Group>, daemons: number): Row[] {
+  const rows: Row[] = [];
+  const inproc = (measure: string, s: Samples, per = 1) =>
+    rows.push(
+      row({
+        section: 'in-process',
+        measure,
+        value: p50(s) / per,
+        unit: 'ms',
+        cpu: { value: cpu(s) / per },
+      }),
+    );
+
+  for (const g of Object.values(groups)) {
+    const d = r.dkg[label(g)].inProcess;
+    inproc(`DKG ${label(g)} total, median of ${d.wall.length}`, d);
+    inproc(`DKG ${label(g)} per party (total / ${g.n})`, d, g.n);
+  }
+  for (const g of Object.values(groups)) {
+    const s = r.sign[label(g)].inProcess;
+    inproc(`sign ${label(g)} serialized, p50 of ${s.wall.length}`, s);
+  }
+  inproc(`single-key BIP340 schnorr.sign (the floor), p50 of ${r.singleKey.wall.length}`, r.singleKey);
+
+  const s35 = r.sign['3-of-5'].inProcess;
+  for (const g of Object.values(groups)) {
+    const { network: s, inProcess } = r.sign[label(g)];
+    if (!s && label(g) === '11-of-15') continue; // no network counterpart by design
+    const net = s ?? { wall: [], cpu: [], failures: ['not run'] };
+    const base = { label: `in-process ${label(g)} p50`, value: p50(inProcess), unit: 'ms' };
+    const v = p50(net);
+    const target = label(g) === '3-of-5' ? TARGETS.signRatio : undefined;
+    rows.push(
+      row({
+        section: 'network',
+        measure: `sign ${label(g)} p50 of ${net.wall.length} sequential${failed(net)}`,
+        value: v,
+        unit: 'ms',
+        baseline: base,
+        cpu: { value: cpu(net), baseline: cpu(inProcess) },
+        ...(target ? { target: { text: `<= ${target}x in-process`, pass: v <= target * base.value } } : {}),
+      }),
+    );
+    rows.push(
+      row({
+        section: 'network',
+        measure: `sign ${label(g)} p99 (the slowest of ${net.wall.length})`,
+        value: quantile(net.wall, 0.99),
+        unit: 'ms',
+        baseline: base,
+      }),
+    );
+  }
+
+  const runs = [
+    { concurrency: 16, spread: false },
+    { concurrency: 64, spread: false },
+    { concurrency: 64, spread: true },
+  ];
+  for (const { concurrency, spread } of runs) {
+    const t = r.throughput.find((x) => x.concurrency === concurrency && x.via.length > 1 === spread);
+    const how = spread ? 'spread over all 5 parties' : 'through party 1';
+    const detail = t
+      ? `; ${t.signatures} in ${t.windowMs / 1000} s, ${t.failures} failed, latency p50 ${Math.round(t.latencyP50Ms)} ms`
+      : '';
+    rows.push(
+      row({
+        section: 'network',
+        measure: `3-of-5 throughput, ${concurrency} in flight ${how}${detail}`,
+        value: t ? t.perSecond : Number.NaN,
+        unit: 'sig/s',
+        baseline: { label: 'in-process 3-of-5, one after another', value: 1000 / p50(s35), unit: 'sig/s' },
+        cpu: { value: t ? t.cpuMsPerSignature : Number.NaN, baseline: cpu(s35) },
+        // The target is judged on one coordinator: the case of one application and its own party.
+        ...(concurrency === 64 && !spread
+          ? {
+              target: {
+                text: `>= ${TARGETS.throughputC64} sig/s`,
+                pass: (t?.perSecond ?? 0) >= TARGETS.throughputC64,
+              },
+            }
+          : {}),
+      }),
+    );
+  }
+
+  for (const g of Object.values(groups)) {
+    const d = r.dkg[label(g)];
+    if (!d.network) continue;
+    const v = p50(d.network);
+    rows.push(
+      row({
+        section: 'network',
+        measure: `DKG ${label(g)} wall, ${g.n} daemons, median of ${d.network.wall.length}${failed(d.network)}`,
+        value: v,
+        unit: 'ms',
+        baseline: { label: `in-process DKG ${label(g)}`, value: p50(d.inProcess), unit: 'ms' },
+        cpu: { value: cpu(d.network), baseline: cpu(d.inProcess) },
+        ...(label(g) === '11-of-15'
+          ? { target: { text: `<= ${TARGETS.dkg1115Ms} ms`, pass: v <= TARGETS.dkg1115Ms } }
+          : {}),
+      }),
+    );
+  }
+  if (r.refresh?.network)
+    rows.push(
+      row({
+        section: 'network',
+        measure: `refresh 3-of-5 wall, median of ${r.refresh.network.wall.length}${failed(r.refresh.network)}`,
+        value: p50(r.refresh.network),
+        unit: 'ms',
+        baseline: { label: 'in-process refresh 3-of-5', value: p50(r.refresh.inProcess), unit: 'ms' },
+        cpu: { value: cpu(r.refresh.network), baseline: cpu(r.refresh.inProcess) },
+      }),
+    );
+
+  const bare = { label: 'bare node process', value: r.bareRssMB, unit: 'MB' };
+  const idleMax = Math.max(...r.idleRssMB);
+  rows.push(
+    row({
+      section: 'network',
+      measure: `RSS idle, highest of ${daemons} daemons (median ${Math.round(median(r.idleRssMB))} MB)`,
+      value: idleMax,
+      unit: 'MB',
+      baseline: bare,
+      target: { text: `<= ${TARGETS.idleRssMB} MB`, pass: idleMax <= TARGETS.idleRssMB },
+    }),
+  );
+  const load = r.throughput.find((x) => x.concurrency === 64 && x.via.length === 1);
+  if (load)
+    for (const [who, v] of [
+      ['coordinator', load.peakRssMB.coordinator],
+      ["other daemons'", load.peakRssMB.others],
+    ] as const)
+      rows.push(
+        row({
+          section: 'network',
+          measure: `RSS under load (${load.concurrency} in flight), ${who} peak`,
+          value: v,
+          unit: 'MB',
+          baseline: bare,
+        }),
+      );
+
+  if (r.taproot) {
+    const spends = r.taproot.spends.map((s) => `${s.inputs} in: ${s.vsize} vB`).join(', ');
+    for (const [g, v] of Object.entries(r.p2wshInputVsize))
+      rows.push(
+        row({
+          section: 'chain',
+          measure: `Taproot key-path input, network-signed (${spends})`,
+          value: r.taproot.perInputVsize,
+          unit: 'vB',
+          baseline: { label: `P2WSH ${g} input (reference)`, value: v, unit: 'vB' },
+        }),
+      );
+  }
+  if (r.gas) {
+    rows.push(
+      row({
+        section: 'chain',
+        measure: 'BIP340 verification inside a call, network signature',
+        value: r.gas.verification,
+        unit: 'gas',
+      }),
+    );
+    for (const [g, v] of Object.entries(SAFE_GAS))
+      rows.push(
+        row({
+          section: 'chain',
+          measure: 'account ETH transfer, tx gasUsed (steady state)',
+          value: r.gas.ethTransfer,
+          unit: 'gas',
+          baseline: { label: `Safe v1.5.0 ${g} (reference)`, value: v, unit: 'gas' },
+        }),
+      );
+    rows.push(
+      row({
+        section: 'chain',
+        measure: 'account ETH transfer, tx gasUsed (the first: sets the nonce slot)',
+        value: r.gas.firstEthTransfer,
+        unit: 'gas',
+      }),
+    );
+  }
+  for (const [name, why] of Object.entries(r.errors))
+    rows.push(
+      row({ section: 'failed', measure: `${name}: ${why.slice(0, 160)}`, value: Number.NaN, unit: '' }),
+    );
+  return rows;
+}
