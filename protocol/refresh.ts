@@ -12,7 +12,7 @@ import {
   evalPolynomial,
   Fn,
   G,
-  Point,
+  type Point,
   parsePoint,
   pointToBytes,
 } from './curve.ts';
@@ -22,10 +22,6 @@ import { groupKey, identifierOf, identifierScalar, type KeyShare, type PartyId }
 import { type Dealing, type Dealt, VssCeremony } from './vss.ts';
 
 const randomNonzeroScalar = (): bigint => Fn.fromBytes(secp256k1_FROST.utils.randomScalar());
-
-/** Σ_{k>=1} C_k x^k for a commitment that lists coefficients 1..t-1 only. */
-const zeroConstantEval = (commitment: readonly Point[], x: bigint): Point =>
-  evalCommitment([Point.ZERO, ...commitment], x);
 
 class RefreshDealing implements Dealing<KeyShare> {
   readonly commitmentLength: number;

@@ -80,7 +80,8 @@ export class Network {
           id: q.peerId,
           addrs: [`/ip4/127.0.0.1/tcp/${q.port}`],
           name: `party-${q.index + 1}`,
-        }));
+        }))
+        .concat(net.outsiders.map((k, j) => ({ id: peerIdOf(k), addrs: [], name: `outsider-${j + 1}` })));
       const next: Config = { ...cfg, peers, logLevel: 'warn' };
       if (opts.roundTimeoutMs) next.limits = { ...next.limits, roundTimeoutMs: opts.roundTimeoutMs };
       await saveConfig(p.configPath, next);

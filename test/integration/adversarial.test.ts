@@ -97,7 +97,7 @@ describe('one misbehaving party among four daemons', () => {
   test('DKG: a proof replayed from another session', async () => {
     let old: Uint8Array | undefined;
     // Capture the rogue's honest round 1 of one session (which it then abandons by staying silent)...
-    attack = (to, env) => {
+    attack = (_to, env) => {
       if (env.ceremony === 'DKG' && env.round === 1) old ??= env.payload;
       return env.ceremony === 'DKG' && env.round >= 2 ? undefined : env;
     };
