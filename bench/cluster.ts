@@ -20,6 +20,7 @@ const CLI = join(ROOT, 'cli/frostnet.ts');
 const PASSPHRASE = 'benchmark passphrase';
 const START_TIMEOUT_MS = 120_000;
 const STOP_TIMEOUT_MS = 10_000;
+const ROUND_TIMEOUT_MS = 45_000;
 
 export type Daemon = {
   readonly index: number;
@@ -123,7 +124,15 @@ export class Cluster {
             addrs: [`/ip4/127.0.0.1/tcp/${ports[q.index]}`],
             name: `party-${q.index + 1}`,
           }));
-        const next: Config = { ...cfg, peers, logLevel: 'warn' };
+        const next: Config = {
+          ...cfg,
+          peers,
+          logLevel: 'warn',
+          // The default 20 s round timeout is an operator's choice, not a speed: on a loaded two-core machine
+          // fifteen daemons can take longer than that for one DKG round, and a run that times out measures
+          // nothing. A longer timeout lets such a run finish and be measured as slow.
+          limits: { ...cfg.limits, roundTimeoutMs: ROUND_TIMEOUT_MS },
+        };
         await saveConfig(d.configPath, next);
       }
       return c;

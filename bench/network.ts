@@ -59,6 +59,8 @@ export type Throughput = {
   cpuMsPerSignature: number;
   /** Each of the key's daemons' CPU ms per signature, in party order. */
   cpuMsPerSignatureByDaemon: number[];
+  /** CPU the key's daemons got in the window, in cores (CPU ms per wall ms): on a shared machine, their share. */
+  coresUsed: number;
   /** Highest VmRSS seen in the window: of the coordinating daemons, and of the others. */
   peakRssMB: { coordinator: number; others: number };
 };
@@ -126,6 +128,7 @@ export async function throughput(
     latencyP99Ms: quantile(latencies, 0.99),
     cpuMsPerSignature: byDaemon.reduce((a, b) => a + b, 0),
     cpuMsPerSignatureByDaemon: byDaemon,
+    coresUsed: cpuTo.reduce((a, x, i) => a + x - cpuFrom[i], 0) / windowMs,
     peakRssMB: peak,
   };
 }

@@ -15,12 +15,16 @@ export type Row = {
   target?: { text: string; pass: boolean };
 };
 
+/** Timings and memory get three significant digits; counted quantities (gas, vbytes) stay exact. */
+const EXACT_UNITS = ['gas', 'vB'];
+const show = (v: number, unit: string) => (EXACT_UNITS.includes(unit) ? v : round(v));
+
 export function row(r: Omit<Row, 'ratio'>): Row {
   const ratio = r.baseline ? round(r.value / r.baseline.value) : undefined;
   return {
     ...r,
-    value: round(r.value),
-    ...(r.baseline ? { baseline: { ...r.baseline, value: round(r.baseline.value) } } : {}),
+    value: show(r.value, r.unit),
+    ...(r.baseline ? { baseline: { ...r.baseline, value: show(r.baseline.value, r.baseline.unit) } } : {}),
     ...(ratio === undefined ? {} : { ratio }),
     ...(r.cpu
       ? {
@@ -34,7 +38,7 @@ export function row(r: Omit<Row, 'ratio'>): Row {
 }
 
 const fmt = (v: number, unit: string) =>
-  Number.isNaN(v) ? 'failed' : `${round(v).toLocaleString('en-US')} ${unit}`.trim();
+  Number.isNaN(v) ? 'failed' : `${show(v, unit).toLocaleString('en-US')} ${unit}`.trim();
 
 export function table(rows: readonly Row[]): string {
   const head = [

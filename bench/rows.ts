@@ -101,7 +101,7 @@ export function buildRows(r: Results, groups: Record<string, Group>, daemons: nu
     const t = r.throughput.find((x) => x.concurrency === concurrency && x.via.length > 1 === spread);
     const how = spread ? 'spread over all 5 parties' : 'through party 1';
     const detail = t
-      ? `; ${t.signatures} in ${t.windowMs / 1000} s, ${t.failures} failed, latency p50 ${Math.round(t.latencyP50Ms)} ms`
+      ? `; ${t.signatures} in ${t.windowMs / 1000} s, ${t.failures} failed, latency p50 ${Math.round(t.latencyP50Ms)} ms, daemons got ${t.coresUsed.toFixed(2)} cores`
       : '';
     rows.push(
       row({

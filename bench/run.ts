@@ -61,8 +61,14 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const)
 
 function machine() {
   let commit = 'unknown';
+  let uncommitted: string[] = [];
   try {
-    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    const git = (...args: string[]) => execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' }).trim();
+    commit = git('rev-parse', '--short', 'HEAD');
+    // The daemons run the working tree: say which measured code differs from the commit.
+    uncommitted = git('status', '--porcelain', '--', 'protocol', 'node', 'cli', 'chains', 'proto')
+      .split('\n')
+      .filter(Boolean);
   } catch {
     // not a git checkout
   }
@@ -73,6 +79,7 @@ function machine() {
     node: process.version,
     platform: `${os.type()} ${os.release()} ${os.arch()}`,
     commit,
+    uncommitted,
   };
 }
 
@@ -216,9 +223,12 @@ async function measure(): Promise<Results> {
   };
 }
 
-/** Numbers rounded all the way down, for a JSON file a person can read. */
+/**
+ * Measured numbers rounded all the way down, for a JSON file a person can read; numbers with at most two
+ * decimals (gas, vbytes, figures already rounded) are kept as they are.
+ */
 function roundDeep(v: unknown): unknown {
-  if (typeof v === 'number') return round(v);
+  if (typeof v === 'number') return Number.isInteger(v * 100) ? v : round(v);
   if (Array.isArray(v)) return v.map(roundDeep);
   if (v && typeof v === 'object')
     return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, roundDeep(x)]));
