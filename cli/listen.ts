@@ -3,6 +3,8 @@
  * address can be handed to the other parties before its daemon ever runs; and the addresses to share, with
  * wildcard hosts (0.0.0.0, ::) replaced by this machine's interface addresses.
  */
+import { randomInt } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { networkInterfaces } from 'node:os';
 
@@ -17,16 +19,42 @@ function parse(ma: string): TcpAddr | undefined {
 
 const format = (a: TcpAddr) => `/${a.proto}/${a.host}/tcp/${a.port}`;
 
-/** A TCP port that is free on `host` right now. */
-export async function freePort(host = '127.0.0.1'): Promise<number> {
+/** Binds `port` (0: any) on `host` and lets it go again; the port bound, or undefined when it was taken. */
+async function tryBind(host: string, port: number): Promise<number | undefined> {
   const srv = createServer();
-  await new Promise<void>((resolve, reject) => {
-    srv.once('error', reject);
-    srv.listen(0, host, () => resolve());
+  const bound = await new Promise<boolean>((resolve) => {
+    srv.once('error', () => resolve(false));
+    srv.listen(port, host, () => resolve(true));
   });
-  const { port } = srv.address() as { port: number };
+  if (!bound) return undefined;
+  const actual = (srv.address() as { port: number }).port;
   await new Promise((r) => srv.close(r));
-  return port;
+  return actual;
+}
+
+/** The first port the system hands out to outgoing connections (Linux; the IANA dynamic range elsewhere). */
+async function ephemeralStart(): Promise<number> {
+  const text = await readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').catch(() => '');
+  const low = Number(text.trim().split(/\s+/)[0]);
+  return Number.isInteger(low) && low > 1024 && low <= 65535 ? low : 49152;
+}
+
+const LOWEST_PORT = 10_000;
+
+/**
+ * A TCP port that is free on `host` now, chosen below the range of ports the system gives outgoing
+ * connections, so that no connection takes it before the daemon listens on it (a port from bind(0) is in
+ * that range and can be taken any moment).
+ */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  const top = (await ephemeralStart()) - 1;
+  for (let tries = 0; top - LOWEST_PORT >= 1000 && tries < 100; tries++) {
+    const port = await tryBind(host, LOWEST_PORT + randomInt(top - LOWEST_PORT + 1));
+    if (port !== undefined) return port;
+  }
+  const any = await tryBind(host, 0);
+  if (any === undefined) throw new Error(`cannot bind a TCP port on ${host}`);
+  return any;
 }
 
 /** `addrs` with every /tcp/0 given a concrete free port; other addresses are left to the config's checks. */
