@@ -31,6 +31,10 @@ export type Daemon = {
   proc?: ChildProcess;
   api?: string;
   stderr: string;
+  /** Set when the daemon exited without being asked to: how it ended and the tail of its stderr. */
+  crashed?: string;
+  /** The Node flags it was started with, to start it again the same way. */
+  nodeArgs?: string[];
 };
 
 /** JSON from the control API; each use reads the fields it needs and fails loudly if they are absent. */
@@ -164,6 +168,12 @@ export class Cluster {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     d.proc = proc;
+    d.nodeArgs = nodeArgs;
+    d.crashed = undefined;
+    proc.once('exit', (code, signal) => {
+      // close() clears d.proc before it signals; any other exit is a crash.
+      if (d.proc === proc) d.crashed = `exited with ${code ?? signal}: ${d.stderr.trim().slice(-600)}`;
+    });
     // Keep only the tail of stderr: enough to explain a failure, bounded however long the bench runs.
     proc.stderr?.on('data', (b) => (d.stderr = (d.stderr + String(b)).slice(-4000)));
     let timer: NodeJS.Timeout | undefined;
@@ -239,9 +249,26 @@ export class Cluster {
   }
 
   pid(i: number): number {
-    const pid = this.daemons[i].proc?.pid;
+    const d = this.daemons[i];
+    if (d.crashed) throw new Error(`party ${i + 1} ${d.crashed}`);
+    const pid = d.proc?.pid;
     if (pid === undefined) throw new Error(`party ${i + 1} is not running`);
     return pid;
+  }
+
+  /**
+   * Starts again every daemon that crashed, so that one crash costs one measurement rather than the rest of
+   * the run; returns what each crash was, for the report.
+   */
+  async revive(): Promise<string[]> {
+    const crashes: string[] = [];
+    for (const d of this.daemons)
+      if (d.crashed) {
+        crashes.push(`party ${d.index + 1} ${d.crashed}`);
+        await this.start(d.index, d.nodeArgs ?? []);
+      }
+    if (crashes.length) await this.connected();
+    return crashes;
   }
 
   /** Resident set size of daemon i now, in MB (10^6 bytes). */
@@ -272,11 +299,11 @@ export class Cluster {
 
 async function stop(d: Daemon): Promise<void> {
   const proc = d.proc;
+  d.proc = undefined;
   if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
   const exited = new Promise((r) => proc.once('exit', r));
   proc.kill('SIGTERM');
   const timer = setTimeout(() => proc.kill('SIGKILL'), STOP_TIMEOUT_MS);
   await exited;
   clearTimeout(timer);
-  d.proc = undefined;
 }

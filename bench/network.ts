@@ -88,7 +88,12 @@ export async function throughput(
     const now = performance.now();
     if (now < from || now > to) return;
     for (const d of c.daemons.slice(0, key.members)) {
-      const rss = c.rssMB(d.index);
+      let rss = 0;
+      try {
+        rss = c.rssMB(d.index);
+      } catch {
+        continue; // a daemon that crashed: the run reports it
+      }
       if (via.includes(d.index)) peak.coordinator = Math.max(peak.coordinator, rss);
       else peak.others = Math.max(peak.others, rss);
     }

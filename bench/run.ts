@@ -93,6 +93,16 @@ async function section<T>(name: string, fn: () => Promise<T>): Promise<T | undef
     errors[name] = (e as Error).message;
     log(`${name} failed: ${(e as Error).message}`);
     return undefined;
+  } finally {
+    await revive(name);
+  }
+}
+
+/** Restarts crashed daemons (a crash is a finding: it goes in the table) so that the next figure can be measured. */
+async function revive(during: string): Promise<void> {
+  for (const crash of (await cluster?.revive()) ?? []) {
+    errors[`daemon crash during ${during} (${Object.keys(errors).length + 1})`] = crash;
+    log(`daemon crashed during ${during}, started again: ${crash}`);
   }
 }
 
@@ -112,7 +122,10 @@ async function measure(): Promise<Results> {
   const net = (n: number, run: () => Promise<unknown>, after?: () => Promise<unknown>): Workload => ({
     run,
     cpuMs: () => c.totalCpuMs(n),
-    after,
+    after: async () => {
+      await revive(`a ${n}-party run`);
+      await after?.();
+    },
   });
 
   log('in-process: single-key signature, DKGs and signatures without a network counterpart');

@@ -19,7 +19,7 @@ export const mean = (samples: readonly number[]): number =>
 
 /**
  * Something to measure, the CPU counter (ms, monotonic) of whatever does the work, and what must happen after
- * each run before the next one, untimed (say, waiting for every party to settle on a new epoch).
+ * each run, failed or not, before the next one, untimed (say, waiting for every party to settle on a new epoch).
  */
 export type Workload = { run: () => unknown; cpuMs: () => number; after?: () => unknown };
 /** Figures of the runs that succeeded, and why each other run failed (a failed run is not a sample). */
@@ -36,17 +36,17 @@ export const ownCpuMs = (): number => {
 export const here = (run: () => unknown): Workload => ({ run, cpuMs: ownCpuMs });
 
 async function once(w: Workload, into: Samples): Promise<void> {
-  const c0 = w.cpuMs();
-  const t0 = performance.now();
   try {
+    const c0 = w.cpuMs();
+    const t0 = performance.now();
     await w.run();
+    into.wall.push(performance.now() - t0);
+    into.cpu.push(w.cpuMs() - c0);
   } catch (e) {
     into.failures.push((e as Error).message);
-    return;
+  } finally {
+    await w.after?.();
   }
-  into.wall.push(performance.now() - t0);
-  into.cpu.push(w.cpuMs() - c0);
-  await w.after?.();
 }
 
 /**
