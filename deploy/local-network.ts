@@ -11,11 +11,7 @@ import { mkdir, open, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../cli/listen.ts';
-import { defaultConfig, loadConfig, saveConfig } from '../node/config.ts';
-import { storeDir } from '../node/daemon.ts';
-import { initParty } from '../node/init.ts';
 import type { LogLevel } from '../node/log.ts';
-import { openStore } from '../node/store.ts';
 
 export const ROOT = fileURLToPath(new URL('../', import.meta.url));
 export const CLI = join(ROOT, 'cli/frostnet.ts');
@@ -36,6 +32,14 @@ export async function createParties(
   n: number,
   opts: { logLevel?: LogLevel } = {},
 ): Promise<LocalParty[]> {
+  // The node modules take seconds to load; only creating parties needs them (not stopping or cleaning).
+  const [{ defaultConfig, loadConfig, saveConfig }, { storeDir }, { initParty }, { openStore }] =
+    await Promise.all([
+      import('../node/config.ts'),
+      import('../node/daemon.ts'),
+      import('../node/init.ts'),
+      import('../node/store.ts'),
+    ]);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const parties = await Promise.all(
     Array.from({ length: n }, async (_, i): Promise<LocalParty> => {

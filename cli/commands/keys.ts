@@ -28,10 +28,18 @@ async function walletOptions(cmd: string, v: { network?: string; 'evm-factory'?:
     if (!isNetworkName(network))
       throw new UsageError(cmd, `--network ${network}: expected one of ${NETWORK_NAMES.join(', ')}`);
   }
-  const factory = v['evm-factory'];
-  if (factory !== undefined && !/^0x[0-9a-fA-F]{40}$/.test(factory))
-    throw new UsageError(cmd, `--evm-factory ${factory}: expected a 0x-prefixed 20-byte address`);
-  return { network, factory };
+  const given = v['evm-factory'];
+  if (given === undefined) return { network, factory: undefined };
+  const { getAddress } = await import('ethers');
+  try {
+    // Mixed case must carry a valid EIP-55 checksum: a typo in an address is caught here.
+    return { network, factory: getAddress(given) };
+  } catch {
+    throw new UsageError(
+      cmd,
+      `--evm-factory ${given}: not an address (0x and 40 hex digits, checksum if mixed case)`,
+    );
+  }
 }
 
 /** A key and its wallet data, for people. */

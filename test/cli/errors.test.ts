@@ -61,6 +61,18 @@ describe('frostnet errors', () => {
       [['sign', '--key', 'k', '--message', '00', '--path', "0/1'", '--data-dir', root], /hardened/],
       [['sign', '--key', 'k', '--message', '00', '--scheme', 'ecdsa', '--data-dir', root], /--scheme ecdsa/],
       [['keys', '--colour'], /--colour/],
+      [
+        [
+          'keygen',
+          '--name',
+          'k',
+          '--threshold',
+          '2',
+          '--evm-factory',
+          '0x5FbDB2315678afecb367f032d7b8d3ca3c3180aa',
+        ],
+        /--evm-factory .*checksum/,
+      ],
       [['status'], /which party\? give --data-dir/],
       [['init', '--data-dir', root, '--passphrase-env', 'A', '--passphrase-file', 'B'], /not both/],
     ];

@@ -102,8 +102,15 @@ describe('frostnet CLI on three daemons', () => {
     assert.match(key.wallet.evmKey, /^[0-9a-f]{64}$/);
     groupKey = key.groupKey;
     chainCode = key.chainCode;
-    const bob = await frostnetJson(['keys', 'vault', '--network', 'regtest'], dir(1));
+    const factory = '0x5fbdb2315678afecb367f032d7b8d3ca3c3180aa';
+    const bob = await frostnetJson(['keys', 'vault', '--network', 'regtest'], {
+      ...dir(1),
+      FROSTNET_EVM_FACTORY: factory,
+    });
     assert.equal(bob.groupKey, groupKey);
+    assert.equal(bob.wallet.evmKey, key.wallet.evmKey);
+    assert.equal(bob.wallet.evmFactory.toLowerCase(), factory);
+    assert.match(bob.wallet.evmAccount, /^0x[0-9a-fA-F]{40}$/);
     assert.match(bob.wallet.address, /^bcrt1p/);
     assert.equal(bob.wallet.address.slice(6, -6), key.wallet.address.slice(4, -6), 'same key, other network');
     const carol = await frostnetJson(['keys'], dir(2));

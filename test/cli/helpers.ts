@@ -6,9 +6,6 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { CLI, ROOT } from '../../deploy/local-network.ts';
-import { defaultConfig } from '../../node/config.ts';
-import { storeDir } from '../../node/daemon.ts';
-import { openStore } from '../../node/store.ts';
 
 export const NODE = join(ROOT, 'node_modules/.bin/node');
 
@@ -24,6 +21,12 @@ export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
  * start then keep: the default cost (~0.7 s a time) would dominate these tests and tests nothing of the CLI.
  */
 export async function lightStore(dataDir: string, passphrase: string): Promise<void> {
+  // Loaded here: the node modules take seconds to load, and most test files never need them.
+  const [{ defaultConfig }, { storeDir }, { openStore }] = await Promise.all([
+    import('../../node/config.ts'),
+    import('../../node/daemon.ts'),
+    import('../../node/store.ts'),
+  ]);
   await (await openStore(storeDir(defaultConfig(dataDir)), passphrase, { kdf: { N: 2 ** 12 } })).close();
 }
 
