@@ -1,22 +1,38 @@
 /**
- * DKG and refresh between daemons: the initiator invites every member, each member checks the invite against
- * its own configuration and keys, and all run the same pure ceremony through a VssSession. Outcomes are
- * pending until every member confirmed; a pending epoch left by a crash or a lost confirmation is settled with
- * the other members afterwards (see resolvePending).
+ * DKG, refresh and reshare between daemons: the initiator invites every participant, each checks the invite
+ * against its own configuration and keys, and all run the same pure ceremony through a VssSession. Outcomes are
+ * pending until every participant confirmed; a pending epoch left by a crash or a lost confirmation is settled
+ * with the other participants afterwards (see resolvePending).
+ *
+ * Reshare dealers: every current member that answers on the current epoch deals. All of them when all are
+ * reachable, so that every removed member takes part and erases its share; at least the current threshold
+ * otherwise (a lost device can still be removed), and the outcome names the removed members that did not take
+ * part: their old shares were not erased by the protocol (they cannot combine with the new ones).
  */
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { CeremonyContext } from '../protocol/context.ts';
 import { bytesToHex, equalBytes } from '../protocol/curve.ts';
 import { createDkg } from '../protocol/dkg.ts';
 import { FrostnetError } from '../protocol/errors.ts';
-import { groupKey, type KeyShare, validateParameters } from '../protocol/keys.ts';
+import {
+  groupKey,
+  type KeyGroup,
+  type KeyShare,
+  type KeyShareJSON,
+  keyGroupFromJSON,
+  keyGroupToJSON,
+  validateParameters,
+} from '../protocol/keys.ts';
 import { createRefresh } from '../protocol/refresh.ts';
+import { createReshare, type ReshareResult } from '../protocol/reshare.ts';
+import type { VssCeremony } from '../protocol/vss.ts';
 import { type KeyStore, validateKeyName } from './keystore.ts';
 import type { Logger } from './log.ts';
 import { type CeremonyInvite, codecs, type KeyStatusMsg, ROUND } from './messages.ts';
 import { DeferredSession, type Router, type Session } from './router.ts';
 import { request, type Send } from './rpc.ts';
-import { VssSession } from './vss-session.ts';
+import { type VssCeremonyName, VssSession } from './vss-session.ts';
 import type { Envelope } from './wire.ts';
 
 export type KeyCeremoniesOptions = {
@@ -29,10 +45,22 @@ export type KeyCeremoniesOptions = {
   roundTimeoutMs: number;
   log: Logger;
   /** Called when a ceremony ends, for metrics. */
-  onOutcome?: (ceremony: 'DKG' | 'REFRESH', ok: boolean, ms: number) => void;
+  onOutcome?: (ceremony: VssCeremonyName, ok: boolean, ms: number) => void;
 };
 
 export type PendingResolution = 'activated' | 'discarded' | 'waiting';
+
+/** What a reshare did: this party's outcome, who dealt, and removed members that took no part. */
+export type ReshareOutcome = { result: ReshareResult; dealers: string[]; notErased: string[] };
+
+/** A party's answer to a status query, or undefined when it did not answer in time. */
+export type StatusAnswers = Map<string, KeyStatusMsg | undefined>;
+
+/** True when `s` says its sender holds `g`'s epoch active (the same transcript). */
+export const holdsEpoch = (s: KeyStatusMsg | undefined, g: KeyGroup): boolean =>
+  s !== undefined && s.transcript.length > 0 && s.epoch === g.epoch && equalBytes(s.transcript, g.transcript);
+
+const union = (a: readonly string[], b: readonly string[]) => [...new Set([...a, ...b])];
 
 export class KeyCeremonies {
   private readonly o: KeyCeremoniesOptions;
@@ -43,6 +71,7 @@ export class KeyCeremonies {
     this.o = o;
     o.router.onOpen('DKG', ROUND.invite, (env, from) => this.onInvite(env, from));
     o.router.onOpen('REFRESH', ROUND.invite, (env, from) => this.onInvite(env, from));
+    o.router.onOpen('RESHARE', ROUND.invite, (env, from) => this.onInvite(env, from));
     o.router.onOpen('CONTROL', ROUND.keyStatusQuery, (env, from) => this.onStatusQuery(env, from));
   }
 
@@ -61,7 +90,7 @@ export class KeyCeremonies {
       groupKey: new Uint8Array(),
       epoch: 0,
     };
-    return this.initiate('DKG', invite);
+    return (await this.initiate('DKG', invite, members)) as KeyShare;
   }
 
   /** Starts a refresh of `name` among all its members. */
@@ -79,10 +108,82 @@ export class KeyCeremonies {
       groupKey: groupKey(g).toBytes(true),
       epoch: g.epoch,
     };
-    return this.initiate('REFRESH', invite);
+    return (await this.initiate('REFRESH', invite, g.members)) as KeyShare;
   }
 
-  private async initiate(ceremony: 'DKG' | 'REFRESH', invite: CeremonyInvite): Promise<KeyShare> {
+  /**
+   * Starts a reshare of `name` to `members` with threshold `threshold`, keeping the group key. Every new member
+   * must be reachable; current members on the current epoch deal (see the header).
+   */
+  async reshare(name: string, threshold: number, members: string[]): Promise<ReshareOutcome> {
+    const share = this.o.keys.active(name);
+    if (this.o.keys.get(name)?.pending)
+      throw new FrostnetError('CONFLICT', `key ${name} has an unsettled epoch; try again shortly`);
+    validateParameters(threshold, members);
+    const g = share.group;
+    this.checkPeers(members);
+    const others = union(g.members, members).filter((m) => m !== this.o.self);
+    const answers = await this.survey(g, others);
+    const silent = members.filter((m) => m !== this.o.self && !answers.get(m));
+    if (silent.length)
+      throw new FrostnetError('UNREACHABLE', `new members did not answer: ${silent.join(', ')}`, silent);
+    const stale = members.filter(
+      (m) => g.members.includes(m) && m !== this.o.self && !this.onEpoch(answers, m, g),
+    );
+    if (stale.length)
+      throw new FrostnetError(
+        'EPOCH_MISMATCH',
+        `members not on epoch ${g.epoch} of ${name} (or still settling one): ${stale.join(', ')}`,
+        stale,
+      );
+    const dealers = g.members.filter((m) => m === this.o.self || this.onEpoch(answers, m, g));
+    if (dealers.length < g.threshold) {
+      const away = g.members.filter((m) => !dealers.includes(m));
+      throw new FrostnetError(
+        'UNREACHABLE',
+        `a reshare needs ${g.threshold} current members to deal, only ${dealers.length} are reachable on epoch ${g.epoch}`,
+        away,
+      );
+    }
+    const notErased = g.members.filter((m) => !members.includes(m) && !dealers.includes(m));
+    if (notErased.length)
+      this.o.log.warn('removed members take no part and keep their old shares', { key: name, notErased });
+    const invite: CeremonyInvite = {
+      keyName: name,
+      threshold,
+      members: [...members],
+      groupKey: groupKey(g).toBytes(true),
+      epoch: g.epoch,
+      dealers,
+      currentGroup: JSON.stringify(keyGroupToJSON(g)),
+    };
+    const result = await this.initiate('RESHARE', invite, union(dealers, members));
+    return { result, dealers, notErased };
+  }
+
+  private onEpoch(answers: StatusAnswers, m: string, g: KeyGroup): boolean {
+    const s = answers.get(m);
+    return holdsEpoch(s, g) && !s?.hasPending;
+  }
+
+  /**
+   * Every party's status for `g`'s key; a member still settling an epoch (its previous ceremony ends a moment
+   * after the initiator's) is asked again for up to one round timeout.
+   */
+  async survey(g: KeyGroup, parties: readonly string[]): Promise<StatusAnswers> {
+    const deadline = Date.now() + this.o.roundTimeoutMs;
+    for (;;) {
+      const answers = await this.statusOf(groupKey(g).toBytes(true), parties);
+      if (![...answers.values()].some((s) => s?.hasPending) || Date.now() > deadline) return answers;
+      await sleep(200);
+    }
+  }
+
+  private async initiate(
+    ceremony: VssCeremonyName,
+    invite: CeremonyInvite,
+    participants: readonly string[],
+  ): Promise<ReshareResult> {
     const sessionId = randomBytes(32);
     const session = this.createSession(ceremony, sessionId, invite);
     // Started before anyone is invited, so no answer can reach it unstarted; invitees buffer what races ahead.
@@ -90,7 +191,7 @@ export class KeyCeremonies {
     this.o.router.add(ceremony, sessionId, session);
     const payload = codecs.invite.encode(invite);
     await Promise.all(
-      invite.members
+      participants
         .filter((m) => m !== this.o.self)
         .map((m) =>
           this.o
@@ -101,33 +202,51 @@ export class KeyCeremonies {
     return session.done;
   }
 
-  private onInvite(env: Envelope, from: string): VssSession {
-    const ceremony = env.ceremony as 'DKG' | 'REFRESH';
+  /**
+   * An invite from another participant. One arriving while this party's previous ceremony of the key still runs
+   * (the initiator finishes a moment before the others) is held until that one ends.
+   */
+  private onInvite(env: Envelope, from: string): Session {
+    const ceremony = env.ceremony as VssCeremonyName;
     const invite = codecs.invite.decode(env.payload, { from });
-    if (!invite.members.includes(from) || !invite.members.includes(this.o.self))
+    const participants =
+      ceremony === 'RESHARE' ? union(invite.dealers ?? [], invite.members) : invite.members;
+    if (!participants.includes(from) || !participants.includes(this.o.self))
       throw new FrostnetError('UNEXPECTED_SENDER', `invite from ${from} for a group this party is not in`, [
         from,
       ]);
     validateKeyName(invite.keyName);
     validateParameters(invite.threshold, invite.members);
-    this.checkPeers(invite.members);
-    const session = this.createSession(ceremony, env.sessionId, invite);
-    session.start();
-    return session;
+    this.checkPeers(participants);
+    const open = () => {
+      const session = this.createSession(ceremony, env.sessionId, invite);
+      session.start();
+      return session;
+    };
+    const prior = this.running.get(invite.keyName);
+    if (!prior) return open();
+    const held = new DeferredSession();
+    void prior.then(() => {
+      try {
+        held.attach(open());
+      } catch (e) {
+        this.o.router.remove(ceremony, env.sessionId);
+        this.o.log.warn('held invite refused', { from, ceremony, reason: (e as Error).message });
+      }
+    });
+    return held;
   }
 
-  private createSession(
-    ceremony: 'DKG' | 'REFRESH',
+  /** The pure ceremony an invite asks for, checked against this party's keys. */
+  private ceremonyFor(
+    ceremony: VssCeremonyName,
     sessionId: Uint8Array,
     invite: CeremonyInvite,
-  ): VssSession {
+  ): { vss: VssCeremony<ReshareResult>; create: boolean; participants?: string[] } {
     const name = invite.keyName;
-    if (this.running.has(name))
-      throw new FrostnetError('CONFLICT', `a ceremony for key ${name} is already running`);
-    let vss: ReturnType<typeof createDkg>;
+    const entry = this.o.keys.get(name);
     if (ceremony === 'DKG') {
-      if (this.o.keys.get(name))
-        throw new FrostnetError('CONFLICT', `a key named ${name} already exists here`);
+      if (entry) throw new FrostnetError('CONFLICT', `a key named ${name} already exists here`);
       const ctx: CeremonyContext = {
         kind: 'dkg',
         sessionId,
@@ -136,19 +255,64 @@ export class KeyCeremonies {
         receivers: invite.members,
         self: this.o.self,
       };
-      vss = createDkg(ctx);
-    } else {
-      const current = this.o.keys.active(name);
-      const g = current.group;
-      if (!equalBytes(groupKey(g).toBytes(true), invite.groupKey) || g.epoch !== invite.epoch)
+      return { vss: createDkg(ctx), create: true };
+    }
+    if (entry?.pending) throw new FrostnetError('CONFLICT', `key ${name} has an unsettled epoch`);
+    const mine = entry?.active;
+    if (
+      mine &&
+      (!equalBytes(groupKey(mine.group).toBytes(true), invite.groupKey) || mine.group.epoch !== invite.epoch)
+    )
+      throw new FrostnetError(
+        'EPOCH_MISMATCH',
+        `${ceremony.toLowerCase()} of ${name} is for another key or epoch than this party holds`,
+      );
+    if (ceremony === 'REFRESH')
+      return { vss: createRefresh(sessionId, this.o.self, this.o.keys.active(name)), create: false };
+    const base = this.currentGroupOf(invite);
+    const plan = { threshold: invite.threshold, members: invite.members, dealers: invite.dealers ?? [] };
+    const participants = union(plan.dealers, plan.members);
+    if (mine) {
+      // A current member judges the dealings against its own copy of the group; the invite must name that one.
+      if (!equalBytes(mine.group.transcript, base.transcript))
         throw new FrostnetError(
           'EPOCH_MISMATCH',
-          `refresh of ${name} is for another key or epoch than this party holds`,
+          `reshare of ${name} names another epoch ${base.epoch} transcript`,
         );
-      if (this.o.keys.get(name)?.pending)
-        throw new FrostnetError('CONFLICT', `key ${name} has an unsettled epoch`);
-      vss = createRefresh(sessionId, this.o.self, current);
+      return { vss: createReshare(sessionId, this.o.self, mine, plan), create: false, participants };
     }
+    if (base.members.includes(this.o.self))
+      throw new FrostnetError(
+        'UNKNOWN_KEY',
+        `this party is a member of ${name} but holds no share of it: repair it first ("frostnet repair")`,
+      );
+    if (this.o.keys.byGroupKey(bytesToHex(invite.groupKey)))
+      throw new FrostnetError('CONFLICT', `this party already holds that key under another name`);
+    return { vss: createReshare(sessionId, this.o.self, base, plan), create: true, participants };
+  }
+
+  /** A reshare invite's current group (what a newcomer learns of the key), naming the key the invite names. */
+  private currentGroupOf(invite: CeremonyInvite): KeyGroup {
+    let base: KeyGroup;
+    try {
+      base = keyGroupFromJSON(JSON.parse(invite.currentGroup ?? '') as KeyShareJSON['group']);
+    } catch (e) {
+      throw new FrostnetError('INVALID_INPUT', `reshare invite: bad current group (${(e as Error).message})`);
+    }
+    if (!equalBytes(groupKey(base).toBytes(true), invite.groupKey) || base.epoch !== invite.epoch)
+      throw new FrostnetError('INVALID_INPUT', 'reshare invite: its group is not the key and epoch it names');
+    return base;
+  }
+
+  private createSession(
+    ceremony: VssCeremonyName,
+    sessionId: Uint8Array,
+    invite: CeremonyInvite,
+  ): VssSession<ReshareResult> {
+    const name = invite.keyName;
+    if (this.running.has(name))
+      throw new FrostnetError('CONFLICT', `a ceremony for key ${name} is already running`);
+    const { vss, create, participants } = this.ceremonyFor(ceremony, sessionId, invite);
     const started = Date.now();
     const log = this.o.log.child({ ceremony, key: name, session: bytesToHex(sessionId).slice(0, 16) });
     const session = new VssSession({
@@ -157,7 +321,7 @@ export class KeyCeremonies {
       self: this.o.self,
       vss,
       send: this.o.send,
-      onPending: (share) => this.o.keys.setPending(name, share, { create: ceremony === 'DKG' }),
+      onPending: (outcome) => this.o.keys.setPending(name, outcome, { create, participants }),
       onResult: async () => {
         await this.o.keys.activatePending(name);
       },
@@ -201,11 +365,14 @@ export class KeyCeremonies {
   // ---- Settling a pending epoch ---------------------------------------------------------------------------
 
   /**
-   * Decides a pending epoch with the other members. Activation needs every member's confirmation, and a
-   * member persists its pending outcome before it confirms, so:
-   * - a member already on the pending epoch (same transcript) proves every member confirmed: activate;
-   * - a member with neither that epoch active nor it pending never confirmed, so nobody activated: discard;
-   * - every other member holding the same pending outcome: all confirmed, activate;
+   * Decides a pending epoch with the other participants of its ceremony (for a reshare: the dealers, removed
+   * ones included, and the new members). Activation needs every participant's confirmation, and a participant
+   * persists its pending outcome before it confirms, so:
+   * - a participant already on the pending epoch (same transcript; for a removed dealer, the marker of the epoch
+   *   that removed it) proves every participant confirmed: activate;
+   * - a participant with neither that epoch active nor it pending never confirmed (a newcomer holding nothing
+   *   answers so too), so nobody activated: discard;
+   * - every other participant holding the same pending outcome: all confirmed, activate;
    * - otherwise (someone unreachable) wait and ask again later.
    */
   async resolvePending(name: string): Promise<PendingResolution> {
@@ -213,28 +380,11 @@ export class KeyCeremonies {
     const pending = entry?.pending;
     if (!pending || this.running.has(name)) return pending ? 'waiting' : 'activated';
     const g = pending.group;
-    const key = groupKey(g).toBytes(true);
-    const others = g.members.filter((m) => m !== this.o.self);
-    const answers = await Promise.all(
-      others.map(async (m) => {
-        try {
-          const env = await request(
-            { router: this.o.router, send: this.o.send, self: this.o.self },
-            m,
-            'CONTROL',
-            ROUND.keyStatusQuery,
-            codecs.keyStatusQuery.encode({ groupKey: key }),
-            Math.min(this.o.roundTimeoutMs, 5000),
-          );
-          return codecs.keyStatus.decode(env.payload, { from: m });
-        } catch {
-          return undefined;
-        }
-      }),
-    );
-    const same = (epoch: number, t: Uint8Array) => epoch === g.epoch && equalBytes(t, g.transcript);
-    const isActive = (s: KeyStatusMsg) => s.transcript.length > 0 && same(s.epoch, s.transcript);
-    const isPending = (s: KeyStatusMsg) => s.hasPending && same(s.pendingEpoch, s.pendingTranscript);
+    const others = (entry.pendingParticipants ?? g.members).filter((m) => m !== this.o.self);
+    const answers = [...(await this.statusOf(groupKey(g).toBytes(true), others)).values()];
+    const isActive = (s: KeyStatusMsg) => holdsEpoch(s, g);
+    const isPending = (s: KeyStatusMsg) =>
+      s.hasPending && s.pendingEpoch === g.epoch && equalBytes(s.pendingTranscript, g.transcript);
     let decision: PendingResolution = 'waiting';
     if (answers.some((s) => s && isActive(s))) decision = 'activated';
     else if (answers.some((s) => s && !isActive(s) && !isPending(s))) decision = 'discarded';
@@ -252,17 +402,48 @@ export class KeyCeremonies {
     return out;
   }
 
+  /** Asks each of `parties` what it holds of the key with this group key; undefined for who did not answer. */
+  async statusOf(key: Uint8Array, parties: readonly string[]): Promise<StatusAnswers> {
+    const answers = await Promise.all(
+      parties.map(async (m) => {
+        try {
+          const env = await request(
+            { router: this.o.router, send: this.o.send, self: this.o.self },
+            m,
+            'CONTROL',
+            ROUND.keyStatusQuery,
+            codecs.keyStatusQuery.encode({ groupKey: key }),
+            Math.min(this.o.roundTimeoutMs, 5000),
+          );
+          return codecs.keyStatus.decode(env.payload, { from: m });
+        } catch {
+          return undefined;
+        }
+      }),
+    );
+    return new Map(parties.map((m, i) => [m, answers[i]]));
+  }
+
+  /**
+   * Tells a party what this one holds of a key: its settled epoch (active, or the one that removed this party)
+   * and any pending one. Only to parties of those epochs' groups or ceremonies; anyone else hears "nothing",
+   * which is also the truth for what concerns it (a newcomer is a participant of any ceremony it took part in).
+   */
   private onStatusQuery(env: Envelope, from: string): undefined {
     const q = codecs.keyStatusQuery.decode(env.payload, { from });
-    const e = this.o.keys.byGroupKey(bytesToHex(q.groupKey));
-    const member = e && (e.active ?? e.pending)!.group.members.includes(from);
+    const { settled, pending } = this.o.keys.epochs(bytesToHex(q.groupKey));
+    const involves = (v?: { group: KeyGroup; participants: readonly string[] }) =>
+      v !== undefined && (v.group.members.includes(from) || v.participants.includes(from));
+    const member = involves(settled) || involves(pending);
+    const s = member ? settled?.group : undefined;
+    const p = member ? pending?.group : undefined;
     const status: KeyStatusMsg = {
       groupKey: q.groupKey,
-      epoch: member && e.active ? e.active.group.epoch : 0,
-      transcript: member && e.active ? e.active.group.transcript : new Uint8Array(),
-      hasPending: Boolean(member && e.pending),
-      pendingEpoch: member && e.pending ? e.pending.group.epoch : 0,
-      pendingTranscript: member && e.pending ? e.pending.group.transcript : new Uint8Array(),
+      epoch: s ? s.epoch : 0,
+      transcript: s ? s.transcript : new Uint8Array(),
+      hasPending: p !== undefined,
+      pendingEpoch: p ? p.epoch : 0,
+      pendingTranscript: p ? p.transcript : new Uint8Array(),
     };
     const payload = codecs.keyStatus.encode(status);
     void this.o

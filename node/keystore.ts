@@ -3,6 +3,10 @@
  * the active and pending shares, encrypted by the store. A ceremony's outcome is first written as pending and
  * becomes active only in one atomic batch, so a crash at any point leaves the previous epoch usable.
  * Decrypted shares stay in memory: signing must not decrypt on every request.
+ *
+ * A reshare can remove this party: its pending outcome is then the new group without a share, and activating
+ * it erases the share and leaves only a public marker of the epoch that removed it (no secret remains), so that
+ * the party can still tell the others, when they settle that epoch, that it confirmed it.
  */
 import { bytesToHex, hexToBytes } from '../protocol/curve.ts';
 import { FrostnetError } from '../protocol/errors.ts';
@@ -14,21 +18,47 @@ import {
   keyGroupFromJSON,
   keyGroupToJSON,
 } from '../protocol/keys.ts';
+import { isRemoved, type RemovedFromGroup, type ReshareResult } from '../protocol/reshare.ts';
 import type { Store, StoreOp } from './store.ts';
+
+type GroupJSON = KeyShareJSON['group'];
 
 type KeyRecord = {
   name: string;
   createdAt: string;
-  active?: KeyShareJSON['group'];
-  pending?: KeyShareJSON['group'];
+  active?: GroupJSON;
+  pending?: GroupJSON;
+  /** The pending epoch removes this party: there is no pending share. */
+  pendingRemoval?: true;
+  /** Parties of the ceremony behind the active / pending epoch when they are not just its members (reshare). */
+  activeParticipants?: string[];
+  pendingParticipants?: string[];
+  /** Only this: the party was removed from the key at this epoch and holds no share of it. */
+  removed?: GroupJSON;
+  removedParticipants?: string[];
 };
 
 export type KeyEntry = {
   readonly name: string;
   readonly createdAt: string;
   readonly active?: KeyShare;
-  readonly pending?: KeyShare;
+  /** A ceremony outcome awaiting every participant's confirmation: a new share, or this party's removal. */
+  readonly pending?: ReshareResult;
+  /** Everyone who took part in the ceremony of each epoch (defaults to the group's members). */
+  readonly activeParticipants?: readonly string[];
+  readonly pendingParticipants?: readonly string[];
 };
+
+/** A key this party was removed from by a reshare: the group at that epoch, public data only. */
+export type RemovedKey = {
+  readonly name: string;
+  readonly createdAt: string;
+  readonly group: KeyGroup;
+  readonly participants: readonly string[];
+};
+
+/** One epoch of a key as this party knows it, for settling it with the others. */
+export type EpochView = { readonly group: KeyGroup; readonly participants: readonly string[] };
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
@@ -59,6 +89,7 @@ export const groupKeyHex = (g: KeyGroup): string => bytesToHex(groupKey(g).toByt
 export class KeyStore {
   private readonly store: Store;
   private readonly entries = new Map<string, KeyEntry>();
+  private readonly removedKeys = new Map<string, RemovedKey>();
 
   private constructor(store: Store) {
     this.store = store;
@@ -69,23 +100,34 @@ export class KeyStore {
     for (const { name, kind } of await store.list('key/')) {
       if (kind !== 'public') continue;
       const rec = await store.getPublic<KeyRecord>(name);
-      if (rec) ks.entries.set(rec.name, await ks.load(rec));
+      if (rec?.removed && !rec.active && !rec.pending)
+        ks.removedKeys.set(rec.name, {
+          name: rec.name,
+          createdAt: rec.createdAt,
+          group: keyGroupFromJSON(rec.removed),
+          participants: rec.removedParticipants ?? rec.removed.members,
+        });
+      else if (rec) ks.entries.set(rec.name, await ks.load(rec));
     }
     return ks;
   }
 
   private async load(rec: KeyRecord): Promise<KeyEntry> {
-    const slot = async (which: 'active' | 'pending', g?: KeyShareJSON['group']) => {
+    const slot = async (which: 'active' | 'pending', g?: GroupJSON) => {
       if (!g) return undefined;
       const secret = await this.store.getSecret(shareName(rec.name, which));
       if (!secret) throw new FrostnetError('STORE_CORRUPT', `key ${rec.name}: the ${which} share is missing`);
       return { group: keyGroupFromJSON(g), secret: decodeSecret(secret) };
     };
+    const pending: ReshareResult | undefined =
+      rec.pending && rec.pendingRemoval ? { removed: true, group: keyGroupFromJSON(rec.pending) } : undefined;
     return {
       name: rec.name,
       createdAt: rec.createdAt,
       active: await slot('active', rec.active),
-      pending: await slot('pending', rec.pending),
+      pending: pending ?? (await slot('pending', rec.pending)),
+      activeParticipants: rec.activeParticipants,
+      pendingParticipants: rec.pendingParticipants,
     };
   }
 
@@ -97,12 +139,17 @@ export class KeyStore {
     return this.entries.get(name);
   }
 
-  /** The active key named `name`, or UNKNOWN_KEY. */
+  /** The active key named `name`, or UNKNOWN_KEY (saying so when a reshare removed this party). */
   active(name: string): KeyShare {
     const share = this.entries.get(name)?.active;
-    if (!share)
-      throw new FrostnetError('UNKNOWN_KEY', `no key named ${name} on this party (see "frostnet keys")`);
-    return share;
+    if (share) return share;
+    const gone = this.removedKeys.get(name);
+    if (gone)
+      throw new FrostnetError(
+        'UNKNOWN_KEY',
+        `this party was removed from key ${name} at epoch ${gone.group.epoch} and holds no share of it`,
+      );
+    throw new FrostnetError('UNKNOWN_KEY', `no key named ${name} on this party (see "frostnet keys")`);
   }
 
   /** The entry whose active or pending group has this group key. */
@@ -114,8 +161,43 @@ export class KeyStore {
     return undefined;
   }
 
-  /** Records a ceremony outcome as pending (a DKG creates the entry). Written before confirming it to peers. */
-  async setPending(name: string, share: KeyShare, opts: { create: boolean }): Promise<void> {
+  /** The key this party was removed from, by name. */
+  removed(name: string): RemovedKey | undefined {
+    return this.removedKeys.get(name);
+  }
+
+  /**
+   * What this party knows of the key with this group key: its settled epoch (the active one, or the one that
+   * removed it) and its pending one, each with the parties of the ceremony that made it.
+   */
+  epochs(hex: string): { settled?: EpochView; pending?: EpochView } {
+    const e = this.byGroupKey(hex);
+    const participants = (g: KeyGroup, p?: readonly string[]) => p ?? g.members;
+    if (e)
+      return {
+        settled: e.active && {
+          group: e.active.group,
+          participants: participants(e.active.group, e.activeParticipants),
+        },
+        pending: e.pending && {
+          group: e.pending.group,
+          participants: participants(e.pending.group, e.pendingParticipants),
+        },
+      };
+    for (const r of this.removedKeys.values())
+      if (groupKeyHex(r.group) === hex) return { settled: { group: r.group, participants: r.participants } };
+    return {};
+  }
+
+  /**
+   * Records a ceremony outcome as pending (a DKG, or a reshare to a newcomer, creates the entry). Written before
+   * confirming it to peers. `participants` names the ceremony's parties when they are not just the new members.
+   */
+  async setPending(
+    name: string,
+    outcome: ReshareResult,
+    opts: { create: boolean; participants?: readonly string[] },
+  ): Promise<void> {
     validateKeyName(name);
     const e = this.entries.get(name);
     if (opts.create && e?.active) throw new FrostnetError('CONFLICT', `a key named ${name} already exists`);
@@ -124,23 +206,76 @@ export class KeyStore {
       name,
       createdAt: e?.createdAt ?? new Date().toISOString(),
       active: e?.active,
-      pending: share,
+      activeParticipants: e?.activeParticipants,
+      pending: outcome,
+      pendingParticipants: opts.participants && [...opts.participants],
     };
-    await this.write(next, [
-      { type: 'putSecret', name: shareName(name, 'pending'), value: encodeSecret(share.secret) },
-    ]);
+    const secret: StoreOp = isRemoved(outcome)
+      ? { type: 'del', kind: 'secret', name: shareName(name, 'pending') }
+      : { type: 'putSecret', name: shareName(name, 'pending'), value: encodeSecret(outcome.secret) };
+    await this.write(next, [secret]);
+    this.removedKeys.delete(name);
   }
 
-  /** Makes the pending share active and forgets the old one, in one batch. */
-  async activatePending(name: string): Promise<KeyShare> {
+  /**
+   * Makes the pending outcome active and forgets the old share, in one batch. A removal erases this party's
+   * share and keeps only the public marker of the epoch that removed it.
+   */
+  async activatePending(name: string): Promise<ReshareResult> {
     const e = this.entries.get(name);
     if (!e?.pending) throw new FrostnetError('CONFLICT', `key ${name} has no pending epoch`);
-    const next: KeyEntry = { ...e, active: e.pending, pending: undefined };
+    const pending = e.pending;
+    if (isRemoved(pending)) {
+      await this.markRemoved(e, pending, e.pendingParticipants ?? pending.group.members);
+      return pending;
+    }
+    const next: KeyEntry = {
+      ...e,
+      active: pending,
+      activeParticipants: e.pendingParticipants,
+      pending: undefined,
+      pendingParticipants: undefined,
+    };
     await this.write(next, [
-      { type: 'putSecret', name: shareName(name, 'active'), value: encodeSecret(e.pending.secret) },
+      { type: 'putSecret', name: shareName(name, 'active'), value: encodeSecret(pending.secret) },
       { type: 'del', kind: 'secret', name: shareName(name, 'pending') },
     ]);
-    return e.pending;
+    return pending;
+  }
+
+  private async markRemoved(e: KeyEntry, r: RemovedFromGroup, participants: readonly string[]) {
+    const rec: KeyRecord = {
+      name: e.name,
+      createdAt: e.createdAt,
+      removed: keyGroupToJSON(r.group),
+      removedParticipants: [...participants],
+    };
+    await this.store.batch([
+      { type: 'del', kind: 'secret', name: shareName(e.name, 'active') },
+      { type: 'del', kind: 'secret', name: shareName(e.name, 'pending') },
+      { type: 'putPublic', name: recordName(e.name), value: rec },
+    ]);
+    this.entries.delete(e.name);
+    this.removedKeys.set(e.name, { name: e.name, createdAt: e.createdAt, group: r.group, participants });
+  }
+
+  /**
+   * Stores `share` as the active share of a key this party does not hold (a repaired share, a restored backup).
+   * A key it holds, active or pending, is never overwritten.
+   */
+  async restore(name: string, share: KeyShare): Promise<void> {
+    validateKeyName(name);
+    const e = this.entries.get(name) ?? this.byGroupKey(groupKeyHex(share.group));
+    if (e)
+      throw new FrostnetError(
+        'CONFLICT',
+        `this party already holds key ${e.name} (epoch ${(e.active ?? e.pending)!.group.epoch}); only a missing key is restored`,
+      );
+    await this.write({ name, createdAt: new Date().toISOString(), active: share }, [
+      { type: 'putSecret', name: shareName(name, 'active'), value: encodeSecret(share.secret) },
+      { type: 'del', kind: 'secret', name: shareName(name, 'pending') },
+    ]);
+    this.removedKeys.delete(name);
   }
 
   /** Drops a pending epoch that can never become active; a DKG's entry goes with it. */
@@ -153,13 +288,16 @@ export class KeyStore {
       this.entries.delete(name);
       return;
     }
-    await this.write({ ...e, pending: undefined }, [del]);
+    await this.write({ ...e, pending: undefined, pendingParticipants: undefined }, [del]);
   }
 
   private async write(e: KeyEntry, ops: StoreOp[]): Promise<void> {
     const rec: KeyRecord = { name: e.name, createdAt: e.createdAt };
     if (e.active) rec.active = keyGroupToJSON(e.active.group);
     if (e.pending) rec.pending = keyGroupToJSON(e.pending.group);
+    if (e.pending && isRemoved(e.pending)) rec.pendingRemoval = true;
+    if (e.active && e.activeParticipants) rec.activeParticipants = [...e.activeParticipants];
+    if (e.pending && e.pendingParticipants) rec.pendingParticipants = [...e.pendingParticipants];
     await this.store.batch([...ops, { type: 'putPublic', name: recordName(e.name), value: rec }]);
     this.entries.set(e.name, e);
   }

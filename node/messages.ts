@@ -16,6 +16,10 @@ export type CeremonyInvite = {
   members: string[];
   groupKey: Uint8Array;
   epoch: number;
+  /** Reshare only: the current members that deal (threshold and members are then the new ones). */
+  dealers?: string[];
+  /** Reshare only: the current key group as keyGroupToJSON text, for newcomers. */
+  currentGroup?: string;
 };
 export type CeremonyAbort = { code: string; reason: string; culprits: string[] };
 
@@ -52,6 +56,17 @@ export type KeyStatusMsg = {
   pendingTranscript: Uint8Array;
 };
 
+export type RepairInviteMsg = {
+  keyName: string;
+  groupKey: Uint8Array;
+  epoch: number;
+  lost: string;
+  helpers: string[];
+  /** keyGroupToJSON text of the key group, for the lost party. */
+  group: string;
+};
+export type RepairSigmaMsg = { sigma: Uint8Array; groupDigest: Uint8Array };
+
 type Vss1 = { commitment: Uint8Array[]; proof: Uint8Array };
 type Vss2 = { share: Uint8Array; digests: Uint8Array[] };
 type Vss3 = { confirmation: Uint8Array };
@@ -72,6 +87,10 @@ export const codecs = {
   signOneRound: codec<SignOneRoundMsg & { request: { payload: Record<string, unknown> } }>('SignOneRound'),
   keyStatusQuery: codec<KeyStatusQueryMsg>('KeyStatusQuery'),
   keyStatus: codec<KeyStatusMsg>('KeyStatus'),
+  repairInvite: codec<RepairInviteMsg>('RepairInvite'),
+  repairDelta: codec<{ delta: Uint8Array }>('RepairDelta'),
+  repairSigma: codec<RepairSigmaMsg>('RepairSigma'),
+  repairDone: codec<{ epoch: number }>('RepairDone'),
 };
 
 /** Envelope rounds of each ceremony (see the header of ceremonies.proto). */
@@ -88,6 +107,9 @@ export const ROUND = {
   signRefusal: 9,
   keyStatusQuery: 1,
   keyStatus: 2,
+  repairDelta: 1,
+  repairSigma: 2,
+  repairDone: 3,
 } as const;
 
 /** Protocol round package -> envelope round and payload. */

@@ -1,11 +1,10 @@
 /**
- * Runs one DKG or refresh ceremony over the network: feeds inbound round packages to the pure ceremony, sends
+ * Runs one DKG, refresh or reshare ceremony over the network: feeds inbound round packages to the pure ceremony, sends
  * what it returns, persists the pending outcome before confirming it, and activates it once everyone has
  * confirmed. A protocol violation is broadcast as an abort so every participant stops at once; a silent
  * participant ends the session after the round timeout, naming who did not answer.
  */
 import { FrostnetError, isFrostnetError } from '../protocol/errors.ts';
-import type { KeyShare } from '../protocol/keys.ts';
 import type { Step, VssCeremony } from '../protocol/vss.ts';
 import type { Logger } from './log.ts';
 import { codecs, decodeVss, encodeVss, ROUND } from './messages.ts';
@@ -14,35 +13,38 @@ import type { Envelope } from './wire.ts';
 
 export type Send = (to: string, env: Envelope) => Promise<void>;
 
-export type VssSessionOptions = {
-  ceremony: 'DKG' | 'REFRESH';
+export type VssCeremonyName = 'DKG' | 'REFRESH' | 'RESHARE';
+
+/** R is what the ceremony produces: a key share, or for a reshare also the removal of a dealer. */
+export type VssSessionOptions<R> = {
+  ceremony: VssCeremonyName;
   sessionId: Uint8Array;
   self: string;
-  vss: VssCeremony<KeyShare>;
+  vss: VssCeremony<R>;
   send: Send;
   /** Persists the outcome as pending; must complete before this party confirms it. */
-  onPending: (share: KeyShare) => Promise<void>;
+  onPending: (outcome: R) => Promise<void>;
   /** Makes the pending outcome active: every participant confirmed. */
-  onResult: (share: KeyShare) => Promise<void>;
+  onResult: (outcome: R) => Promise<void>;
   roundTimeoutMs: number;
   log: Logger;
 };
 
-export class VssSession implements Session {
-  private readonly o: VssSessionOptions;
+export class VssSession<R> implements Session {
+  private readonly o: VssSessionOptions<R>;
   private readonly participants: string[];
   private timer?: NodeJS.Timeout;
   private chain: Promise<void> = Promise.resolve();
   private settled = false;
-  readonly done: Promise<KeyShare>;
-  private resolve!: (k: KeyShare) => void;
+  readonly done: Promise<R>;
+  private resolve!: (k: R) => void;
   private reject!: (e: FrostnetError) => void;
 
-  constructor(o: VssSessionOptions) {
+  constructor(o: VssSessionOptions<R>) {
     this.o = o;
     const ctx = o.vss.ctx;
     this.participants = [...new Set([...ctx.dealers, ...ctx.receivers])];
-    this.done = new Promise<KeyShare>((res, rej) => {
+    this.done = new Promise<R>((res, rej) => {
       this.resolve = res;
       this.reject = rej;
     });
@@ -70,10 +72,10 @@ export class VssSession implements Session {
   }
 
   /** Steps run one at a time, in arrival order, because persisting a pending outcome is asynchronous. */
-  private run(step: () => Step<KeyShare>): void {
+  private run(step: () => Step<R>): void {
     this.chain = this.chain.then(async () => {
       if (this.settled) return;
-      let s: Step<KeyShare>;
+      let s: Step<R>;
       try {
         s = step();
       } catch (e) {
