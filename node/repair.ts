@@ -1,0 +1,435 @@
+/**
+ * Share repair between daemons (protocol/repair.ts): a member's daemon asks t helpers, itself first, to rebuild
+ * the share of a member that lost it. Each helper splits its weighted share into deltas for the other helpers
+ * (step 1), sums what it gets into a sigma for the lost party (step 2); the lost party sums the sigmas (step 3),
+ * checks the result against its verifying share and stores it. No helper learns the share.
+ *
+ * The lost party holds nothing, so the invite carries the public key group; it accepts a share only if every
+ * helper (at least t of them) vouches for that same group in its sigma, and the share matches the verifying
+ * share the group lists for it. Values travel on authenticated, encrypted streams between configured peers
+ * only, so the share goes to the holder of the lost member's identity and to nobody else.
+ */
+import { randomBytes } from 'node:crypto';
+import { bytesToHex, equalBytes } from '../protocol/curve.ts';
+import { type ErrorCode, FrostnetError, isFrostnetError } from '../protocol/errors.ts';
+import {
+  groupKey,
+  type KeyGroup,
+  type KeyShare,
+  type KeyShareJSON,
+  keyGroupFromJSON,
+  keyGroupToJSON,
+} from '../protocol/keys.ts';
+import { type RepairPlan, repairStep1, repairStep2, repairStep3 } from '../protocol/repair.ts';
+import { hashFields } from '../protocol/transcript.ts';
+import { holdsEpoch, type KeyCeremonies } from './key-ceremonies.ts';
+import { type KeyStore, validateKeyName } from './keystore.ts';
+import type { Logger } from './log.ts';
+import { codecs, type RepairInviteMsg, ROUND } from './messages.ts';
+import type { Router, Session } from './router.ts';
+import type { Send } from './rpc.ts';
+import type { Envelope } from './wire.ts';
+
+/** Digest of all of a key group's public data, which helpers vouch for to the lost party. */
+export const groupDigest = (g: KeyGroup): Uint8Array =>
+  hashFields(
+    'repair/group',
+    g.threshold,
+    [...g.members],
+    [...g.identifiers],
+    [...g.public.commitments],
+    g.identifiers.map((id) => g.public.verifyingShares[id]),
+    g.chainCode,
+    g.epoch,
+    g.transcript,
+  );
+
+/** Codes a participant's abort may carry on; anything else reads as a failed repair. */
+const ABORT_CODES: readonly ErrorCode[] = [
+  'INVALID_SHARE',
+  'INVALID_INPUT',
+  'EQUIVOCATION',
+  'UNEXPECTED_SENDER',
+  'TIMEOUT',
+  'CONFLICT',
+  'EPOCH_MISMATCH',
+];
+
+type Role = { kind: 'helper'; share: KeyShare } | { kind: 'lost'; group: KeyGroup; keyName: string };
+
+type RepairSessionOptions = {
+  sessionId: Uint8Array;
+  self: string;
+  /** The helper that asked for the repair; the lost party reports to it. */
+  coordinator: string;
+  plan: RepairPlan;
+  role: Role;
+  send: Send;
+  /** Stores the repaired share (lost party only). */
+  store: (keyName: string, share: KeyShare) => Promise<void>;
+  roundTimeoutMs: number;
+  log: Logger;
+};
+
+/** One party's part in one repair. `done` gives the repaired epoch (coordinator, lost party) or undefined. */
+class RepairSession implements Session {
+  private readonly o: RepairSessionOptions;
+  private readonly participants: string[];
+  private readonly digest: Uint8Array;
+  private readonly deltas = new Map<string, Uint8Array>();
+  private readonly sigmas = new Map<string, Uint8Array>();
+  private sentSigma = false;
+  private repairing = false;
+  private settled = false;
+  private timer?: NodeJS.Timeout;
+  readonly done: Promise<number | undefined>;
+  private resolve!: (epoch: number | undefined) => void;
+  private reject!: (e: FrostnetError) => void;
+
+  constructor(o: RepairSessionOptions) {
+    this.o = o;
+    this.participants = [...o.plan.helpers, o.plan.lost];
+    this.digest = groupDigest(o.role.kind === 'helper' ? o.role.share.group : o.role.group);
+    this.done = new Promise((res, rej) => {
+      this.resolve = res;
+      this.reject = rej;
+    });
+    this.done.catch(() => {});
+  }
+
+  start(): void {
+    this.armTimer();
+    const { role, plan, self } = this.o;
+    if (role.kind !== 'helper') return;
+    this.guard(() => {
+      for (const [to, delta] of repairStep1(role.share, self, plan)) {
+        if (to === self) this.deltas.set(self, delta);
+        else this.sendTo(to, ROUND.repairDelta, codecs.repairDelta.encode({ delta }));
+      }
+      this.maybeSigma();
+    });
+  }
+
+  receive(env: Envelope, from: string): void {
+    if (this.settled) return;
+    if (!this.participants.includes(from) || from === this.o.self)
+      throw new FrostnetError('UNEXPECTED_SENDER', `${from} takes no part in this repair`, [from]);
+    if (env.round === ROUND.abort) {
+      const a = codecs.abort.decode(env.payload, { from });
+      const code = ABORT_CODES.find((c) => c === a.code) ?? 'INVALID_SHARE';
+      const blamed = a.culprits.filter((c) => this.participants.includes(c));
+      this.fail(
+        new FrostnetError(code, `${from} ended the repair: ${a.reason.slice(0, 300)}`, blamed),
+        false,
+      );
+      return;
+    }
+    const { role, plan } = this.o;
+    this.guard(() => {
+      if (role.kind === 'helper' && env.round === ROUND.repairDelta && plan.helpers.includes(from)) {
+        const { delta } = codecs.repairDelta.decode(env.payload, { from });
+        this.once(this.deltas, from, delta);
+        this.maybeSigma();
+      } else if (role.kind === 'lost' && env.round === ROUND.repairSigma && plan.helpers.includes(from)) {
+        const m = codecs.repairSigma.decode(env.payload, { from });
+        if (!equalBytes(m.groupDigest, this.digest))
+          throw new FrostnetError(
+            'INVALID_INPUT',
+            `${from} holds another key group than the repair names; no share is accepted`,
+            [from],
+          );
+        this.once(this.sigmas, from, m.sigma);
+        this.maybeRepair(role);
+      } else if (this.isCoordinator && env.round === ROUND.repairDone && from === plan.lost) {
+        const { epoch } = codecs.repairDone.decode(env.payload, { from });
+        this.finish(epoch);
+      } else
+        throw new FrostnetError('UNEXPECTED_SENDER', `${from} may not send round ${env.round} here`, [from]);
+    });
+  }
+
+  private get isCoordinator(): boolean {
+    return this.o.self === this.o.coordinator;
+  }
+
+  /** A retransmission is ignored; two different values from one sender end the repair. */
+  private once(into: Map<string, Uint8Array>, from: string, value: Uint8Array): void {
+    const before = into.get(from);
+    if (before && !equalBytes(before, value))
+      throw new FrostnetError('EQUIVOCATION', `${from} sent two different repair values`, [from]);
+    into.set(from, value);
+    this.armTimer();
+  }
+
+  /** Step 2 once every helper's delta is in: the sigma goes to the lost party. */
+  private maybeSigma(): void {
+    const { plan } = this.o;
+    if (this.sentSigma || !plan.helpers.every((h) => this.deltas.has(h))) return;
+    this.sentSigma = true;
+    const sigma = repairStep2(plan.helpers, this.deltas);
+    this.deltas.clear();
+    this.sendTo(plan.lost, ROUND.repairSigma, codecs.repairSigma.encode({ sigma, groupDigest: this.digest }));
+    // The coordinator waits for the lost party's word; the other helpers are done.
+    if (!this.isCoordinator) this.finish(undefined);
+  }
+
+  /** Step 3 once every sigma is in: check, store, report to the coordinator. */
+  private maybeRepair(role: Extract<Role, { kind: 'lost' }>): void {
+    const { plan } = this.o;
+    if (this.repairing || !plan.helpers.every((h) => this.sigmas.has(h))) return;
+    this.repairing = true;
+    const share = repairStep3(role.group, plan, this.sigmas);
+    this.o.store(role.keyName, share).then(
+      () => {
+        this.sendTo(
+          this.o.coordinator,
+          ROUND.repairDone,
+          codecs.repairDone.encode({ epoch: share.group.epoch }),
+        );
+        this.finish(share.group.epoch);
+      },
+      (e) => this.fail(asError(e), true),
+    );
+  }
+
+  private guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      const err = asError(e);
+      // A stray or malformed message from a participant ends the repair: there is no second chance for it.
+      this.fail(err, true);
+    }
+  }
+
+  private sendTo(to: string, round: number, payload: Uint8Array): void {
+    const env: Envelope = {
+      version: 1,
+      sessionId: this.o.sessionId,
+      ceremony: 'REPAIR',
+      round,
+      sender: this.o.self,
+      payload,
+    };
+    void this.o
+      .send(to, env)
+      .catch((e) => this.o.log.warn('send failed', { to, reason: (e as Error).message }));
+  }
+
+  private armTimer(): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      const { plan, role } = this.o;
+      const waiting =
+        role.kind === 'lost'
+          ? plan.helpers.filter((h) => !this.sigmas.has(h))
+          : this.sentSigma
+            ? [plan.lost]
+            : plan.helpers.filter((h) => !this.deltas.has(h));
+      this.fail(
+        new FrostnetError('TIMEOUT', `no repair answer from ${waiting.join(', ')} in time`, waiting),
+        true,
+      );
+    }, this.o.roundTimeoutMs);
+    this.timer.unref?.();
+  }
+
+  private finish(epoch: number | undefined): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.timer);
+    this.resolve(epoch);
+  }
+
+  private fail(err: FrostnetError, tellOthers: boolean): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.timer);
+    this.deltas.clear();
+    if (tellOthers) {
+      const payload = codecs.abort.encode({
+        code: err.code,
+        reason: err.message,
+        culprits: [...err.culprits],
+      });
+      for (const p of this.participants) if (p !== this.o.self) this.sendTo(p, ROUND.abort, payload);
+    }
+    this.reject(err);
+  }
+}
+
+const asError = (e: unknown): FrostnetError =>
+  isFrostnetError(e) ? e : new FrostnetError('INTERNAL', (e as Error).message);
+
+export type RepairsOptions = {
+  self: string;
+  keys: KeyStore;
+  ceremonies: KeyCeremonies;
+  router: Router;
+  send: Send;
+  /** Peer ids this party is configured to talk to. */
+  peers: () => string[];
+  roundTimeoutMs: number;
+  log: Logger;
+};
+
+export type RepairOutcome = { name: string; party: string; helpers: string[]; epoch: number };
+
+export class Repairs {
+  private readonly o: RepairsOptions;
+
+  constructor(o: RepairsOptions) {
+    this.o = o;
+    o.router.onOpen('REPAIR', ROUND.invite, (env, from) => this.onInvite(env, from));
+  }
+
+  /**
+   * Rebuilds `lost`'s share of `name` with t helpers: this party and the first members after it that answer on
+   * the current epoch. The lost party must be reachable and must not hold the current epoch's share.
+   */
+  async repair(name: string, lost: string): Promise<RepairOutcome> {
+    const { self, keys, ceremonies } = this.o;
+    const share = keys.active(name);
+    if (keys.get(name)?.pending)
+      throw new FrostnetError('CONFLICT', `key ${name} has an unsettled epoch; try again shortly`);
+    const g = share.group;
+    if (lost === self)
+      throw new FrostnetError(
+        'INVALID_INPUT',
+        "a party cannot repair its own share: ask another member's daemon",
+      );
+    if (!g.members.includes(lost))
+      throw new FrostnetError('INVALID_INPUT', `${lost} is not a member of key ${name}`, [lost]);
+    const others = g.members.filter((m) => m !== self);
+    const answers = await ceremonies.survey(g, others);
+    if (!answers.get(lost))
+      throw new FrostnetError('UNREACHABLE', `${lost} did not answer; start its daemon first`, [lost]);
+    if (holdsEpoch(answers.get(lost), g))
+      throw new FrostnetError('CONFLICT', `${lost} still holds its share of ${name} at epoch ${g.epoch}`, [
+        lost,
+      ]);
+    const ready = others.filter(
+      (m) => m !== lost && holdsEpoch(answers.get(m), g) && !answers.get(m)?.hasPending,
+    );
+    const helpers = [self, ...ready].slice(0, g.threshold);
+    if (helpers.length < g.threshold)
+      throw new FrostnetError(
+        'UNREACHABLE',
+        `a repair needs ${g.threshold} helpers on epoch ${g.epoch}, only ${helpers.length} answered`,
+        others.filter((m) => m !== lost && !ready.includes(m)),
+      );
+    const invite: RepairInviteMsg = {
+      keyName: name,
+      groupKey: groupKey(g).toBytes(true),
+      epoch: g.epoch,
+      lost,
+      helpers,
+      group: JSON.stringify(keyGroupToJSON(g)),
+    };
+    const sessionId = randomBytes(32);
+    const session = this.session(sessionId, self, { lost, helpers }, { kind: 'helper', share });
+    session.start();
+    this.o.router.add('REPAIR', sessionId, session);
+    const payload = codecs.repairInvite.encode(invite);
+    for (const to of [...helpers.slice(1), lost])
+      void this.o
+        .send(to, { version: 1, sessionId, ceremony: 'REPAIR', round: ROUND.invite, sender: self, payload })
+        .catch((e) => this.o.log.warn('repair invite not delivered', { to, reason: (e as Error).message }));
+    const epoch = (await session.done) as number;
+    return { name, party: lost, helpers, epoch };
+  }
+
+  private session(sessionId: Uint8Array, coordinator: string, plan: RepairPlan, role: Role): RepairSession {
+    const session = new RepairSession({
+      sessionId,
+      self: this.o.self,
+      coordinator,
+      plan,
+      role,
+      send: this.o.send,
+      store: (keyName, share) => this.o.keys.restore(keyName, share),
+      roundTimeoutMs: this.o.roundTimeoutMs,
+      log: this.o.log.child({ ceremony: 'REPAIR', session: bytesToHex(sessionId).slice(0, 16) }),
+    });
+    const end = (ok: boolean, reason?: string) => {
+      this.o.router.remove('REPAIR', sessionId);
+      this.o.log.info('repair ended', { lost: plan.lost, ok, ...(reason ? { reason } : {}) });
+    };
+    session.done.then(
+      () => end(true),
+      (e: Error) => end(false, e.message),
+    );
+    return session;
+  }
+
+  /** A helper checks the invite against its own share; the lost party against what it holds (nothing). */
+  private onInvite(env: Envelope, from: string): Session {
+    const inv = codecs.repairInvite.decode(env.payload, { from });
+    const { self, keys } = this.o;
+    validateKeyName(inv.keyName);
+    const plan: RepairPlan = { lost: inv.lost, helpers: inv.helpers };
+    if (!inv.helpers.includes(from) || (self !== inv.lost && !inv.helpers.includes(self)))
+      throw new FrostnetError(
+        'UNEXPECTED_SENDER',
+        `repair invite from ${from} for a repair this party is not in`,
+        [from],
+      );
+    const known = new Set(this.o.peers());
+    const strangers = [...inv.helpers, inv.lost].filter((p) => p !== self && !known.has(p));
+    if (strangers.length)
+      throw new FrostnetError(
+        'INVALID_INPUT',
+        `repair names parties that are not peers: ${strangers.join(', ')}`,
+      );
+    if (self === inv.lost) {
+      const group = parseGroup(inv);
+      if (inv.helpers.length < group.threshold || inv.helpers.some((h) => !group.members.includes(h)))
+        throw new FrostnetError(
+          'INVALID_INPUT',
+          `repair invite from ${from}: not ${group.threshold} members help`,
+          [from],
+        );
+      if (keys.get(inv.keyName) || keys.byGroupKey(bytesToHex(inv.groupKey)))
+        throw new FrostnetError(
+          'CONFLICT',
+          `this party holds key ${inv.keyName}; there is nothing to repair`,
+        );
+      const session = this.session(env.sessionId, from, plan, { kind: 'lost', group, keyName: inv.keyName });
+      session.start();
+      return session;
+    }
+    const share = keys.active(inv.keyName);
+    const g = share.group;
+    if (
+      !equalBytes(groupKey(g).toBytes(true), inv.groupKey) ||
+      g.epoch !== inv.epoch ||
+      !g.members.includes(inv.lost)
+    )
+      throw new FrostnetError('EPOCH_MISMATCH', `repair of ${inv.keyName} is for another key or epoch`, [
+        from,
+      ]);
+    const session = this.session(env.sessionId, from, plan, { kind: 'helper', share });
+    session.start();
+    return session;
+  }
+}
+
+/** The invite's key group, naming the key and epoch the invite names and listing the lost party. */
+function parseGroup(inv: RepairInviteMsg): KeyGroup {
+  let g: KeyGroup;
+  try {
+    g = keyGroupFromJSON(JSON.parse(inv.group) as KeyShareJSON['group']);
+  } catch (e) {
+    throw new FrostnetError('INVALID_INPUT', `repair invite: bad key group (${(e as Error).message})`);
+  }
+  if (
+    !equalBytes(groupKey(g).toBytes(true), inv.groupKey) ||
+    g.epoch !== inv.epoch ||
+    !g.members.includes(inv.lost)
+  )
+    throw new FrostnetError(
+      'INVALID_INPUT',
+      'repair invite: its group is not the key, epoch or member it names',
+    );
+  return g;
+}
