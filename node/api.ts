@@ -11,12 +11,15 @@ import { bytesToHex, hexToBytes } from '../protocol/curve.ts';
 import { type ErrorCode, FrostnetError, isFrostnetError } from '../protocol/errors.ts';
 import { groupKey, type KeyShare } from '../protocol/keys.ts';
 import { parseScheme } from '../protocol/sign.ts';
+import type { BackupFile, RestoreOutcome } from './backup.ts';
 import type { SignOptions, SignOutcome } from './coordinator.ts';
+import type { ReshareOutcome } from './key-ceremonies.ts';
 import type { KeyEntry } from './keystore.ts';
 import type { SignPayload } from './messages.ts';
 import { PROMETHEUS_CONTENT_TYPE } from './metrics.ts';
 import { DECISIONS, type Decision } from './policy/approvals.ts';
 import type { ApprovalsBackend } from './policy/party-policy.ts';
+import type { RepairOutcome } from './repair.ts';
 import type { Requests } from './requests.ts';
 
 const MAX_BODY = 8 * 1024 * 1024;
@@ -31,6 +34,10 @@ export interface ApiBackend {
   dkg(name: string, threshold: number, parties: string[]): Promise<KeyShare>;
   sign(name: string, opts: SignOptions): Promise<SignOutcome>;
   refresh(name: string): Promise<KeyShare>;
+  reshare(name: string, threshold: number, parties: string[]): Promise<ReshareOutcome>;
+  repair(name: string, party: string): Promise<RepairOutcome>;
+  exportBackup(name: string, passphrase: string): Promise<BackupFile>;
+  importBackup(file: unknown, passphrase: string): Promise<RestoreOutcome>;
   metrics(): string;
   requests: Requests;
   /** This party's approvals queue (node/policy); absent when the daemon runs with another policy. */
@@ -179,6 +186,15 @@ export class ControlApi {
         );
       }
     }
+    if (resource === 'keys' && name && action && method === 'POST') {
+      const admin = await this.adminRoute(name, action, body);
+      if (admin) return admin;
+    }
+    // POST /v1/backups {backup, passphrase}: restores a backup of a key this party does not hold.
+    if (resource === 'backups' && !name && method === 'POST') {
+      const { backup, passphrase } = backupBody(body);
+      return started(b.requests.start('restore', () => b.importBackup(backup, passphrase)));
+    }
     // The operator's side of the policy: GET /v1/approvals[/:id], POST /v1/approvals/:id/(approve|reject|cancel).
     if (resource === 'approvals' && b.approvals) {
       if (!name && method === 'GET') return ok(await b.approvals.list());
@@ -194,6 +210,68 @@ export class ControlApi {
     }
     throw notFound();
   }
+
+  /** POST /v1/keys/:name/(reshare|repair|backup): changing who holds a key, and exporting this party's share. */
+  private async adminRoute(
+    name: string,
+    action: string,
+    body: unknown,
+  ): Promise<{ status: number; json: unknown } | undefined> {
+    const b = this.backend;
+    if (action === 'reshare') {
+      const { threshold, parties } = reshareBody(body);
+      b.key(name) ?? unknownKey(name);
+      const view = b.requests.start('reshare', async (progress) => {
+        progress(`reshare of ${name} to ${threshold}-of-${parties.length}`);
+        const out = await b.reshare(name, threshold, parties);
+        const g = out.result.group;
+        if (out.notErased.length)
+          progress(`removed members that took no part keep their old shares: ${out.notErased.join(', ')}`);
+        return {
+          name,
+          epoch: g.epoch,
+          groupKey: bytesToHex(groupKey(g).toBytes(true)),
+          threshold: g.threshold,
+          members: [...g.members],
+          dealers: out.dealers,
+          notErased: out.notErased,
+          removed: 'removed' in out.result,
+        };
+      });
+      return { status: 202, json: view };
+    }
+    if (action === 'repair') {
+      const party = obj(body).party;
+      if (typeof party !== 'string') throw new FrostnetError('BAD_REQUEST', 'party (a peer id) is required');
+      b.key(name) ?? unknownKey(name);
+      return { status: 202, json: b.requests.start('repair', () => b.repair(name, party)) };
+    }
+    if (action === 'backup') {
+      const passphrase = obj(body).passphrase;
+      if (typeof passphrase !== 'string') throw new FrostnetError('BAD_REQUEST', 'passphrase is required');
+      return { status: 200, json: await b.exportBackup(name, passphrase) };
+    }
+    return undefined;
+  }
+}
+
+const unknownKey = (name: string): never => {
+  throw new FrostnetError('UNKNOWN_KEY', `no key named ${name} on this party`);
+};
+
+function reshareBody(body: unknown) {
+  const b = obj(body);
+  if (!Number.isSafeInteger(b.threshold))
+    throw new FrostnetError('BAD_REQUEST', 'threshold must be a whole number');
+  return { threshold: b.threshold as number, parties: strings(b.parties, 'parties') };
+}
+
+function backupBody(body: unknown) {
+  const b = obj(body);
+  if (typeof b.passphrase !== 'string') throw new FrostnetError('BAD_REQUEST', 'passphrase is required');
+  if (typeof b.backup !== 'object' || b.backup === null)
+    throw new FrostnetError('BAD_REQUEST', 'backup (the backup file, as JSON) is required');
+  return { backup: b.backup, passphrase: b.passphrase };
 }
 
 const notFound = (what = 'no such endpoint') => new FrostnetError('BAD_REQUEST', what);

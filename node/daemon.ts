@@ -8,6 +8,7 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FrostnetError } from '../protocol/errors.ts';
 import { ControlApi } from './api.ts';
+import { Backups } from './backup.ts';
 import { type Config, loadConfig, saveConfig } from './config.ts';
 import { Coordinator } from './coordinator.ts';
 import { createHost, type Host } from './host.ts';
@@ -18,6 +19,7 @@ import { Liveness } from './liveness.ts';
 import { createLogger, type Logger } from './log.ts';
 import { createRegistry } from './metrics.ts';
 import { PartyPolicy } from './policy/party-policy.ts';
+import { Repairs } from './repair.ts';
 import { Requests } from './requests.ts';
 import { Router } from './router.ts';
 import { type Policy, Signer } from './signer.ts';
@@ -142,6 +144,17 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       log: plog,
       onOutcome: observe,
     });
+    const repairs = new Repairs({
+      self,
+      keys,
+      ceremonies,
+      router,
+      send,
+      peers: peerIds,
+      roundTimeoutMs: cfg.limits.roundTimeoutMs,
+      log: plog,
+    });
+    const backups = new Backups({ self, keys, ceremonies, log: plog });
     const signer = new Signer({
       self,
       keys,
@@ -204,6 +217,10 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
         dkg: (name, t, parties) => ceremonies.dkg(name, t, parties),
         sign: (name, opts) => coordinator.sign(name, opts),
         refresh: (name) => ceremonies.refresh(name),
+        reshare: (name, t, parties) => ceremonies.reshare(name, t, parties),
+        repair: (name, party) => repairs.repair(name, party),
+        exportBackup: (name, passphrase) => backups.export(name, passphrase),
+        importBackup: (file, passphrase) => backups.import(file, passphrase),
         metrics: () => metrics.render(),
         requests,
         approvals: policy instanceof PartyPolicy ? policy.approvals : undefined,
