@@ -1,0 +1,253 @@
+/**
+ * Changing who holds a key: `reshare` moves it to a new committee or threshold, `repair` rebuilds a member's
+ * lost share, `backup export|import` saves and restores this party's share. The group key, and so every
+ * address and account, stays the same; the CLI checks that it did.
+ *
+ * The backup passphrase comes from --passphrase-file or FROSTNET_BACKUP_PASSPHRASE, never from the command line.
+ * It goes to the local daemon (on its loopback control API), which encrypts or decrypts there: the share itself
+ * never leaves the daemon unencrypted.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { type Command, defineCommand, integerOption, listOption } from '../command.ts';
+import { CliError, UsageError } from '../output.ts';
+import { PartyBook } from '../parties.ts';
+import { fetchKey } from '../signing.ts';
+
+export const BACKUP_PASSPHRASE_ENV = 'FROSTNET_BACKUP_PASSPHRASE';
+
+const PASSPHRASE_FILE_OPTION = {
+  type: 'string',
+  arg: 'FILE',
+  help: `file holding the backup passphrase (default: $${BACKUP_PASSPHRASE_ENV})`,
+} as const;
+
+type ReshareResult = {
+  name: string;
+  epoch: number;
+  groupKey: string;
+  threshold: number;
+  members: string[];
+  dealers: string[];
+  notErased: string[];
+  removed: boolean;
+};
+
+const reshare = defineCommand({
+  name: 'reshare',
+  summary: 'Moves a key to a new committee or threshold; the group key and addresses stay the same.',
+  usage: '--key NAME --threshold T --parties ID|NAME,...',
+  details: [
+    'The parties are the NEW members, as peer ids or names from this party\'s config ("self" for this one).',
+    'Every new member must be running and have the current members as peers. Every current member that',
+    'answers deals; at least the current threshold must. Removed members erase their shares when the new',
+    'epoch starts; one that was unreachable keeps an old share that cannot combine with the new ones.',
+  ].join('\n'),
+  daemon: true,
+  options: {
+    key: { type: 'string', arg: 'NAME', required: true, help: 'the key to reshare' },
+    threshold: { type: 'string', arg: 'T', required: true, help: 'how many new members must sign' },
+    parties: { type: 'string', arg: 'ID,...', required: true, help: 'the new members, comma-separated' },
+  },
+  async run({ values, out, client }) {
+    const threshold = integerOption('reshare', 'threshold', values.threshold, 2, 255);
+    const c = await client();
+    const book = await PartyBook.load(c);
+    const parties = book.resolve(listOption('reshare', 'parties', values.parties), 'reshare', 'parties');
+    if (threshold > parties.length)
+      throw new UsageError('reshare', `--threshold ${threshold} is more than the ${parties.length} parties`);
+    const before = await fetchKey(c, values.key);
+    out.note(
+      `resharing key ${before.name} (epoch ${before.epoch}, ${before.threshold}-of-${before.members.length}) to ${threshold}-of-${parties.length}: ${parties.map((p) => book.short(p)).join(', ')}`,
+    );
+    const after = await c.run<ReshareResult>(
+      `/v1/keys/${encodeURIComponent(before.name)}/reshare`,
+      { threshold, parties },
+      (line) => out.note(`  ${line}`),
+    );
+    if (after.groupKey !== before.groupKey)
+      throw new CliError(
+        'KEY_CHANGED',
+        `reshare of ${before.name} changed the group key from ${before.groupKey} to ${after.groupKey}`,
+        'do not use this key; report it',
+      );
+    const removed = before.members.filter((m) => !after.members.includes(m));
+    out.result({ ...after, previousEpoch: before.epoch, removedMembers: removed }, () =>
+      [
+        `key ${before.name} reshared: epoch ${before.epoch} -> ${after.epoch}, ${before.threshold}-of-${before.members.length} -> ${after.threshold}-of-${after.members.length}; group key unchanged (${after.groupKey})`,
+        '  members',
+        ...after.members.map((m, i) => `    ${i + 1}. ${book.label(m)}`),
+        ...(removed.length ? ['  removed', ...removed.map((m) => `    ${book.label(m)}`)] : []),
+        ...(after.notErased.length
+          ? [
+              `  not reached (their old shares were not erased): ${after.notErased.map((m) => book.short(m)).join(', ')}`,
+            ]
+          : []),
+        ...(after.removed ? ['  this party was removed: its share is erased'] : []),
+      ].join('\n'),
+    );
+    return 0;
+  },
+});
+
+const repair = defineCommand({
+  name: 'repair',
+  summary: "Rebuilds a member's lost share of a key with the help of t members; none of them learns it.",
+  usage: '--key NAME --party ID|NAME',
+  details: [
+    "Run it from another member's daemon. The party that lost its share must run with its old identity and",
+    'have no share of the key; it checks the rebuilt share against the key group that every helper vouches for.',
+  ].join('\n'),
+  daemon: true,
+  options: {
+    key: { type: 'string', arg: 'NAME', required: true, help: 'the key' },
+    party: { type: 'string', arg: 'ID', required: true, help: 'the member whose share is rebuilt' },
+  },
+  async run({ values, out, client }) {
+    const c = await client();
+    const book = await PartyBook.load(c);
+    const [party] = book.resolve([values.party], 'repair', 'party');
+    const key = await fetchKey(c, values.key);
+    out.note(`repairing the share of ${book.label(party)} for key ${key.name} (epoch ${key.epoch})`);
+    const r = await c.run<{ name: string; party: string; helpers: string[]; epoch: number }>(
+      `/v1/keys/${encodeURIComponent(key.name)}/repair`,
+      { party },
+      (line) => out.note(`  ${line}`),
+    );
+    out.result(
+      r,
+      () =>
+        `share of ${book.label(party)} for key ${key.name} repaired at epoch ${r.epoch} (helpers: ${r.helpers.map((h) => book.short(h)).join(', ')})`,
+    );
+    return 0;
+  },
+});
+
+/** The backup passphrase from --passphrase-file or the environment; never an argument. */
+async function backupPassphrase(cmd: string, file: string | undefined, env: NodeJS.ProcessEnv) {
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (e) {
+      throw new CliError(
+        'NO_FILE',
+        `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+        'check --passphrase-file',
+      );
+    }
+    const passphrase = text.replace(/\r?\n$/, '');
+    if (!passphrase)
+      throw new CliError('NO_PASSPHRASE', `${file} is empty`, 'put the backup passphrase in it');
+    return passphrase;
+  }
+  const passphrase = env[BACKUP_PASSPHRASE_ENV];
+  if (!passphrase)
+    throw new UsageError(
+      cmd,
+      `give the backup passphrase with --passphrase-file FILE or ${BACKUP_PASSPHRASE_ENV} (never as an argument)`,
+    );
+  return passphrase;
+}
+
+const backupExport = defineCommand({
+  name: 'backup export',
+  summary: "Writes this party's share of a key, encrypted under a passphrase, to a new file.",
+  usage: '--key NAME --out FILE [--passphrase-file FILE]',
+  details: [
+    'The file holds the share and the key group at the current epoch; a refresh or reshare makes it outdated',
+    "(an import then refuses it). It holds no nonces: they never leave the daemon's memory.",
+  ].join('\n'),
+  daemon: true,
+  options: {
+    key: { type: 'string', arg: 'NAME', required: true, help: 'the key' },
+    out: {
+      type: 'string',
+      arg: 'FILE',
+      required: true,
+      help: 'the backup file to create (never overwritten)',
+    },
+    'passphrase-file': PASSPHRASE_FILE_OPTION,
+  },
+  async run({ values, out, client, env }) {
+    const passphrase = await backupPassphrase('backup export', values['passphrase-file'], env);
+    const c = await client();
+    const file = await c.post<{ key: { name: string; epoch: number; groupKey: string } }>(
+      `/v1/keys/${encodeURIComponent(values.key)}/backup`,
+      { passphrase },
+    );
+    const path = resolve(values.out);
+    try {
+      await writeFile(path, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new CliError(
+        code === 'EEXIST' ? 'FILE_EXISTS' : 'NO_FILE',
+        code === 'EEXIST'
+          ? `${path} exists already`
+          : `cannot write ${path}: ${code ?? (e as Error).message}`,
+        code === 'EEXIST' ? 'choose another --out; a backup never overwrites a file' : 'check --out',
+      );
+    }
+    const k = file.key;
+    out.result(
+      { file: path, key: k.name, epoch: k.epoch, groupKey: k.groupKey },
+      () =>
+        `backup of key ${k.name} (epoch ${k.epoch}) written to ${path}, encrypted; keep the passphrase apart from it`,
+    );
+    return 0;
+  },
+});
+
+const backupImport = defineCommand({
+  name: 'backup import',
+  summary: 'Restores a key this party lost from a backup file, if the other members confirm it is current.',
+  usage: '--file FILE [--passphrase-file FILE]',
+  details: [
+    'A backup of an older epoch than the group is on (after a refresh or reshare) is reported as outdated and',
+    'not restored: ask a member to repair this party\'s share instead ("frostnet repair").',
+  ].join('\n'),
+  daemon: true,
+  options: {
+    file: { type: 'string', arg: 'FILE', required: true, help: 'the backup file' },
+    'passphrase-file': PASSPHRASE_FILE_OPTION,
+  },
+  async run({ values, out, client, env }) {
+    const passphrase = await backupPassphrase('backup import', values['passphrase-file'], env);
+    let backup: unknown;
+    try {
+      backup = JSON.parse(await readFile(values.file, 'utf8'));
+    } catch (e) {
+      throw new CliError(
+        'NO_FILE',
+        `cannot read a backup from ${values.file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+        'check --file',
+      );
+    }
+    const c = await client();
+    const r = await c
+      .run<{ name: string; epoch: number; groupKey: string; confirmedBy: string[] }>(
+        '/v1/backups',
+        { backup, passphrase },
+        (line) => out.note(`  ${line}`),
+      )
+      .catch((e) => {
+        // The generic advice for this code is about a settling refresh; an outdated backup needs another remedy.
+        if (e instanceof CliError && e.code === 'EPOCH_MISMATCH')
+          throw new CliError(
+            e.code,
+            e.message,
+            'restore a newer backup, or ask a member to repair this share',
+          );
+        throw e;
+      });
+    out.result(
+      r,
+      () =>
+        `key ${r.name} restored at epoch ${r.epoch} (group key ${r.groupKey}; confirmed current by ${r.confirmedBy.length} members)`,
+    );
+    return 0;
+  },
+});
+
+export const commands: readonly Command[] = [reshare, repair, backupExport, backupImport];
