@@ -142,7 +142,7 @@ export class Client {
     const { id } = await this.post<{ id: string }>(path, body);
     let shown = 0;
     for (;;) {
-      const view = await this.get<RequestView>(`/v1/requests/${encodeURIComponent(id)}?wait=5000`, 60_000);
+      const view = await this.follow(id);
       for (const line of view.progress.slice(shown)) onProgress(line);
       shown = view.progress.length;
       if (view.state === 'done') return view.result as T;
@@ -150,6 +150,20 @@ export class Client {
         const err = view.error ?? { code: 'INTERNAL', message: 'the request failed', culprits: [] };
         throw apiError(err.code, err.message, err.culprits);
       }
+    }
+  }
+
+  /** One long poll of request `id`; a daemon that forgot the request (it restarted) is said so. */
+  private async follow(id: string): Promise<RequestView> {
+    try {
+      return await this.get<RequestView>(`/v1/requests/${encodeURIComponent(id)}?wait=5000`, 60_000);
+    } catch (e) {
+      if (!(e instanceof CliError) || e.code !== 'BAD_REQUEST') throw e;
+      throw new CliError(
+        'REQUEST_LOST',
+        `the daemon at ${this.daemon.api} no longer knows request ${id} (did it restart?)`,
+        'check with "frostnet keys" or "frostnet status" whether it completed, then retry',
+      );
     }
   }
 

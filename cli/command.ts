@@ -116,12 +116,15 @@ export function defineCommand<const O extends OptionSpecs>(spec: CommandSpec<O>)
   };
 }
 
-/** Parses argv for `cmd`: unknown options, missing values and missing required options are usage errors. */
+/**
+ * Parses argv for `cmd`: unknown options, missing values and missing required options are usage errors.
+ * `fromEnv` names the options whose value came from the environment rather than the command line.
+ */
 export function parseCommandArgs(
   cmd: Command,
   args: readonly string[],
   env: NodeJS.ProcessEnv,
-): { values: RawValues; positionals: string[] } {
+): { values: RawValues; positionals: string[]; fromEnv: ReadonlySet<string> } {
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({
@@ -140,9 +143,13 @@ export function parseCommandArgs(
   }
   // parseArgs typed the values by the specs' types; its own result type is looser.
   const values = { ...parsed.values } as Record<string, string | boolean | string[] | undefined>;
-  if (values.help === true) return { values, positionals: parsed.positionals };
+  const fromEnv = new Set<string>();
+  if (values.help === true) return { values, positionals: parsed.positionals, fromEnv };
   for (const [name, o] of Object.entries(cmd.options)) {
-    if (values[name] === undefined && o.env !== undefined && env[o.env]) values[name] = env[o.env];
+    if (values[name] === undefined && o.env !== undefined && env[o.env]) {
+      values[name] = env[o.env];
+      fromEnv.add(name);
+    }
     if (o.type === 'string' && !o.multiple && values[name] === '')
       throw new UsageError(cmd.name, `--${name} needs a value`);
     if (o.required && values[name] === undefined) throw new UsageError(cmd.name, `--${name} is required`);
@@ -152,7 +159,7 @@ export function parseCommandArgs(
       cmd.name,
       `unexpected argument ${JSON.stringify(parsed.positionals[cmd.positionals])}`,
     );
-  return { values, positionals: parsed.positionals };
+  return { values, positionals: parsed.positionals, fromEnv };
 }
 
 /** parseArgs messages carry advice for programmers ("To specify a positional argument..."): keep the first sentence. */

@@ -86,7 +86,7 @@ async function main(argv: readonly string[], out: Output, env: NodeJS.ProcessEnv
     return EXIT_OK;
   }
   const { cmd, rest } = findCommand(argv);
-  const { values, positionals } = parseCommandArgs(cmd, rest, env);
+  const { values, positionals, fromEnv } = parseCommandArgs(cmd, rest, env);
   if (values.help === true) {
     process.stdout.write(`${commandHelp(cmd)}\n`);
     return EXIT_OK;
@@ -103,7 +103,11 @@ async function main(argv: readonly string[], out: Output, env: NodeJS.ProcessEnv
         await locateDaemon(
           {
             dataDir: values['data-dir'] as string | undefined,
-            api: values.api as string | undefined,
+            // An explicit --data-dir names the party; FROSTNET_API from the environment must not override it.
+            api:
+              fromEnv.has('api') && !fromEnv.has('data-dir') && values['data-dir'] !== undefined
+                ? undefined
+                : (values.api as string | undefined),
             tokenFile: values['token-file'] as string | undefined,
             command: cmd.name,
           },

@@ -53,6 +53,8 @@ const HINTS: Readonly<Record<string, string>> = {
   UNREACHABLE: 'start the named parties or check their addresses ("frostnet peers list"), then retry',
   TIMEOUT: 'start the named parties or check their addresses ("frostnet peers list"), then retry',
   POLICY_DENIED: "a party's policy refused the request; ask its operator",
+  APPROVAL_REQUIRED: 'the operators of the named parties approve it ("frostnet approvals"); then ask again',
+  TIME_LOCKED: 'ask again once the time lock has passed ("frostnet approvals list" shows when)',
   WRONG_PASSPHRASE:
     'give the passphrase this party was created with (passphraseFile or its environment variable)',
   STORE_CORRUPT: "restore the party's data dir from a backup",

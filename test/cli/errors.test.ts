@@ -103,6 +103,12 @@ describe('frostnet errors', () => {
     await writeFile(join(stopped, 'config.json'), '{}');
     await writeFile(join(stopped, 'api-token'), 'token\n');
     assertOneLineError(await frostnet(['keys'], { FROSTNET_DATA_DIR: stopped }), 1, /not running — start it/);
+    // An explicit --data-dir wins over FROSTNET_API from the environment.
+    assertOneLineError(
+      await frostnet(['keys', '--data-dir', stopped], { FROSTNET_API: 'http://127.0.0.1:9' }),
+      1,
+      /party in .*stopped is not running/,
+    );
 
     // A daemon that died without cleaning up: its runtime file names a port nobody listens on.
     const port = await freePort();

@@ -33,10 +33,10 @@ describe('command options', () => {
       { name: values.name, count: values.count, flag: values.flag, json: values.json },
       { name: 'x', count: '3', flag: true, json: true },
     );
-    assert.equal(
-      parseCommandArgs(cmd, ['--name', 'x', '--count', '4'], { DEMO_COUNT: '3' }).values.count,
-      '4',
-    );
+    const explicit = parseCommandArgs(cmd, ['--name', 'x', '--count', '4'], { DEMO_COUNT: '3' });
+    assert.equal(explicit.values.count, '4');
+    assert.deepEqual([...explicit.fromEnv], []);
+    assert.deepEqual([...parseCommandArgs(cmd, ['--name', 'x'], { DEMO_COUNT: '3' }).fromEnv], ['count']);
     assert.throws(
       () => parseCommandArgs(cmd, [], {}),
       (e: unknown) => e instanceof UsageError && /--name is required/.test(e.message),
