@@ -1,0 +1,148 @@
+/**
+ * More for integration tests on real daemons (beside network.ts): waiting for a key to settle, signing and
+ * checking, reaching into a stopped party's store, and running a CLI command module in this process.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { walletAddress } from '../../chains/bitcoin/address.ts';
+import { walletRoot } from '../../chains/bitcoin/keys.ts';
+import { Client, locateDaemon } from '../../cli/client.ts';
+import { type Command, parseCommandArgs } from '../../cli/command.ts';
+import { Output } from '../../cli/output.ts';
+import { openStore } from '../../node/store.ts';
+import { hexToBytes } from '../../protocol/curve.ts';
+import { verifyBip340 } from '../../protocol/sign.ts';
+import { type Network, PASSPHRASE } from './network.ts';
+
+/** A control API answer, as Network.call gives it. */
+export type View = Awaited<ReturnType<Network['call']>>;
+
+/**
+ * Every party's view of key `name` (GET /v1/keys/:name) once the holders agree on one settled epoch and the
+ * rest hold nothing of it; after `waitMs` the views as they are.
+ */
+export async function settledViews(net: Network, name: string, waitMs = 30_000): Promise<View[]> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const views = await Promise.all(
+      net.parties.map((p, i) =>
+        p.api ? net.call(i, 'GET', `/v1/keys/${name}`) : Promise.resolve({ status: 0, json: {} }),
+      ),
+    );
+    const holders = views.filter((v) => v.status === 200);
+    const calm = holders.every((v) => v.json.state === 'active' && v.json.pendingEpoch === undefined);
+    const agreed = new Set(holders.map((v) => `${v.json.epoch}/${v.json.groupKey}`)).size <= 1;
+    if ((calm && agreed && views.every((v) => v.status === 200 || v.status === 404)) || Date.now() > deadline)
+      return views;
+    await sleep(200);
+  }
+}
+
+/** Party indexes holding the key in these views. */
+export const holders = (views: View[]): number[] => views.flatMap((v, i) => (v.status === 200 ? [i] : []));
+
+/** The receive address m/0/0 of a key view: what must not change across a reshare. */
+export const taprootAddress = (view: { groupKey: string; chainCode: string }): string =>
+  walletAddress(
+    walletRoot(hexToBytes(view.groupKey), hexToBytes(view.chainCode)),
+    { change: false, index: 0 },
+    'regtest',
+  );
+
+/** Signs a fresh message through party `via` with exactly `signers` (indexes); returns the request view. */
+export async function signVia(net: Network, via: number, name: string, signers: number[]) {
+  const message = randomBytes(32).toString('hex');
+  const r = await net.run(via, `/v1/keys/${name}/sign`, { message, signers: signers.map((i) => net.ids[i]) });
+  return { ...r, message };
+}
+
+/** Signs and checks the signature under `groupKey` (33-byte hex). */
+export async function assertSigns(
+  net: Network,
+  via: number,
+  name: string,
+  signers: number[],
+  groupKey: string,
+) {
+  const r = await signVia(net, via, name, signers);
+  assert.equal(r.state, 'done', `signers ${signers} via ${via}: ${JSON.stringify(r.error)}`);
+  assert.deepEqual([...r.result.signers].sort(), signers.map((i) => net.ids[i]).sort());
+  assert.ok(
+    verifyBip340(hexToBytes(r.result.signatures[0]), hexToBytes(r.message), hexToBytes(groupKey).subarray(1)),
+    'signature verifies under the group key',
+  );
+}
+
+/** Runs `fn` on party i's store; the party's daemon must be stopped. */
+export async function withStore<T>(
+  net: Network,
+  i: number,
+  fn: (store: Awaited<ReturnType<typeof openStore>>) => Promise<T>,
+): Promise<T> {
+  const store = await openStore(join(net.parties[i].dataDir, 'store'), PASSPHRASE);
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
+/** Names of the secret share records party i's store holds for key `name` (daemon stopped). */
+export const shareRecords = (net: Network, i: number, name: string): Promise<string[]> =>
+  withStore(net, i, async (s) =>
+    (await s.list('share/'))
+      .filter((r) => r.kind === 'secret' && r.name.endsWith(`/${name}`))
+      .map((r) => r.name),
+  );
+
+/** Deletes every record of key `name` from party i's store, as a lost disk would (daemon stopped). */
+export const wipeKey = (net: Network, i: number, name: string): Promise<void> =>
+  withStore(net, i, (s) =>
+    s.batch([
+      { type: 'del', kind: 'public', name: `key/${name}` },
+      { type: 'del', kind: 'secret', name: `share/active/${name}` },
+      { type: 'del', kind: 'secret', name: `share/pending/${name}` },
+    ]),
+  );
+
+export type CliRun = { code: number; stdout: string; stderr: string };
+
+/** What cli/frostnet.ts does for one command of `commands`, in this process (for modules not registered yet). */
+export async function runCommand(
+  commands: readonly Command[],
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+): Promise<CliRun> {
+  let stdout = '';
+  let stderr = '';
+  const out = new Output(
+    args.includes('--json'),
+    { write: (s: string) => (stdout += s) },
+    { write: (s: string) => (stderr += s) },
+  );
+  try {
+    const cmd =
+      commands.find((c) => c.name === `${args[0]} ${args[1]}`) ?? commands.find((c) => c.name === args[0]);
+    assert.ok(cmd, `no command ${args.slice(0, 2).join(' ')}`);
+    const rest = args.slice(cmd.name.split(' ').length);
+    const { values, positionals } = parseCommandArgs(cmd, rest, env);
+    let client: Client | undefined;
+    const code = await cmd.run({
+      values,
+      positionals,
+      out,
+      env,
+      client: async () => {
+        client ??= new Client(
+          await locateDaemon({ dataDir: values['data-dir'] as string | undefined, command: cmd.name }, env),
+        );
+        return client;
+      },
+    });
+    return { code: code ?? 0, stdout, stderr };
+  } catch (e) {
+    return { code: out.error(e), stdout, stderr };
+  }
+}
