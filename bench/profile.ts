@@ -18,12 +18,17 @@ import { dkgOnce, signer } from './baseline.ts';
 import { Cluster, ROOT, vmRssMB } from './cluster.ts';
 import { formatSummary, monotonicUs, summarize } from './cpuprofile.ts';
 import { keygen, signOnce, throughput } from './network.ts';
-import { median, round, sample } from './stats.ts';
+import { mean, median, round, type Samples, sample } from './stats.ts';
 
 const workload = process.argv[2] ?? '';
 const SIGNATURES = 40;
 
-async function profiledCluster(n: number, work: (c: Cluster) => Promise<unknown>): Promise<void> {
+/** Starts n profiled daemons, runs `setup` (not profiled), then `work` inside the profile window. */
+async function profiledCluster<S>(
+  n: number,
+  setup: (c: Cluster) => Promise<S>,
+  work: (c: Cluster, s: S) => Promise<unknown>,
+): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'frostnet-prof-'));
   const c = await Cluster.create(n);
   let window: { fromUs: number; toUs: number } | undefined;
@@ -31,11 +36,12 @@ async function profiledCluster(n: number, work: (c: Cluster) => Promise<unknown>
   try {
     await c.startAll((i) => ['--cpu-prof', `--cpu-prof-dir=${join(dir, `party-${i + 1}`)}`]);
     await c.connected();
+    const prepared = await setup(c);
     await sleep(2000);
     const fromUs = monotonicUs();
     cpu.push(c.daemons.map((d) => c.cpuMs(d.index)));
     const t0 = performance.now();
-    const out = await work(c);
+    const out = await work(c, prepared);
     console.log(`workload: ${round(performance.now() - t0)} ms wall`, out ?? '');
     cpu.push(c.daemons.map((d) => c.cpuMs(d.index)));
     window = { fromUs, toUs: monotonicUs() };
@@ -122,29 +128,43 @@ async function memory(): Promise<void> {
   }
 }
 
+const describeRuns = (s: Samples) =>
+  `${s.wall.length} ok, wall ${s.wall.map(round).join(' ')} ms, CPU of all daemons ${s.cpu.map(round).join(' ')} ms` +
+  (s.failures.length
+    ? `; ${s.failures.length} failed: ${s.failures.map((f) => f.slice(0, 200)).join(' | ')}`
+    : '');
+
+const key35 = (c: Cluster) => keygen(c, 'p35', 3, 5);
+
 switch (workload) {
   case 'sign':
-    await profiledCluster(5, async (c) => {
-      const key = await keygen(c, 'p35', 3, 5);
+    await profiledCluster(5, key35, async (c, key) => {
       const s = await sample(
         { run: () => signOnce(c, 0, key.name), cpuMs: () => c.totalCpuMs() },
         SIGNATURES,
       );
-      return `${SIGNATURES} signatures, median ${round(median(s.wall))} ms`;
+      return `${SIGNATURES} signatures, median ${round(median(s.wall))} ms, ${round(mean(s.cpu))} CPU ms each`;
     });
     break;
   case 'throughput':
-    await profiledCluster(5, async (c) => {
-      const key = await keygen(c, 'p35', 3, 5);
+    await profiledCluster(5, key35, async (c, key) => {
       const t = await throughput(c, [0], { name: key.name, members: 5 }, 64, 2000, 10_000);
-      return `${round(t.perSecond)} sig/s, ${round(t.cpuMsPerSignature)} CPU ms per signature`;
+      return `${round(t.perSecond)} sig/s, ${round(t.cpuMsPerSignature)} CPU ms per signature (${t.cpuMsPerSignatureByDaemon.map(round).join(' ')} by party), ${round(t.coresUsed)} cores`;
     });
     break;
   case 'dkg':
-    await profiledCluster(15, async (c) => {
-      const s = await sample({ run: () => keygen(c, 'p1115', 11, 15), cpuMs: () => c.totalCpuMs() }, 1);
-      return `11-of-15 DKG ${round(s.wall[0])} ms, ${round(s.cpu[0])} CPU ms over all daemons`;
-    });
+    await profiledCluster(
+      15,
+      async () => undefined,
+      async (c) => {
+        let run = 0;
+        const s = await sample(
+          { run: () => keygen(c, `p1115-${++run}`, 11, 15), cpuMs: () => c.totalCpuMs() },
+          2,
+        );
+        return `11-of-15 DKG: ${describeRuns(s)}`;
+      },
+    );
     break;
   case 'baseline':
     await profileHere('sign 3-of-5', signer({ t: 3, n: 5 }), SIGNATURES);
