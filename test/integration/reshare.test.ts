@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { commands } from '../../cli/commands/admin.ts';
 import { openBackup } from '../../node/backup.ts';
+import type { Envelope } from '../../node/wire.ts';
 import { Fn, G, hexToBytes, parsePoint } from '../../protocol/curve.ts';
 import { identifierScalar, type KeyShare } from '../../protocol/keys.ts';
 import { lagrangeCoefficient } from '../../protocol/vss.ts';
@@ -166,7 +167,7 @@ describe('reshare across daemons', () => {
     assert.ok(mixed >= 6);
   });
 
-  test('a daemon killed in the middle of a reshare: after its restart every party is on one epoch', async () => {
+  test('a daemon killed in the middle of a reshare: after its restart every party is on one epoch', async (t) => {
     // [0, 2, 1] 2-of-3 -> adds party 3 (3-of-4); the victim is a dealer or the newcomer, killed at two points.
     for (const [round, { victim, delayMs }] of [
       { victim: 3, delayMs: 30 },
@@ -196,9 +197,56 @@ describe('reshare across daemons', () => {
         assert.deepEqual(now, [...members].sort(), `round ${round}: the new committee holds the key`);
       }
       for (const i of now) assert.equal(views[i].json.groupKey, key.groupKey);
-      const t = views[now[0]].json.threshold;
+      t.diagnostic(`round ${round}: party ${victim + 1} killed, every party settled on epoch ${e}`);
+      const threshold = views[now[0]].json.threshold;
       const signers = now.includes(victim) ? [victim, ...now.filter((i) => i !== victim)] : now;
-      await assertSigns(net, signers[0], KEY, signers.slice(0, t), key.groupKey);
+      await assertSigns(net, signers[0], KEY, signers.slice(0, threshold), key.groupKey);
+    }
+  });
+
+  test('a party killed -9 while its new epoch is pending (staying or removed) settles with the others', async (t) => {
+    // Party 1 (the initiator, run in this process) withholds its confirmation from the victim only: the victim
+    // persists its outcome as pending and waits, while everyone else activates the new epoch.
+    let withholdFrom: string | undefined;
+    await net.stop(0);
+    await net.startInProcess(0, {
+      transformOutbound: (to: string, env: Envelope) =>
+        env.ceremony === 'RESHARE' && env.round === 3 && to === withholdFrom ? undefined : env,
+    });
+    for (const removed of [false, true]) {
+      const before = await settledViews(net, KEY);
+      const committee = holders(before);
+      const epoch = before[committee[0]].json.epoch;
+      const victim = committee.find((i) => i !== 0)!;
+      const newcomer = [0, 1, 2, 3, 4].find((i) => !committee.includes(i))!;
+      const members = [...committee.filter((i) => !removed || i !== victim), newcomer];
+      withholdFrom = net.ids[victim];
+      const started = await net.call(0, 'POST', `/v1/keys/${KEY}/reshare`, {
+        threshold: 2,
+        parties: members.map((i) => net.ids[i]),
+      });
+      assert.equal(started.status, 202, JSON.stringify(started.json));
+      for (;;) {
+        const v = await net.call(victim, 'GET', `/v1/keys/${KEY}`);
+        if (v.json.pendingEpoch === epoch + 1) break;
+        assert.equal(v.json.epoch, epoch, 'the victim cannot settle without every confirmation');
+        await sleep(20);
+      }
+      await net.kill(victim);
+      withholdFrom = undefined;
+      const done = await net.call(0, 'GET', `/v1/requests/${started.json.id}?wait=15000`);
+      assert.equal(done.json.state, 'done', JSON.stringify(done.json.error));
+      await net.start(victim);
+      const views = await settledViews(net, KEY);
+      assert.deepEqual(holders(views), [...members].sort());
+      for (const i of members)
+        assert.equal(views[i].json.epoch, epoch + 1, `party ${i + 1} on the new epoch`);
+      t.diagnostic(
+        `party ${victim + 1} (${removed ? 'removed' : 'staying'}) killed while pending; all on epoch ${epoch + 1}`,
+      );
+      if (removed) await assertRemoved(victim, members[0], members[1]);
+      const signers = removed ? members.slice(0, 2) : [victim, members.find((i) => i !== victim)!];
+      await assertSigns(net, signers[0], KEY, signers, key.groupKey);
     }
   });
 });
