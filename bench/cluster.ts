@@ -150,6 +150,12 @@ export class Cluster {
     return this.daemons.map((d) => d.peerId);
   }
 
+  /**
+   * The script each daemon runs: the `frostnet` command (start --config FILE), or another that takes the same
+   * arguments and prints the same first line (bench/daemon-allow-all.ts, for an experiment).
+   */
+  entry = CLI;
+
   /** Starts every daemon; `nodeArgs` go to Node before the script (say ['--cpu-prof', ...]). */
   async startAll(nodeArgs: (i: number) => string[] = () => []): Promise<void> {
     // A daemon's start-up (loading its modules, opening the store) is a couple of CPU seconds; starting them
@@ -163,7 +169,7 @@ export class Cluster {
 
   async start(i: number, nodeArgs: string[] = []): Promise<void> {
     const d = this.daemons[i];
-    const proc = spawn(NODE, [...nodeArgs, CLI, 'start', '--config', d.configPath], {
+    const proc = spawn(NODE, [...nodeArgs, this.entry, 'start', '--config', d.configPath], {
       env: { ...process.env, FROSTNET_PASSPHRASE: PASSPHRASE },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -6,6 +6,8 @@
  *   baseline    the in-process 3-of-5 signature and 11-of-15 DKG, profiled in this process
  *   memory      VmRSS of Node with each of the daemon's big dependencies loaded, and of idle daemons
  * Daemons run with --cpu-prof; only samples taken while the workload ran are counted (start-up is left out).
+ * With --allow-all the daemons run bench/daemon-allow-all.ts: the same daemon with an in-memory allow-all
+ * policy, to measure what the policy file's per-request state on disk costs.
  * Not part of `npm run bench`: profiling slows what it measures.
  */
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
@@ -21,6 +23,7 @@ import { keygen, signOnce, throughput } from './network.ts';
 import { mean, median, round, type Samples, sample } from './stats.ts';
 
 const workload = process.argv[2] ?? '';
+const ENTRY = process.argv.includes('--allow-all') ? join(ROOT, 'bench/daemon-allow-all.ts') : undefined;
 const SIGNATURES = 40;
 
 /** Starts n profiled daemons, runs `setup` (not profiled), then `work` inside the profile window. */
@@ -31,6 +34,7 @@ async function profiledCluster<S>(
 ): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'frostnet-prof-'));
   const c = await Cluster.create(n);
+  if (ENTRY) c.entry = ENTRY;
   let window: { fromUs: number; toUs: number } | undefined;
   const cpu: number[][] = [];
   try {
@@ -174,6 +178,6 @@ switch (workload) {
     await memory();
     break;
   default:
-    console.error('usage: node bench/profile.ts sign|throughput|dkg|baseline|memory');
+    console.error('usage: node bench/profile.ts sign|throughput|dkg|baseline|memory [--allow-all]');
     process.exitCode = 2;
 }
