@@ -10,6 +10,7 @@
  * policy, to measure what the policy file's per-request state on disk costs.
  * Not part of `npm run bench`: profiling slows what it measures.
  */
+import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
@@ -75,22 +76,30 @@ async function profileHere(name: string, fn: () => unknown, runs: number): Promi
   const ms = performance.now() - t0;
   const { profile } = await session.post('Profiler.stop');
   session.disconnect();
-  const file = join(await mkdtemp(join(tmpdir(), 'frostnet-prof-')), `${name}.cpuprofile`);
+  const dir = await mkdtemp(join(tmpdir(), 'frostnet-prof-'));
+  const file = join(dir, `${name}.cpuprofile`);
   await writeFile(file, JSON.stringify(profile));
   console.log(`\n== in-process ${name}: ${runs} runs, ${round(ms / runs)} ms each ==`);
   console.log(formatSummary(summarize([file])));
+  await rm(dir, { recursive: true, force: true });
 }
 
-/** VmRSS of a fresh Node that has loaded `what` (a module path or package name), idle for a moment. */
+/**
+ * VmRSS of a fresh Node that has loaded `what` (a module path or package name), 2 s after the import finished
+ * (on a loaded machine importing the daemon takes longer than any fixed wait).
+ */
 async function rssWith(what: string): Promise<number> {
-  const { spawn } = await import('node:child_process');
-  const code = `${what ? `await import(${JSON.stringify(what)});` : ''} setInterval(() => {}, 1 << 30);`;
+  const code = `${what ? `await import(${JSON.stringify(what)});` : ''} console.log('loaded'); setInterval(() => {}, 1 << 30);`;
   const proc = spawn(join(ROOT, 'node_modules/.bin/node'), ['--input-type=module', '-e', code], {
     cwd: ROOT,
-    stdio: 'ignore',
+    stdio: ['ignore', 'pipe', 'ignore'],
   });
   try {
-    await sleep(4000);
+    await new Promise<void>((resolve, reject) => {
+      proc.stdout.on('data', () => resolve());
+      proc.once('exit', (c) => reject(new Error(`importing ${what} failed (${c})`)));
+    });
+    await sleep(2000);
     return vmRssMB(proc.pid!);
   } finally {
     const exited = new Promise((r) => proc.once('exit', r));
@@ -100,7 +109,8 @@ async function rssWith(what: string): Promise<number> {
 }
 
 async function memory(): Promise<void> {
-  const tiny = join(await mkdtemp(join(tmpdir(), 'frostnet-prof-')), 'tiny.ts');
+  const dir = await mkdtemp(join(tmpdir(), 'frostnet-prof-'));
+  const tiny = join(dir, 'tiny.ts');
   await writeFile(tiny, 'export const x: number = 1;\n');
   const rows: [string, string][] = [
     ['bare node', ''],
@@ -110,7 +120,7 @@ async function memory(): Promise<void> {
     ['protobufjs', 'protobufjs'],
     ['bitcoinjs-lib', 'bitcoinjs-lib'],
     ['ethers', 'ethers'],
-    ['libp2p + noise + yamux + tcp', 'libp2p'],
+    ['libp2p', 'libp2p'],
     ['node/daemon.ts (everything a daemon loads, not started)', join(ROOT, 'node/daemon.ts')],
   ];
   for (const [label, what] of rows)
@@ -119,6 +129,7 @@ async function memory(): Promise<void> {
         .toString()
         .padStart(6)} MB  ${label}`,
     );
+  await rm(dir, { recursive: true, force: true });
   const c = await Cluster.create(5);
   try {
     await c.startAll();
