@@ -127,7 +127,11 @@ const start = defineCommand({
         `there is no config at ${configPath}`,
         'create the party with "frostnet init --data-dir DIR", or give --config FILE',
       );
-    const { startDaemon } = await import('../../node/daemon.ts');
+    const [{ startDaemon }, { guardProcess }] = await Promise.all([
+      import('../../node/daemon.ts'),
+      import('../../node/process-guard.ts'),
+    ]);
+    guardProcess();
     const daemon = await withContext(`cannot start the party of ${configPath}`, () =>
       startDaemon({ configPath }),
     );
