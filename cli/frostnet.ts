@@ -21,6 +21,7 @@ const GROUPS: readonly (readonly Command[])[] = [
   (await import('./commands/btc.ts')).commands,
   (await import('./commands/evm.ts')).commands,
   (await import('./commands/approvals.ts')).commands,
+  (await import('./commands/admin.ts')).commands,
 ];
 
 const COMMANDS: readonly Command[] = GROUPS.flat();
@@ -32,6 +33,7 @@ const ENVIRONMENT = [
   'FROSTNET_PASSPHRASE   the store passphrase, unless the config names another variable or a file',
   'FROSTNET_EVM_FACTORY  default --evm-factory: the account factory, to show EVM account addresses',
   'FROSTNET_RELAYER_KEY  the relayer private key (hex) that pays gas for evm deploy/send',
+  'FROSTNET_BACKUP_PASSPHRASE  the passphrase of backup files (backup export/import), unless --passphrase-file',
   'FROSTNET_DEBUG=1      print stack traces with errors (for bug reports)',
 ];
 

@@ -32,6 +32,8 @@ export class RollingCounters {
   private readonly reservationMs: number;
   private state: State;
   private readonly reserved = new Map<string, Reservation>();
+  private inFlight?: Promise<void>;
+  private queued?: Promise<void>;
 
   private constructor(file: string, clock: () => number, reservationMs: number, state: State) {
     this.file = file;
@@ -96,8 +98,12 @@ export class RollingCounters {
     await this.save(now);
   }
 
-  /** Drops what no window can count any more, then writes the file. */
-  private async save(now: number): Promise<void> {
+  /**
+   * Drops what no window can count any more, then writes the file. Writes are coalesced: while one is in
+   * flight, every change made meanwhile goes into the single next one, so many requests share one fsync; each
+   * caller's promise resolves once a write that includes its change is durable.
+   */
+  private save(now: number): Promise<void> {
     const dayAgo = now - DAY_MS;
     for (const [id, r] of this.reserved) if (r.until <= now) this.reserved.delete(id);
     this.state = {
@@ -105,7 +111,24 @@ export class RollingCounters {
       accepted: this.state.accepted.filter((a) => a.at > now - HOUR_MS),
       signed: this.state.signed.filter((s) => s.at > dayAgo),
     };
-    await writeJsonFile(this.file, this.state);
+    if (this.queued) return this.queued;
+    if (!this.inFlight) return this.write();
+    this.queued = this.inFlight
+      .catch(() => {})
+      .then(() => {
+        this.queued = undefined;
+        return this.write();
+      });
+    return this.queued;
+  }
+
+  private write(): Promise<void> {
+    const done = writeJsonFile(this.file, this.state);
+    const tracked = done.finally(() => {
+      if (this.inFlight === tracked) this.inFlight = undefined;
+    });
+    this.inFlight = tracked;
+    return done;
   }
 }
 

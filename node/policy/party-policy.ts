@@ -126,20 +126,28 @@ export class PartyPolicy implements Policy {
     return new PartyPolicy({ self: o.self, clock, rules }, { counters, queue, audit });
   }
 
-  check(req: PolicyRequest): Promise<void> {
-    return this.serial.run(() => this.decideRequest(req));
+  /**
+   * Decisions run one at a time (each sees the counters the previous one left); the counters file is written
+   * after, outside that queue, so concurrent requests share its writes.
+   */
+  async check(req: PolicyRequest): Promise<void> {
+    const { persisted } = await this.serial.run(() => this.decideRequest(req));
+    await persisted;
   }
 
-  signed(req: PolicyRequest): Promise<void> {
-    return this.serial.run(async () => {
+  async signed(req: PolicyRequest): Promise<void> {
+    const { persisted } = await this.serial.run(async () => {
       const id = requestId(req.keyName, req.resolved);
-      await this.counters.signed(req.keyName, id, spendOf(req.resolved));
+      const counted = this.counters.signed(req.keyName, id, spendOf(req.resolved));
+      counted.catch(() => {}); // awaited below
       await this.queue.markSigned(id);
       await this.record(req, id, 'signed', 'this party released its signature shares');
+      return { persisted: counted };
     });
+    await persisted;
   }
 
-  private async decideRequest(req: PolicyRequest): Promise<void> {
+  private async decideRequest(req: PolicyRequest): Promise<{ persisted: Promise<void> }> {
     const { keyName, resolved } = req;
     const id = requestId(keyName, resolved);
     const short = shortId(id);
@@ -203,8 +211,10 @@ export class PartyPolicy implements Policy {
         .filter(Boolean)
         .join('; ');
     }
-    await this.counters.accepted(keyName, id, spend);
+    const persisted = this.counters.accepted(keyName, id, spend);
+    persisted.catch(() => {}); // awaited by check(); this keeps a failing audit line from orphaning it
     await this.record(req, id, 'allowed', cleared || 'within policy');
+    return { persisted };
   }
 
   private async decide(idOrPrefix: string, decision: Decision): Promise<EntryView> {

@@ -4,10 +4,10 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PrivateKey } from '@libp2p/interface';
+import { freePort } from '../../cli/listen.ts';
 import { type Config, loadConfig, saveConfig } from '../../node/config.ts';
 import { type Daemon, type DaemonOptions, startDaemon } from '../../node/daemon.ts';
 import { generateIdentity, peerIdOf } from '../../node/identity.ts';
@@ -32,13 +32,8 @@ export type Party = {
   log: string[];
 };
 
-export async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const { port } = srv.address() as { port: number };
-  await new Promise((r) => srv.close(r));
-  return port;
-}
+/** A port below the outgoing-connection range, so no connection takes it before the daemon binds it. */
+export { freePort };
 
 export class Network {
   readonly parties: Party[] = [];
