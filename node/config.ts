@@ -1,35 +1,10 @@
-/**
- * The party daemon's JSON config file. Every field but `dataDir` has a default; unknown fields are refused
- * (they are almost always typos), and every error names the offending field.
- *
- * {
- *   "dataDir": "./party1",              // required; the store and other state live here. A relative path is
- *                                       //   relative to the config file's directory.
- *   "listen": ["/ip4/127.0.0.1/tcp/0"], // libp2p TCP listen multiaddrs (port 0 = any free port)
- *   "api": { "host": "127.0.0.1", "port": 0 },  // control API; a loopback address only; port 0 = any
- *   "peers": [                          // the OTHER parties; only they may connect (default [])
- *     { "id": "12D3KooW...", "addrs": ["/ip4/127.0.0.1/tcp/4001"], "name": "alice" }
- *   ],                                  //   addrs may be empty for a party that only dials in
- *   "passphraseEnv": "FROSTNET_PASSPHRASE", // environment variable holding the store passphrase (this default)
- *   "passphraseFile": "/run/secrets/pass",  // or a file holding it (wins over passphraseEnv); relative to the file
- *   "logLevel": "info",                 // debug | info | warn | error
- *   "limits": {
- *     "maxFrameBytes": 1048576,         // hard limit on one wire frame (1 KiB .. 64 MiB)
- *     "maxSessionsPerPeer": 256,        // concurrent sessions a single peer may have open with this party
- *     "maxQueuedRequests": 1024,        // control API requests waiting to run
- *     "roundTimeoutMs": 20000           // how long a ceremony round waits for the other parties
- *   }
- * }
- *
- * The passphrase itself never goes in the config (nor on a command line).
- */
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { multiaddr } from '@multiformats/multiaddr';
 import { FrostnetError } from '../protocol/errors.ts';
 import { parsePeerId } from './identity.ts';
+import { writeJsonFile } from './json-file.ts';
 import { isLogLevel, LOG_LEVELS, type LogLevel } from './log.ts';
 import { DEFAULT_MAX_FRAME_BYTES } from './wire.ts';
 
@@ -210,37 +185,9 @@ export async function loadConfig(file: string): Promise<Config> {
   return parseConfig(json, { baseDir: dirname(resolve(file)), source: file });
 }
 
-/**
- * Validates and writes the config as JSON: to a temporary file in the same directory, flushed to disk, then
- * renamed over `file`, so a crash leaves either the old file or the new one, never half of one.
- */
+/** Validates and writes the config atomically (see writeJsonFile). */
 export async function saveConfig(file: string, cfg: Config): Promise<void> {
-  const valid = parseConfig(cfg, { source: file });
-  const dir = dirname(resolve(file));
-  await mkdir(dir, { recursive: true });
-  const tmp = resolve(dir, `.${randomBytes(6).toString('hex')}.tmp`);
-  try {
-    const handle = await open(tmp, 'wx', 0o600);
-    try {
-      await handle.writeFile(`${JSON.stringify(valid, null, 2)}\n`, 'utf8');
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(tmp, file);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
-  // Make the rename itself durable; not every platform can open a directory, which is fine.
-  try {
-    const d = await open(dir, 'r');
-    try {
-      await d.sync();
-    } finally {
-      await d.close();
-    }
-  } catch {}
+  await writeJsonFile(file, parseConfig(cfg, { source: file }));
 }
 
 // ---------------------------------------------------------------------------------------------------------

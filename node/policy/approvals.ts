@@ -10,9 +10,9 @@
  * lock exists so that operators have that long to cancel.
  */
 import { FrostnetError } from '../../protocol/errors.ts';
+import { readJsonFile, writeJsonFile } from '../json-file.ts';
 import type { Details } from './describe.ts';
 import type { Hold } from './evaluate.ts';
-import { readJsonFile, writeJsonFile } from './json-file.ts';
 
 export const APPROVALS_FILE = 'approvals.json';
 /** Open entries at most; past this a new hold is refused, so a requester cannot flood the operator's queue. */

@@ -11,9 +11,9 @@
  * moves the money once).
  */
 import { FrostnetError } from '../../protocol/errors.ts';
+import { readJsonFile, writeJsonFile } from '../json-file.ts';
 import type { Spend } from './describe.ts';
 import type { Usage } from './evaluate.ts';
-import { readJsonFile, writeJsonFile } from './json-file.ts';
 
 export const HOUR_MS = 3_600_000;
 export const DAY_MS = 24 * HOUR_MS;

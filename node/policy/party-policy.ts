@@ -9,6 +9,7 @@
  */
 import { join } from 'node:path';
 import { FrostnetError } from '../../protocol/errors.ts';
+import { Serial } from '../json-file.ts';
 import type { Logger } from '../log.ts';
 import type { Policy, PolicyRequest } from '../signer.ts';
 import {
@@ -32,7 +33,6 @@ import {
   type PolicyFile,
   rulesFor,
 } from './format.ts';
-import { Serial } from './json-file.ts';
 
 export type PartyPolicyOptions = {
   dataDir: string;

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { FrostnetError } from '../../protocol/errors.ts';
+import { FrostnetError } from '../protocol/errors.ts';
 
 /** The parsed file, or undefined when it does not exist yet. */
 export async function readJsonFile(file: string): Promise<unknown> {
@@ -28,7 +28,10 @@ export async function readJsonFile(file: string): Promise<unknown> {
   }
 }
 
-/** Writes to a temporary file in the same directory, flushes it, then renames it over `file`. */
+/**
+ * Writes `value` as JSON to a temporary file in the same directory, flushes it, then renames it over `file`,
+ * so a crash leaves either the old file or the new one, never half of one (config, policy state).
+ */
 export async function writeJsonFile(file: string, value: unknown): Promise<void> {
   const dir = dirname(resolve(file));
   await mkdir(dir, { recursive: true });
@@ -36,7 +39,7 @@ export async function writeJsonFile(file: string, value: unknown): Promise<void>
   try {
     const handle = await open(tmp, 'wx', 0o600);
     try {
-      await handle.writeFile(`${JSON.stringify(value, null, 1)}\n`, 'utf8');
+      await handle.writeFile(`${JSON.stringify(value, null, 2)}\n`, 'utf8');
       await handle.sync();
     } finally {
       await handle.close();
