@@ -13,12 +13,14 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { walletRoot } from '../../chains/bitcoin/keys.ts';
+import { rotateKeyTypedData } from '../../chains/evm/typed-data.ts';
 import { PartyPolicy } from '../../node/policy/party-policy.ts';
 import type { Envelope } from '../../node/wire.ts';
-import { hexToBytes } from '../../protocol/curve.ts';
+import { G, hexToBytes, xOnly } from '../../protocol/curve.ts';
 import { testWallet } from '../bitcoin/helpers.ts';
 import { CLI, Network, NODE } from '../helpers/network.ts';
 import {
+  ACCOUNT,
   coin,
   ERC20_TRANSFER,
   executeData,
@@ -45,6 +47,19 @@ const BTC_RULES = {
     changeToSelf: true,
     maxFeeRate: 50,
   },
+};
+/** Rules not exercised by the keys above: signing schemes, Bitcoin networks, change, an absolute fee ceiling. */
+const MORE_RULES = {
+  schemes: ['bip340'],
+  rawMessages: true,
+  evm: false,
+  bitcoin: { networks: [NET], changeToSelf: true, maxChangeIndex: 10, maxFee: 3000 },
+};
+/** EVM rules not exercised by the "evm" key: allowed actions and a daily value limit. */
+const EVM_DAY_RULES = {
+  rawMessages: false,
+  bitcoin: false,
+  evm: { chainIds: [1], actions: ['Execute'], maxValuePerDay: '1 ether' },
 };
 const EVM_RULES = {
   rawMessages: false,
@@ -116,7 +131,13 @@ describe('policies on three daemons', () => {
     net = await Network.create(3);
     ids.push(...net.ids);
     const [p1, p2, p3] = net.parties;
-    const common = { btc: BTC_RULES, evm: EVM_RULES, raw: { requesters: [ids[0]], requestsPerHour: 1 } };
+    const common = {
+      btc: BTC_RULES,
+      evm: EVM_RULES,
+      raw: { requesters: [ids[0]], requestsPerHour: 1 },
+      more: MORE_RULES,
+      evmday: EVM_DAY_RULES,
+    };
     const write = (dir: string, policy: unknown) =>
       writeFile(join(dir, 'policy.json'), JSON.stringify(policy));
     await write(p1.dataDir, {
@@ -141,7 +162,7 @@ describe('policies on three daemons', () => {
       net.start(1),
       net.start(2),
     ]);
-    for (const name of ['btc', 'evm', 'raw', 'vault', 'slow']) {
+    for (const name of ['btc', 'evm', 'raw', 'vault', 'slow', 'more', 'evmday']) {
       const k = await net.keygen(0, name, 2);
       assert.equal(k.state, 'done', JSON.stringify(k.error));
       wallets.set(name, walletFor(k.result));
@@ -193,6 +214,34 @@ describe('policies on three daemons', () => {
     refusedBy(await sign(0, 'btc', payBody('btc', PAYEE, 200_001n)), [
       [1, /200001 sat is above the per-transaction limit of 200000 sat/],
       [2, /200001 sat is above the per-transaction limit of 200000 sat/],
+    ]);
+  });
+
+  test('schemes, networks, change and the fee ceiling: each allows and denies', async () => {
+    const msg = { message: 'cd'.repeat(32) };
+    signed(await sign(0, 'more', { ...msg, scheme: 'bip340' }, [0, 1]));
+    refusedBy(await sign(0, 'more', { ...msg, scheme: 'rfc9591' }), [
+      [1, /scheme rfc9591 is not allowed/],
+      [2, /scheme rfc9591 is not allowed/],
+    ]);
+    const within = psbt('more', PAYEE, 20_000n, { label: 'within' });
+    signed(await sign(0, 'more', { psbt: within.toBase64(), network: NET }, [0, 2]));
+    refusedBy(await sign(0, 'more', { psbt: within.toBase64(), network: 'testnet' }), [
+      [1, /Bitcoin network testnet is not allowed/],
+      [2, /Bitcoin network testnet is not allowed/],
+    ]);
+    const farChange = spendPsbt(wallets.get('more')!, {
+      payments: [{ address: PAYEE, amount: 20_000n }],
+      utxos: [coin('more far change', 1_000_000n)],
+      changeIndex: 11,
+    });
+    refusedBy(await sign(0, 'more', { psbt: farChange.toBase64(), network: NET }), [
+      [1, /returns change to m\/1\/11, not to a change address of this key/],
+      [2, /returns change to m\/1\/11, not to a change address of this key/],
+    ]);
+    refusedBy(await sign(0, 'more', payBody('more', PAYEE, 20_000n, { feeRate: 40, label: 'dear' })), [
+      [1, /the fee of \d+ sat is above the limit of 3000 sat/],
+      [2, /the fee of \d+ sat is above the limit of 3000 sat/],
     ]);
   });
 
@@ -261,6 +310,32 @@ describe('policies on three daemons', () => {
       [1, /2000000000000000000 wei is above the per-transaction limit/],
       [2, /2000000000000000000 wei is above the per-transaction limit/],
     ]);
+  });
+
+  test('EVM targets, actions and the daily value limit: each allows and denies', async () => {
+    const td = (o: Parameters<typeof executeData>[0]) => ({ typedData: executeData(o) });
+    refusedBy(await sign(0, 'evm', td({ to: `0x${'cd'.repeat(20)}`, data: transferData(5n) })), [
+      [1, /is not an allowed contract/],
+      [2, /is not an allowed contract/],
+    ]);
+    const rotate = {
+      typedData: rotateKeyTypedData(
+        { chainId: 1n, address: ACCOUNT },
+        { newKey: xOnly(G.multiply(7n)), nonce: 0n, deadline: 2n ** 40n },
+      ),
+    };
+    refusedBy(await sign(0, 'evmday', rotate), [
+      [1, /EVM action RotateKey is not allowed/],
+      [2, /EVM action RotateKey is not allowed/],
+    ]);
+    const tenth = 6n * 10n ** 17n;
+    signed(await sign(0, 'evmday', td({ value: tenth, nonce: 1n }), [0, 1]));
+    // Party 2 has signed 0.6 ether today; another 0.6 passes its per-transaction view but not its daily one.
+    refusedBy(await sign(0, 'evmday', td({ value: tenth, nonce: 2n }), [0, 1]), [
+      [1, /in the past 24 h is above the daily limit/],
+    ]);
+    // Party 3 has signed nothing today: with it, the same request goes through.
+    signed(await sign(0, 'evmday', td({ value: tenth, nonce: 2n }), [0, 2]));
   });
 
   test('requesters and requests per hour', async () => {
