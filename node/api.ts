@@ -19,7 +19,7 @@ import type { SignPayload } from './messages.ts';
 import { PROMETHEUS_CONTENT_TYPE } from './metrics.ts';
 import { DECISIONS, type Decision } from './policy/approvals.ts';
 import type { ApprovalsBackend } from './policy/party-policy.ts';
-import type { RepairOutcome } from './repair.ts';
+import type { RepairOutcome, VouchOutcome } from './repair.ts';
 import type { Requests } from './requests.ts';
 
 const MAX_BODY = 8 * 1024 * 1024;
@@ -36,6 +36,7 @@ export interface ApiBackend {
   refresh(name: string): Promise<KeyShare>;
   reshare(name: string, threshold: number, parties: string[]): Promise<ReshareOutcome>;
   repair(name: string, party: string): Promise<RepairOutcome>;
+  vouch(name: string, party: string, peer: string): Promise<VouchOutcome>;
   exportBackup(name: string, passphrase: string): Promise<BackupFile>;
   importBackup(file: unknown, passphrase: string): Promise<RestoreOutcome>;
   metrics(): string;
@@ -211,7 +212,7 @@ export class ControlApi {
     throw notFound();
   }
 
-  /** POST /v1/keys/:name/(reshare|repair|backup): changing who holds a key, and exporting this party's share. */
+  /** POST /v1/keys/:name/(reshare|repair|vouch|backup): changing who holds a key, and exporting this party's share. */
   private async adminRoute(
     name: string,
     action: string,
@@ -245,6 +246,16 @@ export class ControlApi {
       if (typeof party !== 'string') throw new FrostnetError('BAD_REQUEST', 'party (a peer id) is required');
       b.key(name) ?? unknownKey(name);
       return { status: 202, json: b.requests.start('repair', () => b.repair(name, party)) };
+    }
+    if (action === 'vouch') {
+      const { party, peer } = obj(body);
+      if (typeof party !== 'string' || typeof peer !== 'string')
+        throw new FrostnetError(
+          'BAD_REQUEST',
+          'party (the member replaced) and peer (its new peer id) are required',
+        );
+      b.key(name) ?? unknownKey(name);
+      return { status: 202, json: b.requests.start('vouch', () => b.vouch(name, party, peer)) };
     }
     if (action === 'backup') {
       const passphrase = obj(body).passphrase;

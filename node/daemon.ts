@@ -219,6 +219,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
         refresh: (name) => ceremonies.refresh(name),
         reshare: (name, t, parties) => ceremonies.reshare(name, t, parties),
         repair: (name, party) => repairs.repair(name, party),
+        vouch: (name, party, peer) => repairs.vouch(name, party, peer),
         exportBackup: (name, passphrase) => backups.export(name, passphrase),
         importBackup: (file, passphrase) => backups.import(file, passphrase),
         metrics: () => metrics.render(),

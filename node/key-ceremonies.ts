@@ -26,6 +26,7 @@ import {
 } from '../protocol/keys.ts';
 import { createRefresh } from '../protocol/refresh.ts';
 import { createReshare, type ReshareResult } from '../protocol/reshare.ts';
+import { hashFields } from '../protocol/transcript.ts';
 import type { VssCeremony } from '../protocol/vss.ts';
 import { type KeyStore, validateKeyName } from './keystore.ts';
 import type { Logger } from './log.ts';
@@ -59,6 +60,14 @@ export type StatusAnswers = Map<string, KeyStatusMsg | undefined>;
 /** True when `s` says its sender holds `g`'s epoch active (the same transcript). */
 export const holdsEpoch = (s: KeyStatusMsg | undefined, g: KeyGroup): boolean =>
   s !== undefined && s.transcript.length > 0 && s.epoch === g.epoch && equalBytes(s.transcript, g.transcript);
+
+/** Digest of who holds which identifier in `g`: what a party's vouch for a re-initialised member changes. */
+export const membersDigest = (g: KeyGroup): Uint8Array =>
+  hashFields('status/members', [...g.members], [...g.identifiers]);
+
+/** True when `s` says its sender holds `g`'s epoch with the same members (every vouch made alike). */
+export const holdsMembership = (s: KeyStatusMsg | undefined, g: KeyGroup): boolean =>
+  holdsEpoch(s, g) && equalBytes(s!.membersDigest, membersDigest(g));
 
 const union = (a: readonly string[], b: readonly string[]) => [...new Set([...a, ...b])];
 
@@ -444,6 +453,7 @@ export class KeyCeremonies {
       hasPending: p !== undefined,
       pendingEpoch: p ? p.epoch : 0,
       pendingTranscript: p ? p.transcript : new Uint8Array(),
+      membersDigest: s ? membersDigest(s) : new Uint8Array(),
     };
     const payload = codecs.keyStatus.encode(status);
     void this.o

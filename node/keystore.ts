@@ -17,6 +17,7 @@ import {
   type KeyShareJSON,
   keyGroupFromJSON,
   keyGroupToJSON,
+  replaceMember,
 } from '../protocol/keys.ts';
 import { isRemoved, type RemovedFromGroup, type ReshareResult } from '../protocol/reshare.ts';
 import type { Store, StoreOp } from './store.ts';
@@ -276,6 +277,22 @@ export class KeyStore {
       { type: 'del', kind: 'secret', name: shareName(name, 'pending') },
     ]);
     this.removedKeys.delete(name);
+  }
+
+  /**
+   * Records this party's vouch that `replacement` now holds `old`'s identifier of key `name` (a member that lost
+   * its device and came back under a new identity). Only the public record changes; never while an epoch is
+   * pending, since that epoch's group was agreed with the old member list.
+   */
+  async replaceMember(name: string, old: string, replacement: string): Promise<KeyShare> {
+    const e = this.entries.get(name);
+    const share = this.active(name);
+    if (e?.pending)
+      throw new FrostnetError('CONFLICT', `key ${name} has an unsettled epoch; try again shortly`);
+    const active: KeyShare = { ...share, group: replaceMember(share.group, old, replacement) };
+    const swap = (m: string) => (m === old ? replacement : m);
+    await this.write({ ...e!, active, activeParticipants: e?.activeParticipants?.map(swap) }, []);
+    return active;
   }
 
   /** Drops a pending epoch that can never become active; a DKG's entry goes with it. */

@@ -54,6 +54,7 @@ export type KeyStatusMsg = {
   hasPending: boolean;
   pendingEpoch: number;
   pendingTranscript: Uint8Array;
+  membersDigest: Uint8Array;
 };
 
 export type RepairInviteMsg = {

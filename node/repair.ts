@@ -8,6 +8,10 @@
  * helper (at least t of them) vouches for that same group in its sigma, and the share matches the verifying
  * share the group lists for it. Values travel on authenticated, encrypted streams between configured peers
  * only, so the share goes to the holder of the lost member's identity and to nobody else.
+ *
+ * A member whose whole device is gone comes back with a new identity. Each member's operator then vouches for
+ * it (vouch below): that member's group lists the new peer id under the old identifier. A repair takes only
+ * helpers whose member lists match, so the new identity gets a share only when t members vouched for it.
  */
 import { randomBytes } from 'node:crypto';
 import { bytesToHex, equalBytes } from '../protocol/curve.ts';
@@ -22,7 +26,8 @@ import {
 } from '../protocol/keys.ts';
 import { type RepairPlan, repairStep1, repairStep2, repairStep3 } from '../protocol/repair.ts';
 import { hashFields } from '../protocol/transcript.ts';
-import { holdsEpoch, type KeyCeremonies } from './key-ceremonies.ts';
+import { parsePeerId } from './identity.ts';
+import { holdsEpoch, holdsMembership, type KeyCeremonies } from './key-ceremonies.ts';
 import { type KeyStore, validateKeyName } from './keystore.ts';
 import type { Logger } from './log.ts';
 import { codecs, type RepairInviteMsg, ROUND } from './messages.ts';
@@ -203,17 +208,7 @@ class RepairSession implements Session {
   }
 
   private sendTo(to: string, round: number, payload: Uint8Array): void {
-    const env: Envelope = {
-      version: 1,
-      sessionId: this.o.sessionId,
-      ceremony: 'REPAIR',
-      round,
-      sender: this.o.self,
-      payload,
-    };
-    void this.o
-      .send(to, env)
-      .catch((e) => this.o.log.warn('send failed', { to, reason: (e as Error).message }));
+    sendRepair(this.o, to, round, payload);
   }
 
   private armTimer(): void {
@@ -246,16 +241,30 @@ class RepairSession implements Session {
     this.settled = true;
     clearTimeout(this.timer);
     this.deltas.clear();
-    if (tellOthers) {
-      const payload = codecs.abort.encode({
-        code: err.code,
-        reason: err.message,
-        culprits: [...err.culprits],
-      });
-      for (const p of this.participants) if (p !== this.o.self) this.sendTo(p, ROUND.abort, payload);
-    }
+    if (tellOthers) sendAbort(this.o, this.participants, err);
     this.reject(err);
   }
+}
+
+/** What sending a repair message needs: the session, this party, the link and somewhere to log failures. */
+type RepairLink = { sessionId: Uint8Array; self: string; send: Send; log: Logger };
+
+function sendRepair(o: RepairLink, to: string, round: number, payload: Uint8Array): void {
+  const env: Envelope = {
+    version: 1,
+    sessionId: o.sessionId,
+    ceremony: 'REPAIR',
+    round,
+    sender: o.self,
+    payload,
+  };
+  void o.send(to, env).catch((e) => o.log.warn('send failed', { to, reason: (e as Error).message }));
+}
+
+/** Tells every other participant why this party ends (or refuses) the repair, so none waits for it. */
+function sendAbort(o: RepairLink, participants: readonly string[], err: FrostnetError): void {
+  const payload = codecs.abort.encode({ code: err.code, reason: err.message, culprits: [...err.culprits] });
+  for (const to of participants) if (to !== o.self) sendRepair(o, to, ROUND.abort, payload);
 }
 
 const asError = (e: unknown): FrostnetError =>
@@ -274,6 +283,9 @@ export type RepairsOptions = {
 };
 
 export type RepairOutcome = { name: string; party: string; helpers: string[]; epoch: number };
+
+/** `peer` holds `party`'s place in key `name` for this party; `changed` is false when it already did. */
+export type VouchOutcome = { name: string; party: string; peer: string; members: string[]; changed: boolean };
 
 export class Repairs {
   private readonly o: RepairsOptions;
@@ -308,16 +320,22 @@ export class Repairs {
       throw new FrostnetError('CONFLICT', `${lost} still holds its share of ${name} at epoch ${g.epoch}`, [
         lost,
       ]);
+    // Helpers must list the same members as this party: a member that has not vouched for a re-initialised
+    // party would refuse to help it.
     const ready = others.filter(
-      (m) => m !== lost && holdsEpoch(answers.get(m), g) && !answers.get(m)?.hasPending,
+      (m) => m !== lost && holdsMembership(answers.get(m), g) && !answers.get(m)?.hasPending,
     );
     const helpers = [self, ...ready].slice(0, g.threshold);
-    if (helpers.length < g.threshold)
+    if (helpers.length < g.threshold) {
+      const missing = others.filter((m) => m !== lost && !ready.includes(m));
+      const unvouched = missing.filter((m) => holdsEpoch(answers.get(m), g));
       throw new FrostnetError(
         'UNREACHABLE',
-        `a repair needs ${g.threshold} helpers on epoch ${g.epoch}, only ${helpers.length} answered`,
-        others.filter((m) => m !== lost && !ready.includes(m)),
+        `a repair needs ${g.threshold} helpers on epoch ${g.epoch}, only ${helpers.length} are ready` +
+          (unvouched.length ? `; ${unvouched.join(', ')} list other members (vouch there first)` : ''),
+        missing,
       );
+    }
     const invite: RepairInviteMsg = {
       keyName: name,
       groupKey: groupKey(g).toBytes(true),
@@ -337,6 +355,42 @@ export class Repairs {
         .catch((e) => this.o.log.warn('repair invite not delivered', { to, reason: (e as Error).message }));
     const epoch = (await session.done) as number;
     return { name, party: lost, helpers, epoch };
+  }
+
+  /**
+   * This party's vouch that `replacement` is `old` come back under a new identity (its device and data dir are
+   * gone): from now on this party treats `replacement` as the holder of `old`'s identifier. A repair then needs
+   * t helpers that all vouched alike. Refused while `old` still answers holding its share: a member that has
+   * its share is moved by a reshare, not replaced.
+   */
+  async vouch(name: string, old: string, replacement: string): Promise<VouchOutcome> {
+    const { self, keys, ceremonies, log } = this.o;
+    const g = keys.active(name).group;
+    parsePeerId(replacement, 'new peer');
+    if (old === self || replacement === self)
+      throw new FrostnetError('INVALID_INPUT', 'a party cannot vouch for itself or replace itself');
+    if (g.members.includes(replacement) && !g.members.includes(old))
+      return { name, party: old, peer: replacement, members: [...g.members], changed: false };
+    if (!g.members.includes(old))
+      throw new FrostnetError('INVALID_INPUT', `${old} is not a member of key ${name}`, [old]);
+    if (g.members.includes(replacement))
+      throw new FrostnetError('CONFLICT', `${replacement} is already a member of key ${name}`, [replacement]);
+    if (!this.o.peers().includes(replacement))
+      throw new FrostnetError(
+        'INVALID_INPUT',
+        `${replacement} is not a configured peer: add it first (frostnet peers add)`,
+        [replacement],
+      );
+    const answers = await ceremonies.survey(g, [old]);
+    if (holdsEpoch(answers.get(old), g))
+      throw new FrostnetError(
+        'CONFLICT',
+        `${old} still answers holding its share of ${name}; move a member that has its share with a reshare`,
+        [old],
+      );
+    const share = await keys.replaceMember(name, old, replacement);
+    log.info('member replaced', { key: name, old, replacement });
+    return { name, party: old, peer: replacement, members: [...share.group.members], changed: true };
   }
 
   private session(sessionId: Uint8Array, coordinator: string, plan: RepairPlan, role: Role): RepairSession {
@@ -398,19 +452,39 @@ export class Repairs {
       session.start();
       return session;
     }
-    const share = keys.active(inv.keyName);
-    const g = share.group;
-    if (
-      !equalBytes(groupKey(g).toBytes(true), inv.groupKey) ||
-      g.epoch !== inv.epoch ||
-      !g.members.includes(inv.lost)
-    )
-      throw new FrostnetError('EPOCH_MISMATCH', `repair of ${inv.keyName} is for another key or epoch`, [
-        from,
-      ]);
+    let share: KeyShare;
+    try {
+      share = this.helperShare(inv, from);
+    } catch (e) {
+      // A refusing helper says so, so that the coordinator and the lost party do not wait for a timeout.
+      const log = this.o.log;
+      sendAbort(
+        { sessionId: env.sessionId, self, send: this.o.send, log },
+        [...plan.helpers, plan.lost],
+        asError(e),
+      );
+      throw e;
+    }
     const session = this.session(env.sessionId, from, plan, { kind: 'helper', share });
     session.start();
     return session;
+  }
+
+  /** This helper's share for the invite: the same key and epoch, and a group that lists the lost party. */
+  private helperShare(inv: RepairInviteMsg, from: string): KeyShare {
+    const share = this.o.keys.active(inv.keyName);
+    const g = share.group;
+    if (!equalBytes(groupKey(g).toBytes(true), inv.groupKey) || g.epoch !== inv.epoch)
+      throw new FrostnetError('EPOCH_MISMATCH', `repair of ${inv.keyName} is for another key or epoch`, [
+        from,
+      ]);
+    if (!g.members.includes(inv.lost))
+      throw new FrostnetError(
+        'INVALID_INPUT',
+        `${inv.lost} is not a member of ${inv.keyName} for ${this.o.self}: its operator has not vouched for it`,
+        [from],
+      );
+    return share;
   }
 }
 

@@ -63,6 +63,19 @@ export function identifierOf(group: KeyGroup, party: PartyId): Identifier {
   return group.identifiers[i];
 }
 
+/**
+ * The group with `replacement` holding `old`'s place: the same identifier, verifying share and epoch. Used when
+ * a member lost its whole device and comes back under a new identity that the other members vouch for; its
+ * share is then rebuilt by repair. The shares do not change, so nothing else in the group does.
+ */
+export function replaceMember(group: KeyGroup, old: PartyId, replacement: PartyId): KeyGroup {
+  const i = group.members.indexOf(old);
+  if (i < 0) throw new FrostnetError('INVALID_INPUT', `${old} is not a member of this key group`, [old]);
+  const members = group.members.map((m, j) => (j === i ? replacement : m));
+  validateParameters(group.threshold, members);
+  return { ...group, members };
+}
+
 // --- JSON form, for the store and the wire. Hex for bytes; validated when read back. ---
 
 export type KeyShareJSON = {

@@ -95,8 +95,9 @@ const repair = defineCommand({
   summary: "Rebuilds a member's lost share of a key with the help of t members; none of them learns it.",
   usage: '--key NAME --party ID|NAME',
   details: [
-    "Run it from another member's daemon. The party that lost its share must run with its old identity and",
-    'have no share of the key; it checks the rebuilt share against the key group that every helper vouches for.',
+    "Run it from another member's daemon. The party that lost its share runs with its old identity, or with a",
+    'new one that t members vouched for ("frostnet vouch"), and has no share of the key; it checks the rebuilt',
+    'share against the key group that every helper vouches for.',
   ].join('\n'),
   daemon: true,
   options: {
@@ -118,6 +119,47 @@ const repair = defineCommand({
       r,
       () =>
         `share of ${book.label(party)} for key ${key.name} repaired at epoch ${r.epoch} (helpers: ${r.helpers.map((h) => book.short(h)).join(', ')})`,
+    );
+    return 0;
+  },
+});
+
+const vouch = defineCommand({
+  name: 'vouch',
+  summary: 'Vouches that a new peer is a member come back after losing its device; then repair its share.',
+  usage: '--key NAME --party ID|NAME --peer ID|NAME',
+  details: [
+    'For a member whose data dir is gone with its identity: it runs "frostnet init" again, and the operator of',
+    'every other member checks its new peer id out of band, adds it ("frostnet peers add") and runs this. This',
+    "party then lists the new peer under the old member's identifier. Once t members vouched, any of them runs",
+    '"frostnet repair --party NEW". Refused while the old member still answers holding its share. If the lost',
+    'device may be in the wrong hands, run "frostnet refresh" after the repair: it makes the old share useless.',
+  ].join('\n'),
+  daemon: true,
+  options: {
+    key: { type: 'string', arg: 'NAME', required: true, help: 'the key' },
+    party: { type: 'string', arg: 'ID', required: true, help: 'the member that lost its device' },
+    peer: {
+      type: 'string',
+      arg: 'ID',
+      required: true,
+      help: 'its new peer id (or the name it was added as)',
+    },
+  },
+  async run({ values, out, client }) {
+    const c = await client();
+    const book = await PartyBook.load(c);
+    const [party] = book.resolve([values.party], 'vouch', 'party');
+    const [peer] = book.resolve([values.peer], 'vouch', 'peer');
+    const key = await fetchKey(c, values.key);
+    const r = await c.run<{ name: string; party: string; peer: string; members: string[]; changed: boolean }>(
+      `/v1/keys/${encodeURIComponent(key.name)}/vouch`,
+      { party, peer },
+    );
+    out.result(r, () =>
+      r.changed
+        ? `${book.label(peer)} now holds the place of ${party} in key ${key.name} on this party; repair its share once t members vouched`
+        : `${book.label(peer)} already held that place in key ${key.name}; nothing changed`,
     );
     return 0;
   },
@@ -250,4 +292,4 @@ const backupImport = defineCommand({
   },
 });
 
-export const commands: readonly Command[] = [reshare, repair, backupExport, backupImport];
+export const commands: readonly Command[] = [reshare, repair, vouch, backupExport, backupImport];

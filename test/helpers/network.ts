@@ -38,9 +38,11 @@ export { freePort };
 export class Network {
   readonly parties: Party[] = [];
   private readonly root: string;
+  private readonly roundTimeoutMs?: number;
 
-  private constructor(root: string) {
+  private constructor(root: string, roundTimeoutMs?: number) {
     this.root = root;
+    this.roundTimeoutMs = roundTimeoutMs;
   }
 
   /** Extra identities every party accepts as peers, for tests that play a misbehaving party in-process. */
@@ -51,37 +53,45 @@ export class Network {
     n: number,
     opts: { roundTimeoutMs?: number; configuredOutsiders?: number } = {},
   ): Promise<Network> {
-    const net = new Network(await mkdtemp(join(tmpdir(), 'frostnet-net-')));
+    const net = new Network(await mkdtemp(join(tmpdir(), 'frostnet-net-')), opts.roundTimeoutMs);
     for (let i = 0; i < (opts.configuredOutsiders ?? 0); i++) net.outsiders.push(await generateIdentity());
-    for (let i = 0; i < n; i++) {
-      const port = await freePort();
-      const dataDir = join(net.root, `party-${i + 1}`);
-      const r = await initParty({ dataDir, listen: [`/ip4/127.0.0.1/tcp/${port}`], passphrase: PASSPHRASE });
-      net.parties.push({
-        index: i,
-        dataDir,
-        configPath: r.configPath,
-        peerId: r.peerId,
-        port,
-        token: r.token,
-        log: [],
-      });
-    }
-    for (const p of net.parties) {
-      const cfg = await loadConfig(p.configPath);
-      const peers = net.parties
-        .filter((q) => q !== p)
-        .map((q) => ({
-          id: q.peerId,
-          addrs: [`/ip4/127.0.0.1/tcp/${q.port}`],
-          name: `party-${q.index + 1}`,
-        }))
-        .concat(net.outsiders.map((k, j) => ({ id: peerIdOf(k), addrs: [], name: `outsider-${j + 1}` })));
-      const next: Config = { ...cfg, peers, logLevel: 'warn' };
-      if (opts.roundTimeoutMs) next.limits = { ...next.limits, roundTimeoutMs: opts.roundTimeoutMs };
-      await saveConfig(p.configPath, next);
-    }
+    for (let i = 0; i < n; i++) net.parties.push(await net.initParty(i, await freePort()));
+    for (const p of net.parties) await net.configurePeers(p);
     return net;
+  }
+
+  private async initParty(index: number, port: number): Promise<Party> {
+    const dataDir = join(this.root, `party-${index + 1}`);
+    const r = await initParty({ dataDir, listen: [`/ip4/127.0.0.1/tcp/${port}`], passphrase: PASSPHRASE });
+    return { index, dataDir, configPath: r.configPath, peerId: r.peerId, port, token: r.token, log: [] };
+  }
+
+  /** Party p's config lists every other party (and the outsiders) as peers. */
+  private async configurePeers(p: Party): Promise<void> {
+    const cfg = await loadConfig(p.configPath);
+    const peers = this.parties
+      .filter((q) => q !== p)
+      .map((q) => ({
+        id: q.peerId,
+        addrs: [`/ip4/127.0.0.1/tcp/${q.port}`],
+        name: `party-${q.index + 1}`,
+      }))
+      .concat(this.outsiders.map((k, j) => ({ id: peerIdOf(k), addrs: [], name: `outsider-${j + 1}` })));
+    const next: Config = { ...cfg, peers, logLevel: 'warn' };
+    if (this.roundTimeoutMs) next.limits = { ...next.limits, roundTimeoutMs: this.roundTimeoutMs };
+    await saveConfig(p.configPath, next);
+  }
+
+  /**
+   * Party i (killed if running) loses its whole data dir, identity included, and is initialised again on the same port:
+   * a new peer id that knows the others. The others learn of it only when told (e.g. `frostnet peers add`).
+   */
+  async reinit(i: number): Promise<void> {
+    const old = this.parties[i];
+    await stopProc(old, 'SIGKILL');
+    await rm(old.dataDir, { recursive: true, force: true });
+    this.parties[i] = await this.initParty(i, old.port);
+    await this.configurePeers(this.parties[i]);
   }
 
   /** libp2p peer info of every party, for a test-held host to dial them. */

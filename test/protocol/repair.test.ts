@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { bytesToHex, evalPolynomial, Fn, G, hexToBytes, pointToBytes, xOnly } from '../../protocol/curve.ts';
 import type { FrostnetError } from '../../protocol/errors.ts';
-import { groupKey, type KeyGroup, type KeyShare, numberedIdentifier } from '../../protocol/keys.ts';
+import {
+  groupKey,
+  type KeyGroup,
+  type KeyShare,
+  numberedIdentifier,
+  replaceMember,
+} from '../../protocol/keys.ts';
 import { type RepairPlan, repairStep1, repairStep2, repairStep3 } from '../../protocol/repair.ts';
 import { type SigningTarget, verifyBip340 } from '../../protocol/sign.ts';
 import { makeKey, partyNames, signWith, subsets } from '../helpers/keys.ts';
@@ -194,5 +200,34 @@ describe('repair', () => {
     };
     const sigmas = new Map(plan.helpers.map((h, i) => [h, Fn.toBytes(i === 0 ? 5n : 0n)]));
     assert.throws(() => repairStep3(doctored, plan, sigmas), { code: 'INVALID_INPUT' });
+  });
+
+  test('a member re-initialised under a new name gets the old identifier back once helpers replace it', () => {
+    const moved = new Map(
+      [...survivors].map(([p, k]) => [p, { ...k, group: replaceMember(k.group, 'party-2', 'party-2b') }]),
+    );
+    const repaired = runRepair(moved, { lost: 'party-2b', helpers: ['party-1', 'party-3', 'party-5'] });
+    assert.equal(repaired.secret.identifier, lost.secret.identifier, 'the same identifier');
+    assert.deepEqual(repaired.secret.signingShare, lost.secret.signingShare, 'the same share');
+    assert.deepEqual(repaired.group.members, ['party-1', 'party-2b', 'party-3', 'party-4', 'party-5']);
+    const restored = new Map([...moved, ['party-2b', repaired]]);
+    const sig = signWith(restored, ['party-2b', 'party-4', 'party-5'], target);
+    assert.ok(verifyBip340(sig, message, xOnly(groupKey(lost.group))));
+    // A helper that did not replace the member has no such party to help.
+    assert.throws(
+      () => runRepair(survivors, { lost: 'party-2b', helpers: ['party-1', 'party-3', 'party-5'] }),
+      {
+        code: 'INVALID_INPUT',
+        message: /party-2b: not a member/,
+      },
+    );
+  });
+
+  test('replaceMember keeps everything but the name, and refuses a non-member or an existing member', () => {
+    const g = lost.group;
+    const r = replaceMember(g, 'party-2', 'party-2b');
+    assert.deepEqual({ ...r, members: g.members }, g);
+    assert.throws(() => replaceMember(g, 'party-9', 'party-2b'), { code: 'INVALID_INPUT' });
+    assert.throws(() => replaceMember(g, 'party-2', 'party-3'), { code: 'INVALID_INPUT' });
   });
 });

@@ -1,0 +1,152 @@
+/**
+ * Repair of a party whose whole data dir is gone, identity included (issue 9), on real daemons: it is
+ * initialised again under a new peer id, the other members vouch for it (`frostnet vouch`), and a repair gives
+ * it its old identifier's share back; it signs again under the same key and Taproot address.
+ * Attacks: one member's vouch is not enough, even from a coordinator that skips its own check (the helper that
+ * did not vouch refuses); vouching for a member that still holds its share, for an unconfigured peer or for
+ * oneself is refused.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { commands as adminCommands } from '../../cli/commands/admin.ts';
+import { commands as peerCommands } from '../../cli/commands/peers.ts';
+import { membersDigest } from '../../node/key-ceremonies.ts';
+import { codecs, ROUND } from '../../node/messages.ts';
+import type { Envelope } from '../../node/wire.ts';
+import { type KeyGroup, numberedIdentifier } from '../../protocol/keys.ts';
+import { Network } from '../helpers/network.ts';
+import { assertSigns, runCommand, settledViews, taprootAddress } from '../helpers/network-extra.ts';
+
+const KEY = 'family';
+
+describe('repair of a re-initialised party that the others vouch for', () => {
+  let net: Network;
+  let key: { groupKey: string; chainCode: string; epoch: number };
+  let lostId: string;
+  let address: string;
+
+  const cli = (i: number, args: string[], commands = adminCommands) =>
+    runCommand(commands, [...args, '--json'], { FROSTNET_DATA_DIR: net.parties[i].dataDir });
+  const vouch = (i: number) => cli(i, ['vouch', '--key', KEY, '--party', lostId, '--peer', 'party-3b']);
+  const holdsNothing = async () =>
+    assert.equal((await net.call(2, 'GET', `/v1/keys/${KEY}`)).status, 404, 'the new party holds no share');
+
+  before(async () => {
+    net = await Network.create(3, { roundTimeoutMs: 4000, configuredOutsiders: 1 });
+    await net.startAll();
+    const dkg = await net.keygen(0, KEY, 2);
+    assert.equal(dkg.state, 'done', JSON.stringify(dkg.error));
+    key = dkg.result;
+    address = taprootAddress(key);
+    await settledViews(net, KEY);
+    lostId = net.ids[2];
+    // Party 3's device is lost: a new one is set up from nothing, and its operator hands the new peer id and
+    // address to the others, who add it.
+    await net.reinit(2);
+    await net.start(2);
+    assert.notEqual(net.ids[2], lostId);
+    for (const i of [0, 1]) {
+      const add = await cli(
+        i,
+        [
+          'peers',
+          'add',
+          '--id',
+          net.ids[2],
+          '--addr',
+          `/ip4/127.0.0.1/tcp/${net.parties[2].port}`,
+          '--name',
+          'party-3b',
+        ],
+        peerCommands,
+      );
+      assert.equal(add.code, 0, add.stderr);
+    }
+  });
+  after(async () => net?.close());
+
+  test('before any vouch the new peer is no member; vouches with bad arguments are refused', async () => {
+    const early = await net.run(0, `/v1/keys/${KEY}/repair`, { party: net.ids[2] });
+    assert.equal(early.state, 'failed');
+    assert.equal(early.error.code, 'INVALID_INPUT', early.error.message);
+    const cases: [party: string, peer: string, code: string][] = [
+      [net.ids[1], 'outsider-1', 'CONFLICT'], // party 2 answers holding its share
+      [lostId, 'self', 'INVALID_INPUT'], // this party cannot take another's place
+      [net.ids[0], 'party-3b', 'INVALID_INPUT'], // nor vouch for its own replacement
+    ];
+    for (const [party, peer, code] of cases) {
+      const run = await cli(0, ['vouch', '--key', KEY, '--party', party, '--peer', peer]);
+      assert.equal(run.code, 1, `vouch ${party} -> ${peer} must fail: ${run.stdout}`);
+      assert.equal(JSON.parse(run.stdout).error.code, code, run.stderr);
+    }
+    const unconfigured = await net.run(0, `/v1/keys/${KEY}/vouch`, {
+      party: lostId,
+      peer: '12D3KooWJWoaqZhDaoEFshF7Rh1bpY9ohihFhzcW6d69Lr2NASuq',
+    });
+    assert.equal(unconfigured.state, 'failed');
+    assert.equal(unconfigured.error.code, 'INVALID_INPUT', unconfigured.error.message);
+    const view = await net.call(0, 'GET', `/v1/keys/${KEY}`);
+    assert.ok(view.json.members.includes(lostId), 'refused vouches changed nothing');
+    await holdsNothing();
+  });
+
+  test('one vouch is not enough: the coordinator finds no second helper, and a lying one is refused', async () => {
+    const first = await vouch(0);
+    assert.equal(first.code, 0, first.stderr);
+    assert.deepEqual(JSON.parse(first.stdout).members, [net.ids[0], net.ids[1], net.ids[2]]);
+    const again = await vouch(0);
+    assert.equal(JSON.parse(again.stdout).changed, false, 'a second vouch changes nothing');
+
+    const honest = await net.run(0, `/v1/keys/${KEY}/repair`, { party: net.ids[2] });
+    assert.equal(honest.state, 'failed');
+    assert.equal(honest.error.code, 'UNREACHABLE', honest.error.message);
+    assert.deepEqual(honest.error.culprits, [net.ids[1]], 'the member that did not vouch is named');
+    await holdsNothing();
+
+    // Party 2, not vouching, answers status as if it had: the coordinator now invites it, and it refuses.
+    const vouched = {
+      members: [net.ids[0], net.ids[1], net.ids[2]],
+      identifiers: [1, 2, 3].map(numberedIdentifier),
+    } as unknown as KeyGroup;
+    await net.stop(1);
+    await net.startInProcess(1, {
+      transformOutbound: (_to: string, env: Envelope) => {
+        if (env.ceremony !== 'CONTROL' || env.round !== ROUND.keyStatus) return env;
+        const m = codecs.keyStatus.decode(env.payload);
+        return { ...env, payload: codecs.keyStatus.encode({ ...m, membersDigest: membersDigest(vouched) }) };
+      },
+    });
+    try {
+      const tricked = await net.run(0, `/v1/keys/${KEY}/repair`, { party: net.ids[2] });
+      assert.equal(tricked.state, 'failed');
+      assert.equal(tricked.error.code, 'INVALID_INPUT', tricked.error.message);
+      assert.match(tricked.error.message, /not vouched/);
+      await holdsNothing();
+    } finally {
+      await net.stop(1);
+      await net.start(1);
+    }
+  });
+
+  test('with t vouches the new party gets its share back and signs under the same key and address', async () => {
+    const second = await vouch(1);
+    assert.equal(second.code, 0, second.stderr);
+    const run = await cli(1, ['repair', '--key', KEY, '--party', 'party-3b']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(JSON.parse(run.stdout).party, net.ids[2]);
+    const views = await settledViews(net, KEY);
+    for (const v of views) {
+      assert.equal(v.status, 200);
+      assert.equal(v.json.groupKey, key.groupKey);
+      assert.equal(v.json.epoch, key.epoch);
+      assert.equal(taprootAddress(v.json), address);
+      assert.deepEqual(v.json.members, [net.ids[0], net.ids[1], net.ids[2]]);
+    }
+    await assertSigns(net, 2, KEY, [2, 0], key.groupKey);
+    await assertSigns(net, 0, KEY, [1, 2], key.groupKey);
+    // The advice after a lost device: a refresh, with the new party, makes the old share useless.
+    const refresh = await net.run(2, `/v1/keys/${KEY}/refresh`, {});
+    assert.equal(refresh.state, 'done', JSON.stringify(refresh.error));
+    await assertSigns(net, 1, KEY, [2, 1], key.groupKey);
+  });
+});
