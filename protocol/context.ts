@@ -83,7 +83,8 @@ export function contextHash(ctx: CeremonyContext): Uint8Array {
     ctx.threshold,
     [...ctx.dealers],
     [...ctx.receivers],
-    base ? [groupKey(base).toBytes(true), base.epoch, base.transcript] : [],
+    // The chain code too: a newcomer learns it from the invite, and only this binds it to what the others hold.
+    base ? [groupKey(base).toBytes(true), base.epoch, base.transcript, base.chainCode] : [],
   );
 }
 

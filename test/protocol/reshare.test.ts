@@ -281,6 +281,21 @@ describe('reshare', () => {
     });
   });
 
+  test('a newcomer handed another chain code gets no share: the confirmations differ', () => {
+    const keys = makeKey(2, 3);
+    const plan = cases[2].plan;
+    const newcomer = plan.members.find((m) => !keys.has(m))!;
+    const lied: KeyGroup = { ...baseOf(keys), chainCode: new Uint8Array(32).fill(7) };
+    const sessionId = randomBytes(32);
+    const everyone = [...new Set([...plan.dealers, ...plan.members])];
+    const parties = new Map(
+      everyone.map((p) => [p, createReshare(sessionId, p, p === newcomer ? lied : keys.get(p)!, plan)]),
+    );
+    const out = runCeremony(parties);
+    assert.equal(out.results.size, 0, 'nobody switches');
+    assert.ok(out.errors.has(newcomer), 'the newcomer refuses');
+  });
+
   test('the plan is checked: dealers are enough current members, holding their shares', () => {
     const keys = makeKey(3, 5);
     const base = baseOf(keys);
