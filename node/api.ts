@@ -37,6 +37,8 @@ export interface ApiBackend {
   reshare(name: string, threshold: number, parties: string[]): Promise<ReshareOutcome>;
   repair(name: string, party: string): Promise<RepairOutcome>;
   vouch(name: string, party: string, peer: string): Promise<VouchOutcome>;
+  /** Deletes this party's share and record of the key; gives the epoch it held. */
+  erase(name: string): Promise<number>;
   exportBackup(name: string, passphrase: string): Promise<BackupFile>;
   importBackup(file: unknown, passphrase: string): Promise<RestoreOutcome>;
   metrics(): string;
@@ -212,7 +214,7 @@ export class ControlApi {
     throw notFound();
   }
 
-  /** POST /v1/keys/:name/(reshare|repair|vouch|backup): changing who holds a key, and exporting this party's share. */
+  /** POST /v1/keys/:name/(reshare|repair|vouch|erase|backup): changing who holds a key; this party's share. */
   private async adminRoute(
     name: string,
     action: string,
@@ -256,6 +258,14 @@ export class ControlApi {
         );
       b.key(name) ?? unknownKey(name);
       return { status: 202, json: b.requests.start('vouch', () => b.vouch(name, party, peer)) };
+    }
+    if (action === 'erase') {
+      if (obj(body).confirm !== name)
+        throw new FrostnetError(
+          'BAD_REQUEST',
+          `confirm must repeat the key name (${name}) to erase its share`,
+        );
+      return { status: 200, json: { name, erased: true, epoch: await b.erase(name) } };
     }
     if (action === 'backup') {
       const passphrase = obj(body).passphrase;

@@ -220,6 +220,11 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
         reshare: (name, t, parties) => ceremonies.reshare(name, t, parties),
         repair: (name, party) => repairs.repair(name, party),
         vouch: (name, party, peer) => repairs.vouch(name, party, peer),
+        erase: async (name) => {
+          const epoch = await keys.erase(name);
+          plog.warn('key share erased by the operator', { key: name, epoch });
+          return epoch;
+        },
         exportBackup: (name, passphrase) => backups.export(name, passphrase),
         importBackup: (file, passphrase) => backups.import(file, passphrase),
         metrics: () => metrics.render(),

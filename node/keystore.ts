@@ -295,6 +295,27 @@ export class KeyStore {
     return active;
   }
 
+  /**
+   * Deletes everything this party holds of key `name`, share and record, at its operator's word: a device being
+   * retired, or a removal by a reshare that this party never learnt of. Returns the epoch it held. Never while
+   * an epoch is pending: that share may be needed to settle it.
+   */
+  async erase(name: string): Promise<number> {
+    const e = this.entries.get(name);
+    const gone = this.removedKeys.get(name);
+    if (!e && !gone) throw new FrostnetError('UNKNOWN_KEY', `no key named ${name} on this party`);
+    if (e?.pending)
+      throw new FrostnetError('CONFLICT', `key ${name} has an unsettled epoch; try again once it settles`);
+    await this.store.batch([
+      { type: 'del', kind: 'secret', name: shareName(name, 'active') },
+      { type: 'del', kind: 'secret', name: shareName(name, 'pending') },
+      { type: 'del', kind: 'public', name: recordName(name) },
+    ]);
+    this.entries.delete(name);
+    this.removedKeys.delete(name);
+    return (e?.active?.group ?? gone!.group).epoch;
+  }
+
   /** Drops a pending epoch that can never become active; a DKG's entry goes with it. */
   async discardPending(name: string): Promise<void> {
     const e = this.entries.get(name);

@@ -165,6 +165,33 @@ const vouch = defineCommand({
   },
 });
 
+const erase = defineCommand({
+  name: 'keys erase',
+  summary: "Deletes this party's share and record of a key, for good.",
+  usage: '--key NAME --confirm NAME',
+  details: [
+    'For a device being retired, or a party that a reshare removed while it was away and that still holds its',
+    'old share. The other members still count this party while it is a member: the group then signs with the',
+    'others only. A backup import or a repair brings a share back. --confirm must repeat the key name.',
+  ].join('\n'),
+  daemon: true,
+  options: {
+    key: { type: 'string', arg: 'NAME', required: true, help: 'the key' },
+    confirm: { type: 'string', arg: 'NAME', required: true, help: 'the key name again' },
+  },
+  async run({ values, out, client }) {
+    if (values.confirm !== values.key)
+      throw new UsageError('keys erase', '--confirm must repeat the key name given to --key');
+    const c = await client();
+    const r = await c.post<{ name: string; erased: boolean; epoch: number }>(
+      `/v1/keys/${encodeURIComponent(values.key)}/erase`,
+      { confirm: values.confirm },
+    );
+    out.result(r, () => `this party's share of key ${r.name} (epoch ${r.epoch}) is erased`);
+    return 0;
+  },
+});
+
 /** The backup passphrase from --passphrase-file or the environment; never an argument. */
 async function backupPassphrase(cmd: string, file: string | undefined, env: NodeJS.ProcessEnv) {
   if (file !== undefined) {
@@ -292,4 +319,4 @@ const backupImport = defineCommand({
   },
 });
 
-export const commands: readonly Command[] = [reshare, repair, vouch, backupExport, backupImport];
+export const commands: readonly Command[] = [reshare, repair, vouch, erase, backupExport, backupImport];

@@ -1,7 +1,7 @@
 /**
  * Backups on real daemons (issue 9), through `frostnet backup export|import`: a backup of epoch 0 imported after
- * a refresh into a party whose key was wiped is reported as outdated and not used to sign; an up-to-date one
- * restores and signs. Attacks: an edited header, a wrong passphrase and another party's backup are refused.
+ * a refresh into a party whose operator erased the key (`frostnet keys erase`: nothing left on disk) is reported
+ * as outdated and not used to sign; an up-to-date one restores and signs. Attacks: an edited header, a wrong passphrase and another party's backup are refused.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -10,7 +10,14 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { commands } from '../../cli/commands/admin.ts';
 import { Network } from '../helpers/network.ts';
-import { assertSigns, runCommand, settledViews, signVia, wipeKey } from '../helpers/network-extra.ts';
+import {
+  assertSigns,
+  runCommand,
+  settledViews,
+  shareRecords,
+  signVia,
+  wipeKey,
+} from '../helpers/network-extra.ts';
 
 const KEY = 'savings';
 const PASSPHRASE = 'correct horse battery staple, backup';
@@ -77,14 +84,21 @@ describe('backups across daemons', () => {
     assert.equal(other.code, 0, other.stderr);
   });
 
-  test('after a refresh, a wiped party: the epoch-0 backup is outdated and refused; epoch 1 restores and signs', async () => {
+  test('after a refresh, an erased party: the epoch-0 backup is outdated and refused; epoch 1 restores and signs', async () => {
     const refresh = await net.run(0, `/v1/keys/${KEY}/refresh`, {});
     assert.equal(refresh.state, 'done', JSON.stringify(refresh.error));
     await settledViews(net, KEY);
     files.epoch1 = join(dir, 'party3-epoch1.json');
     assert.equal((await frostnet(2, ['backup', 'export', '--key', KEY, '--out', files.epoch1])).code, 0);
+    // Its operator erases the key (the device is to be re-provisioned); a wrong confirmation changes nothing.
+    const unconfirmed = await net.call(2, 'POST', `/v1/keys/${KEY}/erase`, { confirm: 'vault' });
+    assert.equal(unconfirmed.status, 400, JSON.stringify(unconfirmed.json));
+    assert.equal((await net.call(2, 'GET', `/v1/keys/${KEY}`)).status, 200, 'still held');
+    const erased = await frostnet(2, ['keys', 'erase', '--key', KEY, '--confirm', KEY]);
+    assert.equal(erased.code, 0, erased.stderr);
+    assert.equal(JSON.parse(erased.stdout).epoch, 1);
     await net.stop(2);
-    await wipeKey(net, 2, KEY);
+    assert.deepEqual(await shareRecords(net, 2, KEY), [], 'no share record is left on disk');
     await net.start(2);
 
     const outdated = failure(await frostnet(2, ['backup', 'import', '--file', files.epoch0]));
