@@ -51,17 +51,26 @@ contract ThresholdAccount {
     /// A failing call reverts the whole action, so its nonce stays unused until the deadline.
     function execute(address to, uint256 value, bytes calldata data, uint256 deadline, bytes calldata signature)
         external
-        returns (bytes memory result)
     {
         if (block.timestamp > deadline) revert Expired(deadline, block.timestamp);
         uint64 current = nonce;
-        bytes32 digest =
-            _digest(keccak256(abi.encode(EXECUTE_TYPEHASH, to, value, keccak256(data), current, deadline)));
-        if (!Bip340.verifyEncoded(groupKey(), digest, signature)) revert BadSignature();
-        nonce = current + 1;
+        // groupKey() written out: the compiler then reads the nonce's slot once for both (100 gas less).
+        uint256 key = rotated ? rotatedKey : deployedKey;
+        bytes32 digest = _digest(_executeHash(to, value, data, current, deadline));
+        if (!Bip340.verifyEncoded(key, digest, signature)) revert BadSignature();
+        // Cannot wrap: 2^64 actions at 40,000 gas each are far beyond any chain's life.
+        unchecked {
+            nonce = current + 1;
+        }
         bool ok;
-        (ok, result) = to.call{value: value}(data);
-        if (!ok) revert CallFailed(result);
+        // As to.call{value: value}(data), but the return data is copied only when the call failed, to revert
+        // with it (about 100 gas less).
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            calldatacopy(ptr, data.offset, data.length)
+            ok := call(gas(), to, value, ptr, data.length, 0, 0)
+        }
+        if (!ok) _revertCallFailed();
         emit Executed(current, to, value);
     }
 
@@ -93,11 +102,58 @@ contract ThresholdAccount {
         return block.chainid == cachedChainId ? cachedDomainSeparator : _buildDomainSeparator();
     }
 
+    /// keccak256(abi.encode(EXECUTE_TYPEHASH, to, value, keccak256(data), nonce, deadline)), hashed in free
+    /// memory without allocating it: abi.encode and its allocation cost about 360 gas more every execute.
+    function _executeHash(address to, uint256 value, bytes calldata data, uint64 current, uint256 deadline)
+        private
+        pure
+        returns (bytes32 structHash)
+    {
+        bytes32 typeHash = EXECUTE_TYPEHASH;
+        // Assembly sees narrow types with unspecified high bits; these conversions make them clean words.
+        uint256 toWord = uint160(to);
+        uint256 nonceWord = current;
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            calldatacopy(ptr, data.offset, data.length)
+            let dataHash := keccak256(ptr, data.length)
+            mstore(ptr, typeHash)
+            mstore(add(ptr, 0x20), toWord)
+            mstore(add(ptr, 0x40), value)
+            mstore(add(ptr, 0x60), dataHash)
+            mstore(add(ptr, 0x80), nonceWord)
+            mstore(add(ptr, 0xa0), deadline)
+            structHash := keccak256(ptr, 0xc0)
+        }
+    }
+
+    /// Reverts with CallFailed carrying the return data of the call that just failed.
+    function _revertCallFailed() private pure {
+        bytes memory reason;
+        assembly ("memory-safe") {
+            reason := mload(0x40)
+            mstore(reason, returndatasize())
+            returndatacopy(add(reason, 0x20), 0, returndatasize())
+            // Allocated: the free memory pointer moves past it, rounded up to a word as Solidity keeps it.
+            mstore(0x40, add(reason, and(add(returndatasize(), 0x3f), not(0x1f))))
+        }
+        revert CallFailed(reason);
+    }
+
     function _buildDomainSeparator() private view returns (bytes32) {
         return keccak256(abi.encode(DOMAIN_TYPEHASH, NAME_HASH, VERSION_HASH, block.chainid, address(this)));
     }
 
-    function _digest(bytes32 structHash) private view returns (bytes32) {
-        return keccak256(abi.encodePacked("\x19\x01", domainSeparator(), structHash));
+    /// keccak256("\x19\x01" || domainSeparator || structHash), in free memory without allocating it (as
+    /// OpenZeppelin's MessageHashUtils.toTypedDataHash).
+    function _digest(bytes32 structHash) private view returns (bytes32 digest) {
+        bytes32 separator = domainSeparator();
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, hex"1901")
+            mstore(add(ptr, 0x02), separator)
+            mstore(add(ptr, 0x22), structHash)
+            digest := keccak256(ptr, 0x42)
+        }
     }
 }
