@@ -11,7 +11,15 @@ import { fileURLToPath } from 'node:url';
 import type { JsonFragment } from 'ethers';
 import { FrostnetError } from '../../protocol/errors.ts';
 
-export type CompiledContract = { readonly abi: readonly JsonFragment[]; readonly bytecode: string };
+export type CompiledContract = {
+  readonly abi: readonly JsonFragment[];
+  readonly bytecode: string;
+  /**
+   * solc's source map of the deployed code (one s:l:f:j:m entry per instruction; f indexes sourceFiles()):
+   * tells a trace's program counters apart by the source they were compiled from (gas-breakdown.ts).
+   */
+  readonly deployedSourceMap: string;
+};
 
 const CONTRACTS_DIR = fileURLToPath(new URL('../../contracts/', import.meta.url));
 /**
@@ -26,7 +34,14 @@ const EVM_VERSION = 'cancun';
 
 type SolcOutput = {
   errors?: { severity: string; formattedMessage: string }[];
-  contracts?: Record<string, Record<string, { abi: JsonFragment[]; evm: { bytecode: { object: string } } }>>;
+  contracts?: Record<
+    string,
+    Record<
+      string,
+      { abi: JsonFragment[]; evm: { bytecode: { object: string }; deployedBytecode: { sourceMap: string } } }
+    >
+  >;
+  sources?: Record<string, { id: number }>;
 };
 
 function solidityFiles(dir: string): string[] {
@@ -37,7 +52,7 @@ function solidityFiles(dir: string): string[] {
   });
 }
 
-let cache: ReadonlyMap<string, CompiledContract> | undefined;
+let cache: { contracts: ReadonlyMap<string, CompiledContract>; files: readonly string[] } | undefined;
 
 /** solc's JSON output for `input`, from the disk cache when the same input was compiled before. */
 function compileCached(input: string): string {
@@ -67,6 +82,15 @@ function compileCached(input: string): string {
 
 /** Every contract under contracts/, by contract name, compiled with the optimizer on. */
 export function compileContracts(): ReadonlyMap<string, CompiledContract> {
+  return compile().contracts;
+}
+
+/** The source files of the compilation, relative to contracts/, by the index source maps use. */
+export function sourceFiles(): readonly string[] {
+  return compile().files;
+}
+
+function compile(): NonNullable<typeof cache> {
   if (cache) return cache;
   const sources: Record<string, { content: string }> = {};
   for (const file of solidityFiles(CONTRACTS_DIR))
@@ -80,7 +104,7 @@ export function compileContracts(): ReadonlyMap<string, CompiledContract> {
       // The IR pipeline optimizes across functions (fewer stack shuffles, storage reads merged): about 350 gas
       // less per execute than the legacy one.
       viaIR: true,
-      outputSelection: { '*': { '*': ['abi', 'evm.bytecode.object'] } },
+      outputSelection: { '*': { '*': ['abi', 'evm.bytecode.object', 'evm.deployedBytecode.sourceMap'] } },
     },
   };
   const output = JSON.parse(compileCached(JSON.stringify(input))) as SolcOutput;
@@ -95,10 +119,16 @@ export function compileContracts(): ReadonlyMap<string, CompiledContract> {
     for (const [name, c] of Object.entries(contracts)) {
       if (compiled.has(name))
         throw new FrostnetError('INTERNAL', `contract name ${name} is used twice (${file})`);
-      compiled.set(name, { abi: c.abi, bytecode: `0x${c.evm.bytecode.object}` });
+      compiled.set(name, {
+        abi: c.abi,
+        bytecode: `0x${c.evm.bytecode.object}`,
+        deployedSourceMap: c.evm.deployedBytecode.sourceMap,
+      });
     }
-  cache = compiled;
-  return compiled;
+  const files: string[] = [];
+  for (const [file, { id }] of Object.entries(output.sources ?? {})) files[id] = file;
+  cache = { contracts: compiled, files };
+  return cache;
 }
 
 /** One compiled contract by name. */

@@ -37,6 +37,8 @@ export type GasReport = {
   readonly ethTransfer: bigint;
   /** The same for the account's first transfer, which also sets the nonce slot from zero. */
   readonly firstEthTransfer: bigint;
+  /** The hash of the steady-state transfer, to trace it (gas-breakdown.ts). */
+  readonly ethTransferTx: string;
 };
 
 const word = (bytes: Uint8Array, i: number): bigint => BigInt(hexlify(bytes.subarray(32 * i, 32 * i + 32)));
@@ -67,10 +69,10 @@ export async function measureGas(
       });
       const signature = await signAction(signer, td);
       signed = { digest: decodeExecute(td).digest, signature };
-      return (await submitExecute(payer, td, signature)).gasUsed;
+      return submitExecute(payer, td, signature);
     };
-    const firstEthTransfer = await transfer();
-    const ethTransfer = await transfer();
+    const firstEthTransfer = (await transfer()).gasUsed;
+    const { gasUsed: ethTransfer, hash: ethTransferTx } = await transfer();
 
     const { abi, bytecode } = compiledContract('Bip340Harness');
     const deployed = await new ContractFactory(abi, bytecode, payer).deploy();
@@ -85,7 +87,7 @@ export async function measureGas(
       word(encoded, 2),
     )) as [boolean, bigint];
     if (!ok) throw new Error('gas measurement: the signer produced a signature the verifier refuses');
-    return { verification, ethTransfer, firstEthTransfer };
+    return { verification, ethTransfer, firstEthTransfer, ethTransferTx };
   } finally {
     provider.destroy();
   }
