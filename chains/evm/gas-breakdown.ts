@@ -148,10 +148,8 @@ export async function gasBreakdown(provider: JsonRpcProvider, txHash: string): P
     else if (precompile) parts.add('verification', precompile, cost);
     else if (step.op === 'CALL') parts.add('value call', 'CALL', cost);
     else if (step.op.startsWith('LOG')) parts.add('event', step.op, cost);
-    else if (file === VERIFIER_SOURCE)
-      parts.add('verification', 'rest of Bip340.sol (checks, hashing R)', cost);
-    else if (file === ACCOUNT_SOURCE)
-      parts.add('account code', 'ThresholdAccount.sol (ABI decoding, deadline, EIP-712 digest)', cost);
+    else if (file === VERIFIER_SOURCE) parts.add('verification', 'other Bip340.sol steps', cost);
+    else if (file === ACCOUNT_SOURCE) parts.add('account code', 'ThresholdAccount.sol steps', cost);
     else parts.add('compiler-generated', 'steps without a source', cost);
   });
 
