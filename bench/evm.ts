@@ -1,18 +1,32 @@
 /**
- * Gas on anvil with the network as the signer: every signature comes from the daemons signing EIP-712 typed
- * data (the path a wallet uses), never from a whole key; chains/evm/gas.ts measureGas does the measuring.
+ * Gas on anvil for the accounts of 2-of-3, 3-of-5 and 7-of-10 group keys, side by side, every signature made
+ * by FROST threshold signing, never by a whole key: by the daemons signing EIP-712 typed data (the path a
+ * wallet uses) when the bench has the group's key on the network, else by this project's protocol/ DKG and
+ * signing run in this process. chains/evm/gas.ts measureGas does the measuring, and the steady-state transfer
+ * is traced into its parts (chains/evm/gas-breakdown.ts; anvil runs with --steps-tracing for that).
+ *
+ * `node bench/evm.ts` runs this part alone, with in-process signers, and prints its rows (no JSON written).
  */
+import { fileURLToPath } from 'node:url';
 import { schnorr } from '@noble/curves/secp256k1.js';
+import { JsonRpcProvider } from 'ethers';
 import { walletRoot } from '../chains/bitcoin/keys.ts';
 import { measureGas } from '../chains/evm/gas.ts';
+import { type GasPart, gasBreakdown } from '../chains/evm/gas-breakdown.ts';
 import { evmKey } from '../chains/evm/keys.ts';
 import type { Bip340Signer } from '../chains/evm/signer.ts';
 import { decodeTypedData } from '../chains/evm/typed-data.ts';
 import { hexToBytes } from '../protocol/curve.ts';
+import { groupKey } from '../protocol/keys.ts';
+import { startAnvil } from '../test/helpers/anvil.ts';
+import { makeKey, partyNames, signWith } from '../test/helpers/keys.ts';
+import { type Group, label } from './baseline.ts';
 import type { Cluster } from './cluster.ts';
 import type { KeyInfo } from './network.ts';
 
 const ACCOUNT = 0;
+/** The anvil flag that makes debug_traceTransaction return the struct logs the breakdown reads. */
+export const ANVIL_TRACING = ['--steps-tracing'];
 
 /** A Bip340Signer backed by the daemons: a party signs typed data it can decode, never a bare hash. */
 export function networkSigner(c: Cluster, via: number, key: KeyInfo): Bip340Signer {
@@ -32,19 +46,83 @@ export function networkSigner(c: Cluster, via: number, key: KeyInfo): Bip340Sign
   };
 }
 
-export type GasReport = { verification: number; firstEthTransfer: number; ethTransfer: number };
-
-/** Deploys the account of the key's EVM account 0, sends two ETH transfers through it, measures the verifier. */
-export async function measureNetworkGas(
-  rpcUrl: string,
-  c: Cluster,
-  via: number,
-  key: KeyInfo,
-): Promise<GasReport> {
-  const g = await measureGas(rpcUrl, networkSigner(c, via, key));
+/**
+ * A Bip340Signer that is a t-of-n FROST group in this process: a fresh key from the project's DKG, and each
+ * signature from its first t members (commitments, shares, aggregation) under the evmKey tweak steps, as the
+ * daemons would sign it.
+ */
+export function inProcessSigner(g: Group): Bip340Signer {
+  const shares = makeKey(g.t, g.n);
+  const members = partyNames(g.n);
+  const group = shares.get(members[0])!.group;
+  const { px, steps } = evmKey({ key: groupKey(group), chainCode: group.chainCode }, ACCOUNT);
+  const signers = members.slice(0, g.t);
   return {
-    verification: Number(g.verification),
-    firstEthTransfer: Number(g.firstEthTransfer),
-    ethTransfer: Number(g.ethTransfer),
+    px,
+    sign: async (digest) => signWith(shares, signers, { scheme: 'bip340', message: digest, steps }),
   };
 }
+
+export type GroupGas = {
+  group: string;
+  /** Who made the signatures: the daemons, or the protocol code in this process. */
+  signedBy: 'network' | 'in-process FROST';
+  verification: number;
+  firstEthTransfer: number;
+  ethTransfer: number;
+  /** The steady-state transfer's parts; they add up to ethTransfer. */
+  breakdown: GasPart[];
+};
+
+export type GasReport = { groups: GroupGas[] };
+
+/** Deploys each group's account (EVM account 0), sends two ETH transfers through it, measures the verifier. */
+export async function measureGroupsGas(
+  rpcUrl: string,
+  groups: readonly Group[],
+  signerOf: (g: Group) => { signer: Bip340Signer; signedBy: GroupGas['signedBy'] },
+): Promise<GasReport> {
+  const provider = new JsonRpcProvider(rpcUrl, undefined, { cacheTimeout: -1 });
+  try {
+    const out: GroupGas[] = [];
+    for (const g of groups) {
+      const { signer, signedBy } = signerOf(g);
+      const gas = await measureGas(rpcUrl, signer);
+      const { parts } = await gasBreakdown(provider, gas.ethTransferTx);
+      out.push({
+        group: label(g),
+        signedBy,
+        verification: Number(gas.verification),
+        firstEthTransfer: Number(gas.firstEthTransfer),
+        ethTransfer: Number(gas.ethTransfer),
+        breakdown: [...parts],
+      });
+    }
+    return { groups: out };
+  } finally {
+    provider.destroy();
+  }
+}
+
+/** The gas part of the bench on its own: anvil, in-process FROST signers, the rows printed. */
+async function main(): Promise<void> {
+  const { gasRows } = await import('./rows.ts');
+  const { table } = await import('./report.ts');
+  const groups: Group[] = [
+    { t: 2, n: 3 },
+    { t: 3, n: 5 },
+    { t: 7, n: 10 },
+  ];
+  const anvil = await startAnvil(ANVIL_TRACING);
+  try {
+    const gas = await measureGroupsGas(anvil.rpcUrl, groups, (g) => ({
+      signer: inProcessSigner(g),
+      signedBy: 'in-process FROST',
+    }));
+    process.stdout.write(`${table(gasRows(gas))}\n`);
+  } finally {
+    await anvil.stop();
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) await main();

@@ -10,10 +10,10 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Anvil, startAnvil } from '../test/helpers/anvil.ts';
-import { dkgOnce, type Group, refresher, signer, singleKeySigner } from './baseline.ts';
+import { dkgOnce, type Group, label, refresher, signer, singleKeySigner } from './baseline.ts';
 import { p2wshMultisigInputVsize, taprootSpends } from './bitcoin.ts';
 import { bareNodeRssMB, Cluster, ROOT } from './cluster.ts';
-import { measureNetworkGas } from './evm.ts';
+import { ANVIL_TRACING, inProcessSigner, measureGroupsGas, networkSigner } from './evm.ts';
 import { type KeyInfo, keygen, refreshOnce, rssAll, settled, signOnce, throughput } from './network.ts';
 import { table } from './report.ts';
 import { buildRows, type Pair, type Results } from './rows.ts';
@@ -40,6 +40,8 @@ const GROUPS: Record<string, Group> = {
 /** Groups whose signing and whose DKG are measured through the daemons too. */
 const NETWORK_SIGN = ['2-of-3', '3-of-5', '7-of-10'];
 const NETWORK_DKG = ['3-of-5', '11-of-15'];
+/** Groups whose EVM account gas is measured, side by side. */
+const GAS_GROUPS = ['2-of-3', '3-of-5', '7-of-10'];
 
 const started = performance.now();
 const log = (s: string) =>
@@ -215,10 +217,21 @@ async function measure(): Promise<Results> {
 
   log('Taproot spends signed by the network');
   const taproot = await section('Taproot spend', () => taprootSpends(c, VIA, k35));
-  log('EVM gas on anvil, every signature from the network');
+  log(
+    `EVM gas on anvil for the accounts of ${GAS_GROUPS.join(', ')}, signed by the network where it has the key`,
+  );
   const gas = await section('EVM gas', async () => {
-    anvil = await startAnvil();
-    return measureNetworkGas(anvil.rpcUrl, c, VIA, k35);
+    anvil = await startAnvil(ANVIL_TRACING);
+    return measureGroupsGas(
+      anvil.rpcUrl,
+      GAS_GROUPS.map((name) => GROUPS[name]),
+      (g) => {
+        const key = keys[label(g)];
+        return key
+          ? { signer: networkSigner(c, VIA, key), signedBy: 'network' }
+          : { signer: inProcessSigner(g), signedBy: 'in-process FROST' };
+      },
+    );
   });
 
   return {
