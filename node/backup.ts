@@ -2,7 +2,9 @@
  * Backups of one party's share of one key: a JSON file whose share and key group are encrypted with
  * XChaCha20-Poly1305 under a key derived from a passphrase with scrypt, as the store does (its helpers are
  * private to it and bind records to database keys, so the few lines are repeated here). A readable header
- * (key name, group key, epoch, KDF parameters) is authenticated with the ciphertext.
+ * (key name, group key, epoch, KDF parameters) is authenticated with the ciphertext. The party's identity key is
+ * encrypted with the share: after the loss of a whole machine, `frostnet init --from-backup` sets the party up
+ * again under its old peer id, and the import then restores the share.
  *
  * A restore never brings back nonces: they live only in the memory of the daemon that made them. It restores
  * only a key this party does not hold, only a share that is this party's own, and only when the other members
@@ -11,6 +13,7 @@
  */
 import { randomBytes, scrypt as scryptCb } from 'node:crypto';
 import { promisify } from 'node:util';
+import type { PrivateKey } from '@libp2p/interface';
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { bytesToHex, Fn, G, hexToBytes } from '../protocol/curve.ts';
 import { FrostnetError } from '../protocol/errors.ts';
@@ -23,6 +26,7 @@ import {
   keyShareToJSON,
 } from '../protocol/keys.ts';
 import { verifyingShareOf } from '../protocol/reshare.ts';
+import { marshalIdentity, peerIdOf, unmarshalIdentity } from './identity.ts';
 import { holdsEpoch, type KeyCeremonies } from './key-ceremonies.ts';
 import { type KeyStore, validateKeyName } from './keystore.ts';
 import type { Logger } from './log.ts';
@@ -42,7 +46,8 @@ export type BackupFile = {
   ciphertext: string;
 };
 
-type Plaintext = { share: KeyShareJSON; party: string; exportedAt: string };
+/** `identity`: the party's libp2p key (hex protobuf), so that a lost machine can be set up again as the party. */
+type Plaintext = { share: KeyShareJSON; party: string; exportedAt: string; identity?: string };
 
 const scrypt = promisify(scryptCb) as (
   password: Uint8Array,
@@ -84,11 +89,11 @@ function checkPassphrase(passphrase: unknown): string {
   return passphrase;
 }
 
-/** Encrypts `share` (of key `name`, held by `party`) under `passphrase`. */
+/** Encrypts `share` (of key `name`) and the identity of the party holding it under `passphrase`. */
 export async function sealBackup(
   name: string,
   share: KeyShare,
-  party: string,
+  identity: PrivateKey,
   passphrase: string,
   kdfParams: ScryptParams = DEFAULT_SCRYPT,
 ): Promise<BackupFile> {
@@ -106,7 +111,12 @@ export async function sealBackup(
   };
   const key = await deriveKey(passphrase, header.kdf);
   const nonce = randomBytes(24);
-  const plain: Plaintext = { share: keyShareToJSON(share), party, exportedAt: new Date().toISOString() };
+  const plain: Plaintext = {
+    share: keyShareToJSON(share),
+    party: peerIdOf(identity),
+    exportedAt: new Date().toISOString(),
+    identity: bytesToHex(marshalIdentity(identity)),
+  };
   const bytes = new TextEncoder().encode(JSON.stringify(plain));
   const ct = xchacha20poly1305(key, nonce, associatedData(header)).encrypt(bytes);
   key.fill(0);
@@ -155,11 +165,16 @@ function parseFile(v: unknown): BackupFile {
   return f;
 }
 
+export type OpenedBackup = {
+  name: string;
+  share: KeyShare;
+  party: string;
+  /** The party's identity; absent from backups made before identities were included. */
+  identity?: PrivateKey;
+};
+
 /** Decrypts a backup file; WRONG_PASSPHRASE when it does not open (wrong passphrase or an altered file). */
-export async function openBackup(
-  file: unknown,
-  passphrase: string,
-): Promise<{ name: string; share: KeyShare; party: string }> {
+export async function openBackup(file: unknown, passphrase: string): Promise<OpenedBackup> {
   const f = parseFile(file);
   const key = await deriveKey(checkPassphrase(passphrase), f.kdf);
   let bytes: Uint8Array;
@@ -180,11 +195,16 @@ export async function openBackup(
   const share = keyShareFromJSON(plain.share);
   if (bytesToHex(groupKey(share.group).toBytes(true)) !== f.key.groupKey || share.group.epoch !== f.key.epoch)
     throw new FrostnetError('INVALID_INPUT', 'the backup header does not match its contents');
-  return { name: validateKeyName(f.key.name), share, party: plain.party };
+  const identity = plain.identity === undefined ? undefined : unmarshalIdentity(hexToBytes(plain.identity));
+  if (identity && peerIdOf(identity) !== plain.party)
+    throw new FrostnetError('INVALID_INPUT', 'the backup identity is not the party it names');
+  return { name: validateKeyName(f.key.name), share, party: plain.party, identity };
 }
 
 export type BackupsOptions = {
   self: string;
+  /** This party's identity key, which every backup carries. */
+  identity: PrivateKey;
   keys: KeyStore;
   ceremonies: KeyCeremonies;
   log: Logger;
@@ -206,7 +226,7 @@ export class Backups {
     const share = this.o.keys.active(name);
     if (this.o.keys.get(name)?.pending)
       throw new FrostnetError('CONFLICT', `key ${name} has an unsettled epoch; export it once it settles`);
-    const file = await sealBackup(name, share, this.o.self, passphrase, this.o.kdf);
+    const file = await sealBackup(name, share, this.o.identity, passphrase, this.o.kdf);
     this.o.log.info('backup exported', { key: name, epoch: share.group.epoch });
     return file;
   }

@@ -154,7 +154,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       roundTimeoutMs: cfg.limits.roundTimeoutMs,
       log: plog,
     });
-    const backups = new Backups({ self, keys, ceremonies, log: plog });
+    const backups = new Backups({ self, identity: privateKey, keys, ceremonies, log: plog });
     const signer = new Signer({
       self,
       keys,

@@ -61,17 +61,24 @@ export interface SecretStore {
   putSecret(name: string, value: Uint8Array): Promise<void>;
 }
 
-/** The party's key from the store, created and stored on first use. */
-export async function loadOrCreateIdentity(store: SecretStore): Promise<PrivateKey> {
+/**
+ * The party's key from the store, created and stored on first use: `given` (one restored from a backup) or a
+ * new one. A `given` key never replaces a stored key of another peer id.
+ */
+export async function loadOrCreateIdentity(store: SecretStore, given?: PrivateKey): Promise<PrivateKey> {
   const stored = await store.getSecret(IDENTITY_SECRET);
   if (stored !== undefined) {
+    let key: PrivateKey;
     try {
-      return unmarshalIdentity(stored);
+      key = unmarshalIdentity(stored);
     } catch (e) {
       throw new FrostnetError('STORE_CORRUPT', `stored identity is unreadable: ${(e as Error).message}`);
     }
+    if (given && !key.equals(given))
+      throw new FrostnetError('CONFLICT', `this store holds another identity (${peerIdOf(key)})`);
+    return key;
   }
-  const key = await generateIdentity();
+  const key = given ?? (await generateIdentity());
   await store.putSecret(IDENTITY_SECRET, marshalIdentity(key));
   return key;
 }

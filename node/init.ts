@@ -1,9 +1,10 @@
 /**
- * Creates a party: its data dir, its config file, its encrypted store holding a new Ed25519 identity, and an
- * API token. Refuses to touch a data dir that already holds a party.
+ * Creates a party: its data dir, its config file, its encrypted store holding its Ed25519 identity (a new one,
+ * or one restored from a backup), and an API token. Refuses to touch a data dir that already holds a party.
  */
 import { access, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { PrivateKey } from '@libp2p/interface';
 import { FrostnetError } from '../protocol/errors.ts';
 import { type Config, defaultConfig, saveConfig } from './config.ts';
 import { createToken, openPartyStore } from './daemon.ts';
@@ -18,6 +19,8 @@ export type InitOptions = {
   passphrase: string;
   passphraseEnv?: string;
   passphraseFile?: string;
+  /** The identity to take (one restored from a backup); default a new one. */
+  identity?: PrivateKey;
 };
 
 export type InitResult = { peerId: string; configPath: string; config: Config; token: string };
@@ -46,7 +49,7 @@ export async function initParty(o: InitOptions): Promise<InitResult> {
   const store = await openPartyStore(config, o.passphrase);
   let peerId: string;
   try {
-    peerId = peerIdOf(await loadOrCreateIdentity(store));
+    peerId = peerIdOf(await loadOrCreateIdentity(store, o.identity));
   } finally {
     await store.close();
   }

@@ -7,20 +7,13 @@
  * It goes to the local daemon (on its loopback control API), which encrypts or decrypts there: the share itself
  * never leaves the daemon unencrypted.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { BACKUP_PASSPHRASE_FILE_OPTION, backupPassphrase, readBackupFile } from '../backup-file.ts';
 import { type Command, defineCommand, integerOption, listOption } from '../command.ts';
 import { CliError, UsageError } from '../output.ts';
 import { PartyBook } from '../parties.ts';
 import { fetchKey } from '../signing.ts';
-
-export const BACKUP_PASSPHRASE_ENV = 'FROSTNET_BACKUP_PASSPHRASE';
-
-const PASSPHRASE_FILE_OPTION = {
-  type: 'string',
-  arg: 'FILE',
-  help: `file holding the backup passphrase (default: $${BACKUP_PASSPHRASE_ENV})`,
-} as const;
 
 type ReshareResult = {
   name: string;
@@ -192,33 +185,6 @@ const erase = defineCommand({
   },
 });
 
-/** The backup passphrase from --passphrase-file or the environment; never an argument. */
-async function backupPassphrase(cmd: string, file: string | undefined, env: NodeJS.ProcessEnv) {
-  if (file !== undefined) {
-    let text: string;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (e) {
-      throw new CliError(
-        'NO_FILE',
-        `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-        'check --passphrase-file',
-      );
-    }
-    const passphrase = text.replace(/\r?\n$/, '');
-    if (!passphrase)
-      throw new CliError('NO_PASSPHRASE', `${file} is empty`, 'put the backup passphrase in it');
-    return passphrase;
-  }
-  const passphrase = env[BACKUP_PASSPHRASE_ENV];
-  if (!passphrase)
-    throw new UsageError(
-      cmd,
-      `give the backup passphrase with --passphrase-file FILE or ${BACKUP_PASSPHRASE_ENV} (never as an argument)`,
-    );
-  return passphrase;
-}
-
 const backupExport = defineCommand({
   name: 'backup export',
   summary: "Writes this party's share of a key, encrypted under a passphrase, to a new file.",
@@ -236,10 +202,15 @@ const backupExport = defineCommand({
       required: true,
       help: 'the backup file to create (never overwritten)',
     },
-    'passphrase-file': PASSPHRASE_FILE_OPTION,
+    'passphrase-file': BACKUP_PASSPHRASE_FILE_OPTION,
   },
   async run({ values, out, client, env }) {
-    const passphrase = await backupPassphrase('backup export', values['passphrase-file'], env);
+    const passphrase = await backupPassphrase(
+      'backup export',
+      'passphrase-file',
+      values['passphrase-file'],
+      env,
+    );
     const c = await client();
     const file = await c.post<{ key: { name: string; epoch: number; groupKey: string } }>(
       `/v1/keys/${encodeURIComponent(values.key)}/backup`,
@@ -279,20 +250,16 @@ const backupImport = defineCommand({
   daemon: true,
   options: {
     file: { type: 'string', arg: 'FILE', required: true, help: 'the backup file' },
-    'passphrase-file': PASSPHRASE_FILE_OPTION,
+    'passphrase-file': BACKUP_PASSPHRASE_FILE_OPTION,
   },
   async run({ values, out, client, env }) {
-    const passphrase = await backupPassphrase('backup import', values['passphrase-file'], env);
-    let backup: unknown;
-    try {
-      backup = JSON.parse(await readFile(values.file, 'utf8'));
-    } catch (e) {
-      throw new CliError(
-        'NO_FILE',
-        `cannot read a backup from ${values.file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-        'check --file',
-      );
-    }
+    const passphrase = await backupPassphrase(
+      'backup import',
+      'passphrase-file',
+      values['passphrase-file'],
+      env,
+    );
+    const backup = await readBackupFile(values.file, '--file');
     const c = await client();
     const r = await c
       .run<{ name: string; epoch: number; groupKey: string; confirmedBy: string[] }>(

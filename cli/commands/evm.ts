@@ -14,6 +14,7 @@ import type { Client } from '../client.ts';
 import { type Command, defineCommand, integerOption } from '../command.ts';
 import type { KeyView } from '../keyview.ts';
 import { CliError, UsageError } from '../output.ts';
+import { readSecret } from '../secret-input.ts';
 import { fetchKey } from '../signing.ts';
 
 const MAX_ACCOUNT = 2 ** 31 - 1;
@@ -117,29 +118,14 @@ async function relayerWallet(
   env: NodeJS.ProcessEnv,
   provider: JsonRpcProvider,
 ): Promise<Wallet> {
-  let text: string | undefined;
-  let source: string;
-  if (file !== undefined) {
-    const { readFile } = await import('node:fs/promises');
-    source = file;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (e) {
-      throw new CliError(
-        'NO_FILE',
-        `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-        'check --relayer-key-file',
-      );
-    }
-  } else {
-    source = `$${RELAYER_KEY_ENV}`;
-    text = env[RELAYER_KEY_ENV];
-    if (!text)
-      throw new UsageError(
-        cmd,
-        `a relayer pays the gas: give --relayer-key-file FILE or set ${RELAYER_KEY_ENV} (never the key itself as an argument)`,
-      );
-  }
+  const { text, source } = await readSecret({
+    cmd,
+    option: 'relayer-key-file',
+    file,
+    envVar: RELAYER_KEY_ENV,
+    env,
+    purpose: 'a relayer pays the gas',
+  });
   const hex = text.trim().replace(/^0x/i, '');
   if (!/^[0-9a-fA-F]{64}$/.test(hex))
     throw new CliError('BAD_RELAYER_KEY', `${source} holds no private key`, 'it must be 32 bytes of hex');

@@ -5,6 +5,7 @@
 import { access } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { isFrostnetError } from '../../protocol/errors.ts';
+import { BACKUP_PASSPHRASE_FILE_OPTION, backupPassphrase, readBackupFile } from '../backup-file.ts';
 import { CONFIG_FILE } from '../client.ts';
 import { type Command, defineCommand, integerOption } from '../command.ts';
 import { concreteListen, shareableAddrs } from '../listen.ts';
@@ -15,16 +16,34 @@ import { peersTable } from './peers.ts';
 const DEFAULT_LISTEN = '/ip4/127.0.0.1/tcp/0';
 const DEFAULT_PASSPHRASE_ENV = 'FROSTNET_PASSPHRASE';
 
+/** The identity a backup file keeps, for `init --from-backup`. */
+async function backupIdentity(path: string, passphraseFile: string | undefined, env: NodeJS.ProcessEnv) {
+  const passphrase = await backupPassphrase('init', 'backup-passphrase-file', passphraseFile, env);
+  const file = await readBackupFile(path, '--from-backup');
+  const { openBackup } = await import('../../node/backup.ts');
+  const { identity } = await openBackup(file, passphrase);
+  if (!identity)
+    throw new CliError(
+      'NO_IDENTITY',
+      `${path} holds no identity (it was made before backups kept one)`,
+      'init without it, and have t members vouch for the new peer id and repair the share ("frostnet vouch")',
+    );
+  return identity;
+}
+
 const init = defineCommand({
   name: 'init',
   summary: 'Creates a party: its data dir, config, encrypted store with a new identity, and the API token.',
   usage:
-    '--data-dir DIR [--listen MULTIADDR ...] [--api-port PORT] [--passphrase-env VAR | --passphrase-file FILE]',
+    '--data-dir DIR [--listen MULTIADDR ...] [--api-port PORT] [--passphrase-env VAR | --passphrase-file FILE]\n' +
+    '  [--from-backup FILE [--backup-passphrase-file FILE]]',
   details: [
     'Prints the peer id and the address(es) to give to the other parties. A listen port of 0 is replaced by a',
     'port that is free now, so the address can be shared before the daemon runs. The store passphrase comes',
     `from the environment variable (default ${DEFAULT_PASSPHRASE_ENV}) or from the file, never from the`,
     'command line; the config records which, and the daemon reads it the same way at every start.',
+    'With --from-backup the party takes the identity (peer id) kept in a backup file, to set up a lost machine',
+    'again; then add the peers, start it and run "frostnet backup import" to restore the share.',
   ].join('\n'),
   options: {
     'data-dir': {
@@ -51,8 +70,10 @@ const init = defineCommand({
       help: `environment variable holding the store passphrase (default ${DEFAULT_PASSPHRASE_ENV})`,
     },
     'passphrase-file': { type: 'string', arg: 'FILE', help: 'file holding the store passphrase' },
+    'from-backup': { type: 'string', arg: 'FILE', help: "a backup file whose party's identity to take" },
+    'backup-passphrase-file': { ...BACKUP_PASSPHRASE_FILE_OPTION },
   },
-  async run({ values, out }) {
+  async run({ values, out, env }) {
     const dataDir = resolve(values['data-dir']);
     if (values['passphrase-env'] !== undefined && values['passphrase-file'] !== undefined)
       throw new UsageError('init', 'give --passphrase-env or --passphrase-file, not both');
@@ -67,6 +88,11 @@ const init = defineCommand({
       import('../../node/store.ts'),
       import('../../node/init.ts'),
     ]);
+    const fromBackup = values['from-backup'] === undefined ? undefined : resolve(values['from-backup']);
+    const identity =
+      fromBackup === undefined
+        ? undefined
+        : await backupIdentity(fromBackup, values['backup-passphrase-file'], env);
     const r = await withContext(`cannot create a party in ${dataDir}`, async () => {
       const passphrase = await readPassphrase({ env: values['passphrase-env'], file: passphraseFile });
       return initParty({
@@ -76,14 +102,22 @@ const init = defineCommand({
         passphrase,
         passphraseEnv: values['passphrase-env'],
         passphraseFile,
+        identity,
       });
     });
     const share = shareableAddrs(r.config.listen, r.peerId);
     out.result(
-      { peerId: r.peerId, dataDir, config: r.configPath, listen: r.config.listen, addrs: share },
+      {
+        peerId: r.peerId,
+        dataDir,
+        config: r.configPath,
+        listen: r.config.listen,
+        addrs: share,
+        ...(fromBackup ? { identityFrom: fromBackup } : {}),
+      },
       () =>
         [
-          `created party ${r.peerId}`,
+          `created party ${r.peerId}${fromBackup ? ` with the identity kept in ${fromBackup}` : ''}`,
           `  data dir  ${dataDir}`,
           `  config    ${r.configPath}`,
           '',
@@ -93,6 +127,11 @@ const init = defineCommand({
           'next:',
           `  frostnet start --data-dir ${dataDir}`,
           `  frostnet peers add --data-dir ${dataDir} --addr <another party's address> --name <its name>`,
+          ...(fromBackup
+            ? [
+                `  frostnet backup import --data-dir ${dataDir} --file ${fromBackup}   (once the peers answer)`,
+              ]
+            : []),
         ].join('\n'),
     );
     return 0;

@@ -2,14 +2,15 @@
  * Real party daemons for integration tests: each its own process, data dir and ports on 127.0.0.1, started
  * through the `frostnet` command as an operator would, and stopped (killed if need be) when the test ends.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import type { PrivateKey } from '@libp2p/interface';
 import { freePort } from '../../cli/listen.ts';
 import { type Config, loadConfig, saveConfig } from '../../node/config.ts';
-import { type Daemon, type DaemonOptions, startDaemon } from '../../node/daemon.ts';
+import { type Daemon, type DaemonOptions, readToken, startDaemon } from '../../node/daemon.ts';
 import { generateIdentity, peerIdOf } from '../../node/identity.ts';
 import { initParty } from '../../node/init.ts';
 import { nullLogger } from '../../node/log.ts';
@@ -18,6 +19,8 @@ export const ROOT = new URL('../../', import.meta.url).pathname;
 export const NODE = join(ROOT, 'node_modules/.bin/node');
 export const CLI = join(ROOT, 'cli/frostnet.ts');
 export const PASSPHRASE = 'integration test passphrase';
+
+const execFileAsync = promisify(execFile);
 
 export type Party = {
   index: number;
@@ -83,14 +86,31 @@ export class Network {
   }
 
   /**
-   * Party i (killed if running) loses its whole data dir, identity included, and is initialised again on the same port:
-   * a new peer id that knows the others. The others learn of it only when told (e.g. `frostnet peers add`).
+   * Party i (killed if running) loses its whole data dir, identity included, and is set up again on the same
+   * port by `frostnet init` with `args` (e.g. --from-backup FILE) and `env`: a new peer id unless a backup gives
+   * the old one, knowing the others. The others learn of a new peer id only when told (`frostnet peers add`).
    */
-  async reinit(i: number): Promise<void> {
+  async reinit(i: number, args: string[] = [], env: Record<string, string> = {}): Promise<void> {
     const old = this.parties[i];
     await stopProc(old, 'SIGKILL');
     await rm(old.dataDir, { recursive: true, force: true });
-    this.parties[i] = await this.initParty(i, old.port);
+    const listen = `/ip4/127.0.0.1/tcp/${old.port}`;
+    const { stdout } = await execFileAsync(
+      NODE,
+      [CLI, 'init', '--data-dir', old.dataDir, '--listen', listen, '--json', ...args],
+      { env: { ...process.env, FROSTNET_PASSPHRASE: PASSPHRASE, ...env } },
+    );
+    const out = JSON.parse(stdout) as { peerId: string; config: string };
+    const token = await readToken(old.dataDir);
+    this.parties[i] = {
+      index: i,
+      dataDir: old.dataDir,
+      configPath: out.config,
+      peerId: out.peerId,
+      port: old.port,
+      token,
+      log: [],
+    };
     await this.configurePeers(this.parties[i]);
   }
 

@@ -1,7 +1,8 @@
 /**
  * Backups on real daemons (issue 9), through `frostnet backup export|import`: a backup of epoch 0 imported after
  * a refresh into a party whose operator erased the key (`frostnet keys erase`: nothing left on disk) is reported
- * as outdated and not used to sign; an up-to-date one restores and signs. Attacks: an edited header, a wrong passphrase and another party's backup are refused.
+ * as outdated and not used to sign; an up-to-date one restores and signs. A whole machine lost comes back from a
+ * backup under its old peer id (`init --from-backup`) and signs after the import. Attacks: an edited header, a wrong passphrase and another party's backup are refused.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -9,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { commands } from '../../cli/commands/admin.ts';
+import { commands as partyCommands } from '../../cli/commands/party.ts';
 import { Network } from '../helpers/network.ts';
 import {
   assertSigns,
@@ -142,5 +144,30 @@ describe('backups across daemons', () => {
     assert.equal((await frostnet(2, ['backup', 'import', '--file', files.epoch1])).code, 0);
     const held = failure(await frostnet(2, ['backup', 'import', '--file', files.epoch1]));
     assert.equal(held.code, 'CONFLICT');
+  });
+
+  test('a whole machine lost: init --from-backup takes the old peer id, the import restores, it signs', async () => {
+    const badDir = join(dir, 'never-created');
+    const bad = await runCommand(
+      partyCommands,
+      ['init', '--data-dir', badDir, '--from-backup', files.epoch1, '--json'],
+      { FROSTNET_PASSPHRASE: 'store passphrase', FROSTNET_BACKUP_PASSPHRASE: 'not the passphrase at all' },
+    );
+    assert.equal(failure(bad).code, 'WRONG_PASSPHRASE');
+    await assert.rejects(stat(badDir), { code: 'ENOENT' }, 'a refused init leaves nothing behind');
+
+    const before = net.ids[2];
+    await net.reinit(2, ['--from-backup', files.epoch1], { FROSTNET_BACKUP_PASSPHRASE: PASSPHRASE });
+    assert.equal(net.ids[2], before, 'the party is back under its old peer id');
+    await net.start(2);
+    assert.equal(
+      (await net.call(2, 'GET', `/v1/keys/${KEY}`)).status,
+      404,
+      'the new machine holds no share yet',
+    );
+    const restored = await frostnet(2, ['backup', 'import', '--file', files.epoch1]);
+    assert.equal(restored.code, 0, restored.stderr);
+    await assertSigns(net, 2, KEY, [2, 1], key.groupKey);
+    await assertSigns(net, 0, KEY, [0, 2], key.groupKey);
   });
 });
