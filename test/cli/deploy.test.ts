@@ -30,8 +30,11 @@ async function importGraph(
     if (!file.endsWith('.ts')) return;
     // Comments may show imports as examples; only code counts.
     const src = (await readFile(file, 'utf8')).replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
+    // Static imports and re-exports start a statement; a string that merely ends in "from" is no import.
     const specs = [
-      ...src.matchAll(/(?:from|import)\s*\(?\s*'([^']+)'/g),
+      ...src.matchAll(/^\s*(?:import|export)\b[^;]*?\bfrom\s*'([^']+)'/gm),
+      ...src.matchAll(/^\s*import\s*'([^']+)'/gm),
+      ...src.matchAll(/\bimport\(\s*'([^']+)'\s*[,)]/g),
       ...src.matchAll(/new URL\('([^']+)', import\.meta\.url\)/g),
     ].map((m) => m[1]);
     for (const s of specs) {
