@@ -30,7 +30,8 @@ export async function backupPassphrase(
     env,
     purpose,
   });
-  const passphrase = text.replace(/\r?\n$/, '');
+  // A file's final newline is not part of the passphrase; an environment variable is taken as it is.
+  const passphrase = file === undefined ? text : text.replace(/\r?\n$/, '');
   if (!passphrase)
     throw new CliError('NO_PASSPHRASE', `${source} is empty`, 'put the backup passphrase in it');
   return passphrase;

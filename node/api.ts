@@ -39,7 +39,7 @@ export interface ApiBackend {
   vouch(name: string, party: string, peer: string): Promise<VouchOutcome>;
   /** Deletes this party's share and record of the key; gives the epoch it held. */
   erase(name: string): Promise<number>;
-  exportBackup(name: string, passphrase: string): Promise<BackupFile>;
+  exportBackup(name: string, passphrase: string, withIdentity: boolean): Promise<BackupFile>;
   importBackup(file: unknown, passphrase: string): Promise<RestoreOutcome>;
   metrics(): string;
   requests: Requests;
@@ -268,9 +268,11 @@ export class ControlApi {
       return { status: 200, json: { name, erased: true, epoch: await b.erase(name) } };
     }
     if (action === 'backup') {
-      const passphrase = obj(body).passphrase;
+      const { passphrase, withIdentity = false } = obj(body);
       if (typeof passphrase !== 'string') throw new FrostnetError('BAD_REQUEST', 'passphrase is required');
-      return { status: 200, json: await b.exportBackup(name, passphrase) };
+      if (typeof withIdentity !== 'boolean')
+        throw new FrostnetError('BAD_REQUEST', 'withIdentity must be true or false');
+      return { status: 200, json: await b.exportBackup(name, passphrase, withIdentity) };
     }
     return undefined;
   }

@@ -2,9 +2,11 @@
  * Backups of one party's share of one key: a JSON file whose share and key group are encrypted with
  * XChaCha20-Poly1305 under a key derived from a passphrase with scrypt, as the store does (its helpers are
  * private to it and bind records to database keys, so the few lines are repeated here). A readable header
- * (key name, group key, epoch, KDF parameters) is authenticated with the ciphertext. The party's identity key is
- * encrypted with the share: after the loss of a whole machine, `frostnet init --from-backup` sets the party up
- * again under its old peer id, and the import then restores the share.
+ * (key name, group key, epoch, KDF parameters) is authenticated with the ciphertext. On request the party's
+ * identity key is encrypted with the share (the header says so): after the loss of a whole machine,
+ * `frostnet init --from-backup` sets the party up again under its old peer id, and the import restores the
+ * share. Not by default: the identity outlives any refresh, so a leaked backup with it lets its finder act as
+ * the party (request signatures, join ceremonies) until the party is replaced by a reshare.
  *
  * A restore never brings back nonces: they live only in the memory of the daemon that made them. It restores
  * only a key this party does not hold, only a share that is this party's own, and only when the other members
@@ -41,12 +43,14 @@ export type BackupFile = {
   format: typeof BACKUP_FORMAT;
   version: 1;
   key: { name: string; groupKey: string; epoch: number; threshold: number; members: string[] };
+  /** The ciphertext holds the party's identity key too. */
+  identity?: true;
   kdf: ScryptParams & { name: 'scrypt'; salt: string };
   nonce: string;
   ciphertext: string;
 };
 
-/** `identity`: the party's libp2p key (hex protobuf), so that a lost machine can be set up again as the party. */
+/** `identity`: the party's libp2p key (hex protobuf), in a backup made with it. */
 type Plaintext = { share: KeyShareJSON; party: string; exportedAt: string; identity?: string };
 
 const scrypt = promisify(scryptCb) as (
@@ -64,7 +68,7 @@ async function deriveKey(passphrase: string, kdf: BackupFile['kdf']): Promise<Ui
 }
 
 /** Everything readable in the file is bound to the ciphertext: edit any of it and nothing decrypts. */
-const associatedData = (f: Pick<BackupFile, 'key' | 'kdf'>) =>
+const associatedData = (f: Pick<BackupFile, 'key' | 'identity' | 'kdf'>) =>
   new TextEncoder().encode(
     AD_PREFIX +
       JSON.stringify([
@@ -77,6 +81,8 @@ const associatedData = (f: Pick<BackupFile, 'key' | 'kdf'>) =>
         f.kdf.r,
         f.kdf.p,
         f.kdf.salt,
+        // Only when set, so that files made before the field existed still open.
+        ...(f.identity ? ['identity'] : []),
       ]),
   );
 
@@ -89,17 +95,22 @@ function checkPassphrase(passphrase: unknown): string {
   return passphrase;
 }
 
-/** Encrypts `share` (of key `name`) and the identity of the party holding it under `passphrase`. */
+/**
+ * Encrypts `share` of key `name`, held by `party`, under `passphrase`; with `identity` (the party's key) the
+ * identity too.
+ */
 export async function sealBackup(
   name: string,
   share: KeyShare,
-  identity: PrivateKey,
+  party: string,
   passphrase: string,
-  kdfParams: ScryptParams = DEFAULT_SCRYPT,
+  opts: { kdf?: ScryptParams; identity?: PrivateKey } = {},
 ): Promise<BackupFile> {
   checkPassphrase(passphrase);
+  if (opts.identity && peerIdOf(opts.identity) !== party)
+    throw new FrostnetError('INTERNAL', 'the identity is not the party whose share is backed up');
   const g = share.group;
-  const header = {
+  const header: Pick<BackupFile, 'key' | 'identity' | 'kdf'> = {
     key: {
       name,
       groupKey: bytesToHex(groupKey(g).toBytes(true)),
@@ -107,15 +118,16 @@ export async function sealBackup(
       threshold: g.threshold,
       members: [...g.members],
     },
-    kdf: { name: 'scrypt' as const, ...kdfParams, salt: randomBytes(16).toString('hex') },
+    ...(opts.identity ? { identity: true as const } : {}),
+    kdf: { name: 'scrypt', ...(opts.kdf ?? DEFAULT_SCRYPT), salt: randomBytes(16).toString('hex') },
   };
   const key = await deriveKey(passphrase, header.kdf);
   const nonce = randomBytes(24);
   const plain: Plaintext = {
     share: keyShareToJSON(share),
-    party: peerIdOf(identity),
+    party,
     exportedAt: new Date().toISOString(),
-    identity: bytesToHex(marshalIdentity(identity)),
+    ...(opts.identity ? { identity: bytesToHex(marshalIdentity(opts.identity)) } : {}),
   };
   const bytes = new TextEncoder().encode(JSON.stringify(plain));
   const ct = xchacha20poly1305(key, nonce, associatedData(header)).encrypt(bytes);
@@ -160,7 +172,8 @@ function parseFile(v: unknown): BackupFile {
     /^([0-9a-f]{2}){16,64}$/.test(kdf.salt) &&
     typeof f.nonce === 'string' &&
     /^[0-9a-f]{48}$/.test(f.nonce) &&
-    typeof f.ciphertext === 'string';
+    typeof f.ciphertext === 'string' &&
+    (f.identity === undefined || f.identity === true);
   if (!ok) throw new FrostnetError('INVALID_INPUT', 'not a frostnet backup file (or a damaged one)');
   return f;
 }
@@ -169,7 +182,7 @@ export type OpenedBackup = {
   name: string;
   share: KeyShare;
   party: string;
-  /** The party's identity; absent from backups made before identities were included. */
+  /** The party's identity, when the backup was made with it. */
   identity?: PrivateKey;
 };
 
@@ -196,14 +209,14 @@ export async function openBackup(file: unknown, passphrase: string): Promise<Ope
   if (bytesToHex(groupKey(share.group).toBytes(true)) !== f.key.groupKey || share.group.epoch !== f.key.epoch)
     throw new FrostnetError('INVALID_INPUT', 'the backup header does not match its contents');
   const identity = plain.identity === undefined ? undefined : unmarshalIdentity(hexToBytes(plain.identity));
-  if (identity && peerIdOf(identity) !== plain.party)
-    throw new FrostnetError('INVALID_INPUT', 'the backup identity is not the party it names');
+  if ((identity !== undefined) !== (f.identity === true) || (identity && peerIdOf(identity) !== plain.party))
+    throw new FrostnetError('INVALID_INPUT', 'the backup identity is not the one its header names');
   return { name: validateKeyName(f.key.name), share, party: plain.party, identity };
 }
 
 export type BackupsOptions = {
   self: string;
-  /** This party's identity key, which every backup carries. */
+  /** This party's identity key, for the backups asked to carry it. */
   identity: PrivateKey;
   keys: KeyStore;
   ceremonies: KeyCeremonies;
@@ -221,12 +234,13 @@ export class Backups {
     this.o = o;
   }
 
-  /** This party's active share of `name`, encrypted under `passphrase`. */
-  async export(name: string, passphrase: string): Promise<BackupFile> {
-    const share = this.o.keys.active(name);
-    if (this.o.keys.get(name)?.pending)
-      throw new FrostnetError('CONFLICT', `key ${name} has an unsettled epoch; export it once it settles`);
-    const file = await sealBackup(name, share, this.o.identity, passphrase, this.o.kdf);
+  /** This party's active share of `name` (and, asked to, its identity), encrypted under `passphrase`. */
+  async export(name: string, passphrase: string, withIdentity = false): Promise<BackupFile> {
+    const share = this.o.keys.settled(name);
+    const file = await sealBackup(name, share, this.o.self, passphrase, {
+      kdf: this.o.kdf,
+      identity: withIdentity ? this.o.identity : undefined,
+    });
     this.o.log.info('backup exported', { key: name, epoch: share.group.epoch });
     return file;
   }

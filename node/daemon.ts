@@ -225,7 +225,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
           plog.warn('key share erased by the operator', { key: name, epoch });
           return epoch;
         },
-        exportBackup: (name, passphrase) => backups.export(name, passphrase),
+        exportBackup: (name, passphrase, withIdentity) => backups.export(name, passphrase, withIdentity),
         importBackup: (file, passphrase) => backups.import(file, passphrase),
         metrics: () => metrics.render(),
         requests,
