@@ -65,9 +65,16 @@ export const holdsEpoch = (s: KeyStatusMsg | undefined, g: KeyGroup): boolean =>
 export const membersDigest = (g: KeyGroup): Uint8Array =>
   hashFields('status/members', [...g.members], [...g.identifiers]);
 
-/** True when `s` says its sender holds `g`'s epoch with the same members (every vouch made alike). */
+/** True when `s` says its sender holds a share of `g`'s epoch. */
+export const holdsShare = (s: KeyStatusMsg | undefined, g: KeyGroup): boolean =>
+  holdsEpoch(s, g) && s!.hasShare;
+
+/** True when `s` says its sender holds a share of `g`'s epoch with the same members (every vouch made alike). */
 export const holdsMembership = (s: KeyStatusMsg | undefined, g: KeyGroup): boolean =>
-  holdsEpoch(s, g) && equalBytes(s!.membersDigest, membersDigest(g));
+  holdsShare(s, g) && equalBytes(s!.membersDigest, membersDigest(g));
+
+const sameMembers = (list: readonly string[], g: KeyGroup) =>
+  list.length === g.members.length && list.every((m, i) => m === g.members[i]);
 
 const union = (a: readonly string[], b: readonly string[]) => [...new Set([...a, ...b])];
 
@@ -102,13 +109,28 @@ export class KeyCeremonies {
     return (await this.initiate('DKG', invite, members)) as KeyShare;
   }
 
+  /**
+   * Runs `fn` when no ceremony of key `name` runs, and holds off new ones until it ends (their invites wait):
+   * for a change of the key's record that no ceremony may race, such as a vouch.
+   */
+  async whileIdle<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    if (this.running.has(name))
+      throw new FrostnetError('CONFLICT', `a ceremony for key ${name} is running; try again once it ends`);
+    const work = fn();
+    this.running.set(
+      name,
+      work.catch(() => {}),
+    );
+    try {
+      return await work;
+    } finally {
+      this.running.delete(name);
+    }
+  }
+
   /** Starts a refresh of `name` among all its members. */
   async refresh(name: string): Promise<KeyShare> {
-    const e = this.o.keys.get(name);
-    const share = this.o.keys.active(name);
-    if (e?.pending)
-      throw new FrostnetError('CONFLICT', `key ${name} has an unsettled epoch; try again shortly`);
-    const g = share.group;
+    const g = this.o.keys.settled(name).group;
     this.checkPeers(g.members);
     const invite: CeremonyInvite = {
       keyName: name,
@@ -125,11 +147,8 @@ export class KeyCeremonies {
    * must be reachable; current members on the current epoch deal (see the header).
    */
   async reshare(name: string, threshold: number, members: string[]): Promise<ReshareOutcome> {
-    const share = this.o.keys.active(name);
-    if (this.o.keys.get(name)?.pending)
-      throw new FrostnetError('CONFLICT', `key ${name} has an unsettled epoch; try again shortly`);
+    const g = this.o.keys.settled(name).group;
     validateParameters(threshold, members);
-    const g = share.group;
     this.checkPeers(members);
     const others = union(g.members, members).filter((m) => m !== this.o.self);
     const answers = await this.survey(g, others);
@@ -142,7 +161,7 @@ export class KeyCeremonies {
     if (stale.length)
       throw new FrostnetError(
         'EPOCH_MISMATCH',
-        `members not on epoch ${g.epoch} of ${name} (or still settling one): ${stale.join(', ')}`,
+        `members not on epoch ${g.epoch} of ${name} with a share and the same members (still settling, erased, or not vouched alike): ${stale.join(', ')}`,
         stale,
       );
     const dealers = g.members.filter((m) => m === this.o.self || this.onEpoch(answers, m, g));
@@ -170,9 +189,10 @@ export class KeyCeremonies {
     return { result, dealers, notErased };
   }
 
+  /** `m` can deal from `g`: it holds a share of its epoch, lists the same members, and settles nothing. */
   private onEpoch(answers: StatusAnswers, m: string, g: KeyGroup): boolean {
     const s = answers.get(m);
-    return holdsEpoch(s, g) && !s?.hasPending;
+    return holdsMembership(s, g) && !s?.hasPending;
   }
 
   /**
@@ -276,8 +296,14 @@ export class KeyCeremonies {
         'EPOCH_MISMATCH',
         `${ceremony.toLowerCase()} of ${name} is for another key or epoch than this party holds`,
       );
-    if (ceremony === 'REFRESH')
+    if (ceremony === 'REFRESH') {
+      if (mine && !sameMembers(invite.members, mine.group))
+        throw new FrostnetError(
+          'EPOCH_MISMATCH',
+          `refresh of ${name} lists other members than this party does: a vouch made on some members only?`,
+        );
       return { vss: createRefresh(sessionId, this.o.self, this.o.keys.active(name)), create: false };
+    }
     const base = this.currentGroupOf(invite);
     const plan = { threshold: invite.threshold, members: invite.members, dealers: invite.dealers ?? [] };
     const participants = union(plan.dealers, plan.members);
@@ -287,6 +313,11 @@ export class KeyCeremonies {
         throw new FrostnetError(
           'EPOCH_MISMATCH',
           `reshare of ${name} names another epoch ${base.epoch} transcript`,
+        );
+      if (!equalBytes(membersDigest(mine.group), membersDigest(base)))
+        throw new FrostnetError(
+          'EPOCH_MISMATCH',
+          `reshare of ${name} lists other members than this party does: a vouch made on some members only?`,
         );
       return { vss: createReshare(sessionId, this.o.self, mine, plan), create: false, participants };
     }
@@ -454,6 +485,7 @@ export class KeyCeremonies {
       pendingEpoch: p ? p.epoch : 0,
       pendingTranscript: p ? p.transcript : new Uint8Array(),
       membersDigest: s ? membersDigest(s) : new Uint8Array(),
+      hasShare: member && settled?.share === true,
     };
     const payload = codecs.keyStatus.encode(status);
     void this.o

@@ -37,6 +37,8 @@ type KeyRecord = {
   /** Only this: the party was removed from the key at this epoch and holds no share of it. */
   removed?: GroupJSON;
   removedParticipants?: string[];
+  /** The removal was its operator's erase, not a reshare. */
+  erased?: true;
 };
 
 export type KeyEntry = {
@@ -50,16 +52,24 @@ export type KeyEntry = {
   readonly pendingParticipants?: readonly string[];
 };
 
-/** A key this party was removed from by a reshare: the group at that epoch, public data only. */
+/**
+ * A key this party holds no share of any more, removed by a reshare or erased by its operator: the group at
+ * that epoch, public data only, so that it can still tell the others which epoch it had settled.
+ */
 export type RemovedKey = {
   readonly name: string;
   readonly createdAt: string;
   readonly group: KeyGroup;
   readonly participants: readonly string[];
+  readonly erased?: boolean;
 };
 
-/** One epoch of a key as this party knows it, for settling it with the others. */
-export type EpochView = { readonly group: KeyGroup; readonly participants: readonly string[] };
+/** One epoch of a key as this party knows it, for settling it with the others; `share`: it holds one. */
+export type EpochView = {
+  readonly group: KeyGroup;
+  readonly participants: readonly string[];
+  readonly share: boolean;
+};
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
@@ -107,6 +117,7 @@ export class KeyStore {
           createdAt: rec.createdAt,
           group: keyGroupFromJSON(rec.removed),
           participants: rec.removedParticipants ?? rec.removed.members,
+          erased: rec.erased === true,
         });
       else if (rec) ks.entries.set(rec.name, await ks.load(rec));
     }
@@ -144,13 +155,26 @@ export class KeyStore {
   active(name: string): KeyShare {
     const share = this.entries.get(name)?.active;
     if (share) return share;
+    throw this.noShare(name);
+  }
+
+  /** UNKNOWN_KEY for a key this party holds no share of, saying why when it knows. */
+  private noShare(name: string): FrostnetError {
     const gone = this.removedKeys.get(name);
     if (gone)
-      throw new FrostnetError(
+      return new FrostnetError(
         'UNKNOWN_KEY',
-        `this party was removed from key ${name} at epoch ${gone.group.epoch} and holds no share of it`,
+        `this party ${gone.erased ? 'erased its share of' : 'was removed from'} key ${name} at epoch ${gone.group.epoch} and holds no share of it`,
       );
-    throw new FrostnetError('UNKNOWN_KEY', `no key named ${name} on this party (see "frostnet keys")`);
+    return new FrostnetError('UNKNOWN_KEY', `no key named ${name} on this party (see "frostnet keys")`);
+  }
+
+  /** The active share of `name` when no epoch of it is pending (CONFLICT otherwise): what a ceremony starts from. */
+  settled(name: string): KeyShare {
+    const share = this.active(name);
+    if (this.entries.get(name)?.pending)
+      throw new FrostnetError('CONFLICT', `key ${name} has an unsettled epoch; try again once it settles`);
+    return share;
   }
 
   /** The entry whose active or pending group has this group key. */
@@ -179,14 +203,17 @@ export class KeyStore {
         settled: e.active && {
           group: e.active.group,
           participants: participants(e.active.group, e.activeParticipants),
+          share: true,
         },
         pending: e.pending && {
           group: e.pending.group,
           participants: participants(e.pending.group, e.pendingParticipants),
+          share: !isRemoved(e.pending),
         },
       };
     for (const r of this.removedKeys.values())
-      if (groupKeyHex(r.group) === hex) return { settled: { group: r.group, participants: r.participants } };
+      if (groupKeyHex(r.group) === hex)
+        return { settled: { group: r.group, participants: r.participants, share: false } };
     return {};
   }
 
@@ -244,12 +271,18 @@ export class KeyStore {
     return pending;
   }
 
-  private async markRemoved(e: KeyEntry, r: RemovedFromGroup, participants: readonly string[]) {
+  private async markRemoved(
+    e: KeyEntry,
+    r: RemovedFromGroup,
+    participants: readonly string[],
+    erased = false,
+  ) {
     const rec: KeyRecord = {
       name: e.name,
       createdAt: e.createdAt,
       removed: keyGroupToJSON(r.group),
       removedParticipants: [...participants],
+      ...(erased ? { erased: true as const } : {}),
     };
     await this.store.batch([
       { type: 'del', kind: 'secret', name: shareName(e.name, 'active') },
@@ -257,7 +290,13 @@ export class KeyStore {
       { type: 'putPublic', name: recordName(e.name), value: rec },
     ]);
     this.entries.delete(e.name);
-    this.removedKeys.set(e.name, { name: e.name, createdAt: e.createdAt, group: r.group, participants });
+    this.removedKeys.set(e.name, {
+      name: e.name,
+      createdAt: e.createdAt,
+      group: r.group,
+      participants,
+      erased,
+    });
   }
 
   /**
@@ -285,35 +324,34 @@ export class KeyStore {
    * pending, since that epoch's group was agreed with the old member list.
    */
   async replaceMember(name: string, old: string, replacement: string): Promise<KeyShare> {
-    const e = this.entries.get(name);
-    const share = this.active(name);
-    if (e?.pending)
-      throw new FrostnetError('CONFLICT', `key ${name} has an unsettled epoch; try again shortly`);
+    const share = this.settled(name);
+    const e = this.entries.get(name)!;
     const active: KeyShare = { ...share, group: replaceMember(share.group, old, replacement) };
     const swap = (m: string) => (m === old ? replacement : m);
-    await this.write({ ...e!, active, activeParticipants: e?.activeParticipants?.map(swap) }, []);
+    await this.write({ ...e, active, activeParticipants: e.activeParticipants?.map(swap) }, []);
     return active;
   }
 
   /**
-   * Deletes everything this party holds of key `name`, share and record, at its operator's word: a device being
-   * retired, or a removal by a reshare that this party never learnt of. Returns the epoch it held. Never while
-   * an epoch is pending: that share may be needed to settle it.
+   * Deletes this party's share of key `name` at its operator's word: a device being retired, or a removal by a
+   * reshare that this party confirmed but never saw settle (its pending removal is then taken as done). Only a
+   * public marker of the settled epoch stays, so the party can still tell the others what it had settled.
+   * Refused while a new share is pending. Returns the epoch of the marker.
    */
   async erase(name: string): Promise<number> {
     const e = this.entries.get(name);
-    const gone = this.removedKeys.get(name);
-    if (!e && !gone) throw new FrostnetError('UNKNOWN_KEY', `no key named ${name} on this party`);
-    if (e?.pending)
+    if (!e) throw this.noShare(name);
+    if (e.pending && !isRemoved(e.pending))
       throw new FrostnetError('CONFLICT', `key ${name} has an unsettled epoch; try again once it settles`);
-    await this.store.batch([
-      { type: 'del', kind: 'secret', name: shareName(name, 'active') },
-      { type: 'del', kind: 'secret', name: shareName(name, 'pending') },
-      { type: 'del', kind: 'public', name: recordName(name) },
-    ]);
-    this.entries.delete(name);
-    this.removedKeys.delete(name);
-    return (e?.active?.group ?? gone!.group).epoch;
+    if (e.pending) return (await this.activatePending(name)).group.epoch;
+    const active = e.active!;
+    await this.markRemoved(
+      e,
+      { removed: true, group: active.group },
+      e.activeParticipants ?? active.group.members,
+      true,
+    );
+    return active.group.epoch;
   }
 
   /** Drops a pending epoch that can never become active; a DKG's entry goes with it. */

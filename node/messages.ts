@@ -55,6 +55,7 @@ export type KeyStatusMsg = {
   pendingEpoch: number;
   pendingTranscript: Uint8Array;
   membersDigest: Uint8Array;
+  hasShare: boolean;
 };
 
 export type RepairInviteMsg = {

@@ -7,11 +7,12 @@
  * The lost party holds nothing, so the invite carries the public key group; it accepts a share only if every
  * helper (at least t of them) vouches for that same group in its sigma, and the share matches the verifying
  * share the group lists for it. Values travel on authenticated, encrypted streams between configured peers
- * only, so the share goes to the holder of the lost member's identity and to nobody else.
+ * only, so the share goes to the peer that the helpers' groups list for the lost identifier, and to nobody else.
  *
  * A member whose whole device is gone comes back with a new identity. Each member's operator then vouches for
- * it (vouch below): that member's group lists the new peer id under the old identifier. A repair takes only
- * helpers whose member lists match, so the new identity gets a share only when t members vouched for it.
+ * it (vouch below): that member's group lists the new peer id under the old identifier. Every helper checks on
+ * its own that the lost party is a member of its group, so the new identity gets a share only when t members
+ * vouched for it; the coordinator asks only helpers whose member lists match its own, so that none refuses.
  */
 import { randomBytes } from 'node:crypto';
 import { bytesToHex, equalBytes } from '../protocol/curve.ts';
@@ -27,7 +28,7 @@ import {
 import { type RepairPlan, repairStep1, repairStep2, repairStep3 } from '../protocol/repair.ts';
 import { hashFields } from '../protocol/transcript.ts';
 import { parsePeerId } from './identity.ts';
-import { holdsEpoch, holdsMembership, type KeyCeremonies } from './key-ceremonies.ts';
+import { holdsMembership, holdsShare, type KeyCeremonies } from './key-ceremonies.ts';
 import { type KeyStore, validateKeyName } from './keystore.ts';
 import type { Logger } from './log.ts';
 import { codecs, type RepairInviteMsg, ROUND } from './messages.ts';
@@ -284,8 +285,8 @@ export type RepairsOptions = {
 
 export type RepairOutcome = { name: string; party: string; helpers: string[]; epoch: number };
 
-/** `peer` holds `party`'s place in key `name` for this party; `changed` is false when it already did. */
-export type VouchOutcome = { name: string; party: string; peer: string; members: string[]; changed: boolean };
+/** `peer` now holds `party`'s place in key `name` for this party. */
+export type VouchOutcome = { name: string; party: string; peer: string; members: string[] };
 
 export class Repairs {
   private readonly o: RepairsOptions;
@@ -301,9 +302,7 @@ export class Repairs {
    */
   async repair(name: string, lost: string): Promise<RepairOutcome> {
     const { self, keys, ceremonies } = this.o;
-    const share = keys.active(name);
-    if (keys.get(name)?.pending)
-      throw new FrostnetError('CONFLICT', `key ${name} has an unsettled epoch; try again shortly`);
+    const share = keys.settled(name);
     const g = share.group;
     if (lost === self)
       throw new FrostnetError(
@@ -316,7 +315,7 @@ export class Repairs {
     const answers = await ceremonies.survey(g, others);
     if (!answers.get(lost))
       throw new FrostnetError('UNREACHABLE', `${lost} did not answer; start its daemon first`, [lost]);
-    if (holdsEpoch(answers.get(lost), g))
+    if (holdsShare(answers.get(lost), g))
       throw new FrostnetError('CONFLICT', `${lost} still holds its share of ${name} at epoch ${g.epoch}`, [
         lost,
       ]);
@@ -328,7 +327,7 @@ export class Repairs {
     const helpers = [self, ...ready].slice(0, g.threshold);
     if (helpers.length < g.threshold) {
       const missing = others.filter((m) => m !== lost && !ready.includes(m));
-      const unvouched = missing.filter((m) => holdsEpoch(answers.get(m), g));
+      const unvouched = missing.filter((m) => holdsShare(answers.get(m), g) && !answers.get(m)?.hasPending);
       throw new FrostnetError(
         'UNREACHABLE',
         `a repair needs ${g.threshold} helpers on epoch ${g.epoch}, only ${helpers.length} are ready` +
@@ -360,37 +359,43 @@ export class Repairs {
   /**
    * This party's vouch that `replacement` is `old` come back under a new identity (its device and data dir are
    * gone): from now on this party treats `replacement` as the holder of `old`'s identifier. A repair then needs
-   * t helpers that all vouched alike. Refused while `old` still answers holding its share: a member that has
-   * its share is moved by a reshare, not replaced.
+   * t helpers that all vouched alike. Refused while `old` still answers holding a share or a pending epoch: a
+   * member that has its share is moved by a reshare, not replaced. No ceremony of the key runs meanwhile.
    */
   async vouch(name: string, old: string, replacement: string): Promise<VouchOutcome> {
     const { self, keys, ceremonies, log } = this.o;
-    const g = keys.active(name).group;
     parsePeerId(replacement, 'new peer');
-    if (old === self || replacement === self)
-      throw new FrostnetError('INVALID_INPUT', 'a party cannot vouch for itself or replace itself');
-    if (g.members.includes(replacement) && !g.members.includes(old))
-      return { name, party: old, peer: replacement, members: [...g.members], changed: false };
-    if (!g.members.includes(old))
-      throw new FrostnetError('INVALID_INPUT', `${old} is not a member of key ${name}`, [old]);
-    if (g.members.includes(replacement))
-      throw new FrostnetError('CONFLICT', `${replacement} is already a member of key ${name}`, [replacement]);
-    if (!this.o.peers().includes(replacement))
-      throw new FrostnetError(
-        'INVALID_INPUT',
-        `${replacement} is not a configured peer: add it first (frostnet peers add)`,
-        [replacement],
-      );
-    const answers = await ceremonies.survey(g, [old]);
-    if (holdsEpoch(answers.get(old), g))
-      throw new FrostnetError(
-        'CONFLICT',
-        `${old} still answers holding its share of ${name}; move a member that has its share with a reshare`,
-        [old],
-      );
-    const share = await keys.replaceMember(name, old, replacement);
-    log.info('member replaced', { key: name, old, replacement });
-    return { name, party: old, peer: replacement, members: [...share.group.members], changed: true };
+    return ceremonies.whileIdle(name, async () => {
+      const g = keys.settled(name).group;
+      if (old === self || replacement === self)
+        throw new FrostnetError('INVALID_INPUT', 'a party cannot vouch for itself or replace itself');
+      if (!g.members.includes(old))
+        throw new FrostnetError(
+          'INVALID_INPUT',
+          `${old} is not a member of key ${name}${g.members.includes(replacement) ? ` (${replacement} is: vouched for already?)` : ''}`,
+          [old],
+        );
+      if (g.members.includes(replacement))
+        throw new FrostnetError('CONFLICT', `${replacement} is already a member of key ${name}`, [
+          replacement,
+        ]);
+      if (!this.o.peers().includes(replacement))
+        throw new FrostnetError(
+          'INVALID_INPUT',
+          `${replacement} is not a configured peer: add it first (frostnet peers add)`,
+          [replacement],
+        );
+      const s = (await ceremonies.survey(g, [old])).get(old);
+      if (s && ((s.transcript.length > 0 && s.hasShare) || s.hasPending))
+        throw new FrostnetError(
+          'CONFLICT',
+          `${old} still answers holding a share of ${name}; move a member that has its share with a reshare`,
+          [old],
+        );
+      const share = await keys.replaceMember(name, old, replacement);
+      log.info('member replaced', { key: name, old, replacement });
+      return { name, party: old, peer: replacement, members: [...share.group.members] };
+    });
   }
 
   private session(sessionId: Uint8Array, coordinator: string, plan: RepairPlan, role: Role): RepairSession {
@@ -456,13 +461,10 @@ export class Repairs {
     try {
       share = this.helperShare(inv, from);
     } catch (e) {
-      // A refusing helper says so, so that the coordinator and the lost party do not wait for a timeout.
-      const log = this.o.log;
-      sendAbort(
-        { sessionId: env.sessionId, self, send: this.o.send, log },
-        [...plan.helpers, plan.lost],
-        asError(e),
-      );
+      // A refusing helper tells the coordinator and the lost party at once, rather than leave them to time out;
+      // only them, so that an invite cannot make it send to many.
+      const link = { sessionId: env.sessionId, self, send: this.o.send, log: this.o.log };
+      sendAbort(link, [...new Set([from, plan.lost])], asError(e));
       throw e;
     }
     const session = this.session(env.sessionId, from, plan, { kind: 'helper', share });
@@ -482,7 +484,6 @@ export class Repairs {
       throw new FrostnetError(
         'INVALID_INPUT',
         `${inv.lost} is not a member of ${inv.keyName} for ${this.o.self}: its operator has not vouched for it`,
-        [from],
       );
     return share;
   }

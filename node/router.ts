@@ -82,6 +82,8 @@ export class Router {
       try {
         opened = opener(env, from);
       } catch (e) {
+        // Remembered like a finished session: the same refused opener sent again is dropped unread.
+        this.remember(key);
         this.drop(env, from, (e as Error).message);
         return;
       }

@@ -83,8 +83,18 @@ export function contextHash(ctx: CeremonyContext): Uint8Array {
     ctx.threshold,
     [...ctx.dealers],
     [...ctx.receivers],
-    // The chain code too: a newcomer learns it from the invite, and only this binds it to what the others hold.
-    base ? [groupKey(base).toBytes(true), base.epoch, base.transcript, base.chainCode] : [],
+    // The chain code and who holds which identifier too: a newcomer learns them from the invite, and a vouch
+    // changes members without changing the transcript; only this binds them to what the others hold.
+    base
+      ? [
+          groupKey(base).toBytes(true),
+          base.epoch,
+          base.transcript,
+          base.chainCode,
+          [...base.members],
+          [...base.identifiers],
+        ]
+      : [],
   );
 }
 

@@ -3,9 +3,12 @@
  * lost share, `backup export|import` saves and restores this party's share. The group key, and so every
  * address and account, stays the same; the CLI checks that it did.
  *
+ * `vouch` lets a member lost with its identity come back under a new one; `keys erase` drops this party's share.
+ *
  * The backup passphrase comes from --passphrase-file or FROSTNET_BACKUP_PASSPHRASE, never from the command line.
- * It goes to the local daemon (on its loopback control API), which encrypts or decrypts there: the share itself
- * never leaves the daemon unencrypted.
+ * It goes to the local daemon (on its loopback control API), which encrypts or decrypts there: these commands
+ * never see the share unencrypted. (`init --from-backup` opens a backup in the CLI, on the party's own machine,
+ * to take the identity from it.)
  */
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -145,14 +148,14 @@ const vouch = defineCommand({
     const [party] = book.resolve([values.party], 'vouch', 'party');
     const [peer] = book.resolve([values.peer], 'vouch', 'peer');
     const key = await fetchKey(c, values.key);
-    const r = await c.run<{ name: string; party: string; peer: string; members: string[]; changed: boolean }>(
+    const r = await c.run<{ name: string; party: string; peer: string; members: string[] }>(
       `/v1/keys/${encodeURIComponent(key.name)}/vouch`,
       { party, peer },
     );
-    out.result(r, () =>
-      r.changed
-        ? `${book.label(peer)} now holds the place of ${party} in key ${key.name} on this party; repair its share once t members vouched`
-        : `${book.label(peer)} already held that place in key ${key.name}; nothing changed`,
+    out.result(
+      r,
+      () =>
+        `${book.label(peer)} now holds the place of ${party} in key ${key.name} on this party; repair its share once t members vouched`,
     );
     return 0;
   },
@@ -160,12 +163,13 @@ const vouch = defineCommand({
 
 const erase = defineCommand({
   name: 'keys erase',
-  summary: "Deletes this party's share and record of a key, for good.",
+  summary: "Deletes this party's share of a key; a public marker of its last epoch stays.",
   usage: '--key NAME --confirm NAME',
   details: [
     'For a device being retired, or a party that a reshare removed while it was away and that still holds its',
-    'old share. The other members still count this party while it is a member: the group then signs with the',
-    'others only. A backup import or a repair brings a share back. --confirm must repeat the key name.',
+    'old share (its pending removal is then taken as done). The other members still count this party while it',
+    'is a member: the group then signs with the others only. A backup import or a repair brings a share back.',
+    '--confirm must repeat the key name. LevelDB may keep the deleted bytes until it compacts: wipe a retired disk.',
   ].join('\n'),
   daemon: true,
   options: {
@@ -188,10 +192,12 @@ const erase = defineCommand({
 const backupExport = defineCommand({
   name: 'backup export',
   summary: "Writes this party's share of a key, encrypted under a passphrase, to a new file.",
-  usage: '--key NAME --out FILE [--passphrase-file FILE]',
+  usage: '--key NAME --out FILE [--passphrase-file FILE] [--with-identity]',
   details: [
     'The file holds the share and the key group at the current epoch; a refresh or reshare makes it outdated',
-    "(an import then refuses it). It holds no nonces: they never leave the daemon's memory.",
+    "(an import then refuses it). It holds no nonces: they never leave the daemon's memory. With",
+    '--with-identity it also holds this party\'s identity key, for "frostnet init --from-backup" on a new',
+    'machine; whoever opens such a file can act as this party until a reshare replaces it, even after a refresh.',
   ].join('\n'),
   daemon: true,
   options: {
@@ -203,6 +209,7 @@ const backupExport = defineCommand({
       help: 'the backup file to create (never overwritten)',
     },
     'passphrase-file': BACKUP_PASSPHRASE_FILE_OPTION,
+    'with-identity': { type: 'boolean', help: "also keep this party's identity key in the file" },
   },
   async run({ values, out, client, env }) {
     const passphrase = await backupPassphrase(
@@ -212,9 +219,9 @@ const backupExport = defineCommand({
       env,
     );
     const c = await client();
-    const file = await c.post<{ key: { name: string; epoch: number; groupKey: string } }>(
+    const file = await c.post<{ key: { name: string; epoch: number; groupKey: string }; identity?: true }>(
       `/v1/keys/${encodeURIComponent(values.key)}/backup`,
-      { passphrase },
+      { passphrase, withIdentity: values['with-identity'] === true },
     );
     const path = resolve(values.out);
     try {
@@ -231,7 +238,7 @@ const backupExport = defineCommand({
     }
     const k = file.key;
     out.result(
-      { file: path, key: k.name, epoch: k.epoch, groupKey: k.groupKey },
+      { file: path, key: k.name, epoch: k.epoch, groupKey: k.groupKey, identity: file.identity === true },
       () =>
         `backup of key ${k.name} (epoch ${k.epoch}) written to ${path}, encrypted; keep the passphrase apart from it`,
     );

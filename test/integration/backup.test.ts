@@ -99,6 +99,9 @@ describe('backups across daemons', () => {
     const erased = await frostnet(2, ['keys', 'erase', '--key', KEY, '--confirm', KEY]);
     assert.equal(erased.code, 0, erased.stderr);
     assert.equal(JSON.parse(erased.stdout).epoch, 1);
+    const twice = failure(await frostnet(2, ['keys', 'erase', '--key', KEY, '--confirm', KEY]));
+    assert.equal(twice.code, 'UNKNOWN_KEY');
+    assert.match(twice.message, /erased its share of key savings at epoch 1/);
     await net.stop(2);
     assert.deepEqual(await shareRecords(net, 2, KEY), [], 'no share record is left on disk');
     await net.start(2);
@@ -147,17 +150,35 @@ describe('backups across daemons', () => {
   });
 
   test('a whole machine lost: init --from-backup takes the old peer id, the import restores, it signs', async () => {
+    const withIdentity = join(dir, 'party3-identity.json');
+    const exported = await frostnet(2, [
+      'backup',
+      'export',
+      '--key',
+      KEY,
+      '--out',
+      withIdentity,
+      '--with-identity',
+    ]);
+    assert.equal(exported.code, 0, exported.stderr);
+    assert.equal(JSON.parse(exported.stdout).identity, true);
+    assert.equal(JSON.parse(await readFile(withIdentity, 'utf8')).identity, true, 'the header says so');
     const badDir = join(dir, 'never-created');
-    const bad = await runCommand(
-      partyCommands,
-      ['init', '--data-dir', badDir, '--from-backup', files.epoch1, '--json'],
-      { FROSTNET_PASSPHRASE: 'store passphrase', FROSTNET_BACKUP_PASSPHRASE: 'not the passphrase at all' },
+    const init = (file: string, backupPassphrase: string) =>
+      runCommand(partyCommands, ['init', '--data-dir', badDir, '--from-backup', file, '--json'], {
+        FROSTNET_PASSPHRASE: 'store passphrase',
+        FROSTNET_BACKUP_PASSPHRASE: backupPassphrase,
+      });
+    assert.equal(failure(await init(withIdentity, 'not the passphrase at all')).code, 'WRONG_PASSPHRASE');
+    assert.equal(
+      failure(await init(files.epoch1, PASSPHRASE)).code,
+      'NO_IDENTITY',
+      'made without the identity',
     );
-    assert.equal(failure(bad).code, 'WRONG_PASSPHRASE');
     await assert.rejects(stat(badDir), { code: 'ENOENT' }, 'a refused init leaves nothing behind');
 
     const before = net.ids[2];
-    await net.reinit(2, ['--from-backup', files.epoch1], { FROSTNET_BACKUP_PASSPHRASE: PASSPHRASE });
+    await net.reinit(2, ['--from-backup', withIdentity], { FROSTNET_BACKUP_PASSPHRASE: PASSPHRASE });
     assert.equal(net.ids[2], before, 'the party is back under its old peer id');
     await net.start(2);
     assert.equal(
@@ -165,7 +186,7 @@ describe('backups across daemons', () => {
       404,
       'the new machine holds no share yet',
     );
-    const restored = await frostnet(2, ['backup', 'import', '--file', files.epoch1]);
+    const restored = await frostnet(2, ['backup', 'import', '--file', withIdentity]);
     assert.equal(restored.code, 0, restored.stderr);
     await assertSigns(net, 2, KEY, [2, 1], key.groupKey);
     await assertSigns(net, 0, KEY, [0, 2], key.groupKey);

@@ -2,9 +2,9 @@
  * Repair of a party whose whole data dir is gone, identity included (issue 9), on real daemons: it is
  * initialised again under a new peer id, the other members vouch for it (`frostnet vouch`), and a repair gives
  * it its old identifier's share back; it signs again under the same key and Taproot address.
- * Attacks: one member's vouch is not enough, even from a coordinator that skips its own check (the helper that
- * did not vouch refuses); vouching for a member that still holds its share, for an unconfigured peer or for
- * oneself is refused.
+ * Attacks: one member's vouch is not enough, even when the member that did not vouch answers status as if it
+ * had, so that the coordinator invites it (it refuses on its own check); vouching for a member that still holds
+ * its share, for an unconfigured peer, for oneself, or twice is refused.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -95,7 +95,9 @@ describe('repair of a re-initialised party that the others vouch for', () => {
     assert.equal(first.code, 0, first.stderr);
     assert.deepEqual(JSON.parse(first.stdout).members, [net.ids[0], net.ids[1], net.ids[2]]);
     const again = await vouch(0);
-    assert.equal(JSON.parse(again.stdout).changed, false, 'a second vouch changes nothing');
+    assert.equal(again.code, 1, 'a second vouch is refused: the old member is no member any more');
+    assert.equal(JSON.parse(again.stdout).error.code, 'INVALID_INPUT');
+    assert.match(JSON.parse(again.stdout).error.message, /vouched for already/);
 
     const honest = await net.run(0, `/v1/keys/${KEY}/repair`, { party: net.ids[2] });
     assert.equal(honest.state, 'failed');
@@ -147,6 +149,7 @@ describe('repair of a re-initialised party that the others vouch for', () => {
     // The advice after a lost device: a refresh, with the new party, makes the old share useless.
     const refresh = await net.run(2, `/v1/keys/${KEY}/refresh`, {});
     assert.equal(refresh.state, 'done', JSON.stringify(refresh.error));
+    await settledViews(net, KEY);
     await assertSigns(net, 1, KEY, [2, 1], key.groupKey);
   });
 });

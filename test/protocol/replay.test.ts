@@ -5,9 +5,11 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
+import { type CeremonyContext, contextHash } from '../../protocol/context.ts';
+import { bytesToHex } from '../../protocol/curve.ts';
 import { createDkg } from '../../protocol/dkg.ts';
 import { FrostnetError } from '../../protocol/errors.ts';
-import { groupKey } from '../../protocol/keys.ts';
+import { groupKey, type KeyGroup, replaceMember } from '../../protocol/keys.ts';
 import { createRefresh } from '../../protocol/refresh.ts';
 import {
   aggregateSignature,
@@ -70,6 +72,32 @@ describe('ceremony messages do not cross sessions', () => {
       for (const m of round2) victim.receive(m.from, m.message);
     }, FrostnetError);
     assert.ok(!victim.done);
+  });
+});
+
+describe('the context of a refresh or reshare binds all of the base group a party holds', () => {
+  test('another chain code, a member replaced by a vouch, or swapped identifiers give another context', () => {
+    const base = makeKey(2, 3).get('party-1')!.group;
+    const ctx = (g: KeyGroup): CeremonyContext => ({
+      kind: 'refresh',
+      sessionId: new Uint8Array(32).fill(1),
+      threshold: 2,
+      dealers: ['party-1', 'party-2', 'party-3'],
+      receivers: ['party-1', 'party-2', 'party-3'],
+      self: 'party-1',
+      base: g,
+    });
+    const seen = new Set([bytesToHex(contextHash(ctx(base)))]);
+    for (const g of [
+      { ...base, chainCode: new Uint8Array(32).fill(7) },
+      replaceMember(base, 'party-3', 'party-3b'),
+      { ...base, identifiers: [base.identifiers[0], base.identifiers[2], base.identifiers[1]] },
+    ]) {
+      const h = bytesToHex(contextHash(ctx(g)));
+      assert.ok(!seen.has(h), 'a distinct context');
+      seen.add(h);
+    }
+    assert.ok(seen.has(bytesToHex(contextHash(ctx({ ...base })))), 'the same group gives the same context');
   });
 });
 
