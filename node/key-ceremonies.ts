@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { CeremonyContext } from '../protocol/context.ts';
 import { bytesToHex, equalBytes } from '../protocol/curve.ts';
 import { createDkg } from '../protocol/dkg.ts';
-import { FrostnetError } from '../protocol/errors.ts';
+import { FrostnetError, isFrostnetError } from '../protocol/errors.ts';
 import {
   groupKey,
   type KeyGroup,
@@ -85,9 +85,8 @@ export class KeyCeremonies {
 
   constructor(o: KeyCeremoniesOptions) {
     this.o = o;
-    o.router.onOpen('DKG', ROUND.invite, (env, from) => this.onInvite(env, from));
-    o.router.onOpen('REFRESH', ROUND.invite, (env, from) => this.onInvite(env, from));
-    o.router.onOpen('RESHARE', ROUND.invite, (env, from) => this.onInvite(env, from));
+    for (const ceremony of ['DKG', 'REFRESH', 'RESHARE'] as const)
+      o.router.onOpen(ceremony, ROUND.invite, (env, from) => this.onInviteOrRefuse(env, from));
     o.router.onOpen('CONTROL', ROUND.keyStatusQuery, (env, from) => this.onStatusQuery(env, from));
   }
 
@@ -214,7 +213,7 @@ export class KeyCeremonies {
     participants: readonly string[],
   ): Promise<ReshareResult> {
     const sessionId = randomBytes(32);
-    const session = this.createSession(ceremony, sessionId, invite);
+    const session = this.createSession(ceremony, sessionId, invite, true);
     // Started before anyone is invited, so no answer can reach it unstarted; invitees buffer what races ahead.
     session.start();
     this.o.router.add(ceremony, sessionId, session);
@@ -229,6 +228,23 @@ export class KeyCeremonies {
         ),
     );
     return session.done;
+  }
+
+  /**
+   * onInvite, telling the initiator why when this party refuses, so that it fails at once with the reason
+   * instead of waiting for a timeout. Only the initiator is told: one answer per invite.
+   */
+  private onInviteOrRefuse(env: Envelope, from: string): Session {
+    try {
+      return this.onInvite(env, from);
+    } catch (e) {
+      const err = isFrostnetError(e) ? e : new FrostnetError('INTERNAL', (e as Error).message);
+      const payload = codecs.abort.encode({ code: err.code, reason: err.message, culprits: [] });
+      void this.o
+        .send(from, { ...env, round: ROUND.abort, sender: this.o.self, payload })
+        .catch((x) => this.o.log.warn('refusal not delivered', { to: from, reason: (x as Error).message }));
+      throw e;
+    }
   }
 
   /**
@@ -348,6 +364,7 @@ export class KeyCeremonies {
     ceremony: VssCeremonyName,
     sessionId: Uint8Array,
     invite: CeremonyInvite,
+    initiator = false,
   ): VssSession<ReshareResult> {
     const name = invite.keyName;
     if (this.running.has(name))
@@ -367,6 +384,7 @@ export class KeyCeremonies {
       },
       roundTimeoutMs: this.o.roundTimeoutMs,
       log,
+      initiator,
     });
     this.running.set(
       name,

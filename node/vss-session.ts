@@ -4,12 +4,15 @@
  * confirmed. A protocol violation is broadcast as an abort so every participant stops at once; a silent
  * participant ends the session after the round timeout, naming who did not answer.
  */
-import { FrostnetError, isFrostnetError } from '../protocol/errors.ts';
+import { type ErrorCode, FrostnetError, isFrostnetError } from '../protocol/errors.ts';
 import type { Step, VssCeremony } from '../protocol/vss.ts';
 import type { Logger } from './log.ts';
 import { codecs, decodeVss, encodeVss, ROUND } from './messages.ts';
 import type { Session } from './router.ts';
 import type { Envelope } from './wire.ts';
+
+/** Codes a participant's refusal of the invite may carry through to the initiator. */
+const REFUSAL_CODES: readonly ErrorCode[] = ['EPOCH_MISMATCH', 'UNKNOWN_KEY', 'CONFLICT', 'INVALID_INPUT'];
 
 export type Send = (to: string, env: Envelope) => Promise<void>;
 
@@ -28,6 +31,8 @@ export type VssSessionOptions<R> = {
   onResult: (outcome: R) => Promise<void>;
   roundTimeoutMs: number;
   log: Logger;
+  /** This party invited the others: an abort it receives (a refused invite) it passes on to all of them. */
+  initiator?: boolean;
 };
 
 export class VssSession<R> implements Session {
@@ -64,7 +69,10 @@ export class VssSession<R> implements Session {
       const a = codecs.abort.decode(env.payload, { from });
       const blamed = a.culprits.filter((c) => this.participants.includes(c));
       const reason = `${from} aborted the ceremony: ${a.reason.slice(0, 300)}`;
-      this.fail(new FrostnetError('CONFIRMATION_MISMATCH', reason, blamed.length ? blamed : [from]), false);
+      // A refused invite keeps its code (another epoch, no such key, a ceremony already running); anything
+      // else reads as a failed confirmation.
+      const code = REFUSAL_CODES.find((c) => c === a.code) ?? 'CONFIRMATION_MISMATCH';
+      this.fail(new FrostnetError(code, reason, blamed.length ? blamed : [from]), this.o.initiator === true);
       return;
     }
     const message = decodeVss(env.round, env.payload, from);
