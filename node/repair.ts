@@ -124,9 +124,10 @@ class RepairSession implements Session {
       const a = codecs.abort.decode(env.payload, { from });
       const code = ABORT_CODES.find((c) => c === a.code) ?? 'INVALID_SHARE';
       const blamed = a.culprits.filter((c) => this.participants.includes(c));
+      // The coordinator passes it on, so that helpers told nothing (a refusal goes to it alone) stop too.
       this.fail(
         new FrostnetError(code, `${from} ended the repair: ${a.reason.slice(0, 300)}`, blamed),
-        false,
+        this.isCoordinator,
       );
       return;
     }
