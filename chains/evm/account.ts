@@ -95,13 +95,30 @@ export async function deployFactory(deployer: Signer): Promise<string> {
   return factory.getAddress();
 }
 
-/** The address the factory gives the account of x-only key `px` and `salt`, computed offline. */
+/**
+ * The address the factory gives the account of x-only key `px` and `salt`, computed offline from this version's
+ * account code: right for a factory built from the same code. factoryPredict asks a deployed factory.
+ */
 export function predictAccount(factory: string, px: Uint8Array, salt = 0n): string {
   const initCode = concat([
     compiledContract('ThresholdAccount').bytecode,
     AbiCoder.defaultAbiCoder().encode(['uint256'], [keyArg(px)]),
   ]);
   return getCreate2Address(getAddress(factory), saltArg(salt), keccak256(initCode));
+}
+
+/**
+ * The address the factory deployed at `factory` gives the account of `px` and `salt`, asked of the factory: what
+ * it deploys, whichever version of the account code it was built from.
+ */
+export async function factoryPredict(
+  runner: ContractRunner,
+  factory: string,
+  px: Uint8Array,
+  salt = 0n,
+): Promise<string> {
+  const contract = new Contract(factory, factoryInterface(), runner);
+  return getAddress(await contract.predict(keyArg(px), saltArg(salt)));
 }
 
 /** Deploys the account of `px` and `salt` through the factory and returns its address. */
@@ -112,7 +129,7 @@ export async function deployAccount(
   salt = 0n,
 ): Promise<string> {
   const contract = new Contract(factory, factoryInterface(), deployer);
-  const account = predictAccount(factory, px, salt);
+  const account = await factoryPredict(deployer, factory, px, salt);
   await transact(`deploying account ${account}`, () => contract.deploy(keyArg(px), saltArg(salt)));
   return account;
 }
@@ -190,7 +207,10 @@ async function actionTarget(relayer: Signer, account: AccountRef): Promise<Contr
   return accountContract(account.address, relayer);
 }
 
-/** Addresses below this are precompiles (0x01-0x11, P256VERIFY at 0x100), warm in every transaction. */
+/**
+ * Addresses below this are left out of access lists: the precompiles (0x01-0x11, P256VERIFY at 0x100) are warm
+ * in every transaction, and the few non-precompile addresses in the range are not worth the 100 gas.
+ */
 const PRECOMPILES_END = 0x200n;
 
 /**
@@ -216,10 +236,19 @@ export async function submitExecute(
   const { account, fields } = decodeExecute(typedData);
   const contract = await actionTarget(relayer, account);
   const accessList = executeAccessList(fields.to, account.address, await relayer.getAddress());
+  // A chain without EIP-1559 fees (no base fee, or a zero one) gets a legacy transaction, which cannot carry
+  // an access list: it goes without, 100 gas dearer.
+  const eip1559 = (await relayer.provider?.getFeeData())?.maxFeePerGas != null;
+  const overrides = accessList.length > 0 && eip1559 ? { accessList } : {};
   return transact(`execute on ${account.address}`, () =>
-    contract.execute(fields.to, fields.value, fields.data, fields.deadline, encodeSignature(signature), {
-      accessList,
-    }),
+    contract.execute(
+      fields.to,
+      fields.value,
+      fields.data,
+      fields.deadline,
+      encodeSignature(signature),
+      overrides,
+    ),
   );
 }
 

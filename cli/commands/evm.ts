@@ -161,11 +161,15 @@ async function onChain<T>(what: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Which account a command acts on: --address, else the key's counterfactual account at --factory. */
+/**
+ * Which account a command acts on: --address, else the key's counterfactual account at --factory: asked of the
+ * factory when a chain is at hand (a factory built from other account code deploys elsewhere), else computed.
+ */
 async function accountAddress(
   cmd: string,
   v: { address?: string; factory?: string },
   key: AccountKey,
+  provider?: JsonRpcProvider,
 ): Promise<{ address: string; factory?: string }> {
   if (v.address !== undefined) return { address: await addressOption(cmd, 'address', v.address) };
   if (v.factory === undefined)
@@ -174,8 +178,16 @@ async function accountAddress(
       'which account? give --factory ADDRESS (or set FROSTNET_EVM_FACTORY), or --address ADDRESS',
     );
   const factory = await addressOption(cmd, 'factory', v.factory);
-  const { predictAccount } = await import('../../chains/evm/account.ts');
-  return { address: predictAccount(factory, key.px), factory };
+  const { factoryPredict, predictAccount } = await import('../../chains/evm/account.ts');
+  if (!provider) return { address: predictAccount(factory, key.px), factory };
+  if ((await onChain('reading the factory', () => provider.getCode(factory))) === '0x')
+    throw new CliError(
+      'NO_FACTORY',
+      `there is no contract at ${factory} on this chain`,
+      'check --factory and --rpc (or FROSTNET_EVM_FACTORY)',
+    );
+  const address = await onChain('asking the factory', () => factoryPredict(provider, factory, key.px));
+  return { address, factory };
 }
 
 /** Refuses, before anything is signed, an account that is not there or that another key controls. */
@@ -316,10 +328,15 @@ const address = defineCommand({
       ['EVM key (x)', key.hex],
     ];
     if (values.factory !== undefined) {
-      const { address: at, factory } = await accountAddress('evm address', values, key);
-      Object.assign(data, { factory, address: at });
-      lines.push(['factory', factory ?? ''], ['address', at]);
-      if (values.rpc !== undefined) await describeOnChain(values.rpc, at, key, data, lines);
+      const chain = values.rpc === undefined ? undefined : await connect('evm address', values.rpc);
+      try {
+        const { address: at, factory } = await accountAddress('evm address', values, key, chain?.provider);
+        Object.assign(data, { factory, address: at });
+        lines.push(['factory', factory ?? ''], ['address', at]);
+        if (chain) await describeOnChain(chain, at, key, data, lines);
+      } finally {
+        chain?.provider.destroy();
+      }
     } else lines.push(['address', 'give --factory (or FROSTNET_EVM_FACTORY) to compute it']);
     out.result(data, () => rows(lines));
     return 0;
@@ -328,39 +345,34 @@ const address = defineCommand({
 
 /** Adds the account's chain state (deployed, balance, nonce, current key) to the output. */
 async function describeOnChain(
-  rpc: string,
+  { provider, chainId }: { provider: JsonRpcProvider; chainId: bigint },
   at: string,
   key: AccountKey,
   data: Record<string, unknown>,
   lines: [string, string][],
 ): Promise<void> {
-  const { provider, chainId } = await connect('evm address', rpc);
-  try {
-    const [{ readGroupKey, readNonce }, { bytesToHex }] = await Promise.all([
-      import('../../chains/evm/account.ts'),
-      import('../../protocol/curve.ts'),
-    ]);
-    const [code, balance] = await onChain('reading the account', () =>
-      Promise.all([provider.getCode(at), provider.getBalance(at)]),
-    );
-    const deployed = code !== '0x';
-    Object.assign(data, { chainId: chainId.toString(), deployed, balance: balance.toString() });
-    lines.push(
-      ['chain', chainId.toString()],
-      ['deployed', deployed ? 'yes' : 'no'],
-      ['balance', `${balance} wei`],
-    );
-    if (!deployed) return;
-    const [nonce, current] = await onChain('reading the account', () =>
-      Promise.all([readNonce(provider, at), readGroupKey(provider, at)]),
-    );
-    const currentKey = `0x${bytesToHex(current)}`;
-    Object.assign(data, { nonce: nonce.toString(), currentKey });
-    lines.push(['nonce', nonce.toString()]);
-    if (currentKey !== key.hex) lines.push(['current key', `${currentKey} (rotated away from this key)`]);
-  } finally {
-    provider.destroy();
-  }
+  const [{ readGroupKey, readNonce }, { bytesToHex }] = await Promise.all([
+    import('../../chains/evm/account.ts'),
+    import('../../protocol/curve.ts'),
+  ]);
+  const [code, balance] = await onChain('reading the account', () =>
+    Promise.all([provider.getCode(at), provider.getBalance(at)]),
+  );
+  const deployed = code !== '0x';
+  Object.assign(data, { chainId: chainId.toString(), deployed, balance: balance.toString() });
+  lines.push(
+    ['chain', chainId.toString()],
+    ['deployed', deployed ? 'yes' : 'no'],
+    ['balance', `${balance} wei`],
+  );
+  if (!deployed) return;
+  const [nonce, current] = await onChain('reading the account', () =>
+    Promise.all([readNonce(provider, at), readGroupKey(provider, at)]),
+  );
+  const currentKey = `0x${bytesToHex(current)}`;
+  Object.assign(data, { nonce: nonce.toString(), currentKey });
+  lines.push(['nonce', nonce.toString()]);
+  if (currentKey !== key.hex) lines.push(['current key', `${currentKey} (rotated away from this key)`]);
 }
 
 const deploy = defineCommand({
@@ -381,7 +393,7 @@ const deploy = defineCommand({
     const { provider, chainId } = await connect(cmd, values.rpc);
     try {
       const relayer = await relayerWallet(cmd, values['relayer-key-file'], env, provider);
-      const { deployFactory, deployAccount, predictAccount } = await import('../../chains/evm/account.ts');
+      const { deployFactory, deployAccount, factoryPredict } = await import('../../chains/evm/account.ts');
       let factory = given;
       if (factory === undefined) {
         out.note(`deploying an account factory on chain ${chainId} from ${relayer.address}`);
@@ -392,7 +404,7 @@ const deploy = defineCommand({
           `there is no contract at ${factory} on chain ${chainId}`,
           'check --factory and --rpc, or leave --factory out to deploy one',
         );
-      const at = predictAccount(factory, key.px);
+      const at = await onChain('asking the factory', () => factoryPredict(provider, factory!, key.px));
       const already = (await onChain('reading the account', () => provider.getCode(at))) !== '0x';
       if (!already) {
         out.note(`deploying the account of ${keyName} (EVM account ${key.account}) at ${at}`);
@@ -479,9 +491,9 @@ const send = defineCommand({
       10 * 365 * 86400,
     );
     const { c, key, keyName } = await resolveKey(cmd, client, values);
-    const { address: at } = await accountAddress(cmd, values, key);
     const { provider, chainId } = await connect(cmd, values.rpc);
     try {
+      const { address: at } = await accountAddress(cmd, values, key, provider);
       const relayer = await relayerWallet(cmd, values['relayer-key-file'], env, provider);
       await checkAccount(provider, chainId, at, key, keyName);
       // An empty relayer could not submit; better to know before the parties sign.

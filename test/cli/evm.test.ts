@@ -187,6 +187,25 @@ describe('frostnet evm against a 2-of-3 daemon network and anvil', () => {
     assert.equal(r.deployed, false);
   });
 
+  test('address and deploy ask a factory where it deploys, when it was built from other account code', async () => {
+    const { abi, bytecode } = compiledContract('ShiftedAccountFactory');
+    const shifted = await (await new ContractFactory(abi, bytecode, funder).deploy()).getAddress();
+    const offline = await json(['address', '--key', 'vault', '--factory', shifted]);
+    const asked = await json(['address', '--key', 'vault', '--factory', shifted, '--rpc', anvil.rpcUrl]);
+    assert.equal(offline.address, predictAccount(shifted, px), "without a chain: this version's prediction");
+    assert.notEqual(asked.address, offline.address, "with one: the factory's own answer");
+    const r = await json(['deploy', '--key', 'vault', '--rpc', anvil.rpcUrl, '--factory', shifted], {
+      FROSTNET_RELAYER_KEY: relayer.privateKey,
+    });
+    assert.equal(r.address, asked.address);
+    assert.deepEqual(
+      await readGroupKey(provider, asked.address),
+      px,
+      'the account is where it was said to be',
+    );
+    assert.equal(await provider.getCode(offline.address), '0x');
+  });
+
   test('deploy: the account at the predicted address keeps the funds sent there first', async () => {
     await (await funder.sendTransaction({ to: account, value: 10n ** 18n })).wait();
     const r = await json(['deploy', '--key', 'vault', '--rpc', anvil.rpcUrl, '--factory', factory], {

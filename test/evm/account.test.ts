@@ -17,12 +17,14 @@ import {
   type Signer,
   type TransactionReceipt,
   toBeHex,
+  Wallet,
 } from 'ethers';
 import {
   accountContract,
   deployAccount,
   deployFactory,
   encodeSignature,
+  factoryPredict,
   isValidSignature,
   predictAccount,
   prepareExecute,
@@ -115,6 +117,17 @@ describe('ThresholdAccount on anvil', () => {
     assert.deepEqual(await readGroupKey(provider, account), signer.px);
     assert.equal(await readNonce(provider, account), 0n);
     await assert.rejects(deployAccount(relayer, factory, signer.px), reverted('CONFLICT', 'AlreadyDeployed'));
+  });
+
+  test('deployAccount goes where a factory built from other account code deploys, and says so', async () => {
+    const { abi, bytecode } = compiledContract('ShiftedAccountFactory');
+    const shifted = await (await new ContractFactory(abi, bytecode, relayer).deploy()).getAddress();
+    const px = evmSigner().px;
+    const asked = await factoryPredict(provider, shifted, px);
+    assert.notEqual(asked, predictAccount(shifted, px), 'the offline prediction assumes this code');
+    assert.equal(await deployAccount(relayer, shifted, px), asked);
+    assert.deepEqual(await readGroupKey(provider, asked), px);
+    assert.equal(await provider.getCode(predictAccount(shifted, px)), '0x');
   });
 
   test('the factory refuses keys the verifier cannot use', async () => {
@@ -332,5 +345,32 @@ describe('ThresholdAccount on anvil', () => {
         `first transfer ${gas.firstEthTransfer})`,
     );
     assert.ok(gas.verification > 0n && gas.ethTransfer > 21_000n);
+  });
+});
+
+describe('ThresholdAccount on a chain without EIP-1559 fees', () => {
+  test('a relayer submits an execute as a legacy transaction, without the access list it cannot carry', async () => {
+    const anvil = await startAnvil(['--base-fee', '0']);
+    const provider = new JsonRpcProvider(anvil.rpcUrl, undefined, { cacheTimeout: -1 });
+    try {
+      const funder = await provider.getSigner(0);
+      assert.equal((await provider.getFeeData()).maxFeePerGas, null, 'ethers sees no EIP-1559 fees here');
+      const relayer = Wallet.createRandom(provider);
+      await (await funder.sendTransaction({ to: relayer.address, value: parseEther('1') })).wait();
+      const signer = evmSigner();
+      const factory = await deployFactory(relayer);
+      const account = await deployAccount(relayer, factory, signer.px);
+      await (await funder.sendTransaction({ to: account, value: parseEther('1') })).wait();
+      const to = getAddress(await (await provider.getSigner(1)).getAddress());
+      const deadline = BigInt((await provider.getBlock('latest'))?.timestamp ?? 0) + 3600n;
+      const td = await prepareExecute(provider, account, { to, value: 1000n, deadline });
+      const before = await provider.getBalance(to);
+      const receipt = await submitExecute(relayer, td, await signTyped(signer, td));
+      assert.equal(receipt.type, 0, 'a legacy transaction');
+      assert.equal((await provider.getBalance(to)) - before, 1000n);
+    } finally {
+      provider.destroy();
+      await anvil.stop();
+    }
   });
 });
