@@ -4,7 +4,7 @@
  * Comparing the two isolates what that per-request disk work costs. Never a way to run a real party.
  */
 import { startDaemon } from '../node/daemon.ts';
-import { allowAll } from '../node/signer.ts';
+import { allowAll } from '../node/signing/signer.ts';
 
 const at = process.argv.indexOf('--config');
 const daemon = await startDaemon({ configPath: process.argv[at + 1], policy: allowAll });

@@ -1,5 +1,5 @@
 /**
- * A small client for a party daemon's control API (node/api.ts). Which daemon, in order:
+ * A small client for a party daemon's control API (node/api/server.ts). Which daemon, in order:
  *   --api URL (or FROSTNET_API), with the token from --token-file, FROSTNET_TOKEN or <data dir>/api-token;
  *   else --data-dir DIR (or FROSTNET_DATA_DIR): the URL from DIR/daemon.json, written by the running daemon,
  *   and the token from --token-file, FROSTNET_TOKEN or DIR/api-token.
@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { CliError, hintFor, UsageError } from './output.ts';
 
-/** Where node/daemon.ts writes the running daemon's API URL, and node/init.ts the token. */
+/** Where node/daemon.ts writes the running daemon's API URL, and node/storage/init.ts the token. */
 export const RUNTIME_FILE = 'daemon.json';
 export const TOKEN_FILE = 'api-token';
 export const CONFIG_FILE = 'config.json';

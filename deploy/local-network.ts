@@ -11,7 +11,7 @@ import { mkdir, open, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../cli/listen.ts';
-import type { LogLevel } from '../node/log.ts';
+import type { LogLevel } from '../node/ops/log.ts';
 
 export const ROOT = fileURLToPath(new URL('../', import.meta.url));
 export const CLI = join(ROOT, 'cli/frostnet.ts');
@@ -35,10 +35,10 @@ export async function createParties(
   // The node modules take seconds to load; only creating parties needs them (not stopping or cleaning).
   const [{ defaultConfig, loadConfig, saveConfig }, { storeDir }, { initParty }, { openStore }] =
     await Promise.all([
-      import('../node/config.ts'),
+      import('../node/storage/config.ts'),
       import('../node/daemon.ts'),
-      import('../node/init.ts'),
-      import('../node/store.ts'),
+      import('../node/storage/init.ts'),
+      import('../node/storage/store.ts'),
     ]);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const parties = await Promise.all(

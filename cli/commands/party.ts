@@ -20,7 +20,7 @@ const DEFAULT_PASSPHRASE_ENV = 'FROSTNET_PASSPHRASE';
 async function backupIdentity(path: string, passphraseFile: string | undefined, env: NodeJS.ProcessEnv) {
   const passphrase = await backupPassphrase('init', 'backup-passphrase-file', passphraseFile, env);
   const file = await readBackupFile(path, '--from-backup');
-  const { openBackup } = await import('../../node/backup.ts');
+  const { openBackup } = await import('../../node/ceremonies/backup.ts');
   const { identity } = await openBackup(file, passphrase);
   if (!identity)
     throw new CliError(
@@ -85,8 +85,8 @@ const init = defineCommand({
         : integerOption('init', 'api-port', values['api-port'], 0, 65535);
     const listen = await concreteListen(values.listen ?? [DEFAULT_LISTEN]);
     const [{ readPassphrase }, { initParty }] = await Promise.all([
-      import('../../node/store.ts'),
-      import('../../node/init.ts'),
+      import('../../node/storage/store.ts'),
+      import('../../node/storage/init.ts'),
     ]);
     const fromBackup = values['from-backup'] === undefined ? undefined : resolve(values['from-backup']);
     const identity =
@@ -168,7 +168,7 @@ const start = defineCommand({
       );
     const [{ startDaemon }, { guardProcess }] = await Promise.all([
       import('../../node/daemon.ts'),
-      import('../../node/process-guard.ts'),
+      import('../../node/ops/process-guard.ts'),
     ]);
     guardProcess();
     const daemon = await withContext(`cannot start the party of ${configPath}`, () =>

@@ -10,7 +10,7 @@
  * lock exists so that operators have that long to cancel.
  */
 import { FrostnetError } from '../../protocol/errors.ts';
-import { readJsonFile, writeJsonFile } from '../json-file.ts';
+import { readJsonFile, writeJsonFile } from '../storage/json-file.ts';
 import type { Details } from './describe.ts';
 import type { Hold } from './evaluate.ts';
 

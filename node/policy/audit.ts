@@ -5,7 +5,7 @@
  * refused: nothing is signed without a record of it.
  */
 import { appendFile } from 'node:fs/promises';
-import { Serial } from '../json-file.ts';
+import { Serial } from '../storage/json-file.ts';
 
 export const AUDIT_FILE = 'audit.log';
 

@@ -11,7 +11,7 @@
  * moves the money once).
  */
 import { FrostnetError } from '../../protocol/errors.ts';
-import { readJsonFile, writeJsonFile } from '../json-file.ts';
+import { readJsonFile, writeJsonFile } from '../storage/json-file.ts';
 import type { Spend } from './describe.ts';
 import type { Usage } from './evaluate.ts';
 

@@ -1,6 +1,6 @@
 /**
  * What a request is, in the terms a policy and an operator use, worked out from the party's own decoding
- * (node/targets.ts ResolvedRequest): a stable id, the decoded details (JSON-safe, for the approvals queue, the
+ * (node/signing/targets.ts ResolvedRequest): a stable id, the decoded details (JSON-safe, for the approvals queue, the
  * audit log and `frostnet approvals show`), and the amount it moves.
  */
 import { sha256 } from '@noble/hashes/sha2.js';
@@ -8,7 +8,7 @@ import { Interface } from 'ethers';
 import { estimateWeight } from '../../chains/bitcoin/build.ts';
 import { formatPath } from '../../chains/bitcoin/keys.ts';
 import { bytesToHex } from '../../protocol/curve.ts';
-import type { ResolvedRequest } from '../targets.ts';
+import type { ResolvedRequest } from '../signing/targets.ts';
 
 /**
  * A stable id of what is signed: the key and every message with its scheme (plus the derivation of a raw

@@ -5,7 +5,7 @@
  * held request, never a denied one.
  */
 import { bytesToHex } from '../../protocol/curve.ts';
-import type { ResolvedRequest } from '../targets.ts';
+import type { ResolvedRequest } from '../signing/targets.ts';
 import { feeRate, selectorOf, spendOf } from './describe.ts';
 import type { BitcoinRules, EvmRules, Rules, TimeLockRule } from './format.ts';
 

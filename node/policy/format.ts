@@ -17,7 +17,7 @@ import { bitcoinNetwork, NETWORK_NAMES, type NetworkName } from '../../chains/bi
 import { bytesToHex } from '../../protocol/curve.ts';
 import { FrostnetError } from '../../protocol/errors.ts';
 import { SCHEMES, type Scheme } from '../../protocol/sign.ts';
-import { parsePeerId } from '../identity.ts';
+import { parsePeerId } from '../storage/identity.ts';
 
 export const POLICY_FILE = 'policy.json';
 export const DEFAULT_APPROVAL_EXPIRY_SECONDS = 86_400;

@@ -1,5 +1,5 @@
 /**
- * A party's policy as the signer uses it (node/signer.ts Policy): the rules of its policy file applied to the
+ * A party's policy as the signer uses it (node/signing/signer.ts Policy): the rules of its policy file applied to the
  * request as this party decoded it, the approvals queue and time locks, rolling counters of what it signed, and
  * the audit log. Files in the data dir: policy.json (the operator's, read at start), approvals.json and
  * policy-counters.json (state, written atomically), audit.log (append-only).
@@ -9,9 +9,9 @@
  */
 import { join } from 'node:path';
 import { FrostnetError } from '../../protocol/errors.ts';
-import { Serial } from '../json-file.ts';
-import type { Logger } from '../log.ts';
-import type { Policy, PolicyRequest } from '../signer.ts';
+import type { Logger } from '../ops/log.ts';
+import type { Policy, PolicyRequest } from '../signing/signer.ts';
+import { Serial } from '../storage/json-file.ts';
 import {
   APPROVALS_FILE,
   ApprovalQueue,
@@ -64,7 +64,7 @@ export type EntryView = {
   signedAt?: string;
 };
 
-/** What the control API offers the operator (node/api.ts). */
+/** What the control API offers the operator (node/api/server.ts). */
 export interface ApprovalsBackend {
   list(): Promise<EntryView[]>;
   show(id: string): Promise<EntryView>;

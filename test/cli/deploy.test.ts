@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { describe, test } from 'node:test';
 import { ROOT } from '../../deploy/local-network.ts';
-import { loadConfig } from '../../node/config.ts';
+import { loadConfig } from '../../node/storage/config.ts';
 
 const DEPLOY = join(ROOT, 'deploy');
 const PARTIES = ['party-a', 'party-b', 'party-c'];

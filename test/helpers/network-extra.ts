@@ -11,7 +11,7 @@ import { walletRoot } from '../../chains/bitcoin/keys.ts';
 import { Client, locateDaemon } from '../../cli/client.ts';
 import { type Command, parseCommandArgs } from '../../cli/command.ts';
 import { Output } from '../../cli/output.ts';
-import { openStore } from '../../node/store.ts';
+import { openStore } from '../../node/storage/store.ts';
 import { hexToBytes } from '../../protocol/curve.ts';
 import { verifyBip340 } from '../../protocol/sign.ts';
 import { type Network, PASSPHRASE } from './network.ts';

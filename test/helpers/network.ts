@@ -9,11 +9,11 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { PrivateKey } from '@libp2p/interface';
 import { freePort } from '../../cli/listen.ts';
-import { type Config, loadConfig, saveConfig } from '../../node/config.ts';
 import { type Daemon, type DaemonOptions, readToken, startDaemon } from '../../node/daemon.ts';
-import { generateIdentity, peerIdOf } from '../../node/identity.ts';
-import { initParty } from '../../node/init.ts';
-import { nullLogger } from '../../node/log.ts';
+import { nullLogger } from '../../node/ops/log.ts';
+import { type Config, loadConfig, saveConfig } from '../../node/storage/config.ts';
+import { generateIdentity, peerIdOf } from '../../node/storage/identity.ts';
+import { initParty } from '../../node/storage/init.ts';
 
 export const ROOT = new URL('../../', import.meta.url).pathname;
 export const NODE = join(ROOT, 'node_modules/.bin/node');

@@ -7,8 +7,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { commands } from '../../cli/commands/admin.ts';
-import { codecs, ROUND } from '../../node/messages.ts';
-import type { Envelope } from '../../node/wire.ts';
+import { codecs, ROUND } from '../../node/session/messages.ts';
+import type { Envelope } from '../../node/transport/wire.ts';
 import { Network } from '../helpers/network.ts';
 import { assertSigns, runCommand, settledViews, wipeKey } from '../helpers/network-extra.ts';
 

@@ -1,0 +1,292 @@
+/**
+ * Backups of one party's share of one key: a JSON file whose share and key group are encrypted with
+ * XChaCha20-Poly1305 under a key derived from a passphrase with scrypt, as the store does (its helpers are
+ * private to it and bind records to database keys, so the few lines are repeated here). A readable header
+ * (key name, group key, epoch, KDF parameters) is authenticated with the ciphertext. On request the party's
+ * identity key is encrypted with the share (the header says so): after the loss of a whole machine,
+ * `frostnet init --from-backup` sets the party up again under its old peer id, and the import restores the
+ * share. Not by default: the identity outlives any refresh, so a leaked backup with it lets its finder act as
+ * the party (request signatures, join ceremonies) until the party is replaced by a reshare.
+ *
+ * A restore never brings back nonces: they live only in the memory of the daemon that made them. It restores
+ * only a key this party does not hold, only a share that is this party's own, and only when the other members
+ * confirm that the backup's epoch is the group's current one: a backup older than a refresh or reshare is
+ * reported as outdated and refused, so it is never used to sign.
+ */
+import { randomBytes, scrypt as scryptCb } from 'node:crypto';
+import { promisify } from 'node:util';
+import type { PrivateKey } from '@libp2p/interface';
+import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
+import { bytesToHex, Fn, G, hexToBytes } from '../../protocol/curve.ts';
+import { FrostnetError } from '../../protocol/errors.ts';
+import {
+  groupKey,
+  identifierOf,
+  type KeyShare,
+  type KeyShareJSON,
+  keyShareFromJSON,
+  keyShareToJSON,
+} from '../../protocol/keys.ts';
+import { verifyingShareOf } from '../../protocol/reshare.ts';
+import type { Logger } from '../ops/log.ts';
+import { marshalIdentity, peerIdOf, unmarshalIdentity } from '../storage/identity.ts';
+import { type KeyStore, validateKeyName } from '../storage/keystore.ts';
+import { DEFAULT_SCRYPT, type ScryptParams } from '../storage/store.ts';
+import { holdsEpoch, type KeyCeremonies } from './key-ceremonies.ts';
+
+export const BACKUP_FORMAT = 'frostnet-backup';
+const VERSION = 1;
+const AD_PREFIX = 'frostnet/backup/v1\0';
+const MIN_PASSPHRASE = 12;
+
+export type BackupFile = {
+  format: typeof BACKUP_FORMAT;
+  version: 1;
+  key: { name: string; groupKey: string; epoch: number; threshold: number; members: string[] };
+  /** The ciphertext holds the party's identity key too. */
+  identity?: true;
+  kdf: ScryptParams & { name: 'scrypt'; salt: string };
+  nonce: string;
+  ciphertext: string;
+};
+
+/** `identity`: the party's libp2p key (hex protobuf), in a backup made with it. */
+type Plaintext = { share: KeyShareJSON; party: string; exportedAt: string; identity?: string };
+
+const scrypt = promisify(scryptCb) as (
+  password: Uint8Array,
+  salt: Uint8Array,
+  keylen: number,
+  options: ScryptParams & { maxmem: number },
+) => Promise<Buffer>;
+
+async function deriveKey(passphrase: string, kdf: BackupFile['kdf']): Promise<Uint8Array> {
+  const secret = new TextEncoder().encode(passphrase.normalize('NFKC'));
+  const maxmem = 128 * kdf.N * kdf.r * kdf.p + 32 * 1024 * 1024;
+  const key = await scrypt(secret, hexToBytes(kdf.salt), 32, { N: kdf.N, r: kdf.r, p: kdf.p, maxmem });
+  return new Uint8Array(key);
+}
+
+/** Everything readable in the file is bound to the ciphertext: edit any of it and nothing decrypts. */
+const associatedData = (f: Pick<BackupFile, 'key' | 'identity' | 'kdf'>) =>
+  new TextEncoder().encode(
+    AD_PREFIX +
+      JSON.stringify([
+        f.key.name,
+        f.key.groupKey,
+        f.key.epoch,
+        f.key.threshold,
+        f.key.members,
+        f.kdf.N,
+        f.kdf.r,
+        f.kdf.p,
+        f.kdf.salt,
+        // Only when set, so that files made before the field existed still open.
+        ...(f.identity ? ['identity'] : []),
+      ]),
+  );
+
+function checkPassphrase(passphrase: unknown): string {
+  if (typeof passphrase !== 'string' || [...passphrase].length < MIN_PASSPHRASE)
+    throw new FrostnetError(
+      'INVALID_INPUT',
+      `a backup passphrase has at least ${MIN_PASSPHRASE} characters (FROSTNET_BACKUP_PASSPHRASE or --passphrase-file)`,
+    );
+  return passphrase;
+}
+
+/**
+ * Encrypts `share` of key `name`, held by `party`, under `passphrase`; with `identity` (the party's key) the
+ * identity too.
+ */
+export async function sealBackup(
+  name: string,
+  share: KeyShare,
+  party: string,
+  passphrase: string,
+  opts: { kdf?: ScryptParams; identity?: PrivateKey } = {},
+): Promise<BackupFile> {
+  checkPassphrase(passphrase);
+  if (opts.identity && peerIdOf(opts.identity) !== party)
+    throw new FrostnetError('INTERNAL', 'the identity is not the party whose share is backed up');
+  const g = share.group;
+  const header: Pick<BackupFile, 'key' | 'identity' | 'kdf'> = {
+    key: {
+      name,
+      groupKey: bytesToHex(groupKey(g).toBytes(true)),
+      epoch: g.epoch,
+      threshold: g.threshold,
+      members: [...g.members],
+    },
+    ...(opts.identity ? { identity: true as const } : {}),
+    kdf: { name: 'scrypt', ...(opts.kdf ?? DEFAULT_SCRYPT), salt: randomBytes(16).toString('hex') },
+  };
+  const key = await deriveKey(passphrase, header.kdf);
+  const nonce = randomBytes(24);
+  const plain: Plaintext = {
+    share: keyShareToJSON(share),
+    party,
+    exportedAt: new Date().toISOString(),
+    ...(opts.identity ? { identity: bytesToHex(marshalIdentity(opts.identity)) } : {}),
+  };
+  const bytes = new TextEncoder().encode(JSON.stringify(plain));
+  const ct = xchacha20poly1305(key, nonce, associatedData(header)).encrypt(bytes);
+  key.fill(0);
+  bytes.fill(0);
+  return {
+    format: BACKUP_FORMAT,
+    version: VERSION,
+    ...header,
+    nonce: nonce.toString('hex'),
+    ciphertext: Buffer.from(ct).toString('base64'),
+  };
+}
+
+/** Checks the file's shape and bounds (a crafted file must not make scrypt take gigabytes). */
+function parseFile(v: unknown): BackupFile {
+  const f = v as BackupFile;
+  const k = f?.key;
+  const kdf = f?.kdf;
+  const ok =
+    f !== null &&
+    typeof f === 'object' &&
+    f.format === BACKUP_FORMAT &&
+    f.version === VERSION &&
+    typeof k?.name === 'string' &&
+    typeof k.groupKey === 'string' &&
+    Number.isSafeInteger(k.epoch) &&
+    Number.isSafeInteger(k.threshold) &&
+    Array.isArray(k.members) &&
+    kdf?.name === 'scrypt' &&
+    Number.isInteger(kdf.N) &&
+    kdf.N >= 2 ** 14 &&
+    kdf.N <= 2 ** 20 &&
+    (kdf.N & (kdf.N - 1)) === 0 &&
+    Number.isInteger(kdf.r) &&
+    kdf.r >= 1 &&
+    kdf.r <= 32 &&
+    Number.isInteger(kdf.p) &&
+    kdf.p >= 1 &&
+    kdf.p <= 16 &&
+    typeof kdf.salt === 'string' &&
+    /^([0-9a-f]{2}){16,64}$/.test(kdf.salt) &&
+    typeof f.nonce === 'string' &&
+    /^[0-9a-f]{48}$/.test(f.nonce) &&
+    typeof f.ciphertext === 'string' &&
+    (f.identity === undefined || f.identity === true);
+  if (!ok) throw new FrostnetError('INVALID_INPUT', 'not a frostnet backup file (or a damaged one)');
+  return f;
+}
+
+export type OpenedBackup = {
+  name: string;
+  share: KeyShare;
+  party: string;
+  /** The party's identity, when the backup was made with it. */
+  identity?: PrivateKey;
+};
+
+/** Decrypts a backup file; WRONG_PASSPHRASE when it does not open (wrong passphrase or an altered file). */
+export async function openBackup(file: unknown, passphrase: string): Promise<OpenedBackup> {
+  const f = parseFile(file);
+  const key = await deriveKey(checkPassphrase(passphrase), f.kdf);
+  let bytes: Uint8Array;
+  try {
+    bytes = xchacha20poly1305(key, hexToBytes(f.nonce), associatedData(f)).decrypt(
+      Buffer.from(f.ciphertext, 'base64'),
+    );
+  } catch {
+    throw new FrostnetError(
+      'WRONG_PASSPHRASE',
+      'the backup does not open with this passphrase (or the file was altered)',
+    );
+  } finally {
+    key.fill(0);
+  }
+  const plain = JSON.parse(new TextDecoder().decode(bytes)) as Plaintext;
+  bytes.fill(0);
+  const share = keyShareFromJSON(plain.share);
+  if (bytesToHex(groupKey(share.group).toBytes(true)) !== f.key.groupKey || share.group.epoch !== f.key.epoch)
+    throw new FrostnetError('INVALID_INPUT', 'the backup header does not match its contents');
+  const identity = plain.identity === undefined ? undefined : unmarshalIdentity(hexToBytes(plain.identity));
+  if ((identity !== undefined) !== (f.identity === true) || (identity && peerIdOf(identity) !== plain.party))
+    throw new FrostnetError('INVALID_INPUT', 'the backup identity is not the one its header names');
+  return { name: validateKeyName(f.key.name), share, party: plain.party, identity };
+}
+
+export type BackupsOptions = {
+  self: string;
+  /** This party's identity key, for the backups asked to carry it. */
+  identity: PrivateKey;
+  keys: KeyStore;
+  ceremonies: KeyCeremonies;
+  log: Logger;
+  /** scrypt cost of new backups (tests may lower it); default that of the store. */
+  kdf?: ScryptParams;
+};
+
+export type RestoreOutcome = { name: string; epoch: number; groupKey: string; confirmedBy: string[] };
+
+export class Backups {
+  private readonly o: BackupsOptions;
+
+  constructor(o: BackupsOptions) {
+    this.o = o;
+  }
+
+  /** This party's active share of `name` (and, asked to, its identity), encrypted under `passphrase`. */
+  async export(name: string, passphrase: string, withIdentity = false): Promise<BackupFile> {
+    const share = this.o.keys.settled(name);
+    const file = await sealBackup(name, share, this.o.self, passphrase, {
+      kdf: this.o.kdf,
+      identity: withIdentity ? this.o.identity : undefined,
+    });
+    this.o.log.info('backup exported', { key: name, epoch: share.group.epoch });
+    return file;
+  }
+
+  /**
+   * Restores a backup into this party, which must not hold the key. The other members must confirm that the
+   * backup's epoch is the current one: at least t-1 of them hold it, and none holds a later one.
+   */
+  async import(file: unknown, passphrase: string): Promise<RestoreOutcome> {
+    const { name, share } = await openBackup(file, passphrase);
+    const { self, keys, ceremonies } = this.o;
+    const g = share.group;
+    if (!g.members.includes(self) || share.secret.identifier !== identifierOf(g, self))
+      throw new FrostnetError('INVALID_INPUT', `this backup holds another party's share of ${name}`);
+    if (!G.multiply(Fn.fromBytes(share.secret.signingShare)).equals(verifyingShareOf(g, self)))
+      throw new FrostnetError('INVALID_INPUT', `the share in this backup does not match its key group`);
+    const held = keys.get(name) ?? keys.byGroupKey(bytesToHex(groupKey(g).toBytes(true)));
+    if (held)
+      throw new FrostnetError(
+        'CONFLICT',
+        `this party holds key ${held.name} already; a backup restores only a missing key`,
+      );
+    const others = g.members.filter((m) => m !== self);
+    const answers = await ceremonies.statusOf(groupKey(g).toBytes(true), others);
+    const newer = [...answers.values()].filter((s) => s && s.transcript.length > 0 && s.epoch > g.epoch);
+    const diverged = [...answers].filter(
+      ([, s]) => s && s.transcript.length > 0 && s.epoch === g.epoch && !holdsEpoch(s, g),
+    );
+    if (newer.length || diverged.length) {
+      const current = Math.max(g.epoch, ...newer.map((s) => s!.epoch));
+      throw new FrostnetError(
+        'EPOCH_MISMATCH',
+        `backup of ${name} is outdated: it holds epoch ${g.epoch}, the group is on epoch ${current}; it was not restored and will not sign. Restore a newer backup, or have a member repair this party's share ("frostnet repair --key ${name} --party ${self}")`,
+      );
+    }
+    const confirmedBy = others.filter((m) => holdsEpoch(answers.get(m), g));
+    if (confirmedBy.length < g.threshold - 1) {
+      const silent = others.filter((m) => !confirmedBy.includes(m));
+      throw new FrostnetError(
+        'UNREACHABLE',
+        `cannot confirm that epoch ${g.epoch} of ${name} is current: ${confirmedBy.length} of the other members confirm it, ${g.threshold - 1} must (is this party still a member?)`,
+        silent,
+      );
+    }
+    await keys.restore(name, share);
+    this.o.log.info('backup restored', { key: name, epoch: g.epoch, confirmedBy: confirmedBy.length });
+    return { name, epoch: g.epoch, groupKey: bytesToHex(groupKey(g).toBytes(true)), confirmedBy };
+  }
+}

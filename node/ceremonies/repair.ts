@@ -1,0 +1,511 @@
+/**
+ * Share repair between daemons (protocol/repair.ts): a member's daemon asks t helpers, itself first, to rebuild
+ * the share of a member that lost it. Each helper splits its weighted share into deltas for the other helpers
+ * (step 1), sums what it gets into a sigma for the lost party (step 2); the lost party sums the sigmas (step 3),
+ * checks the result against its verifying share and stores it. No helper learns the share.
+ *
+ * The lost party holds nothing, so the invite carries the public key group; it accepts a share only if every
+ * helper (at least t of them) vouches for that same group in its sigma, and the share matches the verifying
+ * share the group lists for it. Values travel on authenticated, encrypted streams between configured peers
+ * only, so the share goes to the peer that the helpers' groups list for the lost identifier, and to nobody else.
+ *
+ * A member whose whole device is gone comes back with a new identity. Each member's operator then vouches for
+ * it (vouch below): that member's group lists the new peer id under the old identifier. Every helper checks on
+ * its own that the lost party is a member of its group, so the new identity gets a share only when t members
+ * vouched for it; the coordinator asks only helpers whose member lists match its own, so that none refuses.
+ */
+import { randomBytes } from 'node:crypto';
+import { bytesToHex, equalBytes } from '../../protocol/curve.ts';
+import { type ErrorCode, FrostnetError, isFrostnetError } from '../../protocol/errors.ts';
+import {
+  groupKey,
+  type KeyGroup,
+  type KeyShare,
+  type KeyShareJSON,
+  keyGroupFromJSON,
+  keyGroupToJSON,
+} from '../../protocol/keys.ts';
+import { type RepairPlan, repairStep1, repairStep2, repairStep3 } from '../../protocol/repair.ts';
+import { hashFields } from '../../protocol/transcript.ts';
+import type { Logger } from '../ops/log.ts';
+import { codecs, type RepairInviteMsg, ROUND } from '../session/messages.ts';
+import type { Router, Session } from '../session/router.ts';
+import type { Send } from '../session/rpc.ts';
+import { parsePeerId } from '../storage/identity.ts';
+import { type KeyStore, validateKeyName } from '../storage/keystore.ts';
+import type { Envelope } from '../transport/wire.ts';
+import { holdsMembership, holdsShare, type KeyCeremonies } from './key-ceremonies.ts';
+
+/** Digest of all of a key group's public data, which helpers vouch for to the lost party. */
+export const groupDigest = (g: KeyGroup): Uint8Array =>
+  hashFields(
+    'repair/group',
+    g.threshold,
+    [...g.members],
+    [...g.identifiers],
+    [...g.public.commitments],
+    g.identifiers.map((id) => g.public.verifyingShares[id]),
+    g.chainCode,
+    g.epoch,
+    g.transcript,
+  );
+
+/** Codes a participant's abort may carry on; anything else reads as a failed repair. */
+const ABORT_CODES: readonly ErrorCode[] = [
+  'INVALID_SHARE',
+  'INVALID_INPUT',
+  'EQUIVOCATION',
+  'UNEXPECTED_SENDER',
+  'TIMEOUT',
+  'CONFLICT',
+  'EPOCH_MISMATCH',
+];
+
+type Role = { kind: 'helper'; share: KeyShare } | { kind: 'lost'; group: KeyGroup; keyName: string };
+
+type RepairSessionOptions = {
+  sessionId: Uint8Array;
+  self: string;
+  /** The helper that asked for the repair; the lost party reports to it. */
+  coordinator: string;
+  plan: RepairPlan;
+  role: Role;
+  send: Send;
+  /** Stores the repaired share (lost party only). */
+  store: (keyName: string, share: KeyShare) => Promise<void>;
+  roundTimeoutMs: number;
+  log: Logger;
+};
+
+/** One party's part in one repair. `done` gives the repaired epoch (coordinator, lost party) or undefined. */
+class RepairSession implements Session {
+  private readonly o: RepairSessionOptions;
+  private readonly participants: string[];
+  private readonly digest: Uint8Array;
+  private readonly deltas = new Map<string, Uint8Array>();
+  private readonly sigmas = new Map<string, Uint8Array>();
+  private sentSigma = false;
+  private repairing = false;
+  private settled = false;
+  private timer?: NodeJS.Timeout;
+  readonly done: Promise<number | undefined>;
+  private resolve!: (epoch: number | undefined) => void;
+  private reject!: (e: FrostnetError) => void;
+
+  constructor(o: RepairSessionOptions) {
+    this.o = o;
+    this.participants = [...o.plan.helpers, o.plan.lost];
+    this.digest = groupDigest(o.role.kind === 'helper' ? o.role.share.group : o.role.group);
+    this.done = new Promise((res, rej) => {
+      this.resolve = res;
+      this.reject = rej;
+    });
+    this.done.catch(() => {});
+  }
+
+  start(): void {
+    this.armTimer();
+    const { role, plan, self } = this.o;
+    if (role.kind !== 'helper') return;
+    this.guard(() => {
+      for (const [to, delta] of repairStep1(role.share, self, plan)) {
+        if (to === self) this.deltas.set(self, delta);
+        else this.sendTo(to, ROUND.repairDelta, codecs.repairDelta.encode({ delta }));
+      }
+      this.maybeSigma();
+    });
+  }
+
+  receive(env: Envelope, from: string): void {
+    if (this.settled) return;
+    if (!this.participants.includes(from) || from === this.o.self)
+      throw new FrostnetError('UNEXPECTED_SENDER', `${from} takes no part in this repair`, [from]);
+    if (env.round === ROUND.abort) {
+      const a = codecs.abort.decode(env.payload, { from });
+      const code = ABORT_CODES.find((c) => c === a.code) ?? 'INVALID_SHARE';
+      const blamed = a.culprits.filter((c) => this.participants.includes(c));
+      // The coordinator passes it on, so that helpers told nothing (a refusal goes to it alone) stop too.
+      this.fail(
+        new FrostnetError(code, `${from} ended the repair: ${a.reason.slice(0, 300)}`, blamed),
+        this.isCoordinator,
+      );
+      return;
+    }
+    const { role, plan } = this.o;
+    this.guard(() => {
+      if (role.kind === 'helper' && env.round === ROUND.repairDelta && plan.helpers.includes(from)) {
+        const { delta } = codecs.repairDelta.decode(env.payload, { from });
+        this.once(this.deltas, from, delta);
+        this.maybeSigma();
+      } else if (role.kind === 'lost' && env.round === ROUND.repairSigma && plan.helpers.includes(from)) {
+        const m = codecs.repairSigma.decode(env.payload, { from });
+        if (!equalBytes(m.groupDigest, this.digest))
+          throw new FrostnetError(
+            'INVALID_INPUT',
+            `${from} holds another key group than the repair names; no share is accepted`,
+            [from],
+          );
+        this.once(this.sigmas, from, m.sigma);
+        this.maybeRepair(role);
+      } else if (this.isCoordinator && env.round === ROUND.repairDone && from === plan.lost) {
+        const { epoch } = codecs.repairDone.decode(env.payload, { from });
+        this.finish(epoch);
+      } else
+        throw new FrostnetError('UNEXPECTED_SENDER', `${from} may not send round ${env.round} here`, [from]);
+    });
+  }
+
+  private get isCoordinator(): boolean {
+    return this.o.self === this.o.coordinator;
+  }
+
+  /** A retransmission is ignored; two different values from one sender end the repair. */
+  private once(into: Map<string, Uint8Array>, from: string, value: Uint8Array): void {
+    const before = into.get(from);
+    if (before && !equalBytes(before, value))
+      throw new FrostnetError('EQUIVOCATION', `${from} sent two different repair values`, [from]);
+    into.set(from, value);
+    this.armTimer();
+  }
+
+  /** Step 2 once every helper's delta is in: the sigma goes to the lost party. */
+  private maybeSigma(): void {
+    const { plan } = this.o;
+    if (this.sentSigma || !plan.helpers.every((h) => this.deltas.has(h))) return;
+    this.sentSigma = true;
+    const sigma = repairStep2(plan.helpers, this.deltas);
+    this.deltas.clear();
+    this.sendTo(plan.lost, ROUND.repairSigma, codecs.repairSigma.encode({ sigma, groupDigest: this.digest }));
+    // The coordinator waits for the lost party's word; the other helpers are done.
+    if (!this.isCoordinator) this.finish(undefined);
+  }
+
+  /** Step 3 once every sigma is in: check, store, report to the coordinator. */
+  private maybeRepair(role: Extract<Role, { kind: 'lost' }>): void {
+    const { plan } = this.o;
+    if (this.repairing || !plan.helpers.every((h) => this.sigmas.has(h))) return;
+    this.repairing = true;
+    const share = repairStep3(role.group, plan, this.sigmas);
+    this.o.store(role.keyName, share).then(
+      () => {
+        this.sendTo(
+          this.o.coordinator,
+          ROUND.repairDone,
+          codecs.repairDone.encode({ epoch: share.group.epoch }),
+        );
+        this.finish(share.group.epoch);
+      },
+      (e) => this.fail(asError(e), true),
+    );
+  }
+
+  private guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      const err = asError(e);
+      // A stray or malformed message from a participant ends the repair: there is no second chance for it.
+      this.fail(err, true);
+    }
+  }
+
+  private sendTo(to: string, round: number, payload: Uint8Array): void {
+    sendRepair(this.o, to, round, payload);
+  }
+
+  private armTimer(): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      const { plan, role } = this.o;
+      const waiting =
+        role.kind === 'lost'
+          ? plan.helpers.filter((h) => !this.sigmas.has(h))
+          : this.sentSigma
+            ? [plan.lost]
+            : plan.helpers.filter((h) => !this.deltas.has(h));
+      this.fail(
+        new FrostnetError('TIMEOUT', `no repair answer from ${waiting.join(', ')} in time`, waiting),
+        true,
+      );
+    }, this.o.roundTimeoutMs);
+    this.timer.unref?.();
+  }
+
+  private finish(epoch: number | undefined): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.timer);
+    this.resolve(epoch);
+  }
+
+  private fail(err: FrostnetError, tellOthers: boolean): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.timer);
+    this.deltas.clear();
+    if (tellOthers) sendAbort(this.o, this.participants, err);
+    this.reject(err);
+  }
+}
+
+/** What sending a repair message needs: the session, this party, the link and somewhere to log failures. */
+type RepairLink = { sessionId: Uint8Array; self: string; send: Send; log: Logger };
+
+function sendRepair(o: RepairLink, to: string, round: number, payload: Uint8Array): void {
+  const env: Envelope = {
+    version: 1,
+    sessionId: o.sessionId,
+    ceremony: 'REPAIR',
+    round,
+    sender: o.self,
+    payload,
+  };
+  void o.send(to, env).catch((e) => o.log.warn('send failed', { to, reason: (e as Error).message }));
+}
+
+/** Tells every other participant why this party ends (or refuses) the repair, so none waits for it. */
+function sendAbort(o: RepairLink, participants: readonly string[], err: FrostnetError): void {
+  const payload = codecs.abort.encode({ code: err.code, reason: err.message, culprits: [...err.culprits] });
+  for (const to of participants) if (to !== o.self) sendRepair(o, to, ROUND.abort, payload);
+}
+
+const asError = (e: unknown): FrostnetError =>
+  isFrostnetError(e) ? e : new FrostnetError('INTERNAL', (e as Error).message);
+
+export type RepairsOptions = {
+  self: string;
+  keys: KeyStore;
+  ceremonies: KeyCeremonies;
+  router: Router;
+  send: Send;
+  /** Peer ids this party is configured to talk to. */
+  peers: () => string[];
+  roundTimeoutMs: number;
+  log: Logger;
+};
+
+export type RepairOutcome = { name: string; party: string; helpers: string[]; epoch: number };
+
+/** `peer` now holds `party`'s place in key `name` for this party. */
+export type VouchOutcome = { name: string; party: string; peer: string; members: string[] };
+
+export class Repairs {
+  private readonly o: RepairsOptions;
+
+  constructor(o: RepairsOptions) {
+    this.o = o;
+    o.router.onOpen('REPAIR', ROUND.invite, (env, from) => this.onInvite(env, from));
+  }
+
+  /**
+   * Rebuilds `lost`'s share of `name` with t helpers: this party and the first members after it that answer on
+   * the current epoch. The lost party must be reachable and must not hold the current epoch's share.
+   */
+  async repair(name: string, lost: string): Promise<RepairOutcome> {
+    const { self, keys, ceremonies } = this.o;
+    const share = keys.settled(name);
+    const g = share.group;
+    if (lost === self)
+      throw new FrostnetError(
+        'INVALID_INPUT',
+        "a party cannot repair its own share: ask another member's daemon",
+      );
+    if (!g.members.includes(lost))
+      throw new FrostnetError('INVALID_INPUT', `${lost} is not a member of key ${name}`, [lost]);
+    const others = g.members.filter((m) => m !== self);
+    const answers = await ceremonies.survey(g, others);
+    if (!answers.get(lost))
+      throw new FrostnetError('UNREACHABLE', `${lost} did not answer; start its daemon first`, [lost]);
+    if (holdsShare(answers.get(lost), g))
+      throw new FrostnetError('CONFLICT', `${lost} still holds its share of ${name} at epoch ${g.epoch}`, [
+        lost,
+      ]);
+    // Helpers must list the same members as this party: a member that has not vouched for a re-initialised
+    // party would refuse to help it.
+    const ready = others.filter(
+      (m) => m !== lost && holdsMembership(answers.get(m), g) && !answers.get(m)?.hasPending,
+    );
+    const helpers = [self, ...ready].slice(0, g.threshold);
+    if (helpers.length < g.threshold) {
+      const missing = others.filter((m) => m !== lost && !ready.includes(m));
+      const unvouched = missing.filter((m) => holdsShare(answers.get(m), g) && !answers.get(m)?.hasPending);
+      throw new FrostnetError(
+        'UNREACHABLE',
+        `a repair needs ${g.threshold} helpers on epoch ${g.epoch}, only ${helpers.length} are ready` +
+          (unvouched.length ? `; ${unvouched.join(', ')} list other members (vouch there first)` : ''),
+        missing,
+      );
+    }
+    const invite: RepairInviteMsg = {
+      keyName: name,
+      groupKey: groupKey(g).toBytes(true),
+      epoch: g.epoch,
+      lost,
+      helpers,
+      group: JSON.stringify(keyGroupToJSON(g)),
+    };
+    const sessionId = randomBytes(32);
+    const session = this.session(sessionId, self, { lost, helpers }, { kind: 'helper', share });
+    session.start();
+    this.o.router.add('REPAIR', sessionId, session);
+    const payload = codecs.repairInvite.encode(invite);
+    for (const to of [...helpers.slice(1), lost])
+      void this.o
+        .send(to, { version: 1, sessionId, ceremony: 'REPAIR', round: ROUND.invite, sender: self, payload })
+        .catch((e) => this.o.log.warn('repair invite not delivered', { to, reason: (e as Error).message }));
+    const epoch = (await session.done) as number;
+    return { name, party: lost, helpers, epoch };
+  }
+
+  /**
+   * This party's vouch that `replacement` is `old` come back under a new identity (its device and data dir are
+   * gone): from now on this party treats `replacement` as the holder of `old`'s identifier. A repair then needs
+   * t helpers that all vouched alike. Refused while `old` still answers holding a share or a pending epoch: a
+   * member that has its share is moved by a reshare, not replaced. No ceremony of the key runs meanwhile.
+   */
+  async vouch(name: string, old: string, replacement: string): Promise<VouchOutcome> {
+    const { self, keys, ceremonies, log } = this.o;
+    parsePeerId(replacement, 'new peer');
+    return ceremonies.whileIdle(name, async () => {
+      const g = keys.settled(name).group;
+      if (old === self || replacement === self)
+        throw new FrostnetError('INVALID_INPUT', 'a party cannot vouch for itself or replace itself');
+      if (!g.members.includes(old))
+        throw new FrostnetError(
+          'INVALID_INPUT',
+          `${old} is not a member of key ${name}${g.members.includes(replacement) ? ` (${replacement} is: vouched for already?)` : ''}`,
+          [old],
+        );
+      if (g.members.includes(replacement))
+        throw new FrostnetError('CONFLICT', `${replacement} is already a member of key ${name}`, [
+          replacement,
+        ]);
+      if (!this.o.peers().includes(replacement))
+        throw new FrostnetError(
+          'INVALID_INPUT',
+          `${replacement} is not a configured peer: add it first (frostnet peers add)`,
+          [replacement],
+        );
+      const s = (await ceremonies.survey(g, [old])).get(old);
+      if (s && ((s.transcript.length > 0 && s.hasShare) || s.hasPending))
+        throw new FrostnetError(
+          'CONFLICT',
+          `${old} still answers holding a share of ${name}; move a member that has its share with a reshare`,
+          [old],
+        );
+      const share = await keys.replaceMember(name, old, replacement);
+      log.info('member replaced', { key: name, old, replacement });
+      return { name, party: old, peer: replacement, members: [...share.group.members] };
+    });
+  }
+
+  private session(sessionId: Uint8Array, coordinator: string, plan: RepairPlan, role: Role): RepairSession {
+    const session = new RepairSession({
+      sessionId,
+      self: this.o.self,
+      coordinator,
+      plan,
+      role,
+      send: this.o.send,
+      store: (keyName, share) => this.o.keys.restore(keyName, share),
+      roundTimeoutMs: this.o.roundTimeoutMs,
+      log: this.o.log.child({ ceremony: 'REPAIR', session: bytesToHex(sessionId).slice(0, 16) }),
+    });
+    const end = (ok: boolean, reason?: string) => {
+      this.o.router.remove('REPAIR', sessionId);
+      this.o.log.info('repair ended', { lost: plan.lost, ok, ...(reason ? { reason } : {}) });
+    };
+    session.done.then(
+      () => end(true),
+      (e: Error) => end(false, e.message),
+    );
+    return session;
+  }
+
+  /** A helper checks the invite against its own share; the lost party against what it holds (nothing). */
+  private onInvite(env: Envelope, from: string): Session {
+    const inv = codecs.repairInvite.decode(env.payload, { from });
+    const { self, keys } = this.o;
+    validateKeyName(inv.keyName);
+    const plan: RepairPlan = { lost: inv.lost, helpers: inv.helpers };
+    if (!inv.helpers.includes(from) || (self !== inv.lost && !inv.helpers.includes(self)))
+      throw new FrostnetError(
+        'UNEXPECTED_SENDER',
+        `repair invite from ${from} for a repair this party is not in`,
+        [from],
+      );
+    const known = new Set(this.o.peers());
+    const strangers = [...inv.helpers, inv.lost].filter((p) => p !== self && !known.has(p));
+    if (strangers.length)
+      throw new FrostnetError(
+        'INVALID_INPUT',
+        `repair names parties that are not peers: ${strangers.join(', ')}`,
+      );
+    if (self === inv.lost) {
+      const group = parseGroup(inv);
+      if (inv.helpers.length < group.threshold || inv.helpers.some((h) => !group.members.includes(h)))
+        throw new FrostnetError(
+          'INVALID_INPUT',
+          `repair invite from ${from}: not ${group.threshold} members help`,
+          [from],
+        );
+      if (keys.get(inv.keyName) || keys.byGroupKey(bytesToHex(inv.groupKey)))
+        throw new FrostnetError(
+          'CONFLICT',
+          `this party holds key ${inv.keyName}; there is nothing to repair`,
+        );
+      const session = this.session(env.sessionId, from, plan, { kind: 'lost', group, keyName: inv.keyName });
+      session.start();
+      return session;
+    }
+    let share: KeyShare;
+    try {
+      share = this.helperShare(inv, from);
+    } catch (e) {
+      // A refusing helper tells the coordinator and the lost party at once, rather than leave them to time out;
+      // only them, so that an invite cannot make it send to many.
+      const link = { sessionId: env.sessionId, self, send: this.o.send, log: this.o.log };
+      sendAbort(link, [...new Set([from, plan.lost])], asError(e));
+      throw e;
+    }
+    const session = this.session(env.sessionId, from, plan, { kind: 'helper', share });
+    session.start();
+    return session;
+  }
+
+  /** This helper's share for the invite: the same key and epoch, and a group that lists the lost party. */
+  private helperShare(inv: RepairInviteMsg, from: string): KeyShare {
+    const share = this.o.keys.active(inv.keyName);
+    const g = share.group;
+    if (!equalBytes(groupKey(g).toBytes(true), inv.groupKey) || g.epoch !== inv.epoch)
+      throw new FrostnetError('EPOCH_MISMATCH', `repair of ${inv.keyName} is for another key or epoch`, [
+        from,
+      ]);
+    if (!g.members.includes(inv.lost))
+      throw new FrostnetError(
+        'INVALID_INPUT',
+        `${inv.lost} is not a member of ${inv.keyName} for ${this.o.self}: its operator has not vouched for it`,
+      );
+    return share;
+  }
+}
+
+/** The invite's key group, naming the key and epoch the invite names and listing the lost party. */
+function parseGroup(inv: RepairInviteMsg): KeyGroup {
+  let g: KeyGroup;
+  try {
+    g = keyGroupFromJSON(JSON.parse(inv.group) as KeyShareJSON['group']);
+  } catch (e) {
+    throw new FrostnetError('INVALID_INPUT', `repair invite: bad key group (${(e as Error).message})`);
+  }
+  if (
+    !equalBytes(groupKey(g).toBytes(true), inv.groupKey) ||
+    g.epoch !== inv.epoch ||
+    !g.members.includes(inv.lost)
+  )
+    throw new FrostnetError(
+      'INVALID_INPUT',
+      'repair invite: its group is not the key, epoch or member it names',
+    );
+  return g;
+}

@@ -1,0 +1,176 @@
+/**
+ * Codecs for the ceremony payloads (proto/ceremonies.proto) and the mapping between the wire form and the
+ * protocol layer's round packages. Decoding validates sizes and shapes; anything else is the ceremony's job.
+ */
+import type { NonceCommitments } from '@noble/curves/abstract/frost.js';
+import { FrostnetError } from '../../protocol/errors.ts';
+import type { CeremonyMessage } from '../../protocol/vss.ts';
+import { loadProtoType, type ProtoCodec } from '../transport/wire.ts';
+
+const file = new URL('../../proto/ceremonies.proto', import.meta.url);
+const codec = <T>(name: string): ProtoCodec<T> => loadProtoType<T>(file, `frostnet.v1.${name}`);
+
+export type CeremonyInvite = {
+  keyName: string;
+  threshold: number;
+  members: string[];
+  groupKey: Uint8Array;
+  epoch: number;
+  /** Reshare only: the current members that deal (threshold and members are then the new ones). */
+  dealers?: string[];
+  /** Reshare only: the current key group as keyGroupToJSON text, for newcomers. */
+  currentGroup?: string;
+};
+export type CeremonyAbort = { code: string; reason: string; culprits: string[] };
+
+export type SignPayload =
+  | { raw: { message: Uint8Array; path: number[]; taproot: boolean } }
+  | { psbt: { psbt: Uint8Array; network: string } }
+  | { typedData: { json: string; account: number } };
+
+export type SignRequestMsg = {
+  groupKey: Uint8Array;
+  epoch: number;
+  scheme: string;
+  payload: SignPayload;
+  requester: string;
+};
+export type WireCommitment = { hiding: Uint8Array; binding: Uint8Array };
+export type SignCommitmentsMsg = { commitments: WireCommitment[] };
+export type SignPackageMsg = {
+  messages: Uint8Array[];
+  signers: { party: string; commitments: WireCommitment[] }[];
+};
+export type SignSharesMsg = { shares: Uint8Array[] };
+export type SignRefusalMsg = { code: string; reason: string };
+export type NonceBatchRequestMsg = { groupKey: Uint8Array; epoch: number; count: number };
+export type NonceBatchMsg = { commitments: WireCommitment[] };
+export type SignOneRoundMsg = { request: SignRequestMsg; package: SignPackageMsg };
+export type KeyStatusQueryMsg = { groupKey: Uint8Array };
+export type KeyStatusMsg = {
+  groupKey: Uint8Array;
+  epoch: number;
+  transcript: Uint8Array;
+  hasPending: boolean;
+  pendingEpoch: number;
+  pendingTranscript: Uint8Array;
+  membersDigest: Uint8Array;
+  hasShare: boolean;
+};
+
+export type RepairInviteMsg = {
+  keyName: string;
+  groupKey: Uint8Array;
+  epoch: number;
+  lost: string;
+  helpers: string[];
+  /** keyGroupToJSON text of the key group, for the lost party. */
+  group: string;
+};
+export type RepairSigmaMsg = { sigma: Uint8Array; groupDigest: Uint8Array };
+
+type Vss1 = { commitment: Uint8Array[]; proof: Uint8Array };
+type Vss2 = { share: Uint8Array; digests: Uint8Array[] };
+type Vss3 = { confirmation: Uint8Array };
+
+export const codecs = {
+  invite: codec<CeremonyInvite>('CeremonyInvite'),
+  abort: codec<CeremonyAbort>('CeremonyAbort'),
+  vss1: codec<Vss1>('VssRound1'),
+  vss2: codec<Vss2>('VssRound2'),
+  vss3: codec<Vss3>('VssRound3'),
+  signRequest: codec<SignRequestMsg & { payload: Record<string, unknown> }>('SignRequest'),
+  signCommitments: codec<SignCommitmentsMsg>('SignCommitments'),
+  signPackage: codec<SignPackageMsg>('SignPackage'),
+  signShares: codec<SignSharesMsg>('SignShares'),
+  signRefusal: codec<SignRefusalMsg>('SignRefusal'),
+  nonceBatchRequest: codec<NonceBatchRequestMsg>('NonceBatchRequest'),
+  nonceBatch: codec<NonceBatchMsg>('NonceBatch'),
+  signOneRound: codec<SignOneRoundMsg & { request: { payload: Record<string, unknown> } }>('SignOneRound'),
+  keyStatusQuery: codec<KeyStatusQueryMsg>('KeyStatusQuery'),
+  keyStatus: codec<KeyStatusMsg>('KeyStatus'),
+  repairInvite: codec<RepairInviteMsg>('RepairInvite'),
+  repairDelta: codec<{ delta: Uint8Array }>('RepairDelta'),
+  repairSigma: codec<RepairSigmaMsg>('RepairSigma'),
+  repairDone: codec<{ epoch: number }>('RepairDone'),
+};
+
+/** Envelope rounds of each ceremony (see the header of ceremonies.proto). */
+export const ROUND = {
+  invite: 0,
+  abort: 9,
+  signRequest: 1,
+  signCommitments: 2,
+  signPackage: 3,
+  signShares: 4,
+  nonceBatchRequest: 5,
+  nonceBatch: 6,
+  signOneRound: 7,
+  signRefusal: 9,
+  keyStatusQuery: 1,
+  keyStatus: 2,
+  repairDelta: 1,
+  repairSigma: 2,
+  repairDone: 3,
+} as const;
+
+/** Protocol round package -> envelope round and payload. */
+export function encodeVss(m: CeremonyMessage): { round: number; payload: Uint8Array } {
+  switch (m.round) {
+    case 1:
+      return { round: 1, payload: codecs.vss1.encode({ commitment: [...m.commitment], proof: m.proof }) };
+    case 2:
+      return { round: 2, payload: codecs.vss2.encode({ share: m.share, digests: [...m.digests] }) };
+    case 3:
+      return { round: 3, payload: codecs.vss3.encode({ confirmation: m.confirmation }) };
+  }
+}
+
+/** Envelope round and payload -> protocol round package; typed errors name `from`. */
+export function decodeVss(round: number, payload: Uint8Array, from: string): CeremonyMessage {
+  const opts = { from };
+  switch (round) {
+    case 1:
+      return { round: 1, ...codecs.vss1.decode(payload, opts) };
+    case 2:
+      return { round: 2, ...codecs.vss2.decode(payload, opts) };
+    case 3:
+      return { round: 3, ...codecs.vss3.decode(payload, opts) };
+    default:
+      throw new FrostnetError('INVALID_INPUT', `no ceremony round ${round} (from ${from})`, [from]);
+  }
+}
+
+/** Keeps only the payload's single `oneof` member, checked to be present. */
+function withPayload(
+  m: { payload?: Record<string, unknown> } & Omit<SignRequestMsg, 'payload'>,
+  from: string,
+): SignRequestMsg {
+  const p = m.payload ?? {};
+  const kind = (p as { kind?: string }).kind;
+  if (kind !== 'raw' && kind !== 'psbt' && kind !== 'typedData')
+    throw new FrostnetError('INVALID_INPUT', `sign request from ${from} has no payload`, [from]);
+  return { ...m, payload: { [kind]: p[kind] } as SignPayload };
+}
+
+export const decodeSignRequest = (payload: Uint8Array, from: string): SignRequestMsg =>
+  withPayload(codecs.signRequest.decode(payload, { from }), from);
+
+export const encodeSignRequest = (m: SignRequestMsg): Uint8Array => codecs.signRequest.encode(m as never);
+
+export function decodeSignOneRound(payload: Uint8Array, from: string): SignOneRoundMsg {
+  const m = codecs.signOneRound.decode(payload, { from });
+  if (!m.request || !m.package)
+    throw new FrostnetError('INVALID_INPUT', `incomplete one-round request from ${from}`, [from]);
+  return { request: withPayload(m.request, from), package: m.package };
+}
+
+export const toWireCommitment = (c: NonceCommitments): WireCommitment => ({
+  hiding: c.hiding,
+  binding: c.binding,
+});
+export const fromWireCommitment = (identifier: string, c: WireCommitment): NonceCommitments => ({
+  identifier,
+  hiding: c.hiding as Uint8Array<ArrayBuffer>,
+  binding: c.binding as Uint8Array<ArrayBuffer>,
+});

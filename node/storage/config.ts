@@ -1,0 +1,243 @@
+import { readFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { multiaddr } from '@multiformats/multiaddr';
+import { FrostnetError } from '../../protocol/errors.ts';
+import { isLogLevel, LOG_LEVELS, type LogLevel } from '../ops/log.ts';
+import { DEFAULT_MAX_FRAME_BYTES } from '../transport/wire.ts';
+import { parsePeerId } from './identity.ts';
+import { writeJsonFile } from './json-file.ts';
+
+export interface PeerConfig {
+  /** The party's libp2p peer id. */
+  id: string;
+  /** TCP multiaddrs to dial it at (an optional trailing /p2p/<id> must match `id`). */
+  addrs: string[];
+  /** A human name for logs and the CLI. */
+  name?: string;
+}
+
+export interface Limits {
+  maxFrameBytes: number;
+  maxSessionsPerPeer: number;
+  maxQueuedRequests: number;
+  roundTimeoutMs: number;
+}
+
+export interface Config {
+  dataDir: string;
+  listen: string[];
+  api: { host: string; port: number };
+  peers: PeerConfig[];
+  passphraseEnv?: string;
+  passphraseFile?: string;
+  logLevel: LogLevel;
+  limits: Limits;
+}
+
+export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
+  maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
+  maxSessionsPerPeer: 256,
+  maxQueuedRequests: 1024,
+  roundTimeoutMs: 20_000,
+});
+
+// [min, max] for each limit.
+const LIMIT_RANGES: Record<keyof Limits, readonly [number, number]> = {
+  maxFrameBytes: [1024, 64 * 1024 * 1024],
+  maxSessionsPerPeer: [1, 100_000],
+  maxQueuedRequests: [1, 1_000_000],
+  roundTimeoutMs: [100, 3_600_000],
+};
+
+export function defaultConfig(dataDir: string): Config {
+  return {
+    dataDir,
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+    api: { host: '127.0.0.1', port: 0 },
+    peers: [],
+    logLevel: 'info',
+    limits: { ...DEFAULT_LIMITS },
+  };
+}
+
+export interface ParseConfigOptions {
+  /** Relative `dataDir` and `passphraseFile` are resolved against this directory; default: left as given. */
+  baseDir?: string;
+  /** Named in error messages (the file path). */
+  source?: string;
+}
+
+/** Validates a parsed JSON value and fills in defaults. Throws FrostnetError('INVALID_INPUT') naming the field. */
+export function parseConfig(input: unknown, opts: ParseConfigOptions = {}): Config {
+  const where = opts.source === undefined ? 'config' : `config ${opts.source}`;
+  const fail = (field: string, problem: string): never => {
+    throw new FrostnetError('INVALID_INPUT', `${where}: "${field}" ${problem}`);
+  };
+  const path = (p: string) => (opts.baseDir === undefined || isAbsolute(p) ? p : resolve(opts.baseDir, p));
+
+  const top = object(input, '(top level)', fail);
+  only(
+    top,
+    ['dataDir', 'listen', 'api', 'peers', 'passphraseEnv', 'passphraseFile', 'logLevel', 'limits'],
+    '',
+    fail,
+  );
+
+  if (top.dataDir === undefined) fail('dataDir', 'is required');
+  const cfg = defaultConfig(path(nonEmptyString(top.dataDir, 'dataDir', fail)));
+
+  if (top.listen !== undefined) {
+    const listen = array(top.listen, 'listen', fail);
+    if (listen.length === 0) fail('listen', 'needs at least one address');
+    cfg.listen = listen.map((a, i) => tcpMultiaddr(a, `listen[${i}]`, fail));
+  }
+
+  if (top.api !== undefined) {
+    const api = object(top.api, 'api', fail);
+    only(api, ['host', 'port'], 'api.', fail);
+    if (api.host !== undefined) {
+      const host = nonEmptyString(api.host, 'api.host', fail);
+      if (!isLoopback(host))
+        fail('api.host', `must be a loopback address (127.0.0.1, ::1 or localhost), not ${host}`);
+      cfg.api.host = host;
+    }
+    if (api.port !== undefined) cfg.api.port = integer(api.port, 'api.port', 0, 65535, fail);
+  }
+
+  if (top.peers !== undefined) {
+    const seen = new Set<string>();
+    cfg.peers = array(top.peers, 'peers', fail).map((p, i) => {
+      const at = `peers[${i}]`;
+      const peer = object(p, at, fail);
+      only(peer, ['id', 'addrs', 'name'], `${at}.`, fail);
+      const id = nonEmptyString(peer.id, `${at}.id`, fail);
+      try {
+        parsePeerId(id);
+      } catch {
+        fail(`${at}.id`, `is not a valid peer id: ${id}`);
+      }
+      if (seen.has(id)) fail(`${at}.id`, `repeats peer ${id}`);
+      seen.add(id);
+      const addrs = array(peer.addrs ?? [], `${at}.addrs`, fail).map((a, j) => {
+        const field = `${at}.addrs[${j}]`;
+        const ma = tcpMultiaddr(a, field, fail);
+        const p2p = multiaddr(ma)
+          .getComponents()
+          .find((c) => c.name === 'p2p')?.value;
+        if (p2p !== undefined && p2p !== id) fail(field, `names peer ${p2p}, not ${id}`);
+        return ma;
+      });
+      const out: PeerConfig = { id, addrs };
+      if (peer.name !== undefined) out.name = nonEmptyString(peer.name, `${at}.name`, fail);
+      return out;
+    });
+  }
+
+  if (top.passphraseEnv !== undefined) {
+    const env = nonEmptyString(top.passphraseEnv, 'passphraseEnv', fail);
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(env))
+      fail('passphraseEnv', `is not an environment variable name: ${env}`);
+    cfg.passphraseEnv = env;
+  }
+  if (top.passphraseFile !== undefined) {
+    cfg.passphraseFile = path(nonEmptyString(top.passphraseFile, 'passphraseFile', fail));
+  }
+
+  if (top.logLevel !== undefined) {
+    if (!isLogLevel(top.logLevel)) fail('logLevel', `must be one of ${LOG_LEVELS.join(', ')}`);
+    cfg.logLevel = top.logLevel as LogLevel;
+  }
+
+  if (top.limits !== undefined) {
+    const limits = object(top.limits, 'limits', fail);
+    const names = Object.keys(LIMIT_RANGES) as Array<keyof Limits>;
+    only(limits, names, 'limits.', fail);
+    for (const name of names) {
+      if (limits[name] === undefined) continue;
+      const [min, max] = LIMIT_RANGES[name];
+      cfg.limits[name] = integer(limits[name], `limits.${name}`, min, max, fail);
+    }
+  }
+  return cfg;
+}
+
+/** Reads and validates a config file. Relative paths in it are resolved against the file's directory. */
+export async function loadConfig(file: string): Promise<Config> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    throw new FrostnetError(
+      'INVALID_INPUT',
+      code === 'ENOENT'
+        ? `config ${file} does not exist`
+        : `cannot read config ${file}: ${(e as Error).message}`,
+    );
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new FrostnetError('INVALID_INPUT', `config ${file} is not valid JSON: ${(e as Error).message}`);
+  }
+  return parseConfig(json, { baseDir: dirname(resolve(file)), source: file });
+}
+
+/** Validates and writes the config atomically (see writeJsonFile). */
+export async function saveConfig(file: string, cfg: Config): Promise<void> {
+  await writeJsonFile(file, parseConfig(cfg, { source: file }));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Field checks; `fail` throws.
+
+type Fail = (field: string, problem: string) => never;
+
+function object(v: unknown, field: string, fail: Fail): Record<string, unknown> {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) fail(field, 'must be an object');
+  return v as Record<string, unknown>;
+}
+
+function array(v: unknown, field: string, fail: Fail): unknown[] {
+  if (!Array.isArray(v)) fail(field, 'must be an array');
+  return v as unknown[];
+}
+
+function nonEmptyString(v: unknown, field: string, fail: Fail): string {
+  if (typeof v !== 'string' || v.trim().length === 0) fail(field, 'must be a non-empty string');
+  return v as string;
+}
+
+function integer(v: unknown, field: string, min: number, max: number, fail: Fail): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    fail(field, `must be an integer from ${min} to ${max}`);
+  }
+  return v as number;
+}
+
+function only(obj: Record<string, unknown>, allowed: readonly string[], prefix: string, fail: Fail): void {
+  for (const k of Object.keys(obj)) {
+    if (!allowed.includes(k)) fail(`${prefix}${k}`, `is not a known field (known: ${allowed.join(', ')})`);
+  }
+}
+
+function tcpMultiaddr(v: unknown, field: string, fail: Fail): string {
+  const s = nonEmptyString(v, field, fail);
+  let names: string[] = [];
+  try {
+    names = multiaddr(s)
+      .getComponents()
+      .map((c) => c.name);
+  } catch {
+    fail(field, `is not a multiaddr: ${s}`);
+  }
+  if (!names.includes('tcp')) fail(field, `must be a TCP multiaddr like /ip4/127.0.0.1/tcp/4001, not ${s}`);
+  return s;
+}
+
+function isLoopback(host: string): boolean {
+  if (host === 'localhost' || host === '::1') return true;
+  return isIP(host) === 4 && host.startsWith('127.');
+}

@@ -1,0 +1,380 @@
+/**
+ * Key shares on disk. Each key has a public record (name, active group, pending group) and secret records for
+ * the active and pending shares, encrypted by the store. A ceremony's outcome is first written as pending and
+ * becomes active only in one atomic batch, so a crash at any point leaves the previous epoch usable.
+ * Decrypted shares stay in memory: signing must not decrypt on every request.
+ *
+ * A reshare can remove this party: its pending outcome is then the new group without a share, and activating
+ * it erases the share and leaves only a public marker of the epoch that removed it (no secret remains), so that
+ * the party can still tell the others, when they settle that epoch, that it confirmed it.
+ */
+import { bytesToHex, hexToBytes } from '../../protocol/curve.ts';
+import { FrostnetError } from '../../protocol/errors.ts';
+import {
+  groupKey,
+  type KeyGroup,
+  type KeyShare,
+  type KeyShareJSON,
+  keyGroupFromJSON,
+  keyGroupToJSON,
+  replaceMember,
+} from '../../protocol/keys.ts';
+import { isRemoved, type RemovedFromGroup, type ReshareResult } from '../../protocol/reshare.ts';
+import type { Store, StoreOp } from './store.ts';
+
+type GroupJSON = KeyShareJSON['group'];
+
+type KeyRecord = {
+  name: string;
+  createdAt: string;
+  active?: GroupJSON;
+  pending?: GroupJSON;
+  /** The pending epoch removes this party: there is no pending share. */
+  pendingRemoval?: true;
+  /** Parties of the ceremony behind the active / pending epoch when they are not just its members (reshare). */
+  activeParticipants?: string[];
+  pendingParticipants?: string[];
+  /** Only this: the party was removed from the key at this epoch and holds no share of it. */
+  removed?: GroupJSON;
+  removedParticipants?: string[];
+  /** The removal was its operator's erase, not a reshare. */
+  erased?: true;
+};
+
+export type KeyEntry = {
+  readonly name: string;
+  readonly createdAt: string;
+  readonly active?: KeyShare;
+  /** A ceremony outcome awaiting every participant's confirmation: a new share, or this party's removal. */
+  readonly pending?: ReshareResult;
+  /** Everyone who took part in the ceremony of each epoch (defaults to the group's members). */
+  readonly activeParticipants?: readonly string[];
+  readonly pendingParticipants?: readonly string[];
+};
+
+/**
+ * A key this party holds no share of any more, removed by a reshare or erased by its operator: the group at
+ * that epoch, public data only, so that it can still tell the others which epoch it had settled.
+ */
+export type RemovedKey = {
+  readonly name: string;
+  readonly createdAt: string;
+  readonly group: KeyGroup;
+  readonly participants: readonly string[];
+  readonly erased?: boolean;
+};
+
+/** One epoch of a key as this party knows it, for settling it with the others; `share`: it holds one. */
+export type EpochView = {
+  readonly group: KeyGroup;
+  readonly participants: readonly string[];
+  readonly share: boolean;
+};
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+export function validateKeyName(name: unknown): string {
+  if (typeof name !== 'string' || !NAME.test(name))
+    throw new FrostnetError(
+      'INVALID_INPUT',
+      `key name ${JSON.stringify(name)}: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit`,
+    );
+  return name;
+}
+
+const recordName = (name: string) => `key/${name}`;
+const shareName = (name: string, slot: 'active' | 'pending') => `share/${slot}/${name}`;
+
+const encodeSecret = (s: KeyShare['secret']) =>
+  new TextEncoder().encode(
+    JSON.stringify({ identifier: s.identifier, signingShare: bytesToHex(s.signingShare) }),
+  );
+
+function decodeSecret(bytes: Uint8Array): KeyShare['secret'] {
+  const j = JSON.parse(new TextDecoder().decode(bytes));
+  return { identifier: j.identifier, signingShare: hexToBytes(j.signingShare) as Uint8Array<ArrayBuffer> };
+}
+
+export const groupKeyHex = (g: KeyGroup): string => bytesToHex(groupKey(g).toBytes(true));
+
+export class KeyStore {
+  private readonly store: Store;
+  private readonly entries = new Map<string, KeyEntry>();
+  private readonly removedKeys = new Map<string, RemovedKey>();
+
+  private constructor(store: Store) {
+    this.store = store;
+  }
+
+  static async open(store: Store): Promise<KeyStore> {
+    const ks = new KeyStore(store);
+    for (const { name, kind } of await store.list('key/')) {
+      if (kind !== 'public') continue;
+      const rec = await store.getPublic<KeyRecord>(name);
+      if (rec?.removed && !rec.active && !rec.pending)
+        ks.removedKeys.set(rec.name, {
+          name: rec.name,
+          createdAt: rec.createdAt,
+          group: keyGroupFromJSON(rec.removed),
+          participants: rec.removedParticipants ?? rec.removed.members,
+          erased: rec.erased === true,
+        });
+      else if (rec) ks.entries.set(rec.name, await ks.load(rec));
+    }
+    return ks;
+  }
+
+  private async load(rec: KeyRecord): Promise<KeyEntry> {
+    const slot = async (which: 'active' | 'pending', g?: GroupJSON) => {
+      if (!g) return undefined;
+      const secret = await this.store.getSecret(shareName(rec.name, which));
+      if (!secret) throw new FrostnetError('STORE_CORRUPT', `key ${rec.name}: the ${which} share is missing`);
+      return { group: keyGroupFromJSON(g), secret: decodeSecret(secret) };
+    };
+    const pending: ReshareResult | undefined =
+      rec.pending && rec.pendingRemoval ? { removed: true, group: keyGroupFromJSON(rec.pending) } : undefined;
+    return {
+      name: rec.name,
+      createdAt: rec.createdAt,
+      active: await slot('active', rec.active),
+      pending: pending ?? (await slot('pending', rec.pending)),
+      activeParticipants: rec.activeParticipants,
+      pendingParticipants: rec.pendingParticipants,
+    };
+  }
+
+  list(): KeyEntry[] {
+    return [...this.entries.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  get(name: string): KeyEntry | undefined {
+    return this.entries.get(name);
+  }
+
+  /** The active key named `name`, or UNKNOWN_KEY (saying so when a reshare removed this party). */
+  active(name: string): KeyShare {
+    const share = this.entries.get(name)?.active;
+    if (share) return share;
+    throw this.noShare(name);
+  }
+
+  /** UNKNOWN_KEY for a key this party holds no share of, saying why when it knows. */
+  private noShare(name: string): FrostnetError {
+    const gone = this.removedKeys.get(name);
+    if (gone)
+      return new FrostnetError(
+        'UNKNOWN_KEY',
+        `this party ${gone.erased ? 'erased its share of' : 'was removed from'} key ${name} at epoch ${gone.group.epoch} and holds no share of it`,
+      );
+    return new FrostnetError('UNKNOWN_KEY', `no key named ${name} on this party (see "frostnet keys")`);
+  }
+
+  /** The active share of `name` when no epoch of it is pending (CONFLICT otherwise): what a ceremony starts from. */
+  settled(name: string): KeyShare {
+    const share = this.active(name);
+    if (this.entries.get(name)?.pending)
+      throw new FrostnetError('CONFLICT', `key ${name} has an unsettled epoch; try again once it settles`);
+    return share;
+  }
+
+  /** The entry whose active or pending group has this group key. */
+  byGroupKey(hex: string): KeyEntry | undefined {
+    for (const e of this.entries.values()) {
+      const g = e.active?.group ?? e.pending?.group;
+      if (g && groupKeyHex(g) === hex) return e;
+    }
+    return undefined;
+  }
+
+  /** The key this party was removed from, by name. */
+  removed(name: string): RemovedKey | undefined {
+    return this.removedKeys.get(name);
+  }
+
+  /**
+   * What this party knows of the key with this group key: its settled epoch (the active one, or the one that
+   * removed it) and its pending one, each with the parties of the ceremony that made it.
+   */
+  epochs(hex: string): { settled?: EpochView; pending?: EpochView } {
+    const e = this.byGroupKey(hex);
+    const participants = (g: KeyGroup, p?: readonly string[]) => p ?? g.members;
+    if (e)
+      return {
+        settled: e.active && {
+          group: e.active.group,
+          participants: participants(e.active.group, e.activeParticipants),
+          share: true,
+        },
+        pending: e.pending && {
+          group: e.pending.group,
+          participants: participants(e.pending.group, e.pendingParticipants),
+          share: !isRemoved(e.pending),
+        },
+      };
+    for (const r of this.removedKeys.values())
+      if (groupKeyHex(r.group) === hex)
+        return { settled: { group: r.group, participants: r.participants, share: false } };
+    return {};
+  }
+
+  /**
+   * Records a ceremony outcome as pending (a DKG, or a reshare to a newcomer, creates the entry). Written before
+   * confirming it to peers. `participants` names the ceremony's parties when they are not just the new members.
+   */
+  async setPending(
+    name: string,
+    outcome: ReshareResult,
+    opts: { create: boolean; participants?: readonly string[] },
+  ): Promise<void> {
+    validateKeyName(name);
+    const e = this.entries.get(name);
+    if (opts.create && e?.active) throw new FrostnetError('CONFLICT', `a key named ${name} already exists`);
+    if (!opts.create && !e?.active) throw new FrostnetError('UNKNOWN_KEY', `no key named ${name}`);
+    const next: KeyEntry = {
+      name,
+      createdAt: e?.createdAt ?? new Date().toISOString(),
+      active: e?.active,
+      activeParticipants: e?.activeParticipants,
+      pending: outcome,
+      pendingParticipants: opts.participants && [...opts.participants],
+    };
+    const secret: StoreOp = isRemoved(outcome)
+      ? { type: 'del', kind: 'secret', name: shareName(name, 'pending') }
+      : { type: 'putSecret', name: shareName(name, 'pending'), value: encodeSecret(outcome.secret) };
+    await this.write(next, [secret]);
+    this.removedKeys.delete(name);
+  }
+
+  /**
+   * Makes the pending outcome active and forgets the old share, in one batch. A removal erases this party's
+   * share and keeps only the public marker of the epoch that removed it.
+   */
+  async activatePending(name: string): Promise<ReshareResult> {
+    const e = this.entries.get(name);
+    if (!e?.pending) throw new FrostnetError('CONFLICT', `key ${name} has no pending epoch`);
+    const pending = e.pending;
+    if (isRemoved(pending)) {
+      await this.markRemoved(e, pending, e.pendingParticipants ?? pending.group.members);
+      return pending;
+    }
+    const next: KeyEntry = {
+      ...e,
+      active: pending,
+      activeParticipants: e.pendingParticipants,
+      pending: undefined,
+      pendingParticipants: undefined,
+    };
+    await this.write(next, [
+      { type: 'putSecret', name: shareName(name, 'active'), value: encodeSecret(pending.secret) },
+      { type: 'del', kind: 'secret', name: shareName(name, 'pending') },
+    ]);
+    return pending;
+  }
+
+  private async markRemoved(
+    e: KeyEntry,
+    r: RemovedFromGroup,
+    participants: readonly string[],
+    erased = false,
+  ) {
+    const rec: KeyRecord = {
+      name: e.name,
+      createdAt: e.createdAt,
+      removed: keyGroupToJSON(r.group),
+      removedParticipants: [...participants],
+      ...(erased ? { erased: true as const } : {}),
+    };
+    await this.store.batch([
+      { type: 'del', kind: 'secret', name: shareName(e.name, 'active') },
+      { type: 'del', kind: 'secret', name: shareName(e.name, 'pending') },
+      { type: 'putPublic', name: recordName(e.name), value: rec },
+    ]);
+    this.entries.delete(e.name);
+    this.removedKeys.set(e.name, {
+      name: e.name,
+      createdAt: e.createdAt,
+      group: r.group,
+      participants,
+      erased,
+    });
+  }
+
+  /**
+   * Stores `share` as the active share of a key this party does not hold (a repaired share, a restored backup).
+   * A key it holds, active or pending, is never overwritten.
+   */
+  async restore(name: string, share: KeyShare): Promise<void> {
+    validateKeyName(name);
+    const e = this.entries.get(name) ?? this.byGroupKey(groupKeyHex(share.group));
+    if (e)
+      throw new FrostnetError(
+        'CONFLICT',
+        `this party already holds key ${e.name} (epoch ${(e.active ?? e.pending)!.group.epoch}); only a missing key is restored`,
+      );
+    await this.write({ name, createdAt: new Date().toISOString(), active: share }, [
+      { type: 'putSecret', name: shareName(name, 'active'), value: encodeSecret(share.secret) },
+      { type: 'del', kind: 'secret', name: shareName(name, 'pending') },
+    ]);
+    this.removedKeys.delete(name);
+  }
+
+  /**
+   * Records this party's vouch that `replacement` now holds `old`'s identifier of key `name` (a member that lost
+   * its device and came back under a new identity). Only the public record changes; never while an epoch is
+   * pending, since that epoch's group was agreed with the old member list.
+   */
+  async replaceMember(name: string, old: string, replacement: string): Promise<KeyShare> {
+    const share = this.settled(name);
+    const e = this.entries.get(name)!;
+    const active: KeyShare = { ...share, group: replaceMember(share.group, old, replacement) };
+    const swap = (m: string) => (m === old ? replacement : m);
+    await this.write({ ...e, active, activeParticipants: e.activeParticipants?.map(swap) }, []);
+    return active;
+  }
+
+  /**
+   * Deletes this party's share of key `name` at its operator's word: a device being retired, or a removal by a
+   * reshare that this party confirmed but never saw settle (its pending removal is then taken as done). Only a
+   * public marker of the settled epoch stays, so the party can still tell the others what it had settled.
+   * Refused while a new share is pending. Returns the epoch of the marker.
+   */
+  async erase(name: string): Promise<number> {
+    const e = this.entries.get(name);
+    if (!e) throw this.noShare(name);
+    if (e.pending && !isRemoved(e.pending))
+      throw new FrostnetError('CONFLICT', `key ${name} has an unsettled epoch; try again once it settles`);
+    if (e.pending) return (await this.activatePending(name)).group.epoch;
+    const active = e.active!;
+    await this.markRemoved(
+      e,
+      { removed: true, group: active.group },
+      e.activeParticipants ?? active.group.members,
+      true,
+    );
+    return active.group.epoch;
+  }
+
+  /** Drops a pending epoch that can never become active; a DKG's entry goes with it. */
+  async discardPending(name: string): Promise<void> {
+    const e = this.entries.get(name);
+    if (!e?.pending) return;
+    const del: StoreOp = { type: 'del', kind: 'secret', name: shareName(name, 'pending') };
+    if (!e.active) {
+      await this.store.batch([del, { type: 'del', kind: 'public', name: recordName(name) }]);
+      this.entries.delete(name);
+      return;
+    }
+    await this.write({ ...e, pending: undefined, pendingParticipants: undefined }, [del]);
+  }
+
+  private async write(e: KeyEntry, ops: StoreOp[]): Promise<void> {
+    const rec: KeyRecord = { name: e.name, createdAt: e.createdAt };
+    if (e.active) rec.active = keyGroupToJSON(e.active.group);
+    if (e.pending) rec.pending = keyGroupToJSON(e.pending.group);
+    if (e.pending && isRemoved(e.pending)) rec.pendingRemoval = true;
+    if (e.active && e.activeParticipants) rec.activeParticipants = [...e.activeParticipants];
+    if (e.pending && e.pendingParticipants) rec.pendingParticipants = [...e.pendingParticipants];
+    await this.store.batch([...ops, { type: 'putPublic', name: recordName(e.name), value: rec }]);
+    this.entries.set(e.name, e);
+  }
+}
