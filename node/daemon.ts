@@ -89,7 +89,8 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     const keys = await KeyStore.open(store);
     const metrics = createRegistry();
     const plog = log.child({ party: self.slice(-8) });
-    const router = new Router(plog);
+    // Every configured peer gets an even share of the early-message buffer.
+    const router = new Router(plog, { peers: () => cfg.peers.length });
     // Without a policy given, the party's own policy file (<dataDir>/policy.json); none there allows all.
     const policy = o.policy ?? (await PartyPolicy.open({ dataDir: cfg.dataDir, self, log: plog }));
     const peerIds = () => cfg.peers.map((p) => p.id).filter((id) => id !== self);
@@ -128,6 +129,21 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       name: 'frostnet_keys',
       help: 'Keys held by this party',
       collect: (g) => g.set(undefined, keys.list().length),
+    });
+    metrics.gauge({
+      name: 'frostnet_early_message_bytes',
+      help: 'Bytes held for sessions not open yet (payloads plus a fixed overhead per message)',
+      collect: (g) => g.set(undefined, router.early.bytes),
+    });
+    metrics.gauge({
+      name: 'frostnet_early_messages',
+      help: 'Messages held for sessions not open yet',
+      collect: (g) => g.set(undefined, router.early.messages),
+    });
+    metrics.gauge({
+      name: 'process_resident_memory_bytes',
+      help: 'Resident memory of the daemon process',
+      collect: (g) => g.set(undefined, process.memoryUsage.rss()),
     });
     const observe = (ceremony: string, ok: boolean, ms: number) => {
       sessions.inc({ ceremony, outcome: ok ? 'ok' : 'failed' });

@@ -1,13 +1,20 @@
 /**
  * Routes inbound envelopes to the session they belong to. A message that opens a session (an invite, a sign
  * request, a status query) goes to the opener registered for its ceremony; a message for a session not open
- * yet (it raced its invite) waits in a small bounded buffer; a message for a finished session is dropped as
- * late; a replayed opener for a session id already seen is dropped as a replay.
+ * yet (it raced its invite) waits in a buffer bounded by bytes and count, overall and per peer
+ * (early-messages.ts); a message for a finished session is dropped as late; a replayed opener for a session id
+ * already seen is dropped as a replay.
+ *
+ * Only a ceremony whose sessions another party opens with an invite can see messages race ahead of their
+ * session: the other participants' rounds may overtake the initiator's invite. Every other message for no
+ * session (a signing package, an answer this party never asked for) is dropped at once, never buffered.
  */
 import { bytesToHex } from '../../protocol/curve.ts';
 import { FrostnetError } from '../../protocol/errors.ts';
 import type { Logger } from '../ops/log.ts';
 import type { Ceremony, Envelope } from '../transport/wire.ts';
+import { type EarlyLimits, EarlyMessages } from './early-messages.ts';
+import { ROUND } from './messages.ts';
 
 export interface Session {
   receive(env: Envelope, from: string): void;
@@ -16,23 +23,28 @@ export interface Session {
 /** Opens a session for an opening envelope, or throws a typed error to refuse it. */
 export type Opener = (env: Envelope, from: string) => Session | undefined;
 
-const EARLY_TTL_MS = 10_000;
-const MAX_EARLY = 4096;
 const MAX_REMEMBERED = 65_536;
+
+export type RouterOptions = {
+  now?: () => number;
+  /** How many peers may send (the configured ones): each gets an even share of the early-message buffer. */
+  peers?: () => number;
+  earlyLimits?: Partial<EarlyLimits>;
+};
 
 export class Router {
   private readonly sessions = new Map<string, Session>();
   private readonly openers = new Map<string, Opener>();
-  private readonly early = new Map<string, { env: Envelope; from: string; at: number }[]>();
-  private earlyCount = 0;
+  /** Ceremonies whose sessions open by another party's invite: the only ones whose messages may come early. */
+  private readonly invited = new Set<Ceremony>();
+  readonly early: EarlyMessages;
   /** Session keys seen (open or finished), oldest first, so replays and late messages are recognised. */
   private readonly seen = new Set<string>();
   private readonly log: Logger;
-  private readonly now: () => number;
 
-  constructor(log: Logger, now: () => number = Date.now) {
+  constructor(log: Logger, o: RouterOptions = {}) {
     this.log = log.child({ component: 'router' });
-    this.now = now;
+    this.early = new EarlyMessages({ now: o.now, peers: o.peers, limits: o.earlyLimits });
   }
 
   static key(ceremony: Ceremony, sessionId: Uint8Array): string {
@@ -42,6 +54,7 @@ export class Router {
   /** `open` handles envelopes of `ceremony` at `round` that belong to no session. */
   onOpen(ceremony: Ceremony, round: number, open: Opener): void {
     this.openers.set(`${ceremony}:${round}`, open);
+    if (round === ROUND.invite) this.invited.add(ceremony);
   }
 
   /** Registers a session this party started; queued early messages are delivered to it. */
@@ -50,10 +63,7 @@ export class Router {
     if (this.seen.has(key)) throw new FrostnetError('CONFLICT', 'session id already used');
     this.remember(key);
     this.sessions.set(key, session);
-    const queued = this.early.get(key) ?? [];
-    this.early.delete(key);
-    this.earlyCount -= queued.length;
-    for (const q of queued) this.deliver(session, q.env, q.from);
+    for (const q of this.early.take(key)) this.deliver(session, q.env, q.from);
   }
 
   /** Ends a session: later messages for it are dropped as late. */
@@ -92,7 +102,11 @@ export class Router {
       return;
     }
     if (this.seen.has(key)) this.drop(env, from, 'late message for a finished session');
-    else this.queueEarly(key, env, from);
+    else if (!this.invited.has(env.ceremony)) this.drop(env, from, 'message for no session');
+    else {
+      const refused = this.early.hold(key, env, from);
+      if (refused) this.drop(env, from, refused);
+    }
   }
 
   private deliver(session: Session, env: Envelope, from: string): void {
@@ -100,28 +114,6 @@ export class Router {
       session.receive(env, from);
     } catch (e) {
       this.drop(env, from, (e as Error).message);
-    }
-  }
-
-  private queueEarly(key: string, env: Envelope, from: string): void {
-    this.expireEarly();
-    if (this.earlyCount >= MAX_EARLY) {
-      this.drop(env, from, 'early-message buffer full');
-      return;
-    }
-    const list = this.early.get(key) ?? [];
-    list.push({ env, from, at: this.now() });
-    this.early.set(key, list);
-    this.earlyCount++;
-  }
-
-  private expireEarly(): void {
-    const cutoff = this.now() - EARLY_TTL_MS;
-    for (const [key, list] of this.early) {
-      const kept = list.filter((q) => q.at >= cutoff);
-      this.earlyCount -= list.length - kept.length;
-      if (kept.length) this.early.set(key, kept);
-      else this.early.delete(key);
     }
   }
 
