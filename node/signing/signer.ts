@@ -83,7 +83,10 @@ export class Signer {
   private readonly o: SignerOptions;
   private readonly nonces = new NonceStore();
   private readonly sessions = new Map<string, Committed>();
+  /** Open two-round sessions per coordinator, counting those still being checked. */
   private readonly perPeer = new Map<string, number>();
+  /** Session ids being checked (between the limit check and the commitments). */
+  private readonly opening = new Set<string>();
   private readonly handedOut = new Map<string, HandedOut>();
   private readonly handedOutPerPeer = new Map<string, number>();
 
@@ -138,17 +141,27 @@ export class Signer {
    */
   async commit(sessionId: Uint8Array, req: SignRequestMsg, requester: string): Promise<WireCommitment[]> {
     const id = bytesToHex(sessionId);
+    if (this.sessions.has(id) || this.opening.has(id))
+      throw new FrostnetError('CONFLICT', 'session already committed');
     const count = this.perPeer.get(requester) ?? 0;
-    if (this.sessions.has(id)) throw new FrostnetError('CONFLICT', 'session already committed');
     if (count >= this.o.maxSessionsPerPeer)
       throw new FrostnetError('CONFLICT', `too many open signing sessions from ${requester}`, [requester]);
-    const checked = await this.check(req, requester);
-    if (this.sessions.has(id)) throw new FrostnetError('CONFLICT', 'session already committed');
+    // The slot is taken before the first await, so concurrent opens cannot all pass the limit.
+    this.perPeer.set(requester, count + 1);
+    this.opening.add(id);
+    let checked: Checked;
+    try {
+      checked = await this.check(req, requester);
+    } catch (e) {
+      decrement(this.perPeer, requester);
+      throw e;
+    } finally {
+      this.opening.delete(id);
+    }
     const commitments = checked.resolved.targets.map(() => this.nonces.commit(checked.share));
     const timer = setTimeout(() => this.forget(id), this.o.sessionTtlMs);
     timer.unref?.();
     this.sessions.set(id, { ...checked, commitments, requester, timer });
-    this.perPeer.set(requester, (this.perPeer.get(requester) ?? 0) + 1);
     this.o.log.info('committed', {
       key: checked.entry.name,
       requester,
@@ -285,6 +298,19 @@ export class Signer {
         throw new FrostnetError(
           'COMMITMENT_MISMATCH',
           "the package names the wrong number of this party's commitments",
+        );
+      // Exactly the commitments of this session: never another unused nonce of this party's (one handed out
+      // to another coordinator, or committed in another session).
+      const named = pkg.signers.filter((p) => p.party === this.o.self);
+      if (
+        named.length !== 1 ||
+        named[0].commitments.length !== targets.length ||
+        named[0].commitments.some((w, i) => commitmentKey(w) !== commitmentKey(ownCommitments[i]))
+      )
+        throw new FrostnetError(
+          'COMMITMENT_MISMATCH',
+          'the package names commitments of this party other than the ones this session committed',
+          [requester],
         );
       shares = targets.map((target, i) => {
         const commitments = pkg.signers.map((p) => {

@@ -1,0 +1,177 @@
+/**
+ * The party side of signing attacked by a misbehaving coordinator, driving the real Signer: a two-round package
+ * may name only the commitments its own session made (never a nonce handed out to another coordinator), and the
+ * per-coordinator session limit holds however many opens arrive at once.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { nullLogger } from '../../../node/ops/log.ts';
+import {
+  fromWireCommitment,
+  type SignRequestMsg,
+  toWireCommitment,
+  type WireCommitment,
+} from '../../../node/session/messages.ts';
+import { Router } from '../../../node/session/router.ts';
+import { allowAll, type Policy, Signer } from '../../../node/signing/signer.ts';
+import { KeyStore } from '../../../node/storage/keystore.ts';
+import { openStore, type Store } from '../../../node/storage/store.ts';
+import { groupKey, identifierOf } from '../../../protocol/keys.ts';
+import { aggregateSignature, NonceStore, signShare, verifyBip340 } from '../../../protocol/sign.ts';
+import { makeKey } from '../../helpers/keys.ts';
+
+const SELF = 'party-1';
+const shares = makeKey(2, 3);
+const group = shares.get(SELF)!.group;
+const root = mkdtempSync(join(tmpdir(), 'frostnet-signer-'));
+let store: Store;
+let keys: KeyStore;
+
+before(async () => {
+  store = await openStore(join(root, 'store'), 'signer test passphrase', { kdf: { N: 2 ** 10 } });
+  keys = await KeyStore.open(store);
+  await keys.restore('vault', shares.get(SELF)!);
+});
+after(async () => {
+  await store?.close();
+  rmSync(root, { recursive: true, force: true });
+});
+
+const signer = (o: { policy?: Policy; maxSessionsPerPeer?: number } = {}) =>
+  new Signer({
+    self: SELF,
+    keys,
+    router: new Router(nullLogger),
+    send: async () => {},
+    policy: o.policy ?? allowAll,
+    sessionTtlMs: 60_000,
+    maxSessionsPerPeer: o.maxSessionsPerPeer ?? 16,
+    log: nullLogger,
+  });
+
+const rawRequest = (message: Uint8Array, requester: string): SignRequestMsg => ({
+  groupKey: groupKey(group).toBytes(true),
+  epoch: group.epoch,
+  scheme: 'bip340',
+  payload: { raw: { message, path: [], taproot: false } },
+  requester,
+});
+
+/** party-2's side of a package: a fresh commitment of its own, with the store that can sign it. */
+function cosigner() {
+  const nonces = new NonceStore();
+  const commitment = nonces.commit(shares.get('party-2')!);
+  return { nonces, commitment };
+}
+
+const pkg = (message: Uint8Array, mine: WireCommitment, theirs: WireCommitment) => ({
+  messages: [message],
+  signers: [
+    { party: SELF, commitments: [mine] },
+    { party: 'party-2', commitments: [theirs] },
+  ],
+});
+
+describe('signer against a misbehaving coordinator', () => {
+  test('a two-round package naming a commitment handed out to another coordinator is refused, and that nonce stays unused', async () => {
+    const s = signer();
+    const key = groupKey(group).toBytes(true);
+    // party-2 coordinates with preprocessing: party-1 hands it commitments ahead of time.
+    const [handed] = s.preprocess(key, group.epoch, 4, 'party-2');
+    // party-3 coordinates a two-round signing, and names party-2's commitment instead of its own session's.
+    const message = randomBytes(32);
+    const sid = randomBytes(32);
+    const [committed] = await s.commit(sid, rawRequest(message, 'party-3'), 'party-3');
+    const other = cosigner();
+    const before = s.pendingNonces;
+    assert.throws(
+      () => s.sign(sid, pkg(message, handed, toWireCommitment(other.commitment)), 'party-3'),
+      (e: { code?: string }) => e.code === 'COMMITMENT_MISMATCH' || e.code === 'NONCE_REUSED',
+    );
+    assert.equal(s.pendingNonces, before - 1, "only the session's own nonce is gone");
+    // That session is over: its own commitment cannot be used either.
+    assert.throws(() => s.sign(sid, pkg(message, committed, toWireCommitment(other.commitment)), 'party-3'), {
+      code: 'NONCE_REUSED',
+    });
+    // party-2 still signs with the commitment it was given: its nonce was never used.
+    const [share] = await s.signOneRound(
+      rawRequest(message, 'party-2'),
+      pkg(message, handed, toWireCommitment(other.commitment)),
+      'party-2',
+    );
+    const target = { scheme: 'bip340' as const, message, steps: [] };
+    const commitments = [fromWireCommitment(identifierOf(group, SELF), handed), other.commitment];
+    const theirs = signShare(
+      shares.get('party-2')!,
+      other.nonces,
+      { epoch: group.epoch, scheme: 'bip340', message, commitments },
+      target,
+    );
+    const signature = aggregateSignature(
+      group,
+      target,
+      commitments,
+      new Map([
+        [SELF, share],
+        ['party-2', theirs],
+      ]),
+    );
+    assert.ok(verifyBip340(signature, message, groupKey(group).toBytes(true).subarray(1)));
+  });
+
+  test("an honest two-round package with the session's own commitment signs", async () => {
+    const s = signer();
+    const message = randomBytes(32);
+    const sid = randomBytes(32);
+    const [committed] = await s.commit(sid, rawRequest(message, 'party-3'), 'party-3');
+    const shares = s.sign(sid, pkg(message, committed, toWireCommitment(cosigner().commitment)), 'party-3');
+    assert.equal(shares.length, 1);
+  });
+
+  test('concurrent opens over the session limit: exactly the limit succeed', async () => {
+    const limit = 3;
+    const gate = Promise.withResolvers<void>();
+    // The policy check is the await inside an open; all opens wait there together.
+    const s = signer({ maxSessionsPerPeer: limit, policy: { check: () => gate.promise } });
+    const opens = Array.from({ length: 8 }, () =>
+      s.commit(randomBytes(32), rawRequest(randomBytes(32), 'party-2'), 'party-2'),
+    );
+    gate.resolve();
+    const settled = await Promise.allSettled(opens);
+    assert.equal(settled.filter((r) => r.status === 'fulfilled').length, limit);
+    for (const r of settled.filter((x) => x.status === 'rejected'))
+      assert.equal((r as PromiseRejectedResult).reason.code, 'CONFLICT');
+    // Another coordinator has its own slots.
+    await s.commit(randomBytes(32), rawRequest(randomBytes(32), 'party-3'), 'party-3');
+  });
+
+  test('an open refused by the policy gives its slot back; the same session id cannot open twice at once', async () => {
+    let refuse = true;
+    const s = signer({
+      maxSessionsPerPeer: 1,
+      policy: {
+        check: async () => {
+          if (refuse) throw Object.assign(new Error('denied'), { code: 'POLICY_DENIED' });
+        },
+      },
+    });
+    await assert.rejects(s.commit(randomBytes(32), rawRequest(randomBytes(32), 'party-2'), 'party-2'), {
+      code: 'POLICY_DENIED',
+    });
+    refuse = false;
+    const sid = randomBytes(32);
+    const twice = await Promise.allSettled([
+      s.commit(sid, rawRequest(randomBytes(32), 'party-2'), 'party-2'),
+      s.commit(sid, rawRequest(randomBytes(32), 'party-3'), 'party-3'),
+    ]);
+    assert.deepEqual(
+      twice.map((r) => r.status),
+      ['fulfilled', 'rejected'],
+    );
+    assert.equal((twice[1] as PromiseRejectedResult).reason.code, 'CONFLICT');
+  });
+});
