@@ -18,7 +18,7 @@ import { PartyPolicy } from './policy/party-policy.ts';
 import { Router } from './session/router.ts';
 import { Coordinator } from './signing/coordinator.ts';
 import { type Policy, Signer } from './signing/signer.ts';
-import { type Config, loadConfig, saveConfig } from './storage/config.ts';
+import { type Config, ConfigFile, loadConfig } from './storage/config.ts';
 import { loadOrCreateIdentity, parsePeerId, peerIdOf } from './storage/identity.ts';
 import { KeyStore } from './storage/keystore.ts';
 import { openStore, readPassphrase, type Store } from './storage/store.ts';
@@ -76,6 +76,7 @@ export async function createToken(dataDir: string): Promise<string> {
 
 export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
   const cfg = await loadConfig(o.configPath);
+  const config = new ConfigFile(o.configPath, cfg);
   const log = o.log ?? createLogger({ level: cfg.logLevel });
   const store = await openPartyStore(cfg, o.passphrase);
   const cleanups: (() => Promise<void>)[] = [() => store.close()];
@@ -90,10 +91,10 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     const metrics = createRegistry();
     const plog = log.child({ party: self.slice(-8) });
     // Every configured peer gets an even share of the early-message buffer.
-    const router = new Router(plog, { peers: () => cfg.peers.length });
+    const router = new Router(plog, { peers: () => config.current.peers.length });
     // Without a policy given, the party's own policy file (<dataDir>/policy.json); none there allows all.
     const policy = o.policy ?? (await PartyPolicy.open({ dataDir: cfg.dataDir, self, log: plog }));
-    const peerIds = () => cfg.peers.map((p) => p.id).filter((id) => id !== self);
+    const peerIds = () => config.current.peers.map((p) => p.id).filter((id) => id !== self);
     const host: Host = await createHost({
       privateKey,
       listen: cfg.listen,
@@ -213,20 +214,21 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
         }),
         peers: () => {
           const live = new Map(liveness.view().map((l) => [l.id, l]));
-          return cfg.peers.map((p) => ({ ...p, ...live.get(p.id) }));
+          return config.current.peers.map((p) => ({ ...p, ...live.get(p.id) }));
         },
         addPeer: async (p) => {
           parsePeerId(p.id);
           if (p.id === self) throw new FrostnetError('INVALID_INPUT', 'that is this party itself');
-          const next = [
-            ...cfg.peers.filter((x) => x.id !== p.id),
-            { id: p.id, addrs: p.addrs, ...(p.name ? { name: p.name } : {}) },
-          ];
-          const updated = { ...cfg, peers: next };
-          await saveConfig(o.configPath, updated);
-          cfg.peers = next;
-          host.setPeers(next);
-          return next;
+          await config.update((current) => ({
+            ...current,
+            peers: [
+              ...current.peers.filter((x) => x.id !== p.id),
+              { id: p.id, addrs: p.addrs, ...(p.name ? { name: p.name } : {}) },
+            ],
+          }));
+          // The latest list: a change saved after this one may already have replaced it.
+          host.setPeers(config.current.peers);
+          return config.current.peers;
         },
         keys: () => keys.list(),
         key: (name) => keys.get(name),

@@ -6,7 +6,7 @@ import { FrostnetError } from '../../protocol/errors.ts';
 import { isLogLevel, LOG_LEVELS, type LogLevel } from '../ops/log.ts';
 import { DEFAULT_MAX_FRAME_BYTES } from '../transport/wire.ts';
 import { parsePeerId } from './identity.ts';
-import { writeJsonFile } from './json-file.ts';
+import { Serial, writeJsonFile } from './json-file.ts';
 
 export interface PeerConfig {
   /** The party's libp2p peer id. */
@@ -188,6 +188,37 @@ export async function loadConfig(file: string): Promise<Config> {
 /** Validates and writes the config atomically (see writeJsonFile). */
 export async function saveConfig(file: string, cfg: Config): Promise<void> {
   await writeJsonFile(file, parseConfig(cfg, { source: file }));
+}
+
+/**
+ * The config of a running daemon and its file. Changes run one at a time, each built from the config as the
+ * previous change left it and saved before the next starts, so concurrent changes (peers added at once) are
+ * all kept.
+ */
+export class ConfigFile {
+  readonly path: string;
+  private latest: Config;
+  private readonly writes = new Serial();
+
+  constructor(path: string, config: Config) {
+    this.path = path;
+    this.latest = config;
+  }
+
+  /** The config as the last saved change left it. */
+  get current(): Config {
+    return this.latest;
+  }
+
+  /** Builds the next config from the current one, saves it, and makes it current; resolves with it. */
+  update(change: (current: Config) => Config): Promise<Config> {
+    return this.writes.run(async () => {
+      const next = change(this.latest);
+      await saveConfig(this.path, next);
+      this.latest = next;
+      return next;
+    });
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------

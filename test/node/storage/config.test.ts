@@ -5,12 +5,14 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import {
   type Config,
+  ConfigFile,
   DEFAULT_LIMITS,
   defaultConfig,
   loadConfig,
   parseConfig,
   saveConfig,
 } from '../../../node/storage/config.ts';
+import { generateIdentity, peerIdOf } from '../../../node/storage/identity.ts';
 import { FrostnetError } from '../../../protocol/errors.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'frostnet-config-'));
@@ -137,5 +139,23 @@ describe('config', () => {
     );
     assert.equal(readFileSync(file, 'utf8'), before);
     assert.deepEqual(readdirSync(sub).sort(), ['config.json']);
+  });
+
+  test('concurrent changes of a running config are all kept, in memory and on disk; a refused one changes nothing', async () => {
+    const sub = mkdtempSync(join(dir, 'concurrent-'));
+    const file = join(sub, 'config.json');
+    const cfg = defaultConfig(join(sub, 'data'));
+    await saveConfig(file, cfg);
+    const config = new ConfigFile(file, cfg);
+    const ids = await Promise.all(Array.from({ length: 12 }, async () => peerIdOf(await generateIdentity())));
+    const bad = config.update((c) => ({ ...c, api: { host: '8.8.8.8', port: 1 } }));
+    await Promise.all([
+      ...ids.map((id) => config.update((c) => ({ ...c, peers: [...c.peers, { id, addrs: [] }] }))),
+      assert.rejects(bad, fieldError('api.host')),
+    ]);
+    const kept = (c: Config) => c.peers.map((p) => p.id).sort();
+    assert.deepEqual(kept(config.current), [...ids].sort());
+    assert.deepEqual(kept(await loadConfig(file)), [...ids].sort());
+    assert.equal(config.current.api.host, '127.0.0.1');
   });
 });
