@@ -1,11 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { multiaddr } from '@multiformats/multiaddr';
 import { FrostnetError } from '../../protocol/errors.ts';
 import { isLogLevel, LOG_LEVELS, type LogLevel } from '../ops/log.ts';
 import { DEFAULT_MAX_FRAME_BYTES } from '../transport/wire.ts';
-import { parsePeerId } from './identity.ts';
+import { array, integer, nonEmptyString, object, only, peerAddrs, peerId, tcpMultiaddr } from './fields.ts';
 import { Serial, writeJsonFile } from './json-file.ts';
 
 export interface PeerConfig {
@@ -111,23 +110,10 @@ export function parseConfig(input: unknown, opts: ParseConfigOptions = {}): Conf
       const at = `peers[${i}]`;
       const peer = object(p, at, fail);
       only(peer, ['id', 'addrs', 'name'], `${at}.`, fail);
-      const id = nonEmptyString(peer.id, `${at}.id`, fail);
-      try {
-        parsePeerId(id);
-      } catch {
-        fail(`${at}.id`, `is not a valid peer id: ${id}`);
-      }
+      const id = peerId(peer.id, `${at}.id`, fail);
       if (seen.has(id)) fail(`${at}.id`, `repeats peer ${id}`);
       seen.add(id);
-      const addrs = array(peer.addrs ?? [], `${at}.addrs`, fail).map((a, j) => {
-        const field = `${at}.addrs[${j}]`;
-        const ma = tcpMultiaddr(a, field, fail);
-        const p2p = multiaddr(ma)
-          .getComponents()
-          .find((c) => c.name === 'p2p')?.value;
-        if (p2p !== undefined && p2p !== id) fail(field, `names peer ${p2p}, not ${id}`);
-        return ma;
-      });
+      const addrs = peerAddrs(peer.addrs ?? [], id, `${at}.addrs`, fail);
       const out: PeerConfig = { id, addrs };
       if (peer.name !== undefined) out.name = nonEmptyString(peer.name, `${at}.name`, fail);
       return out;
@@ -219,53 +205,6 @@ export class ConfigFile {
       return next;
     });
   }
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Field checks; `fail` throws.
-
-type Fail = (field: string, problem: string) => never;
-
-function object(v: unknown, field: string, fail: Fail): Record<string, unknown> {
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) fail(field, 'must be an object');
-  return v as Record<string, unknown>;
-}
-
-function array(v: unknown, field: string, fail: Fail): unknown[] {
-  if (!Array.isArray(v)) fail(field, 'must be an array');
-  return v as unknown[];
-}
-
-function nonEmptyString(v: unknown, field: string, fail: Fail): string {
-  if (typeof v !== 'string' || v.trim().length === 0) fail(field, 'must be a non-empty string');
-  return v as string;
-}
-
-function integer(v: unknown, field: string, min: number, max: number, fail: Fail): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    fail(field, `must be an integer from ${min} to ${max}`);
-  }
-  return v as number;
-}
-
-function only(obj: Record<string, unknown>, allowed: readonly string[], prefix: string, fail: Fail): void {
-  for (const k of Object.keys(obj)) {
-    if (!allowed.includes(k)) fail(`${prefix}${k}`, `is not a known field (known: ${allowed.join(', ')})`);
-  }
-}
-
-function tcpMultiaddr(v: unknown, field: string, fail: Fail): string {
-  const s = nonEmptyString(v, field, fail);
-  let names: string[] = [];
-  try {
-    names = multiaddr(s)
-      .getComponents()
-      .map((c) => c.name);
-  } catch {
-    fail(field, `is not a multiaddr: ${s}`);
-  }
-  if (!names.includes('tcp')) fail(field, `must be a TCP multiaddr like /ip4/127.0.0.1/tcp/4001, not ${s}`);
-  return s;
 }
 
 function isLoopback(host: string): boolean {
