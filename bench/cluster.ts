@@ -27,6 +27,7 @@ export type Daemon = {
   readonly dataDir: string;
   readonly configPath: string;
   readonly peerId: string;
+  /** The request token: the bench creates keys, signs and reads state. */
   readonly token: string;
   proc?: ChildProcess;
   api?: string;
@@ -108,7 +109,7 @@ export class Cluster {
           dataDir: r.config.dataDir,
           configPath: r.configPath,
           peerId: r.peerId,
-          token: r.token,
+          token: r.tokens.request,
           stderr: '',
         });
       for (const d of c.daemons) {

@@ -1,18 +1,32 @@
 /**
  * A small client for a party daemon's control API (node/api/server.ts). Which daemon, in order:
- *   --api URL (or FROSTNET_API), with the token from --token-file, FROSTNET_TOKEN or <data dir>/api-token;
+ *   --api URL (or FROSTNET_API), with the token from --token-file, FROSTNET_TOKEN or the data dir;
  *   else --data-dir DIR (or FROSTNET_DATA_DIR): the URL from DIR/daemon.json, written by the running daemon,
- *   and the token from --token-file, FROSTNET_TOKEN or DIR/api-token.
- * The token is a secret and is never taken from the command line itself.
+ *   and the token from --token-file, FROSTNET_TOKEN or DIR/tokens/.
+ * From the data dir, the token is the one of the command's scope (node/api/credentials.ts): DIR/tokens/request
+ * for a command that asks for signatures or ceremonies, tokens/approve or tokens/admin likewise; a command that
+ * only reads takes the first of them it finds. Tokens are secrets and never taken from the command line.
  */
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import {
+  LEGACY_TOKEN_FILE,
+  type RouteScope,
+  TOKENS_DIR,
+  type TokenScope,
+  tokenFile,
+} from '../node/api/credentials.ts';
 import { CliError, hintFor, UsageError } from './output.ts';
 
-/** Where node/daemon.ts writes the running daemon's API URL, and node/storage/init.ts the token. */
+/** Where node/daemon.ts writes the running daemon's API URL. */
 export const RUNTIME_FILE = 'daemon.json';
-export const TOKEN_FILE = 'api-token';
 export const CONFIG_FILE = 'config.json';
+
+/** The token a command talks to its daemon with: a scope, or `read` for a command that only reads. */
+export type CommandScope = Exclude<RouteScope, 'metrics'>;
+
+/** Reading takes any token but the metrics one: these, in this order. */
+const READERS: readonly TokenScope[] = ['request', 'approve', 'admin'];
 
 export type DaemonLocation = {
   /** The control API's base URL. */
@@ -24,7 +38,14 @@ export type DaemonLocation = {
   readonly dataDir?: string;
 };
 
-export type LocateOptions = { dataDir?: string; api?: string; tokenFile?: string; command: string };
+export type LocateOptions = {
+  dataDir?: string;
+  api?: string;
+  tokenFile?: string;
+  command: string;
+  /** Whose token the command needs. */
+  scope: CommandScope;
+};
 
 export type RequestView = {
   id: string;
@@ -97,22 +118,43 @@ async function readToken(
   dataDir: string | undefined,
   env: NodeJS.ProcessEnv,
 ): Promise<string> {
-  const fromFile = async (file: string, what: string) => {
+  if (o.tokenFile !== undefined) {
+    const file = resolve(o.tokenFile);
     const text = (await readText(file))?.trim();
-    if (!text) throw new CliError('NO_TOKEN', `no API token in ${file}`, what);
+    if (!text)
+      throw new CliError(
+        'NO_TOKEN',
+        `no API token in ${file}`,
+        'give a token file of the party (<data dir>/tokens/<scope>)',
+      );
     return text;
-  };
-  if (o.tokenFile !== undefined)
-    return fromFile(resolve(o.tokenFile), 'give the api-token file of the party');
+  }
   if (env.FROSTNET_TOKEN) return env.FROSTNET_TOKEN.trim();
-  if (dataDir !== undefined)
-    return fromFile(
-      join(dataDir, TOKEN_FILE),
-      `is ${dataDir} a party's data dir? ("frostnet init" creates one)`,
-    );
+  if (dataDir !== undefined) return scopedToken(o, dataDir);
   if (o.api !== undefined)
     throw new UsageError(o.command, 'no API token: set FROSTNET_TOKEN, or give --token-file or --data-dir');
   throw new UsageError(o.command, 'which party? give --data-dir DIR (or set FROSTNET_DATA_DIR) or --api URL');
+}
+
+/** The token of the command's scope in `dataDir`. */
+async function scopedToken(o: LocateOptions, dataDir: string): Promise<string> {
+  const scopes = o.scope === 'read' ? READERS : [o.scope];
+  for (const scope of scopes) {
+    const text = (await readText(tokenFile(dataDir, scope)))?.trim();
+    if (text) return text;
+  }
+  if ((await readText(join(dataDir, LEGACY_TOKEN_FILE))) !== undefined)
+    throw new CliError(
+      'NOT_MIGRATED',
+      `${dataDir} still holds the single ${LEGACY_TOKEN_FILE} of an older version`,
+      `restart its daemon with this version ("frostnet start --data-dir ${dataDir}"): it replaces the token with one per scope in ${join(dataDir, TOKENS_DIR)}`,
+    );
+  const wanted = scopes.map((s) => tokenFile(dataDir, s)).join(' or ');
+  throw new CliError(
+    'NO_TOKEN',
+    `"frostnet ${o.command}" needs ${o.scope === 'read' ? 'a token' : `the ${o.scope} token`} of the party, and there is none at ${wanted}`,
+    `is ${dataDir} a party's data dir? ("frostnet init" creates one); or give the token with --token-file FILE`,
+  );
 }
 
 export class Client {
@@ -158,7 +200,7 @@ export class Client {
     try {
       return await this.get<RequestView>(`/v1/requests/${encodeURIComponent(id)}?wait=5000`, 60_000);
     } catch (e) {
-      if (!(e instanceof CliError) || e.code !== 'BAD_REQUEST') throw e;
+      if (!(e instanceof CliError) || e.code !== 'NOT_FOUND') throw e;
       throw new CliError(
         'REQUEST_LOST',
         `the daemon at ${this.daemon.api} no longer knows request ${id} (did it restart?)`,

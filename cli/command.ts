@@ -3,7 +3,8 @@
  * Parsing is node:util parseArgs in strict mode; every parse problem becomes a UsageError (exit code 2).
  */
 import { parseArgs } from 'node:util';
-import type { Client } from './client.ts';
+import { SCOPE_PURPOSE } from '../node/api/credentials.ts';
+import { Client, type CommandScope, locateDaemon } from './client.ts';
 import { type Output, UsageError } from './output.ts';
 
 export type OptionSpec = {
@@ -43,7 +44,7 @@ export const DAEMON_OPTIONS = {
     type: 'string',
     arg: 'DIR',
     env: 'FROSTNET_DATA_DIR',
-    help: "the party's data dir; its daemon.json and api-token locate the daemon",
+    help: "the party's data dir; its daemon.json and tokens/ locate the daemon",
   },
   api: {
     type: 'string',
@@ -54,7 +55,7 @@ export const DAEMON_OPTIONS = {
   'token-file': {
     type: 'string',
     arg: 'FILE',
-    help: 'file holding the API token (default: $FROSTNET_TOKEN, else <data dir>/api-token)',
+    help: "file holding the API token (default: $FROSTNET_TOKEN, else the command's token in <data dir>/tokens/)",
   },
 } as const satisfies OptionSpecs;
 
@@ -66,7 +67,7 @@ type BaseContext<V> = {
   readonly positionals: readonly string[];
   readonly out: Output;
   readonly env: NodeJS.ProcessEnv;
-  /** A client for the daemon named by the daemon options; only for commands declared with `daemon: true`. */
+  /** A client for the daemon named by the daemon options; only for commands declared with a `daemon` scope. */
   client(): Promise<Client>;
 };
 
@@ -81,8 +82,11 @@ export type CommandSpec<O extends OptionSpecs> = {
   /** More help text, printed after the synopsis. */
   readonly details?: string;
   readonly options: O;
-  /** Adds the daemon options and a client. */
-  readonly daemon?: boolean;
+  /**
+   * The command talks to a daemon with the token of this scope (cli/client.ts picks it): adds the daemon
+   * options and a client.
+   */
+  readonly daemon?: CommandScope;
   /** How many positional arguments the command takes (default 0). */
   readonly positionals?: number;
   /** Returns the exit code; undefined means 0. (The daemon options are read by `client()`, not here.) */
@@ -95,14 +99,15 @@ export type Command = {
   readonly summary: string;
   readonly usage: string;
   readonly details?: string;
-  readonly daemon: boolean;
+  /** The token scope it talks to a daemon with; undefined for a command that talks to none. */
+  readonly daemon?: CommandScope;
   readonly positionals: number;
   readonly options: OptionSpecs;
   run(ctx: BaseContext<RawValues>): Promise<number | undefined>;
 };
 
 export function defineCommand<const O extends OptionSpecs>(spec: CommandSpec<O>): Command {
-  const daemon = spec.daemon === true;
+  const daemon = spec.daemon;
   return {
     name: spec.name,
     summary: spec.summary,
@@ -183,10 +188,46 @@ export function commandHelp(cmd: Command): string {
     '',
     cmd.summary,
     ...(cmd.details ? ['', cmd.details] : []),
+    ...(cmd.daemon ? ['', `token: ${tokenHelp(cmd.daemon)}`] : []),
     '',
     'options:',
     ...rows.map(([f, h]) => `  ${f.padEnd(width)}${h}`),
   ].join('\n');
+}
+
+function tokenHelp(scope: CommandScope): string {
+  return scope === 'read'
+    ? `<data dir>/tokens/request, approve or admin, the first found; each ${SCOPE_PURPOSE.read}`
+    : `<data dir>/tokens/${scope}, which ${SCOPE_PURPOSE[scope]}`;
+}
+
+/**
+ * The client for `cmd`'s daemon, as the parsed daemon options name it, with the token of the command's scope.
+ * `fromEnv` names the options whose value came from the environment.
+ */
+export async function commandClient(
+  cmd: Command,
+  values: RawValues,
+  fromEnv: ReadonlySet<string>,
+  env: NodeJS.ProcessEnv,
+): Promise<Client> {
+  if (!cmd.daemon) throw new Error(`${cmd.name} does not talk to a daemon`);
+  return new Client(
+    await locateDaemon(
+      {
+        dataDir: values['data-dir'] as string | undefined,
+        // An explicit --data-dir names the party; FROSTNET_API from the environment must not override it.
+        api:
+          fromEnv.has('api') && !fromEnv.has('data-dir') && values['data-dir'] !== undefined
+            ? undefined
+            : (values.api as string | undefined),
+        tokenFile: values['token-file'] as string | undefined,
+        command: cmd.name,
+        scope: cmd.daemon,
+      },
+      env,
+    ),
+  );
 }
 
 /** A whole-number option in [min, max]. */

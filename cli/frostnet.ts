@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { Client, locateDaemon } from './client.ts';
+import type { Client } from './client.ts';
 /**
  * The `frostnet` command: finds the command named by the first one or two words, parses its options and runs
  * it. The commands live in cli/commands/, one module per group; they talk to a party daemon's control API
@@ -9,7 +9,7 @@ import { Client, locateDaemon } from './client.ts';
  * defineCommand from cli/command.ts, named "<group> <verb>") and add ONE line to GROUPS below, e.g.
  *   (await import('./commands/btc.ts')).commands,
  */
-import { type Command, commandHelp, parseCommandArgs } from './command.ts';
+import { type Command, commandClient, commandHelp, parseCommandArgs } from './command.ts';
 import { EXIT_OK, EXIT_USAGE, Output, UsageError } from './output.ts';
 
 const GROUPS: readonly (readonly Command[])[] = [
@@ -29,7 +29,7 @@ const COMMANDS: readonly Command[] = GROUPS.flat();
 const ENVIRONMENT = [
   'FROSTNET_DATA_DIR     default --data-dir: the party the commands talk to',
   'FROSTNET_API          default --api: the control API URL (with FROSTNET_TOKEN)',
-  'FROSTNET_TOKEN        the API token (default: <data dir>/api-token)',
+  "FROSTNET_TOKEN        the API token (default: the command's token in <data dir>/tokens/)",
   'FROSTNET_PASSPHRASE   the store passphrase, unless the config names another variable or a file',
   'FROSTNET_EVM_FACTORY  default --evm-factory: the account factory, to show EVM account addresses',
   'FROSTNET_RELAYER_KEY  the relayer private key (hex) that pays gas for evm deploy/send',
@@ -100,22 +100,7 @@ async function main(argv: readonly string[], out: Output, env: NodeJS.ProcessEnv
     out,
     env,
     client: async () => {
-      if (!cmd.daemon) throw new Error(`${cmd.name} does not talk to a daemon`);
-      client ??= new Client(
-        await locateDaemon(
-          {
-            dataDir: values['data-dir'] as string | undefined,
-            // An explicit --data-dir names the party; FROSTNET_API from the environment must not override it.
-            api:
-              fromEnv.has('api') && !fromEnv.has('data-dir') && values['data-dir'] !== undefined
-                ? undefined
-                : (values.api as string | undefined),
-            tokenFile: values['token-file'] as string | undefined,
-            command: cmd.name,
-          },
-          env,
-        ),
-      );
+      client ??= await commandClient(cmd, values, fromEnv, env);
       return client;
     },
   });

@@ -45,7 +45,15 @@ export class CliError extends Error {
 const HINTS: Readonly<Record<string, string>> = {
   INVALID_INPUT: 'check the arguments (see --help)',
   BAD_REQUEST: 'check the arguments (see --help)',
-  UNAUTHORIZED: 'use the token of this party: --token-file, FROSTNET_TOKEN or <data dir>/api-token',
+  UNAUTHORIZED:
+    'use a token of this party: --token-file, FROSTNET_TOKEN, or let the CLI pick it from <data dir>/tokens/',
+  WRONG_SCOPE:
+    'give the token the message names (--token-file FILE), or unset FROSTNET_TOKEN so that the CLI picks it from <data dir>/tokens/',
+  TOKEN_RETIRED:
+    'stop using the old api-token (FROSTNET_TOKEN, --token-file): the CLI picks the right token from <data dir>/tokens/',
+  WRONG_HOST: 'call the control API by its own address: the URL in <data dir>/daemon.json',
+  NOT_FOUND: 'check the name or id (see --help)',
+  METHOD_NOT_ALLOWED: 'check the command (see --help)',
   UNKNOWN_KEY: 'list the keys this party holds with "frostnet keys"',
   CONFLICT: 'wait for the running ceremony to end, or pick another name or data dir',
   EPOCH_MISMATCH: 'a refresh is settling; try again in a few seconds',

@@ -11,6 +11,7 @@ import { mkdir, open, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../cli/listen.ts';
+import { tokenFile } from '../node/api/credentials.ts';
 import type { LogLevel } from '../node/ops/log.ts';
 
 export const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -24,6 +25,7 @@ export type LocalParty = { name: string; dataDir: string; peerId: string; listen
 
 export type Manifest = { version: 1; parties: LocalParty[]; supervisorPid?: number };
 
+/** `token` is the party's request token: enough to create keys, sign and read state. */
 export type RunningParty = LocalParty & { api: string; token: string; proc: ChildProcess };
 
 /** n new parties under `dir`, named party-1..party-n, each configured with all the others as peers. */
@@ -101,7 +103,7 @@ export async function startParty(p: LocalParty): Promise<RunningParty> {
     proc.kill('SIGKILL');
     throw e;
   }
-  const token = (await readFile(join(p.dataDir, 'api-token'), 'utf8')).trim();
+  const token = (await readFile(tokenFile(p.dataDir, 'request'), 'utf8')).trim();
   return { ...p, api: ready.api, token, proc };
 }
 

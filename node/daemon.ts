@@ -3,10 +3,9 @@
  * libp2p host -> session router -> ceremonies, signer and coordinator -> control API. Nothing here does
  * cryptography of its own.
  */
-import { randomBytes } from 'node:crypto';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FrostnetError } from '../protocol/errors.ts';
+import { Credentials, TOKENS_DIR } from './api/credentials.ts';
 import { Requests } from './api/requests.ts';
 import { ControlApi } from './api/server.ts';
 import { Backups } from './ceremonies/backup.ts';
@@ -19,14 +18,13 @@ import { Router } from './session/router.ts';
 import { Coordinator } from './signing/coordinator.ts';
 import { type Policy, Signer } from './signing/signer.ts';
 import { type Config, ConfigFile, loadConfig } from './storage/config.ts';
-import { loadOrCreateIdentity, parsePeerId, peerIdOf } from './storage/identity.ts';
+import { loadOrCreateIdentity, peerIdOf } from './storage/identity.ts';
 import { KeyStore } from './storage/keystore.ts';
 import { openStore, readPassphrase, type Store } from './storage/store.ts';
 import { createHost, type Host } from './transport/host.ts';
 import { Liveness } from './transport/liveness.ts';
 import type { Envelope } from './transport/wire.ts';
 
-export const TOKEN_FILE = 'api-token';
 /** Written at start, removed at stop: where this party's API listens, for the CLI. */
 export const RUNTIME_FILE = 'daemon.json';
 
@@ -60,20 +58,6 @@ export async function openPartyStore(cfg: Config, passphrase?: string): Promise<
   return openStore(storeDir(cfg), secret);
 }
 
-export async function readToken(dataDir: string): Promise<string> {
-  try {
-    return (await readFile(join(dataDir, TOKEN_FILE), 'utf8')).trim();
-  } catch {
-    throw new FrostnetError('INVALID_INPUT', `no API token in ${dataDir}: run "frostnet init" first`);
-  }
-}
-
-export async function createToken(dataDir: string): Promise<string> {
-  const token = randomBytes(32).toString('hex');
-  await writeFile(join(dataDir, TOKEN_FILE), `${token}\n`, { mode: 0o600 });
-  return token;
-}
-
 export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
   const cfg = await loadConfig(o.configPath);
   const config = new ConfigFile(o.configPath, cfg);
@@ -86,10 +70,14 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
   try {
     const privateKey = await loadOrCreateIdentity(store);
     const self = peerIdOf(privateKey);
-    const token = await readToken(cfg.dataDir);
     const keys = await KeyStore.open(store);
     const metrics = createRegistry();
     const plog = log.child({ party: self.slice(-8) });
+    const { credentials, files } = await Credentials.open(cfg.dataDir);
+    if (files.retiredLegacy)
+      plog.warn('the single api-token is retired: the control API takes one token per scope now', {
+        tokens: join(cfg.dataDir, TOKENS_DIR),
+      });
     // Every configured peer gets an even share of the early-message buffer.
     const router = new Router(plog, { peers: () => config.current.peers.length });
     // Without a policy given, the party's own policy file (<dataDir>/policy.json); none there allows all.
@@ -204,6 +192,8 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
 
     const api = new ControlApi(
       {
+        self,
+        peerIds,
         status: () => ({
           peerId: self,
           addrs: host.addrs(),
@@ -217,8 +207,6 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
           return config.current.peers.map((p) => ({ ...p, ...live.get(p.id) }));
         },
         addPeer: async (p) => {
-          parsePeerId(p.id);
-          if (p.id === self) throw new FrostnetError('INVALID_INPUT', 'that is this party itself');
           await config.update((current) => ({
             ...current,
             peers: [
@@ -249,7 +237,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
         requests,
         approvals: policy instanceof PartyPolicy ? policy.approvals : undefined,
       },
-      token,
+      credentials,
     );
     const where = await api.listen(cfg.api.host, cfg.api.port);
     cleanups.push(() => api.close());

@@ -39,7 +39,7 @@ const reshare = defineCommand({
     'answers deals; at least the current threshold must. Removed members erase their shares when the new',
     'epoch starts; one that was unreachable keeps an old share that cannot combine with the new ones.',
   ].join('\n'),
-  daemon: true,
+  daemon: 'request',
   options: {
     key: { type: 'string', arg: 'NAME', required: true, help: 'the key to reshare' },
     threshold: { type: 'string', arg: 'T', required: true, help: 'how many new members must sign' },
@@ -95,7 +95,7 @@ const repair = defineCommand({
     'new one that t members vouched for ("frostnet vouch"), and has no share of the key; it checks the rebuilt',
     'share against the key group that every helper vouches for.',
   ].join('\n'),
-  daemon: true,
+  daemon: 'request',
   options: {
     key: { type: 'string', arg: 'NAME', required: true, help: 'the key' },
     party: { type: 'string', arg: 'ID', required: true, help: 'the member whose share is rebuilt' },
@@ -131,7 +131,7 @@ const vouch = defineCommand({
     '"frostnet repair --party NEW". Refused while the old member still answers holding its share. If the lost',
     'device may be in the wrong hands, run "frostnet refresh" after the repair: it makes the old share useless.',
   ].join('\n'),
-  daemon: true,
+  daemon: 'admin',
   options: {
     key: { type: 'string', arg: 'NAME', required: true, help: 'the key' },
     party: { type: 'string', arg: 'ID', required: true, help: 'the member that lost its device' },
@@ -171,7 +171,7 @@ const erase = defineCommand({
     'is a member: the group then signs with the others only. A backup import or a repair brings a share back.',
     '--confirm must repeat the key name. LevelDB may keep the deleted bytes until it compacts: wipe a retired disk.',
   ].join('\n'),
-  daemon: true,
+  daemon: 'admin',
   options: {
     key: { type: 'string', arg: 'NAME', required: true, help: 'the key' },
     confirm: { type: 'string', arg: 'NAME', required: true, help: 'the key name again' },
@@ -199,7 +199,7 @@ const backupExport = defineCommand({
     '--with-identity it also holds this party\'s identity key, for "frostnet init --from-backup" on a new',
     'machine; whoever opens such a file can act as this party until a reshare replaces it, even after a refresh.',
   ].join('\n'),
-  daemon: true,
+  daemon: 'admin',
   options: {
     key: { type: 'string', arg: 'NAME', required: true, help: 'the key' },
     out: {
@@ -254,7 +254,7 @@ const backupImport = defineCommand({
     'A backup of an older epoch than the group is on (after a refresh or reshare) is reported as outdated and',
     'not restored: ask a member to repair this party\'s share instead ("frostnet repair").',
   ].join('\n'),
-  daemon: true,
+  daemon: 'admin',
   options: {
     file: { type: 'string', arg: 'FILE', required: true, help: 'the backup file' },
     'passphrase-file': BACKUP_PASSPHRASE_FILE_OPTION,

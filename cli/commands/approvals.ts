@@ -109,7 +109,7 @@ const list = defineCommand({
   summary: "Lists the requests this party's policy holds for approval or behind a time lock.",
   usage: '[--all]',
   details: 'Open requests only, newest first; --all adds signed, rejected, cancelled and expired ones.',
-  daemon: true,
+  daemon: 'read',
   options: { all: { type: 'boolean', help: 'include finished requests' } },
   async run({ values, out, client }) {
     const all = await (await client()).get<EntryView[]>('/v1/approvals');
@@ -129,7 +129,7 @@ const show = defineCommand({
     'Shows a held request as this party decoded it: inputs, outputs and amounts, or target, value and call.',
   usage: 'ID',
   details: 'ID is the request id or a unique prefix of it (8 hex digits or more).',
-  daemon: true,
+  daemon: 'read',
   positionals: 1,
   options: {},
   async run({ positionals, out, client }) {
@@ -156,7 +156,7 @@ function decision(verb: 'approve' | 'reject' | 'cancel', summary: string, detail
     summary,
     usage: 'ID',
     details,
-    daemon: true,
+    daemon: 'approve',
     positionals: 1,
     options: {},
     async run({ positionals, out, client }) {

@@ -51,7 +51,7 @@ const address = defineCommand({
   usage: '--key NAME [--index I] [--change] [--count N] [--network NET]',
   details:
     'Receive addresses are m/0/i, change addresses m/1/i below the group xpub; no script path is committed.',
-  daemon: true,
+  daemon: 'read',
   options: {
     key: KEY_OPTION,
     index: { type: 'string', arg: 'I', help: 'the first index (default 0)' },
@@ -86,7 +86,7 @@ const descriptor = defineCommand({
     'Import them as watch-only in Bitcoin Core (importdescriptors, with "active": true and "internal": true for',
     'the change descriptor) or in Sparrow (File > New Wallet > Watch Only, paste the receive descriptor).',
   ].join('\n'),
-  daemon: true,
+  daemon: 'read',
   options: { key: KEY_OPTION, network: NETWORK_OPTION },
   async run({ values, out, client }) {
     const key = await keyFor(client, values.key);
@@ -107,7 +107,7 @@ const card = defineCommand({
     'Prints the wallet card to keep with the recovery papers: everything public needed to find the funds.',
   usage: '--key NAME [--network NET] [--addresses N]',
   details: 'No secret is on it. Each key holder keeps its own share (see "frostnet backup export").',
-  daemon: true,
+  daemon: 'read',
   options: {
     key: KEY_OPTION,
     network: NETWORK_OPTION,
@@ -183,7 +183,7 @@ const signPsbt = defineCommand({
     "inputs that are not this key's own. Prints the signed PSBT (base64), or with --finalize the raw",
     'transaction hex ready to broadcast.',
   ].join('\n'),
-  daemon: true,
+  daemon: 'request',
   options: {
     key: KEY_OPTION,
     psbt: {

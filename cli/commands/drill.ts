@@ -31,7 +31,7 @@ const drill = defineCommand({
     `Groups with more than ${DEFAULT_MAX_COMBINATIONS} combinations are sampled (at random) unless --sample says`,
     'how many to try. Exit code 1 when any combination fails; the report says which and why.',
   ].join('\n'),
-  daemon: true,
+  daemon: 'request',
   options: {
     key: { type: 'string', arg: 'NAME', required: true, help: 'the key to drill' },
     sample: { type: 'string', arg: 'K', help: 'try K random combinations instead of all of them' },

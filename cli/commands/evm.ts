@@ -308,7 +308,7 @@ const address = defineCommand({
     'The address needs the factory (--factory or FROSTNET_EVM_FACTORY); funds sent there before the',
     'deployment are kept. With --rpc it also shows whether the account is deployed, its balance and nonce.',
   ].join('\n'),
-  daemon: true,
+  daemon: 'read',
   options: { key: OPTIONS.key, account: OPTIONS.account, factory: OPTIONS.factory, rpc: OPTIONS.rpc },
   async run({ values, out, client }) {
     if (values.rpc !== undefined && values.factory === undefined)
@@ -383,7 +383,7 @@ const deploy = defineCommand({
     `The relayer (--relayer-key-file or ${RELAYER_KEY_ENV}) pays for the deployment and has no other power`,
     'over the account. An account that is already deployed is reported, not deployed again.',
   ].join('\n'),
-  daemon: true,
+  daemon: 'read',
   options: { ...OPTIONS, rpc: RPC_REQUIRED },
   async run({ values, out, client, env }) {
     const cmd = 'evm deploy';
@@ -464,7 +464,7 @@ const send = defineCommand({
     `after the chain's latest block (default ${DEFAULT_DEADLINE_SECONDS}). --address names an account whose key was`,
     'rotated to this key; otherwise the account is the one the factory gives this key.',
   ].join('\n'),
-  daemon: true,
+  daemon: 'request',
   options: {
     ...OPTIONS,
     rpc: RPC_REQUIRED,
@@ -590,7 +590,7 @@ const signTyped = defineCommand({
     'party decodes it and recomputes the digest before signing. Prints the 64-byte BIP340 signature and the',
     '96-byte encoding the account contract takes (rx || s || ry).',
   ].join('\n'),
-  daemon: true,
+  daemon: 'request',
   options: {
     key: OPTIONS.key,
     account: OPTIONS.account,

@@ -66,7 +66,7 @@ const keygen = defineCommand({
     'The parties are every member, this one included ("self"), as peer ids or as names from this party\'s',
     'config; by default this party and every configured peer. All of them must be running.',
   ].join('\n'),
-  daemon: true,
+  daemon: 'request',
   options: {
     name: { type: 'string', arg: 'NAME', required: true, help: "the new key's name" },
     threshold: { type: 'string', arg: 'T', required: true, help: 'how many parties must sign' },
@@ -102,7 +102,7 @@ const keys = defineCommand({
   name: 'keys',
   summary: 'Lists the keys this party holds, or shows one with its addresses.',
   usage: '[NAME] [--network NETWORK] [--evm-factory ADDRESS]',
-  daemon: true,
+  daemon: 'read',
   positionals: 1,
   options: { network: NETWORK_OPTION, 'evm-factory': FACTORY_OPTION },
   async run({ values, positionals, out, client }) {
@@ -147,7 +147,7 @@ const refresh = defineCommand({
   summary: "Re-randomises every member's share of a key; the group key and addresses stay the same.",
   usage: '--key NAME',
   details: 'Every member must take part; the new epoch starts only when all have confirmed.',
-  daemon: true,
+  daemon: 'request',
   options: { key: { type: 'string', arg: 'NAME', required: true, help: 'the key to refresh' } },
   async run({ values, out, client }) {
     const c = await client();

@@ -33,7 +33,8 @@ async function backupIdentity(path: string, passphraseFile: string | undefined, 
 
 const init = defineCommand({
   name: 'init',
-  summary: 'Creates a party: its data dir, config, encrypted store with a new identity, and the API token.',
+  summary:
+    'Creates a party: its data dir, config, encrypted store with a new identity, and one API token per scope.',
   usage:
     '--data-dir DIR [--listen MULTIADDR ...] [--api-port PORT] [--passphrase-env VAR | --passphrase-file FILE]\n' +
     '  [--from-backup FILE [--backup-passphrase-file FILE]]',
@@ -44,6 +45,9 @@ const init = defineCommand({
     'command line; the config records which, and the daemon reads it the same way at every start.',
     'With --from-backup the party takes the identity (peer id) kept in a backup file, to set up a lost machine',
     'again; then add the peers, start it and run "frostnet backup import" to restore the share.',
+    'The control API tokens go in DIR/tokens/ (mode 600): request (signatures and ceremonies), approve (held',
+    'requests), admin (backups, erase, peers, vouch) and metrics (/metrics only). Give each to whoever holds',
+    'that duty; the CLI picks the one a command needs.',
   ].join('\n'),
   options: {
     'data-dir': {
@@ -113,6 +117,7 @@ const init = defineCommand({
         config: r.configPath,
         listen: r.config.listen,
         addrs: share,
+        tokens: r.tokenFiles,
         ...(fromBackup ? { identityFrom: fromBackup } : {}),
       },
       () =>
@@ -120,6 +125,9 @@ const init = defineCommand({
           `created party ${r.peerId}${fromBackup ? ` with the identity kept in ${fromBackup}` : ''}`,
           `  data dir  ${dataDir}`,
           `  config    ${r.configPath}`,
+          '',
+          'control API tokens (one per duty; give each only to whoever holds it):',
+          ...Object.entries(r.tokenFiles).map(([scope, file]) => `  ${scope.padEnd(8)}  ${file}`),
           '',
           'give the other parties this address:',
           ...share.map((a) => `  ${a}`),
@@ -197,7 +205,7 @@ const status = defineCommand({
   name: 'status',
   summary: "Shows the party: its peer id, addresses, keys, sessions, and its peers' liveness.",
   usage: '',
-  daemon: true,
+  daemon: 'read',
   options: {},
   async run({ out, client }) {
     const c = await client();

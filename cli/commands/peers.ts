@@ -23,7 +23,7 @@ const list = defineCommand({
   summary:
     'Lists the parties this one knows, with liveness: connected, last answer to a heartbeat, round trip.',
   usage: '',
-  daemon: true,
+  daemon: 'read',
   options: {},
   async run({ out, client }) {
     const peers = await (await client()).get<PeerView[]>('/v1/peers');
@@ -45,7 +45,7 @@ const add = defineCommand({
     'Only configured parties may connect to this one, so every party adds every other. The peer id can be',
     'left out when an address ends with /p2p/<peer id>, as the ones "frostnet init" prints do.',
   ].join('\n'),
-  daemon: true,
+  daemon: 'admin',
   options: {
     id: { type: 'string', arg: 'PEER_ID', help: "the party's peer id" },
     addr: {

@@ -76,7 +76,7 @@ const sign = defineCommand({
     "--path the key is the group key's unhardened BIP32 child, with --taproot its BIP341 output key (no script",
     'path). The signature is verified here before it is printed.',
   ].join('\n'),
-  daemon: true,
+  daemon: 'request',
   options: {
     key: { type: 'string', arg: 'NAME', required: true, help: 'the key to sign with' },
     message: { type: 'string', arg: 'HEX', help: 'the message, hex' },

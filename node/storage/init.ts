@@ -1,12 +1,14 @@
 /**
  * Creates a party: its data dir, its config file, its encrypted store holding its Ed25519 identity (a new one,
- * or one restored from a backup), and an API token. Refuses to touch a data dir that already holds a party.
+ * or one restored from a backup), and one control API token per scope (node/api/credentials.ts). Refuses to
+ * touch a data dir that already holds a party.
  */
 import { access, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PrivateKey } from '@libp2p/interface';
 import { FrostnetError } from '../../protocol/errors.ts';
-import { createToken, openPartyStore } from '../daemon.ts';
+import { ensureTokens, TOKEN_SCOPES, type TokenScope, tokenFile } from '../api/credentials.ts';
+import { openPartyStore } from '../daemon.ts';
 import { type Config, defaultConfig, saveConfig } from './config.ts';
 import { loadOrCreateIdentity, peerIdOf } from './identity.ts';
 
@@ -23,7 +25,15 @@ export type InitOptions = {
   identity?: PrivateKey;
 };
 
-export type InitResult = { peerId: string; configPath: string; config: Config; token: string };
+export type InitResult = {
+  peerId: string;
+  configPath: string;
+  config: Config;
+  /** The control API's tokens, by scope. */
+  tokens: Record<TokenScope, string>;
+  /** Where each token is kept. */
+  tokenFiles: Record<TokenScope, string>;
+};
 
 const exists = (p: string) =>
   access(p).then(
@@ -53,7 +63,11 @@ export async function initParty(o: InitOptions): Promise<InitResult> {
   } finally {
     await store.close();
   }
-  const token = await createToken(o.dataDir);
+  const { tokens } = await ensureTokens(o.dataDir);
   await saveConfig(configPath, config);
-  return { peerId, configPath, config, token };
+  const tokenFiles = Object.fromEntries(TOKEN_SCOPES.map((s) => [s, tokenFile(o.dataDir, s)])) as Record<
+    TokenScope,
+    string
+  >;
+  return { peerId, configPath, config, tokens, tokenFiles };
 }

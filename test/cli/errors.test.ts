@@ -101,7 +101,8 @@ describe('frostnet errors', () => {
     const stopped = join(root, 'stopped');
     await mkdir(stopped);
     await writeFile(join(stopped, 'config.json'), '{}');
-    await writeFile(join(stopped, 'api-token'), 'token\n');
+    await mkdir(join(stopped, 'tokens'));
+    await writeFile(join(stopped, 'tokens', 'request'), 'token\n');
     assertOneLineError(await frostnet(['keys'], { FROSTNET_DATA_DIR: stopped }), 1, /not running — start it/);
     // An explicit --data-dir wins over FROSTNET_API from the environment.
     assertOneLineError(

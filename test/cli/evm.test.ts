@@ -27,13 +27,11 @@ import {
 import { compiledContract } from '../../chains/evm/compile.ts';
 import { evmKey } from '../../chains/evm/keys.ts';
 import { decodeTypedData } from '../../chains/evm/typed-data.ts';
-import { Client, locateDaemon } from '../../cli/client.ts';
-import { parseCommandArgs } from '../../cli/command.ts';
 import { commands } from '../../cli/commands/evm.ts';
-import { Output } from '../../cli/output.ts';
 import { bytesToHex, hexToBytes } from '../../protocol/curve.ts';
 import { type Anvil, startAnvil } from '../helpers/anvil.ts';
 import { CLI, Network, NODE } from '../helpers/network.ts';
+import { runCommand } from '../helpers/network-extra.ts';
 
 type Run = { code: number; stdout: string; stderr: string };
 
@@ -57,46 +55,6 @@ function spawnCli(args: readonly string[], env: NodeJS.ProcessEnv): Promise<Run>
   });
 }
 
-/** What cli/frostnet.ts main() does for an evm command, in this process. */
-async function runInProcess(args: readonly string[], env: NodeJS.ProcessEnv): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  const out = new Output(
-    args.includes('--json'),
-    { write: (s: string) => (stdout += s) },
-    { write: (s: string) => (stderr += s) },
-  );
-  try {
-    const cmd = commands.find((c) => c.name === `${args[0]} ${args[1]}`);
-    assert.ok(cmd, `no command ${args[0]} ${args[1]}`);
-    const { values, positionals } = parseCommandArgs(cmd, args.slice(2), env);
-    let client: Client | undefined;
-    const code = await cmd.run({
-      values,
-      positionals,
-      out,
-      env,
-      client: async () => {
-        client ??= new Client(
-          await locateDaemon(
-            {
-              dataDir: values['data-dir'] as string | undefined,
-              api: values.api as string | undefined,
-              tokenFile: values['token-file'] as string | undefined,
-              command: cmd.name,
-            },
-            env,
-          ),
-        );
-        return client;
-      },
-    });
-    return { code: code ?? 0, stdout, stderr };
-  } catch (e) {
-    return { code: out.error(e), stdout, stderr };
-  }
-}
-
 describe('frostnet evm against a 2-of-3 daemon network and anvil', () => {
   let anvil: Anvil;
   let net: Network;
@@ -115,7 +73,7 @@ describe('frostnet evm against a 2-of-3 daemon network and anvil', () => {
   async function frostnet(args: readonly string[], env: Record<string, string> = {}): Promise<Run> {
     const all = ['evm', ...args, '--data-dir', net.parties[0].dataDir];
     const fullEnv = { ...cleanEnv(), ...env };
-    return registered ? spawnCli(all, fullEnv) : runInProcess(all, fullEnv);
+    return registered ? spawnCli(all, fullEnv) : runCommand(commands, all, fullEnv);
   }
 
   /** A successful --json run's result. */

@@ -18,7 +18,7 @@ describe('command options', () => {
     name: 'demo run',
     summary: 'A command for the tests.',
     usage: '--name NAME',
-    daemon: true,
+    daemon: 'request',
     options: {
       name: { type: 'string', required: true, help: 'a name' },
       count: { type: 'string', env: 'DEMO_COUNT', help: 'a count' },

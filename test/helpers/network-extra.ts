@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { walletAddress } from '../../chains/bitcoin/address.ts';
 import { walletRoot } from '../../chains/bitcoin/keys.ts';
-import { Client, locateDaemon } from '../../cli/client.ts';
-import { type Command, parseCommandArgs } from '../../cli/command.ts';
+import type { Client } from '../../cli/client.ts';
+import { type Command, commandClient, parseCommandArgs } from '../../cli/command.ts';
 import { Output } from '../../cli/output.ts';
 import { openStore } from '../../node/storage/store.ts';
 import { hexToBytes } from '../../protocol/curve.ts';
@@ -127,7 +127,7 @@ export async function runCommand(
       commands.find((c) => c.name === `${args[0]} ${args[1]}`) ?? commands.find((c) => c.name === args[0]);
     assert.ok(cmd, `no command ${args.slice(0, 2).join(' ')}`);
     const rest = args.slice(cmd.name.split(' ').length);
-    const { values, positionals } = parseCommandArgs(cmd, rest, env);
+    const { values, positionals, fromEnv } = parseCommandArgs(cmd, rest, env);
     let client: Client | undefined;
     const code = await cmd.run({
       values,
@@ -135,9 +135,7 @@ export async function runCommand(
       out,
       env,
       client: async () => {
-        client ??= new Client(
-          await locateDaemon({ dataDir: values['data-dir'] as string | undefined, command: cmd.name }, env),
-        );
+        client ??= await commandClient(cmd, values, fromEnv, env);
         return client;
       },
     });

@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { PrivateKey } from '@libp2p/interface';
 import { freePort } from '../../cli/listen.ts';
-import { type Daemon, type DaemonOptions, readToken, startDaemon } from '../../node/daemon.ts';
+import { ensureTokens, type TokenScope } from '../../node/api/credentials.ts';
+import { findRoute, pathSegments } from '../../node/api/routes.ts';
+import { type Daemon, type DaemonOptions, startDaemon } from '../../node/daemon.ts';
 import { nullLogger } from '../../node/ops/log.ts';
 import { type Config, loadConfig, saveConfig } from '../../node/storage/config.ts';
 import { generateIdentity, peerIdOf } from '../../node/storage/identity.ts';
@@ -28,7 +30,8 @@ export type Party = {
   configPath: string;
   peerId: string;
   port: number;
-  token: string;
+  /** The control API's tokens, by scope. */
+  tokens: Record<TokenScope, string>;
   proc?: ChildProcess;
   inProcess?: Daemon;
   api?: string;
@@ -66,7 +69,7 @@ export class Network {
   private async initParty(index: number, port: number): Promise<Party> {
     const dataDir = join(this.root, `party-${index + 1}`);
     const r = await initParty({ dataDir, listen: [`/ip4/127.0.0.1/tcp/${port}`], passphrase: PASSPHRASE });
-    return { index, dataDir, configPath: r.configPath, peerId: r.peerId, port, token: r.token, log: [] };
+    return { index, dataDir, configPath: r.configPath, peerId: r.peerId, port, tokens: r.tokens, log: [] };
   }
 
   /** Party p's config lists every other party (and the outsiders) as peers. */
@@ -101,14 +104,14 @@ export class Network {
       { env: { ...process.env, FROSTNET_PASSPHRASE: PASSPHRASE, ...env } },
     );
     const out = JSON.parse(stdout) as { peerId: string; config: string };
-    const token = await readToken(old.dataDir);
+    const { tokens } = await ensureTokens(old.dataDir);
     this.parties[i] = {
       index: i,
       dataDir: old.dataDir,
       configPath: out.config,
       peerId: out.peerId,
       port: old.port,
-      token,
+      tokens,
       log: [],
     };
     await this.configurePeers(this.parties[i]);
@@ -175,17 +178,21 @@ export class Network {
     await rm(this.root, { recursive: true, force: true });
   }
 
-  /** Calls party i's control API; returns status and parsed JSON. */
+  /**
+   * Calls party i's control API with the token of scope `as` (default: the one the route needs, the request
+   * token for reading); returns status and parsed JSON.
+   */
   async call(
     i: number,
     method: string,
     path: string,
     body?: unknown,
+    as: TokenScope = scopeFor(method, path),
   ): Promise<{ status: number; json: any }> {
     const p = this.parties[i];
     const res = await fetch(`${p.api}${path}`, {
       method,
-      headers: { authorization: `Bearer ${p.token}`, 'content-type': 'application/json' },
+      headers: { authorization: `Bearer ${p.tokens[as]}`, 'content-type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     return { status: res.status, json: await res.json() };
@@ -208,6 +215,16 @@ export class Network {
 
   async runtime(i: number): Promise<any> {
     return JSON.parse(await readFile(join(this.parties[i].dataDir, 'daemon.json'), 'utf8'));
+  }
+}
+
+/** The token a route takes (node/api/routes.ts): its own scope, the request token to read, request if none. */
+function scopeFor(method: string, path: string): TokenScope {
+  try {
+    const { scope } = findRoute(method, pathSegments(path.split('?')[0])).route;
+    return scope === 'read' || scope === 'metrics' ? 'request' : scope;
+  } catch {
+    return 'request';
   }
 }
 

@@ -83,9 +83,8 @@ async function operator(
     return { code, out, err };
   }
   const { commands } = await import('../../../cli/commands/approvals.ts');
-  const { parseCommandArgs } = await import('../../../cli/command.ts');
+  const { commandClient, parseCommandArgs } = await import('../../../cli/command.ts');
   const { Output } = await import('../../../cli/output.ts');
-  const { Client, locateDaemon } = await import('../../../cli/client.ts');
   const cmd = commands.find((c) => c.name === `${argv[0]} ${argv[1]}`);
   assert.ok(cmd, `no command ${argv[0]} ${argv[1]}`);
   let out = '';
@@ -97,7 +96,7 @@ async function operator(
   );
   try {
     const { values, positionals } = parseCommandArgs(cmd, argv.slice(2), {});
-    const client = new Client(await locateDaemon({ dataDir, command: cmd.name }, {}));
+    const client = await commandClient(cmd, { ...values, 'data-dir': dataDir }, new Set(), {});
     const code = await cmd.run({ values, positionals, out: output, env: {}, client: async () => client });
     return { code: code ?? 0, out, err };
   } catch (e) {

@@ -1,0 +1,182 @@
+/**
+ * The control API's request bodies, each checked whole before anything starts: a bad one is answered 400 with
+ * the field named (`"threshold" must be an integer from 2 to 3`), never accepted and failed later. What needs
+ * the party's state (the members of a key, the configured peers) is passed in.
+ */
+import { parseNetwork } from '../../chains/bitcoin/network.ts';
+import { hexToBytes } from '../../protocol/curve.ts';
+import { FrostnetError } from '../../protocol/errors.ts';
+import { MAX_MESSAGE_BYTES, parseScheme } from '../../protocol/sign.ts';
+import type { SignPayload } from '../session/messages.ts';
+import type { SignOptions } from '../signing/coordinator.ts';
+import {
+  array,
+  boolean,
+  type Fail,
+  integer,
+  nonEmptyString,
+  object,
+  peerAddrs,
+  peerId,
+  peerIds,
+} from '../storage/fields.ts';
+import { validateKeyName } from '../storage/keystore.ts';
+
+/** At most this many parties in a key (the FROST identifiers are one byte wide). */
+export const MAX_PARTIES = 255;
+const UNHARDENED = 2 ** 31 - 1;
+const PEER_NAME = /^[\w.-]{1,64}$/;
+
+const bad: Fail = (field, problem) => {
+  throw new FrostnetError('BAD_REQUEST', `"${field}" ${problem}`);
+};
+
+/** Runs a domain check of one field (a key name, a scheme); its refusal becomes that field's. */
+function checked<T>(field: string, check: () => T): T {
+  try {
+    return check();
+  } catch (e) {
+    return bad(field, `is refused: ${(e as Error).message}`);
+  }
+}
+
+const body = (b: unknown): Record<string, unknown> => object(b, '(body)', bad);
+
+/** What the party knows that a body is checked against. */
+export type PartyView = { self: string; peers: readonly string[] };
+
+/**
+ * The members of a new key or committee: distinct peer ids, this party and its configured peers only, and a
+ * threshold from 2 to their number.
+ */
+function committee(b: Record<string, unknown>, party: PartyView, o: { withSelf: boolean }) {
+  const parties = peerIds(b.parties, 'parties', 2, MAX_PARTIES, bad);
+  if (o.withSelf && !parties.includes(party.self))
+    bad('parties', `must include this party (${party.self}): a party creates only keys it holds a share of`);
+  const known = new Set(party.peers);
+  const unknown = parties.filter((p) => p !== party.self && !known.has(p));
+  if (unknown.length)
+    bad(
+      'parties',
+      `names parties that are not configured peers: ${unknown.join(', ')} (add them with "frostnet peers add")`,
+    );
+  return { parties, threshold: integer(b.threshold, 'threshold', 2, parties.length, bad) };
+}
+
+/** POST /v1/keys: a DKG. */
+export function keygenBody(raw: unknown, party: PartyView) {
+  const b = body(raw);
+  const name = checked('name', () => validateKeyName(b.name));
+  return { name, ...committee(b, party, { withSelf: true }) };
+}
+
+/** POST /v1/keys/:name/reshare: the new committee. */
+export function reshareBody(raw: unknown, party: PartyView) {
+  return committee(body(raw), party, { withSelf: false });
+}
+
+/** POST /v1/keys/:name/repair: the member whose share is rebuilt. */
+export function repairBody(raw: unknown) {
+  return { party: peerId(body(raw).party, 'party', bad) };
+}
+
+/** POST /v1/keys/:name/vouch: the member replaced and its new peer id. */
+export function vouchBody(raw: unknown) {
+  const b = body(raw);
+  return { party: peerId(b.party, 'party', bad), peer: peerId(b.peer, 'peer', bad) };
+}
+
+/** POST /v1/keys/:name/erase: `confirm` repeats the key name. */
+export function eraseBody(raw: unknown, name: string) {
+  if (body(raw).confirm !== name) bad('confirm', `must repeat the key name (${name}) to erase its share`);
+  return { confirm: name };
+}
+
+/** POST /v1/keys/:name/backup: the passphrase to encrypt the share under, and whether to keep the identity. */
+export function backupExportBody(raw: unknown) {
+  const b = body(raw);
+  return {
+    passphrase: nonEmptyString(b.passphrase, 'passphrase', bad),
+    withIdentity: b.withIdentity === undefined ? false : boolean(b.withIdentity, 'withIdentity', bad),
+  };
+}
+
+/** POST /v1/backups: a backup file (as JSON) and its passphrase. */
+export function backupImportBody(raw: unknown) {
+  const b = body(raw);
+  return {
+    backup: object(b.backup, 'backup', bad),
+    passphrase: nonEmptyString(b.passphrase, 'passphrase', bad),
+  };
+}
+
+/** POST /v1/peers: a party to add, or to replace by peer id. */
+export function peerBody(raw: unknown, party: PartyView) {
+  const b = body(raw);
+  const id = peerId(b.id, 'id', bad);
+  if (id === party.self) bad('id', 'is this party itself');
+  const addrs = peerAddrs(b.addrs ?? [], id, 'addrs', bad);
+  if (b.name === undefined) return { id, addrs };
+  const name = nonEmptyString(b.name, 'name', bad);
+  if (!PEER_NAME.test(name)) bad('name', 'may hold letters, digits, "_", "-" and "." (at most 64)');
+  if (name === 'self') bad('name', 'cannot be "self", which always means this party');
+  return { id, addrs, name };
+}
+
+/**
+ * POST /v1/keys/:name/sign: exactly one of a raw message (hex, with an unhardened path and a Taproot flag), a
+ * PSBT (base64, with its network) or EIP-712 typed data (with an account); signers, when given, are members of
+ * the key (`members`).
+ */
+export function signBody(raw: unknown, members: readonly string[]): { opts: SignOptions; finalize: boolean } {
+  const b = body(raw);
+  const scheme = checked('scheme', () => parseScheme(b.scheme ?? 'bip340'));
+  if (['message', 'psbt', 'typedData'].filter((k) => b[k] !== undefined).length !== 1)
+    throw new FrostnetError('BAD_REQUEST', 'give exactly one of "message", "psbt" or "typedData"');
+  let payload: SignPayload;
+  if (b.message !== undefined) {
+    const message = hex(b.message, 'message');
+    if (message.length > MAX_MESSAGE_BYTES) bad('message', `must be at most ${MAX_MESSAGE_BYTES} bytes`);
+    const path = array(b.path ?? [], 'path', bad);
+    if (path.length > 255) bad('path', 'must be at most 255 steps deep');
+    payload = {
+      raw: {
+        message,
+        path: path.map((i, k) => integer(i, `path[${k}]`, 0, UNHARDENED, bad)),
+        taproot: b.taproot === undefined ? false : boolean(b.taproot, 'taproot', bad),
+      },
+    };
+  } else if (b.psbt !== undefined) {
+    const text = nonEmptyString(b.psbt, 'psbt', bad);
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text) || text.length % 4 !== 0) bad('psbt', 'must be base64 text');
+    const network =
+      b.network === undefined ? 'mainnet' : checked('network', () => parseNetwork(b.network as string));
+    payload = { psbt: { psbt: Buffer.from(text, 'base64'), network } };
+  } else {
+    const json = typeof b.typedData === 'string' ? b.typedData : JSON.stringify(b.typedData);
+    object(parseJson(json, 'typedData'), 'typedData', bad);
+    payload = { typedData: { json, account: integer(b.account ?? 0, 'account', 0, UNHARDENED, bad) } };
+  }
+  let signers: string[] | undefined;
+  if (b.signers !== undefined) {
+    signers = peerIds(b.signers, 'signers', 1, MAX_PARTIES, bad);
+    const outside = signers.filter((s) => !members.includes(s));
+    if (outside.length)
+      bad('signers', `names parties that are not members of the key: ${outside.join(', ')}`);
+  }
+  const finalize = b.finalize === undefined ? false : boolean(b.finalize, 'finalize', bad);
+  return { opts: { scheme, payload, signers }, finalize };
+}
+
+function parseJson(text: string, field: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return bad(field, 'is not valid JSON');
+  }
+}
+
+function hex(v: unknown, field: string): Uint8Array {
+  if (typeof v !== 'string' || !/^(0x)?([0-9a-fA-F]{2})*$/.test(v)) bad(field, 'must be hex');
+  return hexToBytes((v as string).replace(/^0x/, '').toLowerCase());
+}
