@@ -88,7 +88,7 @@ type RouteSpec<T> = {
 };
 
 /** A route with its body type erased, as the table holds it. */
-function route<T = undefined>(spec: RouteSpec<T>): Route {
+function route<T>(spec: RouteSpec<T>): Route {
   return {
     method: spec.method,
     path: spec.path,
@@ -123,6 +123,14 @@ function knownKey({ b, params }: RouteContext): KeyEntry {
     throw new FrostnetError('UNKNOWN_KEY', `no key named ${params.name} on this party (see "frostnet keys")`);
   return e;
 }
+
+/** A body check for a route of an existing key: 404 for another name, then `check`. */
+const ofKnownKey =
+  <T>(check: (raw: unknown, ctx: RouteContext) => T) =>
+  (raw: unknown, ctx: RouteContext): T => {
+    knownKey(ctx);
+    return check(raw, ctx);
+  };
 
 const party = (b: ApiBackend): PartyView => ({ self: b.self, peers: b.peerIds() });
 
@@ -184,7 +192,7 @@ export const ROUTES: readonly Route[] = [
     method: 'POST',
     path: '/v1/keys/:name/refresh',
     scope: 'request',
-    body: (_raw, ctx) => knownKey(ctx),
+    body: ofKnownKey(() => undefined),
     handle: ({ b, params: { name } }) =>
       started(
         b.requests.start('refresh', async () => {
@@ -201,10 +209,7 @@ export const ROUTES: readonly Route[] = [
     method: 'POST',
     path: '/v1/keys/:name/reshare',
     scope: 'request',
-    body: (raw, ctx) => {
-      knownKey(ctx);
-      return reshareBody(raw, party(ctx.b));
-    },
+    body: ofKnownKey((raw, { b }) => reshareBody(raw, party(b))),
     handle: ({ b, params: { name } }, { threshold, parties }) =>
       started(
         b.requests.start('reshare', async (progress) => {
@@ -230,10 +235,7 @@ export const ROUTES: readonly Route[] = [
     method: 'POST',
     path: '/v1/keys/:name/repair',
     scope: 'request',
-    body: (raw, ctx) => {
-      knownKey(ctx);
-      return repairBody(raw);
-    },
+    body: ofKnownKey(repairBody),
     handle: ({ b, params: { name } }, { party }) =>
       started(b.requests.start('repair', () => b.repair(name, party))),
   }),
@@ -241,10 +243,7 @@ export const ROUTES: readonly Route[] = [
     method: 'POST',
     path: '/v1/keys/:name/vouch',
     scope: 'admin',
-    body: (raw, ctx) => {
-      knownKey(ctx);
-      return vouchBody(raw);
-    },
+    body: ofKnownKey(vouchBody),
     handle: ({ b, params: { name } }, { party, peer }) =>
       started(b.requests.start('vouch', () => b.vouch(name, party, peer))),
   }),

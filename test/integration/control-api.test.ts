@@ -6,11 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { loadConfig } from '../../node/storage/config.ts';
 import { generateIdentity, peerIdOf } from '../../node/storage/identity.ts';
 import { assertOneLineError, frostnet } from '../cli/helpers.ts';
+import { getWithHost } from '../helpers/http.ts';
 import { Network } from '../helpers/network.ts';
 
 describe('control API of a daemon', () => {
@@ -62,25 +62,11 @@ describe('control API of a daemon', () => {
 
   test('a forged Host header is refused, even with the right token', async () => {
     const { port } = new URL(net.parties[0].api!);
-    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = request(
-        {
-          host: '127.0.0.1',
-          port,
-          path: '/v1/keys',
-          headers: {
-            host: `rebound.example:${port}`,
-            authorization: `Bearer ${net.parties[0].tokens.admin}`,
-          },
-        },
-        (res) => {
-          let body = '';
-          res.on('data', (d) => (body += d));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-        },
-      );
-      req.on('error', reject);
-      req.end();
+    const answer = await getWithHost({
+      port,
+      path: '/v1/keys',
+      host: `rebound.example:${port}`,
+      token: net.parties[0].tokens.admin,
     });
     assert.equal(answer.status, 403);
     assert.equal(JSON.parse(answer.body).error.code, 'WRONG_HOST');

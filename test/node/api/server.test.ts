@@ -5,7 +5,6 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -16,6 +15,7 @@ import { type ApiBackend, findRoute, pathSegments, ROUTES } from '../../../node/
 import { ControlApi } from '../../../node/api/server.ts';
 import { generateIdentity, peerIdOf } from '../../../node/storage/identity.ts';
 import type { KeyEntry } from '../../../node/storage/keystore.ts';
+import { getWithHost } from '../../helpers/http.ts';
 import { makeKey } from '../../helpers/keys.ts';
 
 const share = makeKey(2, 3).get('party-1')!;
@@ -108,21 +108,7 @@ async function call(
   };
 }
 
-/** A raw HTTP request with the given Host header (fetch would set its own). */
-function withHost(host: string, path = '/v1/status'): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { host: '127.0.0.1', port, path, headers: { host, authorization: `Bearer ${tokens.request}` } },
-      (res) => {
-        let body = '';
-        res.on('data', (d) => (body += d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
-}
+const withHost = (host: string) => getWithHost({ port, path: '/v1/status', host, token: tokens.request });
 
 describe('control API routes', () => {
   test('unknown routes, keys and requests are 404; another method on a route is 405', async () => {
