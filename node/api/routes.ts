@@ -348,10 +348,7 @@ export function findRoute(
       'METHOD_NOT_ALLOWED',
       `${segments.join('/')} answers ${methods.join(', ')}, not ${method}`,
     );
-  throw new ApiRefusal(
-    'NOT_FOUND',
-    `no route ${method} /${segments.join('/')} (see the control API in the README)`,
-  );
+  throw new ApiRefusal('NOT_FOUND', `no route ${method} /${segments.join('/')} (see docs/control-api.md)`);
 }
 
 function matchPath(

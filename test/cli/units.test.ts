@@ -63,6 +63,7 @@ describe('command options', () => {
     ])
       assert.ok(help.includes(o), o);
     assert.match(help, /a count \(env DEMO_COUNT\)/);
+    assert.match(help, /token: <data dir>\/tokens\/request, which asks for signatures/);
   });
 
   test('lists: trimmed, no empties, no repeats', () => {
