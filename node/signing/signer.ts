@@ -299,19 +299,7 @@ export class Signer {
           'COMMITMENT_MISMATCH',
           "the package names the wrong number of this party's commitments",
         );
-      // Exactly the commitments of this session: never another unused nonce of this party's (one handed out
-      // to another coordinator, or committed in another session).
-      const named = pkg.signers.filter((p) => p.party === this.o.self);
-      if (
-        named.length !== 1 ||
-        named[0].commitments.length !== targets.length ||
-        named[0].commitments.some((w, i) => commitmentKey(w) !== commitmentKey(ownCommitments[i]))
-      )
-        throw new FrostnetError(
-          'COMMITMENT_MISMATCH',
-          'the package names commitments of this party other than the ones this session committed',
-          [requester],
-        );
+      this.checkOwnCommitments(pkg, ownCommitments, requester);
       shares = targets.map((target, i) => {
         const commitments = pkg.signers.map((p) => {
           const w = p.commitments[i];
@@ -335,6 +323,41 @@ export class Signer {
       this.o.log.error('policy could not record a signature', { reason: (e as Error).message }),
     );
     return shares;
+  }
+
+  /**
+   * The package must name exactly this session's commitments for this party: never another unused nonce of
+   * this party's (one handed out to another coordinator, or committed in another session), which would then be
+   * used here and be missing where it belongs.
+   */
+  private checkOwnCommitments(pkg: SignPackageMsg, own: NonceCommitments[], requester: string): void {
+    const named = pkg.signers.filter((p) => p.party === this.o.self);
+    if (named.length !== 1)
+      throw new FrostnetError('COMMITMENT_MISMATCH', 'the package must name this party exactly once', [
+        requester,
+      ]);
+    const other = named[0].commitments.find((w, i) => !own[i] || commitmentKey(w) !== commitmentKey(own[i]));
+    if (named[0].commitments.length === own.length && !other) return;
+    if (other && !this.isUnusedNonce(other))
+      throw new FrostnetError(
+        'NONCE_REUSED',
+        'the package names a commitment that is not an unused nonce of this party (used already, or never made)',
+        [requester],
+      );
+    throw new FrostnetError(
+      'COMMITMENT_MISMATCH',
+      "the package names other commitments of this party than this session's own (another session's or coordinator's)",
+      [requester],
+    );
+  }
+
+  /** Whether `c` is a commitment of this party's still waiting for its use: handed out, or in a session. */
+  private isUnusedNonce(c: WireCommitment): boolean {
+    const key = commitmentKey(c);
+    if (this.handedOut.has(key)) return true;
+    for (const s of this.sessions.values())
+      if (s.commitments.some((x) => commitmentKey(x) === key)) return true;
+    return false;
   }
 
   // ---- Network handlers ----------------------------------------------------------------------------------

@@ -96,7 +96,11 @@ describe('reshare across daemons', () => {
     assert.equal(own.state, 'rejected');
     assert.equal(own.error.code, 'UNKNOWN_KEY');
     const asked = await signVia(net, via, KEY, [via, i]);
-    assert.equal(asked.state, 'failed', 'a member will not sign with a removed party');
+    // Refused up front: the member's own view of the key does not list the removed party.
+    assert.equal(asked.state, 'rejected', 'a member will not sign with a removed party');
+    assert.equal(asked.status, 400);
+    assert.match(asked.error.message, /"signers" names parties that are not members of the key/);
+    assert.ok(asked.error.message.includes(net.ids[i]), 'the removed party is named');
     if (!store) return;
     await net.stop(i);
     try {
