@@ -10,9 +10,11 @@ import { applyKeySignatures, finalizePsbt } from '../../chains/bitcoin/psbt.ts';
 import { bytesToHex, hexToBytes } from '../../protocol/curve.ts';
 import { type ErrorCode, FrostnetError, isFrostnetError } from '../../protocol/errors.ts';
 import { groupKey, type KeyShare } from '../../protocol/keys.ts';
+import { MAX_PROPOSAL_SECONDS } from '../../protocol/proposal.ts';
 import { parseScheme } from '../../protocol/sign.ts';
 import type { BackupFile, RestoreOutcome } from '../ceremonies/backup.ts';
-import type { ReshareOutcome } from '../ceremonies/key-ceremonies.ts';
+import type { ProposalOptions, ReshareOutcome } from '../ceremonies/key-ceremonies.ts';
+import type { CeremonyReport } from '../ceremonies/proposals.ts';
 import type { RepairOutcome, VouchOutcome } from '../ceremonies/repair.ts';
 import { PROMETHEUS_CONTENT_TYPE } from '../ops/metrics.ts';
 import { DECISIONS, type Decision } from '../policy/approvals.ts';
@@ -33,9 +35,17 @@ export interface ApiBackend {
   key(name: string): KeyEntry | undefined;
   dkg(name: string, threshold: number, parties: string[]): Promise<KeyShare>;
   sign(name: string, opts: SignOptions): Promise<SignOutcome>;
-  refresh(name: string): Promise<KeyShare>;
-  reshare(name: string, threshold: number, parties: string[]): Promise<ReshareOutcome>;
-  repair(name: string, party: string): Promise<RepairOutcome>;
+  refresh(name: string, report: CeremonyReport, opts: ProposalOptions): Promise<KeyShare>;
+  reshare(
+    name: string,
+    threshold: number,
+    parties: string[],
+    report: CeremonyReport,
+    opts: ProposalOptions,
+  ): Promise<ReshareOutcome>;
+  repair(name: string, party: string, report: CeremonyReport, opts: ProposalOptions): Promise<RepairOutcome>;
+  /** Drops this party's pending epoch of the key at its operator's word (see KeyCeremonies.abandonPending). */
+  abandon(name: string): Promise<{ epoch: number; missing: string[]; creating: boolean }>;
   vouch(name: string, party: string, peer: string): Promise<VouchOutcome>;
   /** Deletes this party's share and record of the key; gives the epoch it held. */
   erase(name: string): Promise<number>;
@@ -173,13 +183,14 @@ export class ControlApi {
         );
       }
       if (name && action === 'refresh' && method === 'POST') {
+        const opts = proposalOptions(body);
         b.key(name) ??
           (() => {
             throw new FrostnetError('UNKNOWN_KEY', `no key named ${name} on this party`);
           })();
         return started(
-          b.requests.start('refresh', async () => {
-            const share = await b.refresh(name);
+          b.requests.start('refresh', async (progress, report) => {
+            const share = await b.refresh(name, { progress, ...report }, opts);
             return {
               name,
               epoch: share.group.epoch,
@@ -207,7 +218,7 @@ export class ControlApi {
     }
     if (resource === 'requests' && name && method === 'GET') {
       const wait = Math.min(Number(url.searchParams.get('wait') ?? 0) || 0, 600_000);
-      const view = await b.requests.get(name, wait);
+      const view = await b.requests.get(name, wait, url.searchParams.get('change') === '1');
       if (!view) throw notFound(`no request ${name}`);
       return ok(view);
     }
@@ -223,10 +234,11 @@ export class ControlApi {
     const b = this.backend;
     if (action === 'reshare') {
       const { threshold, parties } = reshareBody(body);
+      const opts = proposalOptions(body);
       b.key(name) ?? unknownKey(name);
-      const view = b.requests.start('reshare', async (progress) => {
+      const view = b.requests.start('reshare', async (progress, report) => {
         progress(`reshare of ${name} to ${threshold}-of-${parties.length}`);
-        const out = await b.reshare(name, threshold, parties);
+        const out = await b.reshare(name, threshold, parties, { progress, ...report }, opts);
         const g = out.result.group;
         if (out.notErased.length)
           progress(`removed members that took no part keep their old shares: ${out.notErased.join(', ')}`);
@@ -246,8 +258,23 @@ export class ControlApi {
     if (action === 'repair') {
       const party = obj(body).party;
       if (typeof party !== 'string') throw new FrostnetError('BAD_REQUEST', 'party (a peer id) is required');
+      const opts = proposalOptions(body);
       b.key(name) ?? unknownKey(name);
-      return { status: 202, json: b.requests.start('repair', () => b.repair(name, party)) };
+      return {
+        status: 202,
+        json: b.requests.start('repair', (progress, report) =>
+          b.repair(name, party, { progress, ...report }, opts),
+        ),
+      };
+    }
+    // The operator drops a pending epoch that no certificate settled (the CLI says what that risks).
+    if (action === 'abandon') {
+      if (obj(body).confirm !== name)
+        throw new FrostnetError(
+          'BAD_REQUEST',
+          `confirm must repeat the key name (${name}) to abandon its pending epoch`,
+        );
+      return { status: 200, json: { name, abandoned: true, ...(await b.abandon(name)) } };
     }
     if (action === 'vouch') {
       const { party, peer } = obj(body);
@@ -281,6 +308,18 @@ export class ControlApi {
 const unknownKey = (name: string): never => {
   throw new FrostnetError('UNKNOWN_KEY', `no key named ${name} on this party`);
 };
+
+/** How long the custody proposal of a refresh, reshare or repair stays valid (expiresInSeconds). */
+function proposalOptions(body: unknown): ProposalOptions {
+  const v = obj(body).expiresInSeconds;
+  if (v === undefined) return {};
+  if (!Number.isSafeInteger(v) || (v as number) < 60 || (v as number) > MAX_PROPOSAL_SECONDS)
+    throw new FrostnetError(
+      'BAD_REQUEST',
+      `expiresInSeconds must be a whole number of seconds from 60 to ${MAX_PROPOSAL_SECONDS}`,
+    );
+  return { expiresInSeconds: v as number };
+}
 
 function reshareBody(body: unknown) {
   const b = obj(body);
