@@ -16,7 +16,7 @@ import {
   type TokenScope,
   tokenFile,
 } from '../node/api/credentials.ts';
-import { CliError, hintFor, UsageError } from './output.ts';
+import { CliError, hintFor, UsageError, Waiting } from './output.ts';
 
 /** Where node/daemon.ts writes the running daemon's API URL. */
 export const RUNTIME_FILE = 'daemon.json';
@@ -47,14 +47,41 @@ export type LocateOptions = {
   scope: CommandScope;
 };
 
+/** A custody proposal held for approval, as the daemon reports it (node/ceremonies/proposals.ts). */
+export type HeldView = {
+  proposal: string;
+  kind: string;
+  holders: { party: string; code: string; reason: string }[];
+  approvals: string[];
+  needed: number;
+  expiresAt: string;
+};
+
 export type RequestView = {
   id: string;
   kind: string;
-  state: 'running' | 'done' | 'failed';
+  state: 'running' | 'awaiting-approval' | 'settling' | 'done' | 'failed';
   progress: string[];
+  held?: HeldView;
+  settling?: { missing: string[] };
   result?: unknown;
   error?: { code: string; message: string; culprits: string[] };
 };
+
+/** How a long request is followed: whether to wait while it is held or settling, and how to name parties. */
+export type FollowOptions = { wait?: boolean; label?: (peer: string) => string };
+
+/** One line on what a waiting request waits for. */
+export function waitingLine(view: RequestView, label: (peer: string) => string = (p) => p): string {
+  if (view.state === 'settling')
+    return `settling: this party confirmed the new epoch and waits for the signed confirmations of ${(view.settling?.missing ?? []).map(label).join(', ') || 'the others'}`;
+  const h = view.held;
+  if (!h) return view.state;
+  const holders = h.holders.map(
+    (x) => `${label(x.party)} (${x.code === 'TIME_LOCKED' ? 'time lock' : 'approval'})`,
+  );
+  return `the ${h.kind} proposal ${h.proposal} awaits approval: ${h.approvals.length} of ${h.needed} approvals; held by ${holders.join(', ')}; valid until ${h.expiresAt}`;
+}
 
 const readText = async (file: string): Promise<string | undefined> => {
   try {
@@ -180,11 +207,25 @@ export class Client {
     path: string,
     body: unknown,
     onProgress: (line: string) => void = () => {},
+    opts: FollowOptions = {},
   ): Promise<T> {
     const { id } = await this.post<{ id: string }>(path, body);
+    return this.follow<T>(id, onProgress, opts);
+  }
+
+  /**
+   * Follows request `id` to its end. While it is held for approval or settling it reports what it waits for;
+   * without `wait` it then stops with Waiting (the daemon goes on with the request).
+   */
+  async follow<T = unknown>(
+    id: string,
+    onProgress: (line: string) => void = () => {},
+    opts: FollowOptions = {},
+  ): Promise<T> {
     let shown = 0;
+    let said = '';
     for (;;) {
-      const view = await this.follow(id);
+      const view = await this.poll(id);
       for (const line of view.progress.slice(shown)) onProgress(line);
       shown = view.progress.length;
       if (view.state === 'done') return view.result as T;
@@ -192,13 +233,24 @@ export class Client {
         const err = view.error ?? { code: 'INTERNAL', message: 'the request failed', culprits: [] };
         throw apiError(err.code, err.message, err.culprits);
       }
+      if (view.state !== 'awaiting-approval' && view.state !== 'settling') continue;
+      const line = waitingLine(view, opts.label);
+      if (!opts.wait)
+        throw new Waiting(
+          view.state === 'settling' ? 'SETTLING' : 'AWAITING_APPROVAL',
+          line,
+          id,
+          `the daemon goes on with it; follow it with "frostnet requests show ${id} --wait"${view.state === 'awaiting-approval' ? ' while the named operators run "frostnet approvals"' : ''}`,
+        );
+      if (line !== said) onProgress(line);
+      said = line;
     }
   }
 
-  /** One long poll of request `id`; a daemon that forgot the request (it restarted) is said so. */
-  private async follow(id: string): Promise<RequestView> {
+  /** One long poll of request `id` (until it changes); a daemon that forgot it (it restarted) is said so. */
+  private async poll(id: string): Promise<RequestView> {
     try {
-      return await this.get<RequestView>(`/v1/requests/${encodeURIComponent(id)}?wait=5000`, 60_000);
+      return await this.get<RequestView>(`/v1/requests/${encodeURIComponent(id)}?wait=5000&change=1`, 60_000);
     } catch (e) {
       if (!(e instanceof CliError) || e.code !== 'NOT_FOUND') throw e;
       throw new CliError(

@@ -22,6 +22,7 @@ const GROUPS: readonly (readonly Command[])[] = [
   (await import('./commands/evm.ts')).commands,
   (await import('./commands/approvals.ts')).commands,
   (await import('./commands/admin.ts')).commands,
+  (await import('./commands/requests.ts')).commands,
 ];
 
 const COMMANDS: readonly Command[] = GROUPS.flat();
@@ -51,7 +52,7 @@ function generalHelp(): string {
     'environment:',
     ...ENVIRONMENT.map((l) => `  ${l}`),
     '',
-    'Run "frostnet <command> --help" for its options. Exit codes: 0 ok, 1 failure, 2 usage error.',
+    'Run "frostnet <command> --help" for its options. Exit codes: 0 ok, 1 failure, 2 usage error, 3 still waiting (approvals, settling).',
   ].join('\n');
 }
 

@@ -5,13 +5,15 @@
  *   error: <what failed> — <what to do>
  *
  * and, with --json, also `{"error":{code,message,culprits,hint}}` on stdout. Exit codes: 0 ok, 1 failure,
- * 2 usage error. Stack traces are never printed (FROSTNET_DEBUG=1 prints them, for bug reports).
+ * 2 usage error, 3 still waiting (a request held for approval or settling goes on in the daemon; the line says
+ * how to follow it). Stack traces are never printed (FROSTNET_DEBUG=1 prints them, for bug reports).
  */
 import { isFrostnetError } from '../protocol/errors.ts';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
+export const EXIT_WAITING = 3;
 
 /** Wrong or missing arguments: exit code 2, with a pointer to the command's help (or another hint). */
 export class UsageError extends Error {
@@ -38,6 +40,24 @@ export class CliError extends Error {
     this.code = code;
     this.hint = hint;
     this.culprits = [...culprits];
+  }
+}
+
+/**
+ * Not a failure: the request waits, for approvals or to settle, and the daemon goes on with it. Printed as one
+ * "waiting:" line (with --json, `{"waiting":{code,message,request,hint}}`); exit code 3.
+ */
+export class Waiting extends Error {
+  readonly code: 'AWAITING_APPROVAL' | 'SETTLING';
+  readonly request: string;
+  readonly hint: string;
+
+  constructor(code: Waiting['code'], message: string, request: string, hint: string) {
+    super(message);
+    this.name = 'Waiting';
+    this.code = code;
+    this.request = request;
+    this.hint = hint;
   }
 }
 
@@ -141,6 +161,12 @@ export class Output {
 
   /** Prints the one-line error (and the JSON error with --json); returns the exit code. */
   error(e: unknown, debug = false): number {
+    if (e instanceof Waiting) {
+      const { code, message, request, hint } = e;
+      if (this.json) this.stdout.write(`${JSON.stringify({ waiting: { code, message, request, hint } })}\n`);
+      this.stderr.write(`${oneLine(`waiting: ${message} — ${hint}`)}\n`);
+      return EXIT_WAITING;
+    }
     const report = describeError(e);
     if (this.json) this.stdout.write(`${JSON.stringify({ error: report.json })}\n`);
     this.stderr.write(`${report.line}\n`);

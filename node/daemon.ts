@@ -10,6 +10,7 @@ import { Requests } from './api/requests.ts';
 import { ControlApi } from './api/server.ts';
 import { Backups } from './ceremonies/backup.ts';
 import { KeyCeremonies } from './ceremonies/key-ceremonies.ts';
+import { proposalApprover } from './ceremonies/proposals.ts';
 import { Repairs } from './ceremonies/repair.ts';
 import { createLogger, type Logger } from './ops/log.ts';
 import { createRegistry } from './ops/metrics.ts';
@@ -18,7 +19,7 @@ import { Router } from './session/router.ts';
 import { Coordinator } from './signing/coordinator.ts';
 import { type Policy, Signer } from './signing/signer.ts';
 import { type Config, ConfigFile, loadConfig } from './storage/config.ts';
-import { loadOrCreateIdentity, peerIdOf } from './storage/identity.ts';
+import { identitySignatures, loadOrCreateIdentity, peerIdOf } from './storage/identity.ts';
 import { KeyStore } from './storage/keystore.ts';
 import { openStore, readPassphrase, type Store } from './storage/store.ts';
 import { createHost, type Host } from './transport/host.ts';
@@ -139,27 +140,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       latency.observe({ ceremony }, ms / 1000);
     };
 
-    const ceremonies = new KeyCeremonies({
-      self,
-      keys,
-      router,
-      send,
-      peers: peerIds,
-      roundTimeoutMs: cfg.limits.roundTimeoutMs,
-      log: plog,
-      onOutcome: observe,
-    });
-    const repairs = new Repairs({
-      self,
-      keys,
-      ceremonies,
-      router,
-      send,
-      peers: peerIds,
-      roundTimeoutMs: cfg.limits.roundTimeoutMs,
-      log: plog,
-    });
-    const backups = new Backups({ self, identity: privateKey, keys, ceremonies, log: plog });
+    const signatures = identitySignatures(privateKey);
     const signer = new Signer({
       self,
       keys,
@@ -181,6 +162,29 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       roundTimeoutMs: cfg.limits.roundTimeoutMs,
       log: plog,
     });
+    const ceremonies = new KeyCeremonies({
+      self,
+      keys,
+      router,
+      send,
+      signatures,
+      approve: proposalApprover({ sign: (name, opts) => coordinator.sign(name, opts), clock: Date.now }),
+      peers: peerIds,
+      roundTimeoutMs: cfg.limits.roundTimeoutMs,
+      log: plog,
+      onOutcome: observe,
+    });
+    const repairs = new Repairs({
+      self,
+      keys,
+      ceremonies,
+      router,
+      send,
+      peers: peerIds,
+      roundTimeoutMs: cfg.limits.roundTimeoutMs,
+      log: plog,
+    });
+    const backups = new Backups({ self, identity: privateKey, keys, ceremonies, log: plog });
     const requests = new Requests(cfg.limits.maxQueuedRequests);
 
     // A pending epoch left by a crash is settled with the other members as soon as they answer.
@@ -222,9 +226,10 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
         key: (name) => keys.get(name),
         dkg: (name, t, parties) => ceremonies.dkg(name, t, parties),
         sign: (name, opts) => coordinator.sign(name, opts),
-        refresh: (name) => ceremonies.refresh(name),
-        reshare: (name, t, parties) => ceremonies.reshare(name, t, parties),
-        repair: (name, party) => repairs.repair(name, party),
+        refresh: (name, report, opts) => ceremonies.refresh(name, report, opts),
+        reshare: (name, t, parties, report, opts) => ceremonies.reshare(name, t, parties, report, opts),
+        repair: (name, party, report, opts) => repairs.repair(name, party, report, opts),
+        abandon: (name) => ceremonies.abandonPending(name),
         vouch: (name, party, peer) => repairs.vouch(name, party, peer),
         erase: async (name) => {
           const epoch = await keys.erase(name);

@@ -7,6 +7,7 @@
 import type { Identifier } from '@noble/curves/abstract/frost.js';
 import { FrostnetError } from './errors.ts';
 import {
+  groupDigest,
   groupKey,
   identifierScalar,
   type KeyGroup,
@@ -31,6 +32,8 @@ export type CeremonyContext = {
   readonly self: PartyId;
   /** The key group being refreshed or reshared (absent for a DKG). */
   readonly base?: KeyGroup;
+  /** Digest of the custody proposal that approved a refresh or reshare (protocol/proposal.ts). */
+  readonly proposal?: Uint8Array;
 };
 
 export const SESSION_ID_BYTES = 32;
@@ -45,6 +48,8 @@ export function validateContext(ctx: CeremonyContext): void {
     throw new FrostnetError('INVALID_INPUT', `party ${ctx.self} takes no part in this ceremony`);
   if (ctx.kind === 'dkg' && (ctx.base || !sameList(ctx.dealers, ctx.receivers)))
     throw new FrostnetError('INVALID_INPUT', 'a DKG has no base key and its dealers are its receivers');
+  if (ctx.proposal !== undefined && (!(ctx.proposal instanceof Uint8Array) || ctx.proposal.length !== 32))
+    throw new FrostnetError('INVALID_INPUT', 'a proposal digest is 32 bytes');
   if (ctx.kind !== 'dkg' && !ctx.base)
     throw new FrostnetError('INVALID_INPUT', `${ctx.kind} needs the current key group`);
   if (ctx.kind === 'refresh') {
@@ -83,18 +88,11 @@ export function contextHash(ctx: CeremonyContext): Uint8Array {
     ctx.threshold,
     [...ctx.dealers],
     [...ctx.receivers],
-    // The chain code and who holds which identifier too: a newcomer learns them from the invite, and a vouch
-    // changes members without changing the transcript; only this binds them to what the others hold.
-    base
-      ? [
-          groupKey(base).toBytes(true),
-          base.epoch,
-          base.transcript,
-          base.chainCode,
-          [...base.members],
-          [...base.identifiers],
-        ]
-      : [],
+    // The whole public group: a newcomer learns it from the invite, and a vouch changes members without
+    // changing the transcript; only this binds it to what the others hold, so that a newcomer given another
+    // group than the dealers hold runs another ceremony than theirs.
+    base ? [groupKey(base).toBytes(true), groupDigest(base)] : [],
+    ctx.proposal ?? new Uint8Array(),
   );
 }
 

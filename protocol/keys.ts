@@ -8,6 +8,7 @@ import type { FrostPublic, FrostSecret, Identifier } from '@noble/curves/abstrac
 import { secp256k1_FROST } from '@noble/curves/secp256k1.js';
 import { type Bytes, bytesToHex, Fn, hexToBytes, type Point, parsePoint, parseScalar } from './curve.ts';
 import { FrostnetError } from './errors.ts';
+import { hashFields } from './transcript.ts';
 
 export type PartyId = string;
 
@@ -54,6 +55,24 @@ export function validateParameters(threshold: number, members: readonly PartyId[
 }
 
 export const groupKey = (group: KeyGroup): Point => parsePoint(group.public.commitments[0], 'group key');
+
+/**
+ * Digest of all of a key group's public data: threshold, members and their identifiers, commitments, verifying
+ * shares, chain code, epoch and transcript. Two parties with the same digest hold the same group; a custody
+ * proposal and every ceremony context that starts from a group bind it through this.
+ */
+export const groupDigest = (g: KeyGroup): Uint8Array =>
+  hashFields(
+    'group',
+    g.threshold,
+    [...g.members],
+    [...g.identifiers],
+    [...g.public.commitments],
+    g.identifiers.map((id) => g.public.verifyingShares[id]),
+    g.chainCode,
+    g.epoch,
+    g.transcript,
+  );
 
 /** A member's FROST identifier in this group. */
 export function identifierOf(group: KeyGroup, party: PartyId): Identifier {

@@ -93,11 +93,15 @@ class RefreshDealing implements Dealing<KeyShare> {
   }
 }
 
-/** Starts a refresh of `current` among all its members. The session id must be fresh and agreed. */
+/**
+ * Starts a refresh of `current` among all its members. The session id must be fresh and agreed; `proposal` is the
+ * digest of the custody proposal that approved it, bound into the context.
+ */
 export function createRefresh(
   sessionId: Uint8Array,
   self: PartyId,
   current: KeyShare,
+  proposal?: Uint8Array,
 ): VssCeremony<KeyShare> {
   const g = current.group;
   const ctx: CeremonyContext = {
@@ -108,6 +112,7 @@ export function createRefresh(
     receivers: g.members,
     self,
     base: g,
+    ...(proposal && { proposal }),
   };
   validateContext(ctx);
   if (current.secret.identifier !== identifierOf(g, self))

@@ -171,13 +171,15 @@ class ReshareDealing implements Dealing<ReshareResult> {
 /**
  * Starts a reshare of the key `held` belongs to. Dealers pass their current KeyShare; newcomers (and current
  * members that do not deal) may pass just the current KeyGroup, its public data from the invite. The session id
- * must be fresh and agreed; `plan` must be the same at every participant.
+ * must be fresh and agreed; `plan` must be the same at every participant; `proposal` is the digest of the
+ * custody proposal that approved it, bound into the context.
  */
 export function createReshare(
   sessionId: Uint8Array,
   self: PartyId,
   held: KeyShare | KeyGroup,
   plan: ResharePlan,
+  proposal?: Uint8Array,
 ): VssCeremony<ReshareResult> {
   const current = 'secret' in held ? held : undefined;
   const base = current ? current.group : (held as KeyGroup);
@@ -189,6 +191,7 @@ export function createReshare(
     receivers: [...plan.members],
     self,
     base,
+    ...(proposal && { proposal }),
   };
   validateContext(ctx);
   checkGroupConsistency(base);

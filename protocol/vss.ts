@@ -1,8 +1,12 @@
 /**
- * The three-round engine shared by DKG, refresh and reshare. Dealers broadcast polynomial commitments (round 1),
- * send each receiver its share together with digests of every round-1 package they saw (round 2, so a dealer who
- * shows different packages to different parties is caught), and everyone confirms a hash of the whole
- * transcript and its outcome (round 3). The result is released only when every confirmation matches.
+ * The three-round engine shared by DKG, refresh and reshare. Dealers broadcast polynomial commitments (round 1;
+ * a participant that does not deal sends an empty round 1, its word that it takes part), send each receiver its
+ * share together with digests of every round-1 package they saw (round 2, so a dealer who shows different
+ * packages to different parties is caught), and everyone confirms a hash of the whole transcript and its
+ * outcome (round 3). The result is released only when every confirmation matches.
+ *
+ * No share is dealt before every participant has sent round 1: a receiver that is not there (a newcomer whose
+ * daemon is down) stops the ceremony before anyone computes, let alone confirms, an outcome.
  *
  * Pure: messages in, messages out. A protocol violation throws a FrostnetError naming the culprits, after which
  * the ceremony is dead.
@@ -102,6 +106,8 @@ export class VssCeremony<R> {
   ];
   private readonly seen = new Map<string, Uint8Array>();
   private readonly round1 = new Map<PartyId, Dealt>();
+  /** Participants that do not deal and sent their empty round 1. */
+  private readonly joined = new Set<PartyId>();
   private digests?: Uint8Array[];
   private confirmation?: Uint8Array;
   private outcome?: R;
@@ -127,18 +133,19 @@ export class VssCeremony<R> {
     return list.filter((p) => p !== this.ctx.self);
   }
 
-  /** Round 1: a dealer broadcasts its commitment; others just wait. */
+  /** Round 1: a dealer broadcasts its commitment; every other participant says it takes part. */
   start(): Step<R> {
     return this.guard(() => {
       if (this.started) throw new FrostnetError('INVALID_INPUT', 'ceremony already started');
       this.started = true;
       const send: Outbound[] = [];
+      let message: Round1 = { round: 1, commitment: [], proof: new Uint8Array() };
       if (this.isDealer) {
         const { commitment, proof } = this.dealing.deal();
         this.round1.set(this.ctx.self, { commitment, proof });
-        const message: Round1 = { round: 1, commitment: commitment.map((p) => p.toBytes(true)), proof };
-        for (const to of this.others(this.everyone)) send.push({ to, message });
-      }
+        message = { round: 1, commitment: commitment.map((p) => p.toBytes(true)), proof };
+      } else this.joined.add(this.ctx.self);
+      for (const to of this.others(this.everyone)) send.push({ to, message });
       return this.advance(send);
     });
   }
@@ -151,7 +158,7 @@ export class VssCeremony<R> {
       const round = message?.round;
       if (round !== 1 && round !== 2 && round !== 3)
         throw new FrostnetError('INVALID_INPUT', `unknown round from ${from}`, [from]);
-      const expected = round === 3 || (this.ctx.dealers.includes(from) && (round === 1 || this.isReceiver));
+      const expected = round !== 2 || (this.ctx.dealers.includes(from) && this.isReceiver);
       if (!expected)
         throw new FrostnetError('UNEXPECTED_SENDER', `${from} may not send round ${round} here`, [from]);
       const digest = blameOnThrow('INVALID_INPUT', `malformed round ${round} from ${from}`, [from], () =>
@@ -164,7 +171,8 @@ export class VssCeremony<R> {
         throw new FrostnetError('EQUIVOCATION', `${from} sent two different round ${round} messages`, [from]);
       }
       this.seen.set(key, digest);
-      if (message.round === 1) this.acceptRound1(from, message);
+      if (message.round === 1 && !this.ctx.dealers.includes(from)) this.acceptJoin(from, message);
+      else if (message.round === 1) this.acceptRound1(from, message);
       else if (message.round === 2) this.checkRound2Shape(from, message);
       else if (!(message.confirmation instanceof Uint8Array) || message.confirmation.length !== 32)
         throw new FrostnetError('INVALID_INPUT', `confirmation from ${from} must be 32 bytes`, [from]);
@@ -176,7 +184,8 @@ export class VssCeremony<R> {
   /** Parties whose message for the current round has not arrived: for timeouts. */
   waitingFor(): PartyId[] {
     if (this.finished || this.failure) return [];
-    if (!this.digests) return this.others(this.ctx.dealers).filter((d) => !this.round1.has(d));
+    if (!this.digests)
+      return this.others(this.everyone).filter((p) => !this.round1.has(p) && !this.joined.has(p));
     if (!this.confirmation)
       return this.isReceiver ? this.others(this.ctx.dealers).filter((d) => !this.inbox[1].has(d)) : [];
     return this.others(this.everyone).filter((p) => !this.inbox[2].has(p));
@@ -204,6 +213,15 @@ export class VssCeremony<R> {
     this.round1.set(from, dealt);
   }
 
+  /** A participant that does not deal sends round 1 empty: no commitment, no proof. */
+  private acceptJoin(from: PartyId, m: Round1): void {
+    if (!Array.isArray(m.commitment) || m.commitment.length !== 0 || m.proof?.length !== 0)
+      throw new FrostnetError('INVALID_COMMITMENT', `${from} deals nothing here but sent a commitment`, [
+        from,
+      ]);
+    this.joined.add(from);
+  }
+
   private checkRound2Shape(from: PartyId, m: Round2): void {
     blameOnThrow('INVALID_SHARE', `share from ${from}`, [from], () => parseScalar(m.share, 'share'));
     const n = this.ctx.dealers.length;
@@ -217,8 +235,9 @@ export class VssCeremony<R> {
 
   private advance(send: Outbound[]): Step<R> {
     const { ctx } = this;
-    // Round 2: every dealer's package is in.
-    if (!this.digests && ctx.dealers.every((d) => this.round1.has(d))) {
+    // Round 2: every dealer's package is in, and every other participant joined.
+    const allJoined = this.everyone.every((p) => ctx.dealers.includes(p) || this.joined.has(p));
+    if (!this.digests && allJoined && ctx.dealers.every((d) => this.round1.has(d))) {
       this.digests = ctx.dealers.map((d) => {
         const p = this.round1.get(d)!;
         return messageDigest(this.contextHash, d, {

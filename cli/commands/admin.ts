@@ -14,6 +14,7 @@ import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { BACKUP_PASSPHRASE_FILE_OPTION, backupPassphrase, readBackupFile } from '../backup-file.ts';
 import { type Command, defineCommand, integerOption, listOption } from '../command.ts';
+import { CUSTODY_OPTIONS, proposalBody } from '../custody.ts';
 import { CliError, UsageError } from '../output.ts';
 import { PartyBook } from '../parties.ts';
 import { fetchKey } from '../signing.ts';
@@ -32,18 +33,21 @@ type ReshareResult = {
 const reshare = defineCommand({
   name: 'reshare',
   summary: 'Moves a key to a new committee or threshold; the group key and addresses stay the same.',
-  usage: '--key NAME --threshold T --parties ID|NAME,...',
+  usage: '--key NAME --threshold T --parties ID|NAME,... [--wait] [--expires-in SECONDS]',
   details: [
     'The parties are the NEW members, as peer ids or names from this party\'s config ("self" for this one).',
-    'Every new member must be running and have the current members as peers. Every current member that',
-    'answers deals; at least the current threshold must. Removed members erase their shares when the new',
-    'epoch starts; one that was unreachable keeps an old share that cannot combine with the new ones.',
+    'A custody proposal first: it runs only once t current members approved it under their own policies (by',
+    'default each member\'s operator approves, "frostnet approvals"). Every new member must be running and have',
+    'the current members as peers. Every current member that answers deals; at least the current threshold',
+    'must. Removed members erase their shares when the new epoch starts; one that was unreachable keeps an old',
+    'share that cannot combine with the new ones. Exit code 3: it waits for approvals or to settle.',
   ].join('\n'),
   daemon: 'request',
   options: {
     key: { type: 'string', arg: 'NAME', required: true, help: 'the key to reshare' },
     threshold: { type: 'string', arg: 'T', required: true, help: 'how many new members must sign' },
     parties: { type: 'string', arg: 'ID,...', required: true, help: 'the new members, comma-separated' },
+    ...CUSTODY_OPTIONS,
   },
   async run({ values, out, client }) {
     const threshold = integerOption('reshare', 'threshold', values.threshold, 2, 255);
@@ -58,8 +62,9 @@ const reshare = defineCommand({
     );
     const after = await c.run<ReshareResult>(
       `/v1/keys/${encodeURIComponent(before.name)}/reshare`,
-      { threshold, parties },
+      { threshold, parties, ...proposalBody('reshare', values['expires-in']) },
       (line) => out.note(`  ${line}`),
+      { wait: values.wait === true, label: (p) => book.short(p) },
     );
     if (after.groupKey !== before.groupKey)
       throw new CliError(
@@ -89,16 +94,18 @@ const reshare = defineCommand({
 const repair = defineCommand({
   name: 'repair',
   summary: "Rebuilds a member's lost share of a key with the help of t members; none of them learns it.",
-  usage: '--key NAME --party ID|NAME',
+  usage: '--key NAME --party ID|NAME [--wait] [--expires-in SECONDS]',
   details: [
-    "Run it from another member's daemon. The party that lost its share runs with its old identity, or with a",
-    'new one that t members vouched for ("frostnet vouch"), and has no share of the key; it checks the rebuilt',
-    'share against the key group that every helper vouches for.',
+    "Run it from another member's daemon. A custody proposal first: t members approve it under their own",
+    'policies (by default each operator approves). The party that lost its share runs with its old identity, or',
+    'with a new one that t members vouched for ("frostnet vouch"), and has no share of the key; it checks the',
+    'rebuilt share against the key group that every helper vouches for. Exit code 3: it waits for approvals.',
   ].join('\n'),
   daemon: 'request',
   options: {
     key: { type: 'string', arg: 'NAME', required: true, help: 'the key' },
     party: { type: 'string', arg: 'ID', required: true, help: 'the member whose share is rebuilt' },
+    ...CUSTODY_OPTIONS,
   },
   async run({ values, out, client }) {
     const c = await client();
@@ -108,8 +115,9 @@ const repair = defineCommand({
     out.note(`repairing the share of ${book.label(party)} for key ${key.name} (epoch ${key.epoch})`);
     const r = await c.run<{ name: string; party: string; helpers: string[]; epoch: number }>(
       `/v1/keys/${encodeURIComponent(key.name)}/repair`,
-      { party },
+      { party, ...proposalBody('repair', values['expires-in']) },
       (line) => out.note(`  ${line}`),
+      { wait: values.wait === true, label: (p) => book.short(p) },
     );
     out.result(
       r,
@@ -185,6 +193,40 @@ const erase = defineCommand({
       { confirm: values.confirm },
     );
     out.result(r, () => `this party's share of key ${r.name} (epoch ${r.epoch}) is erased`);
+    return 0;
+  },
+});
+
+const abandon = defineCommand({
+  name: 'keys abandon',
+  summary: "Drops this party's pending epoch of a key that no certificate settled; it keeps its old share.",
+  usage: '--key NAME --confirm NAME',
+  details: [
+    "A pending epoch normally settles by itself: it activates once every participant's signed confirmation",
+    'arrives, and is dropped once no certificate can form. This is for one that cannot settle, say because a',
+    'participant that never sent its confirmation is gone for good. The risk: if that participant did confirm',
+    'and shows up again, the others activate the new epoch without this party, which then needs a repair. The',
+    'answer names whose confirmations were missing. --confirm must repeat the key name.',
+  ].join('\n'),
+  daemon: 'admin',
+  options: {
+    key: { type: 'string', arg: 'NAME', required: true, help: 'the key' },
+    confirm: { type: 'string', arg: 'NAME', required: true, help: 'the key name again' },
+  },
+  async run({ values, out, client }) {
+    if (values.confirm !== values.key)
+      throw new UsageError('keys abandon', '--confirm must repeat the key name given to --key');
+    const c = await client();
+    const book = await PartyBook.load(c);
+    const r = await c.post<{ name: string; epoch: number; missing: string[]; creating: boolean }>(
+      `/v1/keys/${encodeURIComponent(values.key)}/abandon`,
+      { confirm: values.confirm },
+    );
+    out.result(
+      r,
+      () =>
+        `this party dropped the pending epoch ${r.epoch} of key ${r.name}${r.creating ? ' (the key it was creating is gone)' : '; it keeps its old share'}${r.missing.length ? `; confirmations were missing from ${r.missing.map((m) => book.label(m)).join(', ')}` : ''}`,
+    );
     return 0;
   },
 });
@@ -293,4 +335,12 @@ const backupImport = defineCommand({
   },
 });
 
-export const commands: readonly Command[] = [reshare, repair, vouch, erase, backupExport, backupImport];
+export const commands: readonly Command[] = [
+  reshare,
+  repair,
+  vouch,
+  erase,
+  abandon,
+  backupExport,
+  backupImport,
+];

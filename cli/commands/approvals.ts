@@ -3,10 +3,14 @@
  * a time lock. `list` and `show` print what each request really does, as this party decoded it; `approve`,
  * `reject` and `cancel` decide. The requester then simply asks again.
  */
-import type { Details, PsbtDetails, TypedDataDetails } from '../../node/policy/describe.ts';
+import type { Details, ProposalDetails, PsbtDetails, TypedDataDetails } from '../../node/policy/describe.ts';
 import type { EntryView } from '../../node/policy/party-policy.ts';
 import { type Command, defineCommand } from '../command.ts';
 import { table, UsageError } from '../output.ts';
+import { PartyBook } from '../parties.ts';
+
+/** How a peer id is shown: by name where this party's config names it. */
+type Label = (peer: string) => string;
 
 const OPEN = new Set(['awaiting approval', 'time-locked', 'ready']);
 
@@ -72,27 +76,43 @@ function typedDataLines(d: TypedDataDetails): string[] {
   ];
 }
 
-function detailLines(d: Details): string[] {
+function proposalLines(d: ProposalDetails, label: Label): string[] {
+  const list = (ids: readonly string[]) => ids.map(label).join(', ') || '(none)';
+  return [
+    `custody proposal: ${d.ceremony} of key ${d.key} at epoch ${d.epoch}`,
+    `  threshold  ${d.oldThreshold}-of-${d.oldMembers.length} -> ${d.newThreshold}-of-${d.newMembers.length}`,
+    `  members    ${list(d.oldMembers)}`,
+    `  becomes    ${list(d.newMembers)}`,
+    ...(d.added.length ? [`  ADDS       ${list(d.added)}`] : []),
+    ...(d.removed.length ? [`  REMOVES    ${list(d.removed)}`] : []),
+    ...(d.lost ? [`  REBUILDS   the share of ${label(d.lost)}`] : []),
+    `  ${d.ceremony === 'repair' ? 'helpers' : 'dealers'}    ${list(d.dealers)}`,
+    `  proposed   by ${label(d.proposer)}; valid until ${d.expiresAt}`,
+  ];
+}
+
+function detailLines(d: Details, label: Label): string[] {
   if (d.kind === 'psbt') return psbtLines(d);
   if (d.kind === 'typedData') return typedDataLines(d);
+  if (d.kind === 'proposal') return proposalLines(d, label);
   return [
     `raw message, ${d.scheme}, key ${d.path}${d.taproot ? ' (Taproot output key)' : ''}`,
     `  message    ${d.message}`,
   ];
 }
 
-export function describeEntry(e: EntryView): string {
+export function describeEntry(e: EntryView, label: Label = (p) => p): string {
   return [
     `request ${e.shortId}  (${e.id})`,
     `  key        ${e.key}`,
     `  status     ${e.status}${e.status === 'awaiting approval' ? `, expires ${e.approvalExpiresAt}` : ''}`,
-    `  requested  by ${e.requester} at ${e.firstSeen}`,
+    `  requested  by ${label(e.requester)} at ${e.firstSeen}`,
     ...e.reasons.map((r) => `  held       ${r}`),
     ...(e.unlockAt ? [`  time lock  until ${e.unlockAt}`] : []),
     ...(e.decidedAt ? [`  decided    ${e.decidedAt}`] : []),
     ...(e.signedAt ? [`  signed     ${e.signedAt}`] : []),
     '',
-    ...detailLines(e.details),
+    ...detailLines(e.details, label),
   ].join('\n');
 }
 
@@ -134,8 +154,9 @@ const show = defineCommand({
   options: {},
   async run({ positionals, out, client }) {
     const id = idArg('approvals show', positionals);
-    const e = await (await client()).get<EntryView>(`/v1/approvals/${id}`);
-    out.result(e, () => describeEntry(e));
+    const c = await client();
+    const [e, book] = await Promise.all([c.get<EntryView>(`/v1/approvals/${id}`), PartyBook.load(c)]);
+    out.result(e, () => describeEntry(e, (p) => book.label(p)));
     return 0;
   },
 });

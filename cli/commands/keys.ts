@@ -1,6 +1,7 @@
 /** Threshold keys: `keygen` runs a DKG, `keys` shows them, `refresh` re-randomises the shares of one. */
 import type { Client } from '../client.ts';
 import { type Command, defineCommand, integerOption, listOption } from '../command.ts';
+import { CUSTODY_OPTIONS, proposalBody } from '../custody.ts';
 import { asKeyView, type KeyView, type WalletInfo, walletInfo } from '../keyview.ts';
 import { CliError, type Output, table, UsageError } from '../output.ts';
 import { PartyBook } from '../parties.ts';
@@ -145,20 +146,29 @@ async function showKey(
 const refresh = defineCommand({
   name: 'refresh',
   summary: "Re-randomises every member's share of a key; the group key and addresses stay the same.",
-  usage: '--key NAME',
-  details: 'Every member must take part; the new epoch starts only when all have confirmed.',
+  usage: '--key NAME [--wait] [--expires-in SECONDS]',
+  details: [
+    "A custody proposal first: t members' policies approve it (by default a refresh needs no operator). Every",
+    'member must take part; the new epoch starts only when all have signed their confirmation. Exit code 3: it',
+    'waits for approvals or to settle, and the daemon goes on with it ("frostnet requests show ID --wait").',
+  ].join('\n'),
   daemon: 'request',
-  options: { key: { type: 'string', arg: 'NAME', required: true, help: 'the key to refresh' } },
+  options: {
+    key: { type: 'string', arg: 'NAME', required: true, help: 'the key to refresh' },
+    ...CUSTODY_OPTIONS,
+  },
   async run({ values, out, client }) {
     const c = await client();
     const before = await fetchKey(c, values.key);
+    const book = await PartyBook.load(c);
     out.note(
       `refreshing key ${before.name} (epoch ${before.epoch}) with its ${before.members.length} members`,
     );
     const after = await c.run<{ name: string; epoch: number; groupKey: string }>(
       `/v1/keys/${encodeURIComponent(before.name)}/refresh`,
-      {},
+      proposalBody('refresh', values['expires-in']),
       (line) => out.note(`  ${line}`),
+      { wait: values.wait === true, label: (p) => book.short(p) },
     );
     if (after.groupKey !== before.groupKey)
       throw new CliError(

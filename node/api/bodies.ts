@@ -6,6 +6,7 @@
 import { parseNetwork } from '../../chains/bitcoin/network.ts';
 import { hexToBytes } from '../../protocol/curve.ts';
 import { FrostnetError } from '../../protocol/errors.ts';
+import { MAX_PROPOSAL_SECONDS } from '../../protocol/proposal.ts';
 import { MAX_MESSAGE_BYTES, parseScheme } from '../../protocol/sign.ts';
 import type { SignPayload } from '../session/messages.ts';
 import type { SignOptions } from '../signing/coordinator.ts';
@@ -70,14 +71,34 @@ export function keygenBody(raw: unknown, party: PartyView) {
   return { name, ...committee(b, party, { withSelf: true }) };
 }
 
+/** How long the custody proposal of a refresh, reshare or repair stays valid: `expiresInSeconds`. */
+function proposalOptions(b: Record<string, unknown>): { expiresInSeconds?: number } {
+  if (b.expiresInSeconds === undefined) return {};
+  return { expiresInSeconds: integer(b.expiresInSeconds, 'expiresInSeconds', 60, MAX_PROPOSAL_SECONDS, bad) };
+}
+
+/** POST /v1/keys/:name/refresh: nothing but the proposal's lifetime. */
+export function refreshBody(raw: unknown) {
+  return { opts: proposalOptions(body(raw)) };
+}
+
 /** POST /v1/keys/:name/reshare: the new committee. */
 export function reshareBody(raw: unknown, party: PartyView) {
-  return committee(body(raw), party, { withSelf: false });
+  const b = body(raw);
+  return { ...committee(b, party, { withSelf: false }), opts: proposalOptions(b) };
 }
 
 /** POST /v1/keys/:name/repair: the member whose share is rebuilt. */
 export function repairBody(raw: unknown) {
-  return { party: peerId(body(raw).party, 'party', bad) };
+  const b = body(raw);
+  return { party: peerId(b.party, 'party', bad), opts: proposalOptions(b) };
+}
+
+/** POST /v1/keys/:name/abandon: `confirm` repeats the key name. */
+export function abandonBody(raw: unknown, name: string) {
+  if (body(raw).confirm !== name)
+    bad('confirm', `must repeat the key name (${name}) to abandon its pending epoch`);
+  return { confirm: name };
 }
 
 /** POST /v1/keys/:name/vouch: the member replaced and its new peer id. */

@@ -1,11 +1,17 @@
 /**
- * Long-running work started through the control API (DKG, signing, refresh): each gets an id whose state can
- * be read, or waited for, until it ends. Finished requests are kept for a while so a client can fetch them.
+ * Long-running work started through the control API (DKG, signing, refresh, reshare, repair): each gets an id
+ * whose state can be read, or waited for, until it ends. Finished requests are kept for a while so a client can
+ * fetch them.
+ *
+ * Two states are waits, not failures: `awaiting-approval` (a custody proposal that parties hold for their
+ * operators: who holds it and why) and `settling` (this party confirmed a new epoch and gathers the others'
+ * signed confirmations). A request moves on from either by itself.
  */
 import { randomBytes } from 'node:crypto';
 import { FrostnetError, isFrostnetError } from '../../protocol/errors.ts';
+import type { HeldProposal } from '../ceremonies/proposals.ts';
 
-export type RequestState = 'running' | 'done' | 'failed';
+export type RequestState = 'running' | 'awaiting-approval' | 'settling' | 'done' | 'failed';
 export type RequestView = {
   id: string;
   kind: string;
@@ -13,14 +19,26 @@ export type RequestView = {
   startedAt: string;
   endedAt?: string;
   progress: string[];
+  /** While awaiting approval: the proposal, who holds it and why, and the approvals in hand. */
+  held?: HeldProposal;
+  /** While settling: the parties whose signed confirmations are still missing. */
+  settling?: { missing: string[] };
   result?: unknown;
   error?: { code: string; message: string; culprits: string[] };
 };
 
+/** What running work reports beside its progress lines. */
+export type RequestReport = {
+  held: (h: HeldProposal | undefined) => void;
+  settling: (missing: string[] | undefined) => void;
+};
+
 const KEEP_FINISHED = 1000;
 
+type Item = { view: RequestView; done: Promise<void>; changed: () => Promise<void> };
+
 export class Requests {
-  private readonly items = new Map<string, { view: RequestView; done: Promise<void> }>();
+  private readonly items = new Map<string, Item>();
   private readonly maxRunning: number;
 
   constructor(maxRunning: number) {
@@ -29,12 +47,15 @@ export class Requests {
 
   get running(): number {
     let n = 0;
-    for (const { view } of this.items.values()) if (view.state === 'running') n++;
+    for (const { view } of this.items.values()) if (!isFinal(view)) n++;
     return n;
   }
 
   /** Starts `work`; refuses with CONFLICT when too many requests are already running. */
-  start(kind: string, work: (progress: (line: string) => void) => Promise<unknown>): RequestView {
+  start(
+    kind: string,
+    work: (progress: (line: string) => void, report: RequestReport) => Promise<unknown>,
+  ): RequestView {
     if (this.running >= this.maxRunning)
       throw new FrostnetError(
         'CONFLICT',
@@ -47,7 +68,31 @@ export class Requests {
       startedAt: new Date().toISOString(),
       progress: [],
     };
-    const done = work((line) => view.progress.push(line)).then(
+    // Long polls wait for the next change; every change wakes them and arms the next one.
+    let wake!: () => void;
+    let next = new Promise<void>((r) => (wake = r));
+    const touch = () => {
+      const w = wake;
+      next = new Promise<void>((r) => (wake = r));
+      w();
+    };
+    const report: RequestReport = {
+      held: (h) => {
+        view.held = h;
+        view.state = h ? 'awaiting-approval' : 'running';
+        touch();
+      },
+      settling: (missing) => {
+        view.settling = missing && { missing };
+        view.state = missing ? 'settling' : 'running';
+        touch();
+      },
+    };
+    const progress = (line: string) => {
+      view.progress.push(line);
+      touch();
+    };
+    const done = work(progress, report).then(
       (result) => {
         view.state = 'done';
         view.result = result;
@@ -60,27 +105,36 @@ export class Requests {
     );
     void done.finally(() => {
       view.endedAt = new Date().toISOString();
+      view.held = undefined;
+      view.settling = undefined;
+      touch();
       this.prune();
     });
-    this.items.set(view.id, { view, done });
+    this.items.set(view.id, { view, done, changed: () => next });
     return view;
   }
 
-  /** The request's view, after waiting up to `waitMs` for it to end. */
-  async get(id: string, waitMs = 0): Promise<RequestView | undefined> {
+  /**
+   * The request's view, after waiting up to `waitMs` for it to end or, with `untilChange`, for its next change
+   * (a progress line, a hold, settling).
+   */
+  async get(id: string, waitMs = 0, untilChange = false): Promise<RequestView | undefined> {
     const item = this.items.get(id);
     if (!item) return undefined;
-    if (waitMs > 0 && item.view.state === 'running') {
+    if (waitMs > 0 && !isFinal(item.view)) {
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([item.done, new Promise((r) => (timer = setTimeout(r, waitMs)))]);
+      const wakeUp = untilChange ? item.changed() : item.done;
+      await Promise.race([wakeUp, new Promise((r) => (timer = setTimeout(r, waitMs)))]);
       clearTimeout(timer);
     }
     return item.view;
   }
 
   private prune(): void {
-    const finished = [...this.items.values()].filter((i) => i.view.state !== 'running');
+    const finished = [...this.items.values()].filter((i) => isFinal(i.view));
     for (const i of finished.slice(0, Math.max(0, finished.length - KEEP_FINISHED)))
       this.items.delete(i.view.id);
   }
 }
+
+const isFinal = (v: RequestView) => v.state === 'done' || v.state === 'failed';

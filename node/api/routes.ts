@@ -2,14 +2,15 @@
  * The control API's routes, one row each: method, path pattern (`:name` segments are parameters), the token
  * scope it needs (node/api/credentials.ts), how its body is checked, and what it does. The body check runs
  * before the handler, so a bad body is answered 400 before anything starts. Long ceremonies answer 202 with a
- * request id to follow (GET /v1/requests/:id?wait=ms).
+ * request id to follow (GET /v1/requests/:id?wait=ms, with change=1 until its next change).
  */
 import { applyKeySignatures, finalizePsbt } from '../../chains/bitcoin/psbt.ts';
 import { bytesToHex } from '../../protocol/curve.ts';
 import { FrostnetError } from '../../protocol/errors.ts';
 import { groupKey, type KeyShare } from '../../protocol/keys.ts';
 import type { BackupFile, RestoreOutcome } from '../ceremonies/backup.ts';
-import type { ReshareOutcome } from '../ceremonies/key-ceremonies.ts';
+import type { ProposalOptions, ReshareOutcome } from '../ceremonies/key-ceremonies.ts';
+import type { CeremonyReport } from '../ceremonies/proposals.ts';
 import type { RepairOutcome, VouchOutcome } from '../ceremonies/repair.ts';
 import { PROMETHEUS_CONTENT_TYPE } from '../ops/metrics.ts';
 import { DECISIONS } from '../policy/approvals.ts';
@@ -18,12 +19,14 @@ import type { SignPayload } from '../session/messages.ts';
 import type { SignOptions, SignOutcome } from '../signing/coordinator.ts';
 import type { KeyEntry } from '../storage/keystore.ts';
 import {
+  abandonBody,
   backupExportBody,
   backupImportBody,
   eraseBody,
   keygenBody,
   type PartyView,
   peerBody,
+  refreshBody,
   repairBody,
   reshareBody,
   signBody,
@@ -46,9 +49,17 @@ export interface ApiBackend {
   key(name: string): KeyEntry | undefined;
   dkg(name: string, threshold: number, parties: string[]): Promise<KeyShare>;
   sign(name: string, opts: SignOptions): Promise<SignOutcome>;
-  refresh(name: string): Promise<KeyShare>;
-  reshare(name: string, threshold: number, parties: string[]): Promise<ReshareOutcome>;
-  repair(name: string, party: string): Promise<RepairOutcome>;
+  refresh(name: string, report: CeremonyReport, opts: ProposalOptions): Promise<KeyShare>;
+  reshare(
+    name: string,
+    threshold: number,
+    parties: string[],
+    report: CeremonyReport,
+    opts: ProposalOptions,
+  ): Promise<ReshareOutcome>;
+  repair(name: string, party: string, report: CeremonyReport, opts: ProposalOptions): Promise<RepairOutcome>;
+  /** Drops this party's pending epoch of the key at its operator's word (see KeyCeremonies.abandonPending). */
+  abandon(name: string): Promise<{ epoch: number; missing: string[]; creating: boolean }>;
   vouch(name: string, party: string, peer: string): Promise<VouchOutcome>;
   /** Deletes this party's share and record of the key; gives the epoch it held. */
   erase(name: string): Promise<number>;
@@ -192,11 +203,11 @@ export const ROUTES: readonly Route[] = [
     method: 'POST',
     path: '/v1/keys/:name/refresh',
     scope: 'request',
-    body: ofKnownKey(() => undefined),
-    handle: ({ b, params: { name } }) =>
+    body: ofKnownKey(refreshBody),
+    handle: ({ b, params: { name } }, { opts }) =>
       started(
-        b.requests.start('refresh', async () => {
-          const share = await b.refresh(name);
+        b.requests.start('refresh', async (progress, report) => {
+          const share = await b.refresh(name, { progress, ...report }, opts);
           return {
             name,
             epoch: share.group.epoch,
@@ -210,11 +221,11 @@ export const ROUTES: readonly Route[] = [
     path: '/v1/keys/:name/reshare',
     scope: 'request',
     body: ofKnownKey((raw, { b }) => reshareBody(raw, party(b))),
-    handle: ({ b, params: { name } }, { threshold, parties }) =>
+    handle: ({ b, params: { name } }, { threshold, parties, opts }) =>
       started(
-        b.requests.start('reshare', async (progress) => {
+        b.requests.start('reshare', async (progress, report) => {
           progress(`reshare of ${name} to ${threshold}-of-${parties.length}`);
-          const out = await b.reshare(name, threshold, parties);
+          const out = await b.reshare(name, threshold, parties, { progress, ...report }, opts);
           const g = out.result.group;
           if (out.notErased.length)
             progress(`removed members that took no part keep their old shares: ${out.notErased.join(', ')}`);
@@ -236,8 +247,20 @@ export const ROUTES: readonly Route[] = [
     path: '/v1/keys/:name/repair',
     scope: 'request',
     body: ofKnownKey(repairBody),
-    handle: ({ b, params: { name } }, { party }) =>
-      started(b.requests.start('repair', () => b.repair(name, party))),
+    handle: ({ b, params: { name } }, { party, opts }) =>
+      started(
+        b.requests.start('repair', (progress, report) =>
+          b.repair(name, party, { progress, ...report }, opts),
+        ),
+      ),
+  }),
+  // The operator drops a pending epoch that no certificate settled (the CLI says what that risks).
+  route({
+    method: 'POST',
+    path: '/v1/keys/:name/abandon',
+    scope: 'admin',
+    body: (raw, { params }) => abandonBody(raw, params.name),
+    handle: async ({ b, params: { name } }) => ok({ name, abandoned: true, ...(await b.abandon(name)) }),
   }),
   route({
     method: 'POST',
@@ -298,7 +321,7 @@ export const ROUTES: readonly Route[] = [
     scope: 'read',
     handle: async ({ b, params, query }) => {
       const wait = Math.min(Number(query.get('wait') ?? 0) || 0, 600_000);
-      const view = await b.requests.get(params.id, wait);
+      const view = await b.requests.get(params.id, wait, query.get('change') === '1');
       if (!view) throw new ApiRefusal('NOT_FOUND', `no request ${params.id} on this party (did it restart?)`);
       return ok(view);
     },

@@ -1,8 +1,12 @@
 /**
  * DKG, refresh and reshare between daemons: the initiator invites every participant, each checks the invite
- * against its own configuration and keys, and all run the same pure ceremony through a VssSession. Outcomes are
- * pending until every participant confirmed; a pending epoch left by a crash or a lost confirmation is settled
- * with the other participants afterwards (see resolvePending).
+ * against its own configuration and keys, and all run the same pure ceremony through a VssSession.
+ *
+ * Refresh and reshare change a key that exists, so they run only on a custody proposal signed by the current
+ * key (proposals.ts): t members, each under its own policy, approved exactly this change, and every participant
+ * checks that signature before it deals or accepts anything. Outcomes activate only on a certificate of every
+ * participant's signed confirmation (certificates.ts); a pending epoch is settled with the other participants
+ * by signed evidence only (their signatures, their renouncements), or by this party's operator explicitly.
  *
  * Reshare dealers: every current member that answers on the current epoch deals. All of them when all are
  * reachable, so that every removed member takes part and erases its share; at least the current threshold
@@ -24,16 +28,45 @@ import {
   keyGroupToJSON,
   validateParameters,
 } from '../../protocol/keys.ts';
+import {
+  type CustodyProposal,
+  makeProposal,
+  type ProposalKind,
+  type ProposalPlan,
+  proposalDigest,
+} from '../../protocol/proposal.ts';
 import { createRefresh } from '../../protocol/refresh.ts';
 import { createReshare, type ReshareResult } from '../../protocol/reshare.ts';
 import { hashFields } from '../../protocol/transcript.ts';
 import type { VssCeremony } from '../../protocol/vss.ts';
 import type { Logger } from '../ops/log.ts';
-import { type CeremonyInvite, codecs, type KeyStatusMsg, ROUND } from '../session/messages.ts';
+import {
+  type CeremonyInvite,
+  codecs,
+  type EpochCertificate,
+  type KeyStatusMsg,
+  type KeyStatusQueryMsg,
+  ROUND,
+  type SignedProposal,
+  signedProposalFromWire,
+} from '../session/messages.ts';
 import { DeferredSession, type Router, type Session } from '../session/router.ts';
 import { request, type Send } from '../session/rpc.ts';
-import { type KeyStore, validateKeyName } from '../storage/keystore.ts';
+import type { Signatures } from '../storage/identity.ts';
+import {
+  type KeyEntry,
+  type KeyStore,
+  type StoredConfirmations,
+  validateKeyName,
+} from '../storage/keystore.ts';
 import type { Envelope } from '../transport/wire.ts';
+import { Confirmations, renouncementStatement } from './certificates.ts';
+import {
+  type ApproveProposal,
+  type CeremonyReport,
+  checkInvitedProposal,
+  DEFAULT_PROPOSAL_SECONDS,
+} from './proposals.ts';
 import { type VssCeremonyName, VssSession } from './vss-session.ts';
 
 export type KeyCeremoniesOptions = {
@@ -41,18 +74,31 @@ export type KeyCeremoniesOptions = {
   keys: KeyStore;
   router: Router;
   send: Send;
+  signatures: Signatures;
+  /** Has a custody proposal signed by the key's members (proposals.ts proposalApprover). */
+  approve: ApproveProposal;
   /** Peer ids this party is configured to talk to. */
   peers: () => string[];
   roundTimeoutMs: number;
   log: Logger;
+  /** Milliseconds since the epoch. */
+  clock?: () => number;
   /** Called when a ceremony ends, for metrics. */
   onOutcome?: (ceremony: VssCeremonyName, ok: boolean, ms: number) => void;
 };
 
+/**
+ * Where a pending epoch stands after settling it with the others: activated (its certificate is complete),
+ * discarded (no certificate can ever form: this party never committed and nobody else did, or t others
+ * renounced it), or still waiting.
+ */
 export type PendingResolution = 'activated' | 'discarded' | 'waiting';
 
 /** What a reshare did: this party's outcome, who dealt, and removed members that took no part. */
 export type ReshareOutcome = { result: ReshareResult; dealers: string[]; notErased: string[] };
+
+/** What a custody ceremony's requester may choose: how long the proposal stays valid. */
+export type ProposalOptions = { expiresInSeconds?: number };
 
 /** A party's answer to a status query, or undefined when it did not answer in time. */
 export type StatusAnswers = Map<string, KeyStatusMsg | undefined>;
@@ -78,20 +124,33 @@ const sameMembers = (list: readonly string[], g: KeyGroup) =>
 
 const union = (a: readonly string[], b: readonly string[]) => [...new Set([...a, ...b])];
 
+/** A pending epoch's confirmations as gathered so far, or undefined in a record from before certificates. */
+const pendingConfirmations = (e: KeyEntry): Confirmations | undefined =>
+  e.pendingConfirmations &&
+  e.pending &&
+  Confirmations.fromJSON(e.pendingConfirmations, e.pendingParticipants ?? e.pending.group.members);
+
 export class KeyCeremonies {
   private readonly o: KeyCeremoniesOptions;
+  private readonly clock: () => number;
   /** Ceremonies running per key name, to start the next one for a key only after it. */
   private readonly running = new Map<string, Promise<unknown>>();
 
   constructor(o: KeyCeremoniesOptions) {
     this.o = o;
+    this.clock = o.clock ?? Date.now;
     for (const ceremony of ['DKG', 'REFRESH', 'RESHARE'] as const)
       o.router.onOpen(ceremony, ROUND.invite, (env, from) => this.onInviteOrRefuse(env, from));
     o.router.onOpen('CONTROL', ROUND.keyStatusQuery, (env, from) => this.onStatusQuery(env, from));
   }
 
   /** Starts a DKG as its initiator; resolves with this party's share once every member confirmed. */
-  async dkg(name: string, threshold: number, members: string[]): Promise<KeyShare> {
+  async dkg(
+    name: string,
+    threshold: number,
+    members: string[],
+    report: CeremonyReport = {},
+  ): Promise<KeyShare> {
     validateKeyName(name);
     validateParameters(threshold, members);
     if (!members.includes(this.o.self))
@@ -105,7 +164,7 @@ export class KeyCeremonies {
       groupKey: new Uint8Array(),
       epoch: 0,
     };
-    return (await this.initiate('DKG', invite, members)) as KeyShare;
+    return (await this.initiate('DKG', randomBytes(32), invite, members, report)) as KeyShare;
   }
 
   /**
@@ -127,25 +186,59 @@ export class KeyCeremonies {
     }
   }
 
-  /** Starts a refresh of `name` among all its members. */
-  async refresh(name: string): Promise<KeyShare> {
+  /**
+   * Has a custody proposal of `kind` for `name`'s current epoch signed by t members: what refresh, reshare and
+   * repair run on. The session id is the ceremony's.
+   */
+  async propose(
+    kind: ProposalKind,
+    name: string,
+    group: KeyGroup,
+    plan: ProposalPlan,
+    report: CeremonyReport,
+    opts: ProposalOptions = {},
+  ): Promise<SignedProposal> {
+    const now = this.clock();
+    const seconds = opts.expiresInSeconds ?? DEFAULT_PROPOSAL_SECONDS;
+    const proposal = makeProposal(kind, name, group, plan, {
+      sessionId: randomBytes(32),
+      proposer: this.o.self,
+      expiresAt: Math.floor(now / 1000) + seconds,
+      now: Math.floor(now / 1000),
+    });
+    report.progress?.(`asking the members to approve the ${kind} of ${name}`);
+    return this.o.approve(name, group, proposal, report);
+  }
+
+  /** Starts a refresh of `name` among all its members, once t of them approved it. */
+  async refresh(name: string, report: CeremonyReport = {}, opts: ProposalOptions = {}): Promise<KeyShare> {
     const g = this.o.keys.settled(name).group;
     this.checkPeers(g.members);
+    const plan = { threshold: g.threshold, members: [...g.members], dealers: [...g.members] };
+    const signed = await this.propose('refresh', name, g, plan, report, opts);
+    this.o.keys.settled(name); // nothing moved the key while its members approved
     const invite: CeremonyInvite = {
       keyName: name,
       threshold: g.threshold,
       members: [...g.members],
       groupKey: groupKey(g).toBytes(true),
       epoch: g.epoch,
+      proposal: signed,
     };
-    return (await this.initiate('REFRESH', invite, g.members)) as KeyShare;
+    return (await this.initiate('REFRESH', signed.proposal.sessionId, invite, g.members, report)) as KeyShare;
   }
 
   /**
-   * Starts a reshare of `name` to `members` with threshold `threshold`, keeping the group key. Every new member
-   * must be reachable; current members on the current epoch deal (see the header).
+   * Starts a reshare of `name` to `members` with threshold `threshold`, keeping the group key, once t members
+   * approved it. Every new member must be reachable; current members on the current epoch deal (see the header).
    */
-  async reshare(name: string, threshold: number, members: string[]): Promise<ReshareOutcome> {
+  async reshare(
+    name: string,
+    threshold: number,
+    members: string[],
+    report: CeremonyReport = {},
+    opts: ProposalOptions = {},
+  ): Promise<ReshareOutcome> {
     const g = this.o.keys.settled(name).group;
     validateParameters(threshold, members);
     this.checkPeers(members);
@@ -175,6 +268,8 @@ export class KeyCeremonies {
     const notErased = g.members.filter((m) => !members.includes(m) && !dealers.includes(m));
     if (notErased.length)
       this.o.log.warn('removed members take no part and keep their old shares', { key: name, notErased });
+    const signed = await this.propose('reshare', name, g, { threshold, members, dealers }, report, opts);
+    this.o.keys.settled(name);
     const invite: CeremonyInvite = {
       keyName: name,
       threshold,
@@ -183,8 +278,10 @@ export class KeyCeremonies {
       epoch: g.epoch,
       dealers,
       currentGroup: JSON.stringify(keyGroupToJSON(g)),
+      proposal: signed,
     };
-    const result = await this.initiate('RESHARE', invite, union(dealers, members));
+    const participants = union(dealers, members);
+    const result = await this.initiate('RESHARE', signed.proposal.sessionId, invite, participants, report);
     return { result, dealers, notErased };
   }
 
@@ -199,21 +296,27 @@ export class KeyCeremonies {
    * after the initiator's) is asked again for up to one round timeout.
    */
   async survey(g: KeyGroup, parties: readonly string[]): Promise<StatusAnswers> {
-    const deadline = Date.now() + this.o.roundTimeoutMs;
+    const deadline = this.clock() + this.o.roundTimeoutMs;
     for (;;) {
       const answers = await this.statusOf(groupKey(g).toBytes(true), parties);
-      if (![...answers.values()].some((s) => s?.hasPending) || Date.now() > deadline) return answers;
+      if (![...answers.values()].some((s) => s?.hasPending) || this.clock() > deadline) return answers;
       await sleep(200);
     }
   }
 
+  /**
+   * Runs the ceremony as its initiator. Should it end without a certificate after this party confirmed, the
+   * requester hears that it is settling, and then its real outcome: it activates once the certificate reaches
+   * this party, or fails only if this party's operator abandons the pending epoch.
+   */
   private async initiate(
     ceremony: VssCeremonyName,
+    sessionId: Uint8Array,
     invite: CeremonyInvite,
     participants: readonly string[],
+    report: CeremonyReport,
   ): Promise<ReshareResult> {
-    const sessionId = randomBytes(32);
-    const session = this.createSession(ceremony, sessionId, invite, true);
+    const session = this.createSession(ceremony, sessionId, invite, this.o.self);
     // Started before anyone is invited, so no answer can reach it unstarted; invitees buffer what races ahead.
     session.start();
     this.o.router.add(ceremony, sessionId, session);
@@ -227,7 +330,39 @@ export class KeyCeremonies {
             .catch((e) => this.o.log.warn('invite not delivered', { to: m, reason: (e as Error).message })),
         ),
     );
-    return session.done;
+    try {
+      return await session.done;
+    } catch (e) {
+      if (!session.prepared) throw e;
+      return this.untilSettled(invite.keyName, sessionId, e as FrostnetError, report);
+    }
+  }
+
+  /** Waits until the pending epoch of this session activates here, or is discarded (by evidence or the operator). */
+  private async untilSettled(
+    name: string,
+    sessionId: Uint8Array,
+    cause: FrostnetError,
+    report: CeremonyReport,
+  ): Promise<ReshareResult> {
+    const session = bytesToHex(sessionId);
+    for (let pause = 500; ; pause = Math.min(pause * 2, 30_000)) {
+      const e = this.o.keys.get(name);
+      if (e?.pending && e.pendingConfirmations?.sessionId === session) {
+        report.settling?.(pendingConfirmations(e)?.missing);
+        if ((await this.resolvePending(name).catch(() => 'waiting')) === 'waiting') await sleep(pause);
+        continue;
+      }
+      report.settling?.(undefined);
+      const removed = this.o.keys.removed(name);
+      if (e?.activeCertificate?.sessionId === session) return this.o.keys.active(name);
+      if (removed?.certificate?.sessionId === session) return { removed: true, group: removed.group };
+      throw new FrostnetError(
+        cause.code,
+        `${cause.message}; its outcome never activates (no certificate can form, or this party's operator abandoned it): every party keeps the epoch it had`,
+        cause.culprits,
+      );
+    }
   }
 
   /**
@@ -264,7 +399,7 @@ export class KeyCeremonies {
     validateParameters(invite.threshold, invite.members);
     this.checkPeers(participants);
     const open = () => {
-      const session = this.createSession(ceremony, env.sessionId, invite);
+      const session = this.createSession(ceremony, env.sessionId, invite, from);
       session.start();
       return session;
     };
@@ -282,11 +417,15 @@ export class KeyCeremonies {
     return held;
   }
 
-  /** The pure ceremony an invite asks for, checked against this party's keys. */
+  /**
+   * The pure ceremony an invite asks for, checked against this party's keys and, for a refresh or reshare, the
+   * signed custody proposal it carries (checked by the initiator too: its own proposal must still fit).
+   */
   private ceremonyFor(
     ceremony: VssCeremonyName,
     sessionId: Uint8Array,
     invite: CeremonyInvite,
+    from: string,
   ): { vss: VssCeremony<ReshareResult>; create: boolean; participants?: string[] } {
     const name = invite.keyName;
     const entry = this.o.keys.get(name);
@@ -312,15 +451,20 @@ export class KeyCeremonies {
         'EPOCH_MISMATCH',
         `${ceremony.toLowerCase()} of ${name} is for another key or epoch than this party holds`,
       );
+    const signed = signedProposalFromWire(invite.proposal, from);
     if (ceremony === 'REFRESH') {
-      if (mine && !sameMembers(invite.members, mine.group))
+      const share = this.o.keys.active(name);
+      if (!sameMembers(invite.members, share.group))
         throw new FrostnetError(
           'EPOCH_MISMATCH',
           `refresh of ${name} lists other members than this party does: a vouch made on some members only?`,
         );
-      return { vss: createRefresh(sessionId, this.o.self, this.o.keys.active(name)), create: false };
+      const p = this.approved('refresh', signed, invite, sessionId, share.group, from, [
+        ...share.group.members,
+      ]);
+      return { vss: createRefresh(sessionId, this.o.self, share, proposalDigest(p)), create: false };
     }
-    const base = this.currentGroupOf(invite);
+    const base = this.currentGroupOf(invite, from);
     const plan = { threshold: invite.threshold, members: invite.members, dealers: invite.dealers ?? [] };
     const participants = union(plan.dealers, plan.members);
     if (mine) {
@@ -335,7 +479,12 @@ export class KeyCeremonies {
           'EPOCH_MISMATCH',
           `reshare of ${name} lists other members than this party does: a vouch made on some members only?`,
         );
-      return { vss: createReshare(sessionId, this.o.self, mine, plan), create: false, participants };
+      const p = this.approved('reshare', signed, invite, sessionId, mine.group, from, plan.dealers);
+      return {
+        vss: createReshare(sessionId, this.o.self, mine, plan, proposalDigest(p)),
+        create: false,
+        participants,
+      };
     }
     if (base.members.includes(this.o.self))
       throw new FrostnetError(
@@ -344,19 +493,58 @@ export class KeyCeremonies {
       );
     if (this.o.keys.byGroupKey(bytesToHex(invite.groupKey)))
       throw new FrostnetError('CONFLICT', `this party already holds that key under another name`);
-    return { vss: createReshare(sessionId, this.o.self, base, plan), create: true, participants };
+    // A newcomer knows the group only from the invite: it takes part only if the signed proposal vouches for
+    // exactly that group.
+    const p = this.approved('reshare', signed, invite, sessionId, base, from, plan.dealers);
+    return {
+      vss: createReshare(sessionId, this.o.self, base, plan, proposalDigest(p)),
+      create: true,
+      participants,
+    };
+  }
+
+  /** The signed proposal behind a refresh or reshare invite, checked against `group` (proposals.ts). */
+  private approved(
+    kind: 'refresh' | 'reshare',
+    signed: SignedProposal | undefined,
+    invite: CeremonyInvite,
+    sessionId: Uint8Array,
+    group: KeyGroup,
+    from: string,
+    dealers: string[],
+  ): CustodyProposal {
+    return checkInvitedProposal(
+      signed,
+      {
+        kind,
+        keyName: invite.keyName,
+        sessionId,
+        plan: { threshold: invite.threshold, members: invite.members, dealers },
+      },
+      group,
+      from,
+      this.clock(),
+    );
   }
 
   /** A reshare invite's current group (what a newcomer learns of the key), naming the key the invite names. */
-  private currentGroupOf(invite: CeremonyInvite): KeyGroup {
+  private currentGroupOf(invite: CeremonyInvite, from: string): KeyGroup {
     let base: KeyGroup;
     try {
       base = keyGroupFromJSON(JSON.parse(invite.currentGroup ?? '') as KeyShareJSON['group']);
     } catch (e) {
-      throw new FrostnetError('INVALID_INPUT', `reshare invite: bad current group (${(e as Error).message})`);
+      throw new FrostnetError(
+        'INVALID_INPUT',
+        `reshare invite from ${from}: bad current group (${(e as Error).message})`,
+        [from],
+      );
     }
     if (!equalBytes(groupKey(base).toBytes(true), invite.groupKey) || base.epoch !== invite.epoch)
-      throw new FrostnetError('INVALID_INPUT', 'reshare invite: its group is not the key and epoch it names');
+      throw new FrostnetError(
+        'INVALID_INPUT',
+        `reshare invite from ${from}: its group is not the key and epoch it names`,
+        [from],
+      );
     return base;
   }
 
@@ -364,27 +552,31 @@ export class KeyCeremonies {
     ceremony: VssCeremonyName,
     sessionId: Uint8Array,
     invite: CeremonyInvite,
-    initiator = false,
+    initiator: string,
   ): VssSession<ReshareResult> {
     const name = invite.keyName;
     if (this.running.has(name))
       throw new FrostnetError('CONFLICT', `a ceremony for key ${name} is already running`);
-    const { vss, create, participants } = this.ceremonyFor(ceremony, sessionId, invite);
-    const started = Date.now();
+    const { vss, create, participants } = this.ceremonyFor(ceremony, sessionId, invite, initiator);
+    const started = this.clock();
     const log = this.o.log.child({ ceremony, key: name, session: bytesToHex(sessionId).slice(0, 16) });
     const session = new VssSession({
       ceremony,
       sessionId,
       self: this.o.self,
+      initiator,
       vss,
       send: this.o.send,
-      onPending: (outcome) => this.o.keys.setPending(name, outcome, { create, participants }),
-      onResult: async () => {
-        await this.o.keys.activatePending(name);
+      signatures: this.o.signatures,
+      onPrepared: (outcome, c) =>
+        this.o.keys.setPending(name, outcome, { create, participants, confirmations: c.toJSON() }),
+      onCommitted: (c) => this.o.keys.setPendingConfirmations(name, c.toJSON()),
+      onResult: async (_outcome, certificate) => {
+        await this.o.keys.activatePending(name, certificate.toJSON());
       },
+      onUnsettled: (c) => this.o.keys.setPendingConfirmations(name, c.toJSON()),
       roundTimeoutMs: this.o.roundTimeoutMs,
       log,
-      initiator,
     });
     this.running.set(
       name,
@@ -394,15 +586,15 @@ export class KeyCeremonies {
       () => {
         this.running.delete(name);
         this.o.router.remove(ceremony, sessionId);
-        this.o.onOutcome?.(ceremony, true, Date.now() - started);
+        this.o.onOutcome?.(ceremony, true, this.clock() - started);
         log.info('ceremony complete');
       },
       (e: FrostnetError) => {
         this.running.delete(name);
         this.o.router.remove(ceremony, sessionId);
-        this.o.onOutcome?.(ceremony, false, Date.now() - started);
+        this.o.onOutcome?.(ceremony, false, this.clock() - started);
         log.warn('ceremony failed', { code: e.code, reason: e.message, culprits: [...e.culprits] });
-        // A pending outcome this party already confirmed is settled with the others, never dropped blindly.
+        // A pending outcome this party confirmed waits for its certificate from the others.
         if (this.o.keys.get(name)?.pending) void this.resolvePending(name).catch(() => {});
       },
     );
@@ -423,45 +615,99 @@ export class KeyCeremonies {
   // ---- Settling a pending epoch ---------------------------------------------------------------------------
 
   /**
-   * Decides a pending epoch with the other participants of its ceremony (for a reshare: the dealers, removed
-   * ones included, and the new members). Activation needs every participant's confirmation, and a participant
-   * persists its pending outcome before it confirms, so:
-   * - a participant already on the pending epoch (same transcript; for a removed dealer, the marker of the epoch
-   *   that removed it) proves every participant confirmed: activate;
-   * - a participant with neither that epoch active nor it pending never confirmed (a newcomer holding nothing
-   *   answers so too), so nobody activated: discard;
-   * - every other participant holding the same pending outcome: all confirmed, activate;
-   * - otherwise (someone unreachable) wait and ask again later.
+   * Settles `name`'s pending epoch with the other participants, on signed evidence only (certificates.ts):
+   * - their signatures of the confirmation (from their pending epoch, or the certificate of the epoch they
+   *   activated): once every participant's is in, it activates;
+   * - another participant's signature while this party has not committed: it commits too;
+   * - this party never committed, and every other participant answered without a signature: no certificate can
+   *   form without this party, so it discards the outcome (and will renounce it when asked);
+   * - this party committed, and t other participants renounced the outcome: one of them is honest, so no
+   *   certificate can form, and it discards it.
+   * Otherwise it waits. A pending epoch from before certificates existed waits for its operator.
    */
   async resolvePending(name: string): Promise<PendingResolution> {
     const entry = this.o.keys.get(name);
-    const pending = entry?.pending;
-    if (!pending || this.running.has(name)) return pending ? 'waiting' : 'activated';
-    const g = pending.group;
+    if (!entry?.pending) return 'activated';
+    const gathered = pendingConfirmations(entry);
+    if (this.running.has(name) || !gathered) return 'waiting';
+    const g = entry.pending.group;
     const others = (entry.pendingParticipants ?? g.members).filter((m) => m !== this.o.self);
-    const answers = [...(await this.statusOf(groupKey(g).toBytes(true), others)).values()];
-    const isActive = (s: KeyStatusMsg) => holdsEpoch(s, g);
-    const isPending = (s: KeyStatusMsg) =>
-      s.hasPending && s.pendingEpoch === g.epoch && equalBytes(s.pendingTranscript, g.transcript);
-    let decision: PendingResolution = 'waiting';
-    if (answers.some((s) => s && isActive(s))) decision = 'activated';
-    else if (answers.some((s) => s && !isActive(s) && !isPending(s))) decision = 'discarded';
-    else if (answers.every((s) => s && isPending(s))) decision = 'activated';
-    if (decision === 'activated') await this.o.keys.activatePending(name);
-    if (decision === 'discarded') await this.o.keys.discardPending(name);
-    this.o.log.info('pending epoch settled', { key: name, epoch: g.epoch, decision });
-    return decision;
+    const mine = gathered.has(this.o.self) ? [this.o.self] : [];
+    const answers = await this.statusOf(groupKey(g).toBytes(true), others, gathered.toWire(mine));
+    const renouncing = new Set<string>();
+    const renounced = renouncementStatement(gathered.sessionId, gathered.confirmation);
+    for (const [party, s] of answers) {
+      if (!s) continue;
+      await gathered.merge(s.pendingConfirmations, this.o.signatures);
+      await gathered.merge(s.certificate, this.o.signatures);
+      if (s.renouncement?.length && (await this.o.signatures.verify(party, renounced, s.renouncement)))
+        renouncing.add(party);
+    }
+    if (this.o.keys.get(name)?.pending !== entry.pending || this.running.has(name)) return 'waiting';
+    const committed = gathered.has(this.o.self);
+    const othersSigned = others.some((p) => gathered.has(p));
+    if (!committed && othersSigned) await this.commitPending(name, gathered);
+    if (gathered.complete) {
+      await this.o.keys.activatePending(name, gathered.toJSON());
+      this.o.log.info('pending epoch activated on its certificate', { key: name, epoch: g.epoch });
+      return 'activated';
+    }
+    const allAnswered = others.every((p) => answers.get(p) !== undefined);
+    // Renouncements count from t distinct parties: at most t-1 are assumed to lie, of the old group or the new.
+    const t = Math.max(g.threshold, entry.active?.group.threshold ?? 0);
+    const never = !committed && !othersSigned && allAnswered;
+    if (never || (gathered.has(this.o.self) && renouncing.size >= t)) {
+      await this.o.keys.discardPending(name);
+      this.o.log.warn('pending epoch discarded: no certificate can form', {
+        key: name,
+        epoch: g.epoch,
+        committed: gathered.has(this.o.self),
+        renouncing: [...renouncing],
+      });
+      return 'discarded';
+    }
+    await this.o.keys.setPendingConfirmations(name, gathered.toJSON());
+    return 'waiting';
   }
 
-  /** Settles every pending epoch (after a restart); returns what happened to each. */
+  /** Signs this party's confirmation of its pending outcome: another participant committed to it. */
+  private async commitPending(name: string, c: Confirmations): Promise<void> {
+    c.add(this.o.self, await this.o.signatures.sign(c.statement));
+    await this.o.keys.setPendingConfirmations(name, c.toJSON());
+  }
+
+  /** Settles every pending epoch that can be (after a restart); returns where each stands. */
   async resolveAllPending(): Promise<Record<string, PendingResolution>> {
     const out: Record<string, PendingResolution> = {};
     for (const e of this.o.keys.list()) if (e.pending) out[e.name] = await this.resolvePending(e.name);
     return out;
   }
 
-  /** Asks each of `parties` what it holds of the key with this group key; undefined for who did not answer. */
-  async statusOf(key: Uint8Array, parties: readonly string[]): Promise<StatusAnswers> {
+  /**
+   * The operator's decision to drop `name`'s pending epoch, which no certificate settled: this party goes on
+   * with its old share. Refused while a ceremony of the key runs. Returns whose confirmations were missing.
+   */
+  async abandonPending(name: string): Promise<{ epoch: number; missing: string[]; creating: boolean }> {
+    return this.whileIdle(name, async () => {
+      const e = this.o.keys.get(name);
+      if (!e?.pending) throw new FrostnetError('CONFLICT', `key ${name} has no pending epoch to abandon`);
+      const missing = pendingConfirmations(e)?.missing ?? [];
+      const epoch = e.pending.group.epoch;
+      await this.o.keys.discardPending(name);
+      this.o.log.warn('pending epoch abandoned by the operator', { key: name, epoch, missing });
+      return { epoch, missing, creating: e.active === undefined };
+    });
+  }
+
+  /**
+   * Asks each of `parties` what it holds of the key with this group key (and, with `pending`, of that pending
+   * outcome); undefined for who did not answer.
+   */
+  async statusOf(
+    key: Uint8Array,
+    parties: readonly string[],
+    pending?: EpochCertificate,
+  ): Promise<StatusAnswers> {
     const answers = await Promise.all(
       parties.map(async (m) => {
         try {
@@ -470,7 +716,7 @@ export class KeyCeremonies {
             m,
             'CONTROL',
             ROUND.keyStatusQuery,
-            codecs.keyStatusQuery.encode({ groupKey: key }),
+            codecs.keyStatusQuery.encode({ groupKey: key, pending: pending ?? null }),
             Math.min(this.o.roundTimeoutMs, 5000),
           );
           return codecs.keyStatus.decode(env.payload, { from: m });
@@ -484,18 +730,69 @@ export class KeyCeremonies {
 
   /**
    * Tells a party what this one holds of a key: its settled epoch (active, or the one that removed this party)
-   * and any pending one. Only to parties of those epochs' groups or ceremonies; anyone else hears "nothing",
-   * which is also the truth for what concerns it (a newcomer is a participant of any ceremony it took part in).
+   * with its certificate, and any pending one with the confirmations gathered for it. Only to parties of those
+   * epochs' groups or ceremonies; anyone else hears "nothing", which is also the truth for what concerns it (a
+   * newcomer is a participant of any ceremony it took part in).
+   *
+   * A query about a pending outcome of the asker's gets, besides: this party's commit to it if the asker's
+   * signature shows that someone committed (this party prepared the same outcome), or this party's signed
+   * renouncement if it holds nothing of that outcome and runs no ceremony of the key that could still make it.
    */
   private onStatusQuery(env: Envelope, from: string): undefined {
     const q = codecs.keyStatusQuery.decode(env.payload, { from });
-    const { settled, pending } = this.o.keys.epochs(bytesToHex(q.groupKey));
+    void this.statusFor(q, from).then(
+      (status) =>
+        this.o
+          .send(from, {
+            ...env,
+            round: ROUND.keyStatus,
+            sender: this.o.self,
+            payload: codecs.keyStatus.encode(status),
+          })
+          .catch((err) =>
+            this.o.log.warn('status answer not delivered', { to: from, reason: (err as Error).message }),
+          ),
+      (err) => this.o.log.warn('status query not answered', { from, reason: (err as Error).message }),
+    );
+    return undefined;
+  }
+
+  private async statusFor(q: KeyStatusQueryMsg, from: string): Promise<KeyStatusMsg> {
+    const hex = bytesToHex(q.groupKey);
+    let { settled, pending } = this.o.keys.epochs(hex);
     const involves = (v?: { group: KeyGroup; participants: readonly string[] }) =>
       v !== undefined && (v.group.members.includes(from) || v.participants.includes(from));
     const member = involves(settled) || involves(pending);
+    const asked = member ? q.pending : undefined;
+    let renouncement: Uint8Array = new Uint8Array();
+    if (asked) {
+      const entry = this.o.keys.byGroupKey(hex);
+      const held = entry && pendingConfirmations(entry);
+      const settledBy = settled?.confirmations;
+      if (held?.matches(asked)) {
+        // The asker committed (its signature says every participant prepared): commit too.
+        const before = held.has(this.o.self);
+        await held.merge(
+          { ...asked, signatures: asked.signatures.filter((x) => x.party === from) },
+          this.o.signatures,
+        );
+        if (!before && held.has(from) && !this.running.has(entry!.name)) {
+          await this.commitPending(entry!.name, held);
+          ({ settled, pending } = this.o.keys.epochs(hex));
+        }
+      } else if (
+        !(settledBy && settledBy.sessionId === bytesToHex(asked.sessionId)) &&
+        !(entry && this.running.has(entry.name))
+      )
+        renouncement = await this.o.signatures.sign(
+          renouncementStatement(asked.sessionId, asked.confirmation),
+        );
+    }
     const s = member ? settled?.group : undefined;
     const p = member ? pending?.group : undefined;
-    const status: KeyStatusMsg = {
+    const wire = (c: StoredConfirmations | undefined, participants: readonly string[]) =>
+      c ? Confirmations.fromJSON(c, participants).toWire() : null;
+    return {
       groupKey: q.groupKey,
       epoch: s ? s.epoch : 0,
       transcript: s ? s.transcript : new Uint8Array(),
@@ -504,13 +801,9 @@ export class KeyCeremonies {
       pendingTranscript: p ? p.transcript : new Uint8Array(),
       membersDigest: s ? membersDigest(s) : new Uint8Array(),
       hasShare: member && settled?.share === true,
+      pendingConfirmations: p ? wire(pending?.confirmations, pending!.participants) : null,
+      certificate: s ? wire(settled?.confirmations, settled!.participants) : null,
+      renouncement,
     };
-    const payload = codecs.keyStatus.encode(status);
-    void this.o
-      .send(from, { ...env, round: ROUND.keyStatus, sender: this.o.self, payload })
-      .catch((err) =>
-        this.o.log.warn('status answer not delivered', { to: from, reason: (err as Error).message }),
-      );
-    return undefined;
   }
 }

@@ -14,10 +14,10 @@
  * its own that the lost party is a member of its group, so the new identity gets a share only when t members
  * vouched for it; the coordinator asks only helpers whose member lists match its own, so that none refuses.
  */
-import { randomBytes } from 'node:crypto';
 import { bytesToHex, equalBytes } from '../../protocol/curve.ts';
 import { type ErrorCode, FrostnetError, isFrostnetError } from '../../protocol/errors.ts';
 import {
+  groupDigest,
   groupKey,
   type KeyGroup,
   type KeyShare,
@@ -26,29 +26,15 @@ import {
   keyGroupToJSON,
 } from '../../protocol/keys.ts';
 import { type RepairPlan, repairStep1, repairStep2, repairStep3 } from '../../protocol/repair.ts';
-import { hashFields } from '../../protocol/transcript.ts';
 import type { Logger } from '../ops/log.ts';
-import { codecs, type RepairInviteMsg, ROUND } from '../session/messages.ts';
+import { codecs, type RepairInviteMsg, ROUND, signedProposalFromWire } from '../session/messages.ts';
 import type { Router, Session } from '../session/router.ts';
 import type { Send } from '../session/rpc.ts';
 import { parsePeerId } from '../storage/identity.ts';
 import { type KeyStore, validateKeyName } from '../storage/keystore.ts';
 import type { Envelope } from '../transport/wire.ts';
-import { holdsMembership, holdsShare, type KeyCeremonies } from './key-ceremonies.ts';
-
-/** Digest of all of a key group's public data, which helpers vouch for to the lost party. */
-export const groupDigest = (g: KeyGroup): Uint8Array =>
-  hashFields(
-    'repair/group',
-    g.threshold,
-    [...g.members],
-    [...g.identifiers],
-    [...g.public.commitments],
-    g.identifiers.map((id) => g.public.verifyingShares[id]),
-    g.chainCode,
-    g.epoch,
-    g.transcript,
-  );
+import { holdsMembership, holdsShare, type KeyCeremonies, type ProposalOptions } from './key-ceremonies.ts';
+import { type CeremonyReport, checkInvitedProposal } from './proposals.ts';
 
 /** Codes a participant's abort may carry on; anything else reads as a failed repair. */
 const ABORT_CODES: readonly ErrorCode[] = [
@@ -274,6 +260,8 @@ const asError = (e: unknown): FrostnetError =>
 
 export type RepairsOptions = {
   self: string;
+  /** Milliseconds since the epoch. */
+  clock?: () => number;
   keys: KeyStore;
   ceremonies: KeyCeremonies;
   router: Router;
@@ -299,9 +287,15 @@ export class Repairs {
 
   /**
    * Rebuilds `lost`'s share of `name` with t helpers: this party and the first members after it that answer on
-   * the current epoch. The lost party must be reachable and must not hold the current epoch's share.
+   * the current epoch, once t members approved the repair (a custody proposal, key-ceremonies.ts). The lost
+   * party must be reachable and must not hold the current epoch's share.
    */
-  async repair(name: string, lost: string): Promise<RepairOutcome> {
+  async repair(
+    name: string,
+    lost: string,
+    report: CeremonyReport = {},
+    opts: ProposalOptions = {},
+  ): Promise<RepairOutcome> {
     const { self, keys, ceremonies } = this.o;
     const share = keys.settled(name);
     const g = share.group;
@@ -336,6 +330,8 @@ export class Repairs {
         missing,
       );
     }
+    const plan = { threshold: g.threshold, members: [...g.members], dealers: helpers, lost };
+    const proposal = await ceremonies.propose('repair', name, g, plan, report, opts);
     const invite: RepairInviteMsg = {
       keyName: name,
       groupKey: groupKey(g).toBytes(true),
@@ -343,18 +339,40 @@ export class Repairs {
       lost,
       helpers,
       group: JSON.stringify(keyGroupToJSON(g)),
+      proposal,
     };
-    const sessionId = randomBytes(32);
-    const session = this.session(sessionId, self, { lost, helpers }, { kind: 'helper', share });
-    session.start();
-    this.o.router.add('REPAIR', sessionId, session);
-    const payload = codecs.repairInvite.encode(invite);
-    for (const to of [...helpers.slice(1), lost])
-      void this.o
-        .send(to, { version: 1, sessionId, ceremony: 'REPAIR', round: ROUND.invite, sender: self, payload })
-        .catch((e) => this.o.log.warn('repair invite not delivered', { to, reason: (e as Error).message }));
-    const epoch = (await session.done) as number;
-    return { name, party: lost, helpers, epoch };
+    const { sessionId } = proposal.proposal;
+    // No refresh or reshare of the key may race the repair: it rebuilds a share of this very epoch.
+    return ceremonies.whileIdle(name, async () => {
+      const current = keys.settled(name);
+      const session = this.session(sessionId, self, { lost, helpers }, { kind: 'helper', share: current });
+      this.checkApproved(invite, sessionId, current.group, self);
+      session.start();
+      this.o.router.add('REPAIR', sessionId, session);
+      const payload = codecs.repairInvite.encode(invite);
+      for (const to of [...helpers.slice(1), lost])
+        void this.o
+          .send(to, { version: 1, sessionId, ceremony: 'REPAIR', round: ROUND.invite, sender: self, payload })
+          .catch((e) => this.o.log.warn('repair invite not delivered', { to, reason: (e as Error).message }));
+      const epoch = (await session.done) as number;
+      return { name, party: lost, helpers, epoch };
+    });
+  }
+
+  /** The signed proposal behind a repair invite from `from`, checked against `group` (proposals.ts). */
+  private checkApproved(inv: RepairInviteMsg, sessionId: Uint8Array, group: KeyGroup, from: string): void {
+    checkInvitedProposal(
+      signedProposalFromWire(inv.proposal, from),
+      {
+        kind: 'repair',
+        keyName: inv.keyName,
+        sessionId,
+        plan: { threshold: group.threshold, members: group.members, dealers: inv.helpers, lost: inv.lost },
+      },
+      group,
+      from,
+      (this.o.clock ?? Date.now)(),
+    );
   }
 
   /**
@@ -425,7 +443,7 @@ export class Repairs {
   /** A helper checks the invite against its own share; the lost party against what it holds (nothing). */
   private onInvite(env: Envelope, from: string): Session {
     const inv = codecs.repairInvite.decode(env.payload, { from });
-    const { self, keys } = this.o;
+    const { self } = this.o;
     validateKeyName(inv.keyName);
     const plan: RepairPlan = { lost: inv.lost, helpers: inv.helpers };
     if (!inv.helpers.includes(from) || (self !== inv.lost && !inv.helpers.includes(self)))
@@ -441,7 +459,26 @@ export class Repairs {
         'INVALID_INPUT',
         `repair names parties that are not peers: ${strangers.join(', ')}`,
       );
-    if (self === inv.lost) {
+    const role = this.roleFor(inv, env.sessionId, from, plan);
+    const session = this.session(env.sessionId, from, plan, role);
+    session.start();
+    return session;
+  }
+
+  /**
+   * What this party is in the invited repair, checked: the lost party against what it holds (nothing) and the
+   * group it is given, a helper against its own share; both against the signed proposal. A refusal is told at
+   * once to the coordinator and the lost party rather than leave them to time out; only them, so that an invite
+   * cannot make this party send to many.
+   */
+  private roleFor(inv: RepairInviteMsg, sessionId: Uint8Array, from: string, plan: RepairPlan): Role {
+    const { self, keys } = this.o;
+    try {
+      if (self !== inv.lost) {
+        const share = this.helperShare(inv, from);
+        this.checkApproved(inv, sessionId, share.group, from);
+        return { kind: 'helper', share };
+      }
       const group = parseGroup(inv);
       if (inv.helpers.length < group.threshold || inv.helpers.some((h) => !group.members.includes(h)))
         throw new FrostnetError(
@@ -454,23 +491,16 @@ export class Repairs {
           'CONFLICT',
           `this party holds key ${inv.keyName}; there is nothing to repair`,
         );
-      const session = this.session(env.sessionId, from, plan, { kind: 'lost', group, keyName: inv.keyName });
-      session.start();
-      return session;
-    }
-    let share: KeyShare;
-    try {
-      share = this.helperShare(inv, from);
+      this.checkApproved(inv, sessionId, group, from);
+      return { kind: 'lost', group, keyName: inv.keyName };
     } catch (e) {
-      // A refusing helper tells the coordinator and the lost party at once, rather than leave them to time out;
-      // only them, so that an invite cannot make it send to many.
-      const link = { sessionId: env.sessionId, self, send: this.o.send, log: this.o.log };
-      sendAbort(link, [...new Set([from, plan.lost])], asError(e));
+      sendAbort(
+        { sessionId, self, send: this.o.send, log: this.o.log },
+        [...new Set([from, plan.lost])],
+        asError(e),
+      );
       throw e;
     }
-    const session = this.session(env.sessionId, from, plan, { kind: 'helper', share });
-    session.start();
-    return session;
   }
 
   /** This helper's share for the invite: the same key and epoch, and a group that lists the lost party. */

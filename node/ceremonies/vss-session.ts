@@ -1,20 +1,36 @@
 /**
- * Runs one DKG, refresh or reshare ceremony over the network: feeds inbound round packages to the pure ceremony, sends
- * what it returns, persists the pending outcome before confirming it, and activates it once everyone has
- * confirmed. A protocol violation is broadcast as an abort so every participant stops at once; a silent
- * participant ends the session after the round timeout, naming who did not answer.
+ * Runs one DKG, refresh or reshare ceremony over the network: feeds inbound round packages to the pure ceremony
+ * and sends what it returns; then settles its outcome in two steps (certificates.ts). Prepare: the outcome is
+ * persisted as pending before this party's round 3 (its hash) goes out. Commit: once every participant
+ * prepared the same outcome (or another participant committed it), this party signs it, persists the signature
+ * and sends it as round 4. The outcome activates only on every participant's signature. A protocol violation is
+ * broadcast as an abort so every participant stops at once; a silent participant ends the session after the
+ * round timeout, naming who did not answer.
+ *
+ * Round 1 carries the sender's context hash: a newcomer to a reshare that was told another ceremony than the
+ * dealers run (another key group, say) stops at once and names whoever invited it, rather than blaming the
+ * honest dealers whose packages do not fit the group it was given.
  */
+import { equalBytes } from '../../protocol/curve.ts';
 import { type ErrorCode, FrostnetError, isFrostnetError } from '../../protocol/errors.ts';
-import type { Step, VssCeremony } from '../../protocol/vss.ts';
+import type { CeremonyMessage, Step, VssCeremony } from '../../protocol/vss.ts';
 import type { Logger } from '../ops/log.ts';
-import { codecs, decodeVss, encodeVss, ROUND } from '../session/messages.ts';
+import { codecs, decodeVss, encodeVss, ROUND, type Vss4, type VssExtras } from '../session/messages.ts';
 import type { Session } from '../session/router.ts';
+import type { Send } from '../session/rpc.ts';
+import type { Signatures } from '../storage/identity.ts';
 import type { Envelope } from '../transport/wire.ts';
+import { Confirmations, confirmationStatement } from './certificates.ts';
 
 /** Codes a participant's refusal of the invite may carry through to the initiator. */
-const REFUSAL_CODES: readonly ErrorCode[] = ['EPOCH_MISMATCH', 'UNKNOWN_KEY', 'CONFLICT', 'INVALID_INPUT'];
-
-export type Send = (to: string, env: Envelope) => Promise<void>;
+const REFUSAL_CODES: readonly ErrorCode[] = [
+  'EPOCH_MISMATCH',
+  'UNKNOWN_KEY',
+  'CONFLICT',
+  'INVALID_INPUT',
+  'POLICY_DENIED',
+  'WRONG_CONTEXT',
+];
 
 export type VssCeremonyName = 'DKG' | 'REFRESH' | 'RESHARE';
 
@@ -23,16 +39,21 @@ export type VssSessionOptions<R> = {
   ceremony: VssCeremonyName;
   sessionId: Uint8Array;
   self: string;
+  /** Who invited the participants (this party when it did). */
+  initiator: string;
   vss: VssCeremony<R>;
   send: Send;
-  /** Persists the outcome as pending; must complete before this party confirms it. */
-  onPending: (outcome: R) => Promise<void>;
-  /** Makes the pending outcome active: every participant confirmed. */
-  onResult: (outcome: R) => Promise<void>;
+  signatures: Signatures;
+  /** Persists the outcome as pending, not yet committed; completes before this party's round 3 goes out. */
+  onPrepared: (outcome: R, confirmations: Confirmations) => Promise<void>;
+  /** Persists this party's signature (and those gathered); completes before its round 4 goes out. */
+  onCommitted: (confirmations: Confirmations) => Promise<void>;
+  /** Makes the pending outcome active: `certificate` holds every participant's signed confirmation. */
+  onResult: (outcome: R, certificate: Confirmations) => Promise<void>;
+  /** The session ended without a certificate after this party prepared: keep what was gathered. */
+  onUnsettled: (confirmations: Confirmations) => Promise<void>;
   roundTimeoutMs: number;
   log: Logger;
-  /** This party invited the others: an abort it receives (a refused invite) it passes on to all of them. */
-  initiator?: boolean;
 };
 
 export class VssSession<R> implements Session {
@@ -41,6 +62,11 @@ export class VssSession<R> implements Session {
   private timer?: NodeJS.Timeout;
   private chain: Promise<void> = Promise.resolve();
   private settled = false;
+  /** The outcome this party prepared, and the confirmations of it gathered so far. */
+  private outcome?: R;
+  private confirmations?: Confirmations;
+  /** Verified commits that arrived before this party prepared. */
+  private readonly early = new Map<string, Vss4>();
   readonly done: Promise<R>;
   private resolve!: (k: R) => void;
   private reject!: (e: FrostnetError) => void;
@@ -57,8 +83,13 @@ export class VssSession<R> implements Session {
     this.done.catch(() => {});
   }
 
+  /** Whether this party persisted an outcome: from then on it settles with the others (certificates.ts). */
+  get prepared(): boolean {
+    return this.confirmations !== undefined;
+  }
+
   start(): void {
-    this.run(() => this.o.vss.start());
+    this.run(async () => this.step(this.o.vss.start()));
   }
 
   receive(env: Envelope, from: string): void {
@@ -69,40 +100,135 @@ export class VssSession<R> implements Session {
       const a = codecs.abort.decode(env.payload, { from });
       const blamed = a.culprits.filter((c) => this.participants.includes(c));
       const reason = `${from} aborted the ceremony: ${a.reason.slice(0, 300)}`;
-      // A refused invite keeps its code (another epoch, no such key, a ceremony already running); anything
-      // else reads as a failed confirmation.
+      // A refused invite keeps its code (another epoch, no such key, a ceremony already running, a proposal it
+      // does not accept); anything else reads as a failed confirmation.
       const code = REFUSAL_CODES.find((c) => c === a.code) ?? 'CONFIRMATION_MISMATCH';
-      this.fail(new FrostnetError(code, reason, blamed.length ? blamed : [from]), this.o.initiator === true);
+      this.fail(new FrostnetError(code, reason, blamed.length ? blamed : [from]), this.isInitiator);
       return;
     }
-    const message = decodeVss(env.round, env.payload, from);
-    this.run(() => this.o.vss.receive(from, message));
+    if (env.round === ROUND.vssCommit) {
+      const commit = codecs.vss4.decode(env.payload, { from });
+      this.run(() => this.acceptCommit(from, commit));
+      return;
+    }
+    const { message, extras } = decodeVss(env.round, env.payload, from);
+    this.run(async () => {
+      // A newcomer cannot judge a dealer's package by a group it holds: the context comes first. Everyone else
+      // judges the package itself first (a replayed one fails its own checks), then its context.
+      if (this.isNewcomer) this.checkContext(from, message, extras);
+      const step = this.o.vss.receive(from, message);
+      this.checkContext(from, message, extras);
+      await this.step(step);
+    });
   }
 
-  /** Steps run one at a time, in arrival order, because persisting a pending outcome is asynchronous. */
-  private run(step: () => Step<R>): void {
+  private get isInitiator(): boolean {
+    return this.o.initiator === this.o.self;
+  }
+
+  /** A reshare's receiver that holds nothing of the key yet: it knows the group only from the invite. */
+  private get isNewcomer(): boolean {
+    const { ctx } = this.o.vss;
+    return ctx.kind === 'reshare' && !ctx.base?.members.includes(this.o.self);
+  }
+
+  /**
+   * A round 1 must be for this party's very ceremony. Participants that hold the key judge the proposal by their
+   * own group, so they agree on the context: one that differs is the sender's doing. A newcomer knows the group
+   * only from the invite: a dealer that runs another ceremony than the invite describes points at the inviter.
+   */
+  private checkContext(from: string, m: CeremonyMessage, x: VssExtras): void {
+    if (m.round !== 1 || equalBytes(x.context ?? new Uint8Array(), this.o.vss.contextHash)) return;
+    const { initiator } = this.o;
+    if (this.isNewcomer && !this.isInitiator && from !== initiator)
+      throw new FrostnetError(
+        'WRONG_CONTEXT',
+        `${from} runs another ceremony than the invite from ${initiator} describes (another key group or proposal); nothing is accepted`,
+        [initiator],
+      );
+    // A newcomer's context rests on what the initiator told it alone: either may be at fault.
+    const base = this.o.vss.ctx.base;
+    if (base && !base.members.includes(from) && !this.isInitiator && from !== initiator)
+      throw new FrostnetError(
+        'WRONG_CONTEXT',
+        `${from}, new to the key, runs another ceremony than this one: the invite from ${initiator} described another key group to it, or it lies`,
+        [initiator, from],
+      );
+    throw new FrostnetError('WRONG_CONTEXT', `${from} sent a round 1 of another ceremony`, [from]);
+  }
+
+  /** What the pure ceremony returned: prepare a computed outcome, send, commit once everyone prepared. */
+  private async step(s: Step<R>): Promise<void> {
+    this.armTimer();
+    if (s.pending) {
+      const own = s.send.find((o) => o.message.round === 3)?.message;
+      if (own?.round !== 3) throw new FrostnetError('INTERNAL', 'an outcome without a confirmation');
+      const c = new Confirmations(
+        { sessionId: this.o.sessionId, confirmation: own.confirmation },
+        this.participants,
+      );
+      await this.o.onPrepared(s.pending, c);
+      this.outcome = s.pending;
+      this.confirmations = c;
+    }
+    const context = { context: this.o.vss.contextHash };
+    await Promise.all(
+      s.send.map((o) => this.sendRound(o.to, encodeVss(o.message, o.message.round === 1 ? context : {}))),
+    );
+    if (s.pending) for (const [from, commit] of this.early) await this.acceptCommit(from, commit);
+    this.early.clear();
+    if (s.result) await this.commit();
+  }
+
+  /** Another participant's signed confirmation: checked, kept, and reason enough to commit too. */
+  private async acceptCommit(from: string, m: Vss4): Promise<void> {
+    this.armTimer();
+    const statement = confirmationStatement(this.o.sessionId, m.confirmation);
+    if (!(await this.o.signatures.verify(from, statement, m.signature)))
+      throw new FrostnetError('INVALID_SIGNATURE', `${from} sent a badly signed confirmation`, [from]);
+    const c = this.confirmations;
+    if (!c) {
+      this.early.set(from, m);
+      return;
+    }
+    if (!equalBytes(m.confirmation, c.confirmation))
+      throw new FrostnetError(
+        'CONFIRMATION_MISMATCH',
+        `${from} committed to another outcome than this party computed; no key is accepted`,
+        [from],
+      );
+    c.add(from, m.signature);
+    // Its commit says every participant prepared this outcome: commit too.
+    await this.commit();
+  }
+
+  /** Signs this party's confirmation once, persists it, sends it; activates on a complete certificate. */
+  private async commit(): Promise<void> {
+    const c = this.confirmations;
+    if (!c) return;
+    if (!c.has(this.o.self)) {
+      const signature = await this.o.signatures.sign(c.statement);
+      c.add(this.o.self, signature);
+      await this.o.onCommitted(c);
+      const payload = codecs.vss4.encode({ confirmation: c.confirmation, signature });
+      await Promise.all(
+        this.participants
+          .filter((p) => p !== this.o.self)
+          .map((p) => this.sendRound(p, { round: ROUND.vssCommit, payload })),
+      );
+    }
+    if (!c.complete || this.settled) return;
+    await this.o.onResult(this.outcome as R, c);
+    this.settle();
+    this.resolve(this.outcome as R);
+  }
+
+  /** Steps run one at a time, in arrival order, because persisting is asynchronous. */
+  private run(work: () => Promise<void>): void {
     this.chain = this.chain.then(async () => {
       if (this.settled) return;
-      let s: Step<R>;
       try {
-        s = step();
-      } catch (e) {
-        const err = isFrostnetError(e) ? e : new FrostnetError('INTERNAL', (e as Error).message);
-        // Only a fault of a participant ends the ceremony; a stray message is just dropped.
-        if (err.culprits.some((c) => this.participants.includes(c)) || !isFrostnetError(e))
-          this.fail(err, true);
-        else this.o.log.warn('ignored ceremony message', { reason: err.message });
-        return;
-      }
-      try {
-        this.armTimer();
-        if (s.pending) await this.o.onPending(s.pending);
-        await Promise.all(s.send.map((o) => this.sendRound(o.to, encodeVss(o.message))));
-        if (s.result) {
-          await this.o.onResult(s.result);
-          this.settle();
-          this.resolve(s.result);
-        }
+        await work();
       } catch (e) {
         const err = isFrostnetError(e) ? e : new FrostnetError('INTERNAL', (e as Error).message);
         // Only a fault of a participant ends the ceremony; a stray message is just dropped.
@@ -136,7 +262,8 @@ export class VssSession<R> implements Session {
   private armTimer(): void {
     clearTimeout(this.timer);
     this.timer = setTimeout(() => {
-      const waiting = this.o.vss.waitingFor();
+      const c = this.confirmations;
+      const waiting = c?.has(this.o.self) ? c.missing : this.o.vss.waitingFor();
       this.fail(
         new FrostnetError('TIMEOUT', `no answer from ${waiting.join(', ') || 'any party'} in time`, waiting),
         false,
@@ -157,7 +284,16 @@ export class VssSession<R> implements Session {
       for (const p of this.participants)
         if (p !== this.o.self) void this.sendRound(p, { round: ROUND.abort, payload });
     }
-    this.reject(err);
+    // What was gathered stays with the pending outcome, for settling it with the others.
+    const c = this.confirmations;
+    const kept = c ? this.o.onUnsettled(c) : Promise.resolve();
+    kept.then(
+      () => this.reject(err),
+      (e) => {
+        this.o.log.error('could not keep the confirmations gathered', { reason: (e as Error).message });
+        this.reject(err);
+      },
+    );
   }
 
   private settle(): void {

@@ -8,6 +8,7 @@ import { Interface } from 'ethers';
 import { estimateWeight } from '../../chains/bitcoin/build.ts';
 import { formatPath } from '../../chains/bitcoin/keys.ts';
 import { bytesToHex } from '../../protocol/curve.ts';
+import { type ProposalKind, proposalChange } from '../../protocol/proposal.ts';
 import type { ResolvedRequest } from '../signing/targets.ts';
 
 /**
@@ -17,12 +18,22 @@ import type { ResolvedRequest } from '../signing/targets.ts';
  */
 export function requestId(keyName: string, r: ResolvedRequest): string {
   const extra = r.kind === 'raw' ? [r.path, r.taproot] : r.kind === 'typedData' ? [r.account] : [];
+  return requestIdOf(keyName, r.kind, extra, r.targets);
+}
+
+/** The id of a request of `kind` signing `targets` (what `requestId` computes from a decoded request). */
+export function requestIdOf(
+  keyName: string,
+  kind: ResolvedRequest['kind'],
+  extra: readonly (number[] | number | boolean)[],
+  targets: readonly { scheme: string; message: Uint8Array }[],
+): string {
   const canonical = JSON.stringify([
     'frostnet/policy-request/v1',
     keyName,
-    r.kind,
+    kind,
     extra,
-    r.targets.map((t) => [t.scheme, bytesToHex(t.message)]),
+    targets.map((t) => [t.scheme, bytesToHex(t.message)]),
   ]);
   return bytesToHex(sha256(new TextEncoder().encode(canonical)));
 }
@@ -80,7 +91,27 @@ export type TypedDataDetails = {
   | { action: 'RotateKey'; newKey: string }
 );
 
-export type Details = RawDetails | PsbtDetails | TypedDataDetails;
+/** A custody proposal: what it changes of who holds the key, as this party reads it against its own group. */
+export type ProposalDetails = {
+  kind: 'proposal';
+  ceremony: ProposalKind;
+  key: string;
+  epoch: number;
+  oldThreshold: number;
+  oldMembers: string[];
+  newThreshold: number;
+  newMembers: string[];
+  added: string[];
+  removed: string[];
+  /** Dealers of a refresh or reshare, helpers of a repair. */
+  dealers: string[];
+  lost?: string;
+  proposer: string;
+  expiresAt: string;
+  session: string;
+};
+
+export type Details = RawDetails | PsbtDetails | TypedDataDetails | ProposalDetails;
 
 /** The decoded request, JSON-safe. */
 export function describe(r: ResolvedRequest): Details {
@@ -118,6 +149,21 @@ export function describe(r: ResolvedRequest): Details {
       sent: s.sent.toString(),
       fee: s.fee.toString(),
       feeRate: Math.round(feeRate(r) * 100) / 100,
+    };
+  }
+  if (r.kind === 'proposal') {
+    const p = r.proposal;
+    return {
+      kind: 'proposal',
+      ceremony: p.kind,
+      key: p.keyName,
+      epoch: p.epoch,
+      ...proposalChange(p, r.group),
+      dealers: [...p.dealers],
+      ...(p.lost !== undefined && { lost: p.lost }),
+      proposer: p.proposer,
+      expiresAt: new Date(p.expiresAt * 1000).toISOString(),
+      session: bytesToHex(p.sessionId),
     };
   }
   const a = r.action;
@@ -196,6 +242,14 @@ export function spendOf(r: ResolvedRequest): Spend | undefined {
 /** One line for logs and tables. */
 export function summaryLine(d: Details): string {
   if (d.kind === 'raw') return `raw message ${d.message.slice(0, 16)}… (${d.scheme}, ${d.path})`;
+  if (d.kind === 'proposal') {
+    const change = [
+      d.added.length && `adds ${d.added.join(', ')}`,
+      d.removed.length && `removes ${d.removed.join(', ')}`,
+      d.lost && `rebuilds the share of ${d.lost}`,
+    ].filter(Boolean);
+    return `${d.ceremony} of key ${d.key} (epoch ${d.epoch}): ${d.oldThreshold}-of-${d.oldMembers.length} -> ${d.newThreshold}-of-${d.newMembers.length}${change.length ? `; ${change.join('; ')}` : ''}; proposed by ${d.proposer}`;
+  }
   if (d.kind === 'psbt') {
     const pays = d.outputs.filter((o) => !o.change).map((o) => `${o.amount} sat to ${o.address ?? o.script}`);
     return `PSBT on ${d.network}: ${pays.join(', ') || 'no payment'}; fee ${d.fee} sat`;

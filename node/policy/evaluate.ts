@@ -7,7 +7,7 @@
 import { bytesToHex } from '../../protocol/curve.ts';
 import type { ResolvedRequest } from '../signing/targets.ts';
 import { feeRate, selectorOf, spendOf } from './describe.ts';
-import type { BitcoinRules, EvmRules, Rules, TimeLockRule } from './format.ts';
+import type { BitcoinRules, CeremonyRule, EvmRules, Rules, TimeLockRule } from './format.ts';
 
 export type Usage = {
   /** Distinct requests of this key this party let through in the past hour, this one excluded. */
@@ -47,13 +47,11 @@ export function evaluate(rules: Rules | undefined, s: Subject, usage: Usage): Ve
   const deny: string[] = [];
   const r = s.resolved;
   const scheme = r.targets[0]?.scheme;
-  if (rules.schemes && scheme && !rules.schemes.includes(scheme))
+  // Custody proposals sign with bip340 by definition: the scheme rule is for the key's signatures.
+  if (rules.schemes && scheme && r.kind !== 'proposal' && !rules.schemes.includes(scheme))
     deny.push(`scheme ${scheme} is not allowed (allowed: ${rules.schemes.join(', ')})`);
-  if (rules.requesters) {
-    const who = s.requester === s.self ? ['self', s.requester] : [s.requester];
-    if (!who.some((w) => rules.requesters!.includes(w)))
-      deny.push(`requester ${s.requester === s.self ? 'self' : s.requester} may not request signatures`);
-  }
+  if (rules.requesters && !listed(rules.requesters, s))
+    deny.push(`requester ${s.requester === s.self ? 'self' : s.requester} may not request signatures`);
   if (rules.requestsPerHour !== undefined && usage.requestsLastHour + 1 > rules.requestsPerHour)
     deny.push(
       `${usage.requestsLastHour} requests of this key in the past hour already; the limit is ${rules.requestsPerHour}`,
@@ -62,6 +60,8 @@ export function evaluate(rules: Rules | undefined, s: Subject, usage: Usage): Ve
   let hold: Hold = rules.requireApproval ? { approval: 'every request of this key needs approval' } : {};
   if (r.kind === 'raw') {
     if (!rules.rawMessages) deny.push('raw message signing is off for this key');
+  } else if (r.kind === 'proposal') {
+    hold = merge(hold, ceremony(rules.ceremonies[r.proposal.kind], r, s, deny));
   } else if (r.kind === 'psbt') {
     if (rules.bitcoin === false) deny.push('this key signs no Bitcoin transactions');
     else hold = merge(hold, bitcoin(rules.bitcoin, r, usage, deny));
@@ -73,11 +73,33 @@ export function evaluate(rules: Rules | undefined, s: Subject, usage: Usage): Ve
   return { decision: 'allow' };
 }
 
+/** The requester, as the rule lists name it ("self" for this party's own requests). */
+const listed = (list: readonly string[], s: Subject) =>
+  list.includes(s.requester) || (s.requester === s.self && list.includes('self'));
+
 function merge(a: Hold, b: Hold): Hold {
   return { approval: a.approval ?? b.approval, lock: a.lock ?? b.lock };
 }
 
 type PsbtRequest = Extract<ResolvedRequest, { kind: 'psbt' }>;
+type ProposalRequest = Extract<ResolvedRequest, { kind: 'proposal' }>;
+
+/** A custody proposal under the rule for its kind. */
+function ceremony(c: CeremonyRule, r: ProposalRequest, s: Subject, deny: string[]): Hold {
+  const kind = r.proposal.kind;
+  if (!c.allow) deny.push(`this party's policy allows no ${kind} of this key`);
+  if (c.proposers && !listed(c.proposers, s))
+    deny.push(`${s.requester === s.self ? 'self' : s.requester} may not propose a ${kind} of this key`);
+  return {
+    ...(c.requireApproval && { approval: `every ${kind} of this key needs approval` }),
+    ...(c.timeLockSeconds !== undefined && {
+      lock: {
+        delaySeconds: c.timeLockSeconds,
+        reason: `every ${kind} of this key waits ${c.timeLockSeconds} s`,
+      },
+    }),
+  };
+}
 type TypedDataRequest = Extract<ResolvedRequest, { kind: 'typedData' }>;
 
 /** Per-transaction and rolling-day limits of an amount, then the amount holds. */

@@ -16,6 +16,7 @@ import { getAddress, isHexString } from 'ethers';
 import { bitcoinNetwork, NETWORK_NAMES, type NetworkName } from '../../chains/bitcoin/network.ts';
 import { bytesToHex } from '../../protocol/curve.ts';
 import { FrostnetError } from '../../protocol/errors.ts';
+import { PROPOSAL_KINDS, type ProposalKind } from '../../protocol/proposal.ts';
 import { SCHEMES, type Scheme } from '../../protocol/sign.ts';
 import { parsePeerId } from '../storage/identity.ts';
 
@@ -60,6 +61,26 @@ export type EvmRules = {
   readonly timeLock?: TimeLockRule;
 };
 
+/** Whether and how this party approves custody proposals of one kind (refresh, reshare, repair). */
+export type CeremonyRule = {
+  readonly allow: boolean;
+  /** This party's operator approves each proposal of this kind. */
+  readonly requireApproval: boolean;
+  /** Proposals wait this long at this party from when it first saw them. */
+  readonly timeLockSeconds?: number;
+  /** Peer ids (or "self") that may propose; any member when absent. */
+  readonly proposers?: readonly string[];
+};
+
+export type CeremonyRules = Readonly<Record<ProposalKind, CeremonyRule>>;
+
+/** Refresh changes no one's power and may run unattended; reshare and repair change who holds the key. */
+export const DEFAULT_CEREMONIES: CeremonyRules = {
+  refresh: { allow: true, requireApproval: false },
+  reshare: { allow: true, requireApproval: true },
+  repair: { allow: true, requireApproval: true },
+};
+
 export type Rules = {
   readonly schemes?: readonly Scheme[];
   readonly rawMessages: boolean;
@@ -71,6 +92,8 @@ export type Rules = {
   readonly bitcoin: BitcoinRules | false;
   /** false: this key signs no EIP-712 action at all. */
   readonly evm: EvmRules | false;
+  /** Custody proposals of this key (DEFAULT_CEREMONIES where the file says nothing). */
+  readonly ceremonies: CeremonyRules;
 };
 
 export type PolicyFile = {
@@ -85,6 +108,7 @@ export const NO_RULES: Rules = {
   requireApproval: false,
   bitcoin: { changeToSelf: false, maxChangeIndex: DEFAULT_MAX_CHANGE_INDEX },
   evm: {},
+  ceremonies: DEFAULT_CEREMONIES,
 };
 
 /** The rules for a key: its own entry, else the default, else undefined (refused). */
@@ -141,7 +165,16 @@ function parseRules(v: unknown, at: string, fail: Fail): Rules {
   const r = object(v, at, fail);
   only(
     r,
-    ['schemes', 'rawMessages', 'requesters', 'requestsPerHour', 'requireApproval', 'bitcoin', 'evm'],
+    [
+      'schemes',
+      'rawMessages',
+      'requesters',
+      'requestsPerHour',
+      'requireApproval',
+      'bitcoin',
+      'evm',
+      'ceremonies',
+    ],
     `${at}.`,
     fail,
   );
@@ -150,19 +183,7 @@ function parseRules(v: unknown, at: string, fail: Fail): Rules {
       schemes: choices(r.schemes, `${at}.schemes`, SCHEMES, fail),
     }),
     rawMessages: r.rawMessages === undefined ? true : boolean(r.rawMessages, `${at}.rawMessages`, fail),
-    ...(r.requesters !== undefined && {
-      requesters: nonEmpty(r.requesters, `${at}.requesters`, fail).map((p, i) => {
-        const field = `${at}.requesters[${i}]`;
-        if (p === 'self') return p;
-        if (typeof p !== 'string') fail(field, 'must be a peer id or "self"');
-        try {
-          parsePeerId(p as string);
-        } catch {
-          fail(field, `is not a peer id (nor "self"): ${p}`);
-        }
-        return p as string;
-      }),
-    }),
+    ...(r.requesters !== undefined && { requesters: parties(r.requesters, `${at}.requesters`, fail) }),
     ...(r.requestsPerHour !== undefined && {
       requestsPerHour: integer(r.requestsPerHour, `${at}.requestsPerHour`, 1, 1_000_000, fail),
     }),
@@ -173,7 +194,48 @@ function parseRules(v: unknown, at: string, fail: Fail): Rules {
         ? false
         : parseBitcoin(r.bitcoin === undefined ? {} : r.bitcoin, `${at}.bitcoin`, fail),
     evm: r.evm === false ? false : parseEvm(r.evm === undefined ? {} : r.evm, `${at}.evm`, fail),
+    ceremonies: parseCeremonies(r.ceremonies, `${at}.ceremonies`, fail),
   };
+}
+
+/** Peer ids, or "self" for this party. */
+function parties(v: unknown, at: string, fail: Fail): string[] {
+  return nonEmpty(v, at, fail).map((p, i) => {
+    const field = `${at}[${i}]`;
+    if (p === 'self') return p;
+    if (typeof p !== 'string') fail(field, 'must be a peer id or "self"');
+    try {
+      parsePeerId(p as string);
+    } catch {
+      fail(field, `is not a peer id (nor "self"): ${p}`);
+    }
+    return p as string;
+  });
+}
+
+/** Each kind's rule; a kind the file leaves out, or a field it leaves out, keeps its default. */
+function parseCeremonies(v: unknown, at: string, fail: Fail): CeremonyRules {
+  if (v === undefined) return DEFAULT_CEREMONIES;
+  const c = object(v, at, fail);
+  only(c, PROPOSAL_KINDS, `${at}.`, fail);
+  const rule = (kind: ProposalKind): CeremonyRule => {
+    const d = DEFAULT_CEREMONIES[kind];
+    if (c[kind] === undefined) return d;
+    const k = object(c[kind], `${at}.${kind}`, fail);
+    only(k, ['allow', 'requireApproval', 'timeLockSeconds', 'proposers'], `${at}.${kind}.`, fail);
+    return {
+      allow: k.allow === undefined ? d.allow : boolean(k.allow, `${at}.${kind}.allow`, fail),
+      requireApproval:
+        k.requireApproval === undefined
+          ? d.requireApproval
+          : boolean(k.requireApproval, `${at}.${kind}.requireApproval`, fail),
+      ...(k.timeLockSeconds !== undefined && {
+        timeLockSeconds: integer(k.timeLockSeconds, `${at}.${kind}.timeLockSeconds`, 1, MAX_SECONDS, fail),
+      }),
+      ...(k.proposers !== undefined && { proposers: parties(k.proposers, `${at}.${kind}.proposers`, fail) }),
+    };
+  };
+  return { refresh: rule('refresh'), reshare: rule('reshare'), repair: rule('repair') };
 }
 
 const SAT_UNITS = { sat: 0, btc: 8 };

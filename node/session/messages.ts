@@ -4,6 +4,7 @@
  */
 import type { NonceCommitments } from '@noble/curves/abstract/frost.js';
 import { FrostnetError } from '../../protocol/errors.ts';
+import { type CustodyProposal, PROPOSAL_KINDS, type ProposalKind } from '../../protocol/proposal.ts';
 import type { CeremonyMessage } from '../../protocol/vss.ts';
 import { loadProtoType, type ProtoCodec } from '../transport/wire.ts';
 
@@ -20,13 +21,29 @@ export type CeremonyInvite = {
   dealers?: string[];
   /** Reshare only: the current key group as keyGroupToJSON text, for newcomers. */
   currentGroup?: string;
+  /** Refresh and reshare: the custody proposal that approved the ceremony (absent, null when decoded, for a DKG). */
+  proposal?: SignedProposal | null;
+};
+
+/** A custody proposal with its signature by the group key. */
+export type SignedProposal = { proposal: CustodyProposal; signature: Uint8Array };
+
+/** A participant's signature of its round-3 confirmation (proto PartySignature). */
+export type PartySignature = { party: string; signature: Uint8Array };
+
+/** Signed round-3 confirmations of one ceremony (proto EpochCertificate): complete, or as far as gathered. */
+export type EpochCertificate = {
+  sessionId: Uint8Array;
+  confirmation: Uint8Array;
+  signatures: PartySignature[];
 };
 export type CeremonyAbort = { code: string; reason: string; culprits: string[] };
 
 export type SignPayload =
   | { raw: { message: Uint8Array; path: number[]; taproot: boolean } }
   | { psbt: { psbt: Uint8Array; network: string } }
-  | { typedData: { json: string; account: number } };
+  | { typedData: { json: string; account: number } }
+  | { proposal: { proposal: CustodyProposal } };
 
 export type SignRequestMsg = {
   groupKey: Uint8Array;
@@ -46,7 +63,7 @@ export type SignRefusalMsg = { code: string; reason: string };
 export type NonceBatchRequestMsg = { groupKey: Uint8Array; epoch: number; count: number };
 export type NonceBatchMsg = { commitments: WireCommitment[] };
 export type SignOneRoundMsg = { request: SignRequestMsg; package: SignPackageMsg };
-export type KeyStatusQueryMsg = { groupKey: Uint8Array };
+export type KeyStatusQueryMsg = { groupKey: Uint8Array; pending?: EpochCertificate | null };
 export type KeyStatusMsg = {
   groupKey: Uint8Array;
   epoch: number;
@@ -56,6 +73,11 @@ export type KeyStatusMsg = {
   pendingTranscript: Uint8Array;
   membersDigest: Uint8Array;
   hasShare: boolean;
+  /** Absent (null when decoded) when the sender has no pending epoch or settled certificate to show. */
+  pendingConfirmations?: EpochCertificate | null;
+  certificate?: EpochCertificate | null;
+  /** The sender's signed renouncement of the pending epoch the query named (empty when it holds that epoch). */
+  renouncement?: Uint8Array;
 };
 
 export type RepairInviteMsg = {
@@ -66,12 +88,15 @@ export type RepairInviteMsg = {
   helpers: string[];
   /** keyGroupToJSON text of the key group, for the lost party. */
   group: string;
+  proposal?: SignedProposal | null;
 };
 export type RepairSigmaMsg = { sigma: Uint8Array; groupDigest: Uint8Array };
 
-type Vss1 = { commitment: Uint8Array[]; proof: Uint8Array };
+type Vss1 = { commitment: Uint8Array[]; proof: Uint8Array; context?: Uint8Array };
 type Vss2 = { share: Uint8Array; digests: Uint8Array[] };
 type Vss3 = { confirmation: Uint8Array };
+/** Round 4: a participant's signed confirmation (node/ceremonies/certificates.ts). */
+export type Vss4 = { confirmation: Uint8Array; signature: Uint8Array };
 
 export const codecs = {
   invite: codec<CeremonyInvite>('CeremonyInvite'),
@@ -79,6 +104,7 @@ export const codecs = {
   vss1: codec<Vss1>('VssRound1'),
   vss2: codec<Vss2>('VssRound2'),
   vss3: codec<Vss3>('VssRound3'),
+  vss4: codec<Vss4>('VssRound4'),
   signRequest: codec<SignRequestMsg & { payload: Record<string, unknown> }>('SignRequest'),
   signCommitments: codec<SignCommitmentsMsg>('SignCommitments'),
   signPackage: codec<SignPackageMsg>('SignPackage'),
@@ -112,13 +138,25 @@ export const ROUND = {
   repairDelta: 1,
   repairSigma: 2,
   repairDone: 3,
+  vssCommit: 4,
 } as const;
 
-/** Protocol round package -> envelope round and payload. */
-export function encodeVss(m: CeremonyMessage): { round: number; payload: Uint8Array } {
+/** What travels with a round-1 package beside the pure ceremony's message: the sender's context hash. */
+export type VssExtras = { context?: Uint8Array };
+
+/** Protocol round package (and its extras) -> envelope round and payload. */
+export function encodeVss(m: CeremonyMessage, x: VssExtras = {}): { round: number; payload: Uint8Array } {
+  const none = new Uint8Array();
   switch (m.round) {
     case 1:
-      return { round: 1, payload: codecs.vss1.encode({ commitment: [...m.commitment], proof: m.proof }) };
+      return {
+        round: 1,
+        payload: codecs.vss1.encode({
+          commitment: [...m.commitment],
+          proof: m.proof,
+          context: x.context ?? none,
+        }),
+      };
     case 2:
       return { round: 2, payload: codecs.vss2.encode({ share: m.share, digests: [...m.digests] }) };
     case 3:
@@ -126,19 +164,51 @@ export function encodeVss(m: CeremonyMessage): { round: number; payload: Uint8Ar
   }
 }
 
-/** Envelope round and payload -> protocol round package; typed errors name `from`. */
-export function decodeVss(round: number, payload: Uint8Array, from: string): CeremonyMessage {
+/** Envelope round and payload -> protocol round package and extras; typed errors name `from`. */
+export function decodeVss(
+  round: number,
+  payload: Uint8Array,
+  from: string,
+): { message: CeremonyMessage; extras: VssExtras } {
   const opts = { from };
   switch (round) {
-    case 1:
-      return { round: 1, ...codecs.vss1.decode(payload, opts) };
+    case 1: {
+      const { context, ...m } = codecs.vss1.decode(payload, opts);
+      return { message: { round: 1, ...m }, extras: { context } };
+    }
     case 2:
-      return { round: 2, ...codecs.vss2.decode(payload, opts) };
+      return { message: { round: 2, ...codecs.vss2.decode(payload, opts) }, extras: {} };
     case 3:
-      return { round: 3, ...codecs.vss3.decode(payload, opts) };
+      return { message: { round: 3, ...codecs.vss3.decode(payload, opts) }, extras: {} };
     default:
       throw new FrostnetError('INVALID_INPUT', `no ceremony round ${round} (from ${from})`, [from]);
   }
+}
+
+/** A custody proposal as decoded from the wire (uint64 expiry, empty string for no lost party) made typed. */
+export function proposalFromWire(w: unknown, from: string): CustodyProposal {
+  const bad = (why: string) =>
+    new FrostnetError('INVALID_INPUT', `custody proposal from ${from}: ${why}`, [from]);
+  if (w === null || typeof w !== 'object') throw bad('missing');
+  const p = w as Record<string, unknown> & { expiresAt?: unknown; lost?: unknown; kind?: unknown };
+  if (!PROPOSAL_KINDS.includes(p.kind as ProposalKind)) throw bad(`unknown kind ${String(p.kind)}`);
+  const expiresAt = typeof p.expiresAt === 'bigint' ? Number(p.expiresAt) : p.expiresAt;
+  if (typeof expiresAt !== 'number' || !Number.isSafeInteger(expiresAt)) throw bad('bad expiry');
+  const { lost, ...rest } = p;
+  return {
+    ...(rest as unknown as CustodyProposal),
+    expiresAt,
+    ...(typeof lost === 'string' && lost !== '' && { lost }),
+  };
+}
+
+/** A signed proposal from an invite; undefined when the invite carries none. */
+export function signedProposalFromWire(
+  w: SignedProposal | null | undefined,
+  from: string,
+): SignedProposal | undefined {
+  if (!w) return undefined;
+  return { proposal: proposalFromWire(w.proposal, from), signature: w.signature };
 }
 
 /** Keeps only the payload's single `oneof` member, checked to be present. */
@@ -148,6 +218,13 @@ function withPayload(
 ): SignRequestMsg {
   const p = m.payload ?? {};
   const kind = (p as { kind?: string }).kind;
+  if (kind === 'proposal')
+    return {
+      ...m,
+      payload: {
+        proposal: { proposal: proposalFromWire((p.proposal as { proposal?: unknown })?.proposal, from) },
+      },
+    };
   if (kind !== 'raw' && kind !== 'psbt' && kind !== 'typedData')
     throw new FrostnetError('INVALID_INPUT', `sign request from ${from} has no payload`, [from]);
   return { ...m, payload: { [kind]: p[kind] } as SignPayload };

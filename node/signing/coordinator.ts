@@ -33,6 +33,16 @@ import { type ResolvedRequest, resolveRequest } from './targets.ts';
 /** `signers`, when given, limits the signers to these members and tries them in this order. */
 export type SignOptions = { scheme: Scheme; payload: SignPayload; signers?: readonly string[] };
 export type Exclusion = { party: string; code: string; reason: string };
+
+/** Fewer than t parties are left to sign; `excluded` says why each party was left out. */
+export class SignersExhausted extends FrostnetError {
+  readonly excluded: readonly Exclusion[];
+
+  constructor(message: string, excluded: readonly Exclusion[]) {
+    super('NOT_ENOUGH_SIGNERS', message, [...new Set(excluded.map((x) => x.party))]);
+    this.excluded = [...excluded];
+  }
+}
 export type SignOutcome = {
   signatures: Uint8Array[];
   resolved: ResolvedRequest;
@@ -158,10 +168,9 @@ export class Coordinator {
         const available = opts.signers ? left : this.order(left);
         if (available.length < group.threshold) {
           const why = excluded.map((x) => `${x.party}: ${x.reason}`).join('; ');
-          throw new FrostnetError(
-            'NOT_ENOUGH_SIGNERS',
+          throw new SignersExhausted(
             `key ${keyName} needs ${group.threshold} signers, ${available.length} left${why ? ` (${why})` : ''}`,
-            [...new Set(out)],
+            excluded,
           );
         }
         const result = await this.attempt(share, resolved, request, available, exclude, stale);

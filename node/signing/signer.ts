@@ -61,6 +61,8 @@ export type SignerOptions = {
   log: Logger;
   /** Told when a request names a newer epoch than the active one (a pending epoch may need settling). */
   onEpochBehind?: (keyName: string) => void;
+  /** Milliseconds since the epoch. */
+  clock?: () => number;
 };
 
 type Checked = { entry: KeyEntry; share: KeyShare; resolved: ResolvedRequest };
@@ -106,7 +108,14 @@ export class Signer {
   private async check(req: SignRequestMsg, requester: string): Promise<Checked> {
     const scheme = parseScheme(req.scheme);
     const { entry, share } = this.activeKey(req.groupKey, req.epoch, requester);
-    const resolved = resolveRequest(share.group, scheme, req.payload);
+    const resolved = resolveRequest(share.group, scheme, req.payload, (this.o.clock ?? Date.now)());
+    // A proposal is approved for the member that made it, and asked of the others by that member only.
+    if (resolved.kind === 'proposal' && resolved.proposal.proposer !== requester)
+      throw new FrostnetError(
+        'UNAUTHORIZED',
+        `${requester} asks for approval of a proposal made by ${resolved.proposal.proposer}`,
+        [requester],
+      );
     await this.o.policy.check({ keyName: entry.name, requester, resolved });
     return { entry, share, resolved };
   }

@@ -11,6 +11,7 @@ import { bytesToHex } from '../../protocol/curve.ts';
 import { derivePath } from '../../protocol/derive.ts';
 import { FrostnetError } from '../../protocol/errors.ts';
 import { groupKey, type KeyGroup } from '../../protocol/keys.ts';
+import { type CustodyProposal, checkProposal, proposalDigest } from '../../protocol/proposal.ts';
 import { MAX_MESSAGE_BYTES, type Scheme, type SigningTarget } from '../../protocol/sign.ts';
 import { taprootStep } from '../../protocol/tweak.ts';
 import type { SignPayload } from '../session/messages.ts';
@@ -22,11 +23,18 @@ const MAX_TYPED_DATA_CHARS = 256 * 1024;
 export type ResolvedRequest =
   | { kind: 'raw'; targets: SigningTarget[]; path: number[]; taproot: boolean }
   | { kind: 'psbt'; targets: SigningTarget[]; inputs: number[]; network: string; summary: PsbtSummary }
-  | { kind: 'typedData'; targets: SigningTarget[]; account: number; action: DecodedAction };
+  | { kind: 'typedData'; targets: SigningTarget[]; account: number; action: DecodedAction }
+  | { kind: 'proposal'; targets: SigningTarget[]; proposal: CustodyProposal; group: KeyGroup };
 
 const rootOf = (g: KeyGroup) => ({ key: groupKey(g), chainCode: g.chainCode });
 
-export function resolveRequest(group: KeyGroup, scheme: Scheme, payload: SignPayload): ResolvedRequest {
+/** `nowMs`: the party's clock, against which a custody proposal's expiry is checked. */
+export function resolveRequest(
+  group: KeyGroup,
+  scheme: Scheme,
+  payload: SignPayload,
+  nowMs: number = Date.now(),
+): ResolvedRequest {
   if ('raw' in payload) {
     const { message, path, taproot } = payload.raw;
     if (!(message instanceof Uint8Array) || message.length > MAX_MESSAGE_BYTES)
@@ -44,7 +52,18 @@ export function resolveRequest(group: KeyGroup, scheme: Scheme, payload: SignPay
     return { kind: 'raw', targets: [{ scheme, message, steps }], path: [...path], taproot };
   }
   if (scheme !== 'bip340')
-    throw new FrostnetError('INVALID_INPUT', 'PSBT and EIP-712 requests sign with bip340');
+    throw new FrostnetError('INVALID_INPUT', 'PSBT, EIP-712 and custody proposal requests sign with bip340');
+  if ('proposal' in payload) {
+    // The untweaked group key signs custody proposals and nothing else; their digest has a tag of its own.
+    const proposal = payload.proposal.proposal;
+    checkProposal(proposal, group, Math.floor(nowMs / 1000));
+    return {
+      kind: 'proposal',
+      targets: [{ scheme, message: proposalDigest(proposal), steps: [] }],
+      proposal,
+      group,
+    };
+  }
   if ('psbt' in payload) {
     const network = parseNetwork(payload.psbt.network);
     const plan = planPsbtSigning(payload.psbt.psbt, { root: rootOf(group), network });
@@ -83,5 +102,6 @@ export function resolveRequest(group: KeyGroup, scheme: Scheme, payload: SignPay
 export function describeRequest(r: ResolvedRequest): string {
   if (r.kind === 'raw') return `message ${bytesToHex(r.targets[0].message).slice(0, 64)}`;
   if (r.kind === 'psbt') return `PSBT inputs ${r.inputs.join(',')} on ${r.network}`;
+  if (r.kind === 'proposal') return `custody proposal: ${r.proposal.kind} of ${r.proposal.keyName}`;
   return `EIP-712 ${r.action.kind} on chain ${r.action.account.chainId} for ${r.action.account.address}`;
 }

@@ -82,3 +82,28 @@ export async function loadOrCreateIdentity(store: SecretStore, given?: PrivateKe
   await store.putSecret(IDENTITY_SECRET, marshalIdentity(key));
   return key;
 }
+
+/** What a ceremony needs of identities: this party's signature, and checking any party's. */
+export interface Signatures {
+  /** This party's Ed25519 signature of `statement`. */
+  sign(statement: Uint8Array): Promise<Uint8Array>;
+  /** Whether `signature` is `party`'s signature of `statement`; false for anything malformed, never a throw. */
+  verify(party: string, statement: Uint8Array, signature: Uint8Array): Promise<boolean>;
+}
+
+/** Signatures with this party's identity key; a party's public key is its peer id (Ed25519 ids embed it). */
+export function identitySignatures(key: PrivateKey): Signatures {
+  return {
+    sign: async (statement) => key.sign(statement),
+    verify: async (party, statement, signature) => {
+      try {
+        const publicKey = peerIdFromString(party).publicKey;
+        return (
+          publicKey !== undefined && signature.length === 64 && (await publicKey.verify(statement, signature))
+        );
+      } catch {
+        return false;
+      }
+    },
+  };
+}

@@ -24,6 +24,13 @@ import type { Store, StoreOp } from './store.ts';
 
 type GroupJSON = KeyShareJSON['group'];
 
+/** Signed round-3 confirmations of one ceremony, hex, signatures by party (node/ceremonies/certificates.ts). */
+export type StoredConfirmations = {
+  sessionId: string;
+  confirmation: string;
+  signatures: Record<string, string>;
+};
+
 type KeyRecord = {
   name: string;
   createdAt: string;
@@ -39,6 +46,14 @@ type KeyRecord = {
   removedParticipants?: string[];
   /** The removal was its operator's erase, not a reshare. */
   erased?: true;
+  /**
+   * The confirmations behind each epoch: for the pending one those gathered so far (this party's own first),
+   * for the active or removed one the complete certificate that activated it. Absent in records written before
+   * certificates existed.
+   */
+  pendingConfirmations?: StoredConfirmations;
+  activeCertificate?: StoredConfirmations;
+  removedCertificate?: StoredConfirmations;
 };
 
 export type KeyEntry = {
@@ -50,6 +65,8 @@ export type KeyEntry = {
   /** Everyone who took part in the ceremony of each epoch (defaults to the group's members). */
   readonly activeParticipants?: readonly string[];
   readonly pendingParticipants?: readonly string[];
+  readonly pendingConfirmations?: StoredConfirmations;
+  readonly activeCertificate?: StoredConfirmations;
 };
 
 /**
@@ -62,6 +79,7 @@ export type RemovedKey = {
   readonly group: KeyGroup;
   readonly participants: readonly string[];
   readonly erased?: boolean;
+  readonly certificate?: StoredConfirmations;
 };
 
 /** One epoch of a key as this party knows it, for settling it with the others; `share`: it holds one. */
@@ -69,6 +87,8 @@ export type EpochView = {
   readonly group: KeyGroup;
   readonly participants: readonly string[];
   readonly share: boolean;
+  /** Settled epoch: its certificate; pending epoch: the confirmations gathered. */
+  readonly confirmations?: StoredConfirmations;
 };
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -118,6 +138,7 @@ export class KeyStore {
           group: keyGroupFromJSON(rec.removed),
           participants: rec.removedParticipants ?? rec.removed.members,
           erased: rec.erased === true,
+          certificate: rec.removedCertificate,
         });
       else if (rec) ks.entries.set(rec.name, await ks.load(rec));
     }
@@ -140,6 +161,8 @@ export class KeyStore {
       pending: pending ?? (await slot('pending', rec.pending)),
       activeParticipants: rec.activeParticipants,
       pendingParticipants: rec.pendingParticipants,
+      pendingConfirmations: rec.pendingConfirmations,
+      activeCertificate: rec.activeCertificate,
     };
   }
 
@@ -204,27 +227,38 @@ export class KeyStore {
           group: e.active.group,
           participants: participants(e.active.group, e.activeParticipants),
           share: true,
+          confirmations: e.activeCertificate,
         },
         pending: e.pending && {
           group: e.pending.group,
           participants: participants(e.pending.group, e.pendingParticipants),
           share: !isRemoved(e.pending),
+          confirmations: e.pendingConfirmations,
         },
       };
     for (const r of this.removedKeys.values())
       if (groupKeyHex(r.group) === hex)
-        return { settled: { group: r.group, participants: r.participants, share: false } };
+        return {
+          settled: {
+            group: r.group,
+            participants: r.participants,
+            share: false,
+            confirmations: r.certificate,
+          },
+        };
     return {};
   }
 
   /**
-   * Records a ceremony outcome as pending (a DKG, or a reshare to a newcomer, creates the entry). Written before
-   * confirming it to peers. `participants` names the ceremony's parties when they are not just the new members.
+   * Records a ceremony outcome as pending (a DKG, or a reshare to a newcomer, creates the entry), with this
+   * party's signed confirmation of it. Written before the confirmation is sent: from then on this party may
+   * have confirmed, so it never drops the pending epoch on its own (see node/ceremonies/certificates.ts).
+   * `participants` names the ceremony's parties when they are not just the new members.
    */
   async setPending(
     name: string,
     outcome: ReshareResult,
-    opts: { create: boolean; participants?: readonly string[] },
+    opts: { create: boolean; participants?: readonly string[]; confirmations: StoredConfirmations },
   ): Promise<void> {
     validateKeyName(name);
     const e = this.entries.get(name);
@@ -235,8 +269,10 @@ export class KeyStore {
       createdAt: e?.createdAt ?? new Date().toISOString(),
       active: e?.active,
       activeParticipants: e?.activeParticipants,
+      activeCertificate: e?.activeCertificate,
       pending: outcome,
       pendingParticipants: opts.participants && [...opts.participants],
+      pendingConfirmations: opts.confirmations,
     };
     const secret: StoreOp = isRemoved(outcome)
       ? { type: 'del', kind: 'secret', name: shareName(name, 'pending') }
@@ -245,24 +281,34 @@ export class KeyStore {
     this.removedKeys.delete(name);
   }
 
+  /** Keeps the confirmations gathered for the pending epoch (a superset of what is stored), to serve them. */
+  async setPendingConfirmations(name: string, confirmations: StoredConfirmations): Promise<void> {
+    const e = this.entries.get(name);
+    if (!e?.pending) return;
+    await this.write({ ...e, pendingConfirmations: confirmations }, []);
+  }
+
   /**
-   * Makes the pending outcome active and forgets the old share, in one batch. A removal erases this party's
-   * share and keeps only the public marker of the epoch that removed it.
+   * Makes the pending outcome active and forgets the old share, in one batch, keeping `certificate` (every
+   * participant's signed confirmation) to show the others. A removal erases this party's share and keeps only
+   * the public marker of the epoch that removed it.
    */
-  async activatePending(name: string): Promise<ReshareResult> {
+  async activatePending(name: string, certificate?: StoredConfirmations): Promise<ReshareResult> {
     const e = this.entries.get(name);
     if (!e?.pending) throw new FrostnetError('CONFLICT', `key ${name} has no pending epoch`);
     const pending = e.pending;
     if (isRemoved(pending)) {
-      await this.markRemoved(e, pending, e.pendingParticipants ?? pending.group.members);
+      await this.markRemoved(e, pending, e.pendingParticipants ?? pending.group.members, false, certificate);
       return pending;
     }
     const next: KeyEntry = {
       ...e,
       active: pending,
       activeParticipants: e.pendingParticipants,
+      activeCertificate: certificate,
       pending: undefined,
       pendingParticipants: undefined,
+      pendingConfirmations: undefined,
     };
     await this.write(next, [
       { type: 'putSecret', name: shareName(name, 'active'), value: encodeSecret(pending.secret) },
@@ -276,6 +322,7 @@ export class KeyStore {
     r: RemovedFromGroup,
     participants: readonly string[],
     erased = false,
+    certificate?: StoredConfirmations,
   ) {
     const rec: KeyRecord = {
       name: e.name,
@@ -283,6 +330,7 @@ export class KeyStore {
       removed: keyGroupToJSON(r.group),
       removedParticipants: [...participants],
       ...(erased ? { erased: true as const } : {}),
+      ...(certificate && { removedCertificate: certificate }),
     };
     await this.store.batch([
       { type: 'del', kind: 'secret', name: shareName(e.name, 'active') },
@@ -296,6 +344,7 @@ export class KeyStore {
       group: r.group,
       participants,
       erased,
+      certificate,
     });
   }
 
@@ -350,11 +399,15 @@ export class KeyStore {
       { removed: true, group: active.group },
       e.activeParticipants ?? active.group.members,
       true,
+      e.activeCertificate,
     );
     return active.group.epoch;
   }
 
-  /** Drops a pending epoch that can never become active; a DKG's entry goes with it. */
+  /**
+   * Drops the pending epoch (a DKG's entry goes with it): only at its operator's explicit word, since once this
+   * party confirmed it, the others may activate it.
+   */
   async discardPending(name: string): Promise<void> {
     const e = this.entries.get(name);
     if (!e?.pending) return;
@@ -364,7 +417,10 @@ export class KeyStore {
       this.entries.delete(name);
       return;
     }
-    await this.write({ ...e, pending: undefined, pendingParticipants: undefined }, [del]);
+    await this.write(
+      { ...e, pending: undefined, pendingParticipants: undefined, pendingConfirmations: undefined },
+      [del],
+    );
   }
 
   private async write(e: KeyEntry, ops: StoreOp[]): Promise<void> {
@@ -374,6 +430,8 @@ export class KeyStore {
     if (e.pending && isRemoved(e.pending)) rec.pendingRemoval = true;
     if (e.active && e.activeParticipants) rec.activeParticipants = [...e.activeParticipants];
     if (e.pending && e.pendingParticipants) rec.pendingParticipants = [...e.pendingParticipants];
+    if (e.active && e.activeCertificate) rec.activeCertificate = e.activeCertificate;
+    if (e.pending && e.pendingConfirmations) rec.pendingConfirmations = e.pendingConfirmations;
     await this.store.batch([...ops, { type: 'putPublic', name: recordName(e.name), value: rec }]);
     this.entries.set(e.name, e);
   }

@@ -102,7 +102,7 @@ describe('ceremony entry points only ever throw typed errors', () => {
           const victim = createDkg(ctxs[0]);
           victim.start();
           onlyTyped(() => {
-            const m: CeremonyMessage = decodeVss(round, bytes, members[who + 1]);
+            const m: CeremonyMessage = decodeVss(round, bytes, members[who + 1]).message;
             victim.receive(members[who + 1], m);
           });
         },

@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { walletAddress } from '../../chains/bitcoin/address.ts';
@@ -73,6 +74,36 @@ export async function assertSigns(
     verifyBip340(hexToBytes(r.result.signatures[0]), hexToBytes(r.message), hexToBytes(groupKey).subarray(1)),
     'signature verifies under the group key',
   );
+}
+
+/**
+ * A policy whose operators let reshares and repairs run without approving each (the default asks them to), for
+ * tests of the ceremonies' mechanics; the tests of custody consent use the default.
+ */
+export const UNATTENDED_CUSTODY = {
+  version: 1,
+  default: {
+    ceremonies: { reshare: { requireApproval: false }, repair: { requireApproval: false } },
+  },
+};
+
+/** Writes party i's policy.json (read when its daemon starts). */
+export const writePolicy = (net: Network, i: number, policy: unknown): Promise<void> =>
+  writeFile(join(net.parties[i].dataDir, 'policy.json'), JSON.stringify(policy));
+
+/** Party i's operator approves the held request whose id starts with `id` (waits until it is held there). */
+export async function approveHeld(net: Network, i: number, id: string): Promise<void> {
+  for (let tries = 0; ; tries++) {
+    const list = await net.call(i, 'GET', '/v1/approvals');
+    const entry = list.json.find?.((e: { id: string; status: string }) => e.id.startsWith(id));
+    if (entry?.status === 'awaiting approval') {
+      const r = await net.call(i, 'POST', `/v1/approvals/${entry.id}/approve`, {});
+      assert.equal(r.status, 200, JSON.stringify(r.json));
+      return;
+    }
+    assert.ok(tries < 100, `party ${i + 1} never held request ${id}: ${JSON.stringify(list.json)}`);
+    await sleep(100);
+  }
 }
 
 /** Runs `fn` on party i's store; the party's daemon must be stopped. */

@@ -132,6 +132,9 @@ export class Network {
 
   async start(i: number, env: Record<string, string> = {}): Promise<void> {
     const p = this.parties[i];
+    // A second daemon on the same data dir would find the store locked, and the first would outlive the test.
+    if (p.inProcess || (p.proc && p.proc.exitCode === null && p.proc.signalCode === null))
+      throw new Error(`party ${i + 1} is running already`);
     const proc = spawn(NODE, [CLI, 'start', '--config', p.configPath], {
       env: { ...process.env, FROSTNET_PASSPHRASE: PASSPHRASE, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -198,14 +201,17 @@ export class Network {
     return { status: res.status, json: await res.json() };
   }
 
-  /** Starts a request (POST returning 202) and waits for it to end; returns the final request view. */
+  /**
+   * Starts a request (POST returning 202) and waits until it ends or waits for approval (a settling ceremony
+   * is waited for); returns the request view.
+   */
   async run(i: number, path: string, body: unknown): Promise<any> {
     const started = await this.call(i, 'POST', path, body);
     if (started.status !== 202)
       return { state: 'rejected', status: started.status, error: started.json.error };
     for (;;) {
-      const r = await this.call(i, 'GET', `/v1/requests/${started.json.id}?wait=30000`);
-      if (r.json.state !== 'running') return r.json;
+      const r = await this.call(i, 'GET', `/v1/requests/${started.json.id}?wait=30000&change=1`);
+      if (r.json.state !== 'running' && r.json.state !== 'settling') return r.json;
     }
   }
 

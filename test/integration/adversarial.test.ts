@@ -125,7 +125,8 @@ describe('one misbehaving party among four daemons', () => {
           receivers: net.ids,
           self: rogue,
         });
-        return { ...env, payload: encodeVss(twin.start().send[0].message).payload };
+        const context = { context: twin.contextHash };
+        return { ...env, payload: encodeVss(twin.start().send[0].message, context).payload };
       }),
       /EQUIVOCATION|differently|aborted/,
     );

@@ -16,7 +16,15 @@ import { codecs, ROUND } from '../../node/session/messages.ts';
 import type { Envelope } from '../../node/transport/wire.ts';
 import { type KeyGroup, numberedIdentifier } from '../../protocol/keys.ts';
 import { Network } from '../helpers/network.ts';
-import { assertSigns, runCommand, settledViews, signVia, taprootAddress } from '../helpers/network-extra.ts';
+import {
+  assertSigns,
+  runCommand,
+  settledViews,
+  signVia,
+  taprootAddress,
+  UNATTENDED_CUSTODY,
+  writePolicy,
+} from '../helpers/network-extra.ts';
 
 const KEY = 'family';
 const LOST = 3;
@@ -42,6 +50,8 @@ describe('repair of a re-initialised party that the others vouch for', () => {
 
   before(async () => {
     net = await Network.create(4, { roundTimeoutMs: 4000, configuredOutsiders: 1 });
+    // These tests are about the ceremonies' mechanics; consent is attacked in custody-consent.test.ts.
+    for (const i of net.parties.keys()) await writePolicy(net, i, UNATTENDED_CUSTODY);
     await net.startAll();
     const dkg = await net.keygen(0, KEY, 2);
     assert.equal(dkg.state, 'done', JSON.stringify(dkg.error));
@@ -103,7 +113,8 @@ describe('repair of a re-initialised party that the others vouch for', () => {
     assert.deepEqual(honest.error.culprits, [net.ids[1], net.ids[2]], 'the members that did not vouch');
     await holdsNothing();
 
-    // Party 2, not vouching, answers status as if it had: the coordinator now invites it, and it refuses.
+    // Party 2, not vouching, answers status as if it had: the coordinator now asks it to approve the repair,
+    // and it refuses on its own check, before anything runs.
     const vouched = {
       members: vouchedMembers(),
       identifiers: [1, 2, 3, 4].map(numberedIdentifier),
@@ -119,8 +130,9 @@ describe('repair of a re-initialised party that the others vouch for', () => {
     try {
       const tricked = await repairVia(0);
       assert.equal(tricked.state, 'failed');
-      assert.equal(tricked.error.code, 'INVALID_INPUT', tricked.error.message);
-      assert.match(tricked.error.message, /not vouched/);
+      assert.equal(tricked.error.code, 'POLICY_DENIED', tricked.error.message);
+      assert.ok(tricked.error.culprits.includes(net.ids[1]), 'the lying member is named');
+      assert.match(tricked.error.message, /another key group than this party holds/);
       await holdsNothing();
     } finally {
       await net.stop(1);

@@ -10,7 +10,14 @@ import { commands } from '../../cli/commands/admin.ts';
 import { codecs, ROUND } from '../../node/session/messages.ts';
 import type { Envelope } from '../../node/transport/wire.ts';
 import { Network } from '../helpers/network.ts';
-import { assertSigns, runCommand, settledViews, wipeKey } from '../helpers/network-extra.ts';
+import {
+  assertSigns,
+  runCommand,
+  settledViews,
+  UNATTENDED_CUSTODY,
+  wipeKey,
+  writePolicy,
+} from '../helpers/network-extra.ts';
 
 const KEY = 'treasury';
 
@@ -22,6 +29,8 @@ describe('share repair across daemons', () => {
 
   before(async () => {
     net = await Network.create(3, { roundTimeoutMs: 4000 });
+    // These tests are about the ceremonies' mechanics; consent is attacked in custody-consent.test.ts.
+    for (const i of net.parties.keys()) await writePolicy(net, i, UNATTENDED_CUSTODY);
     await net.startAll();
     const dkg = await net.keygen(0, KEY, 2);
     assert.equal(dkg.state, 'done', JSON.stringify(dkg.error));

@@ -50,6 +50,7 @@ function recordingBackend() {
     refresh: work('refresh', share),
     reshare: work('reshare', {} as never),
     repair: work('repair', {} as never),
+    abandon: work('abandon', {} as never),
     vouch: work('vouch', {} as never),
     erase: work('erase', 0),
     exportBackup: work('exportBackup', {} as never),

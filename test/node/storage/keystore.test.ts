@@ -10,7 +10,7 @@ import { after, describe, test } from 'node:test';
 import { KeyStore } from '../../../node/storage/keystore.ts';
 import { openStore, type Store } from '../../../node/storage/store.ts';
 import { bytesToHex } from '../../../protocol/curve.ts';
-import { groupKey } from '../../../protocol/keys.ts';
+import { groupKey, keyGroupToJSON } from '../../../protocol/keys.ts';
 import { makeKey } from '../../helpers/keys.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'frostnet-keystore-'));
@@ -27,6 +27,8 @@ async function withKeys(fn: (keys: KeyStore, store: Store) => Promise<void>): Pr
 }
 
 const shares = makeKey(2, 3);
+/** A pending epoch's confirmations as a ceremony records them (their content plays no part here). */
+const confirmations = { sessionId: '00'.repeat(32), confirmation: '11'.repeat(32), signatures: {} };
 const mine = shares.get('party-1')!;
 const hex = bytesToHex(groupKey(mine.group).toBytes(true));
 
@@ -60,7 +62,7 @@ describe('erase', () => {
     withKeys(async (keys) => {
       await keys.restore('vault', mine);
       const next = { ...mine.group, epoch: 1 };
-      await keys.setPending('vault', { removed: true, group: next }, { create: false });
+      await keys.setPending('vault', { removed: true, group: next }, { create: false, confirmations });
       assert.equal(await keys.erase('vault'), 1, 'the removal epoch is the one settled');
       assert.equal(keys.epochs(hex).settled?.group.epoch, 1);
       assert.throws(() => keys.active('vault'), { message: /was removed from key vault at epoch 1/ });
@@ -69,11 +71,58 @@ describe('erase', () => {
       await keys.setPending(
         'other',
         { ...shares.get('party-2')!, group: { ...mine.group, epoch: 1 } },
-        {
-          create: false,
-        },
+        { create: false, confirmations },
       );
       await assert.rejects(keys.erase('other'), { code: 'CONFLICT' });
       assert.ok(keys.get('other')?.active, 'nothing was erased');
+    }));
+});
+
+describe('records of two formats', () => {
+  test('a record from before certificates (no confirmations) reads back; its pending epoch is dropped only at the operator’s word', () =>
+    withKeys(async (_keys, store) => {
+      // What this party wrote before epochs settled on certificates: active and pending groups, no confirmations.
+      const next = { ...mine.group, epoch: 1 };
+      const group = (g: typeof mine.group) => keyGroupToJSON(g);
+      const secret = (s: typeof mine.secret) =>
+        new TextEncoder().encode(
+          JSON.stringify({ identifier: s.identifier, signingShare: bytesToHex(s.signingShare) }),
+        );
+      await store.batch([
+        { type: 'putSecret', name: 'share/active/old', value: secret(mine.secret) },
+        { type: 'putSecret', name: 'share/pending/old', value: secret(mine.secret) },
+        {
+          type: 'putPublic',
+          name: 'key/old',
+          value: {
+            name: 'old',
+            createdAt: '2026-11-01T00:00:00.000Z',
+            active: group(mine.group),
+            pending: group(next),
+          },
+        },
+      ]);
+      const reopened = await KeyStore.open(store);
+      const e = reopened.get('old');
+      assert.deepEqual(reopened.active('old'), mine, 'the active share reads back as it was');
+      assert.equal(e?.pending && 'group' in e.pending && e.pending.group.epoch, 1);
+      assert.equal(e?.pendingConfirmations, undefined, 'no confirmations: nothing to settle it on');
+      assert.equal(e?.activeCertificate, undefined);
+      await reopened.discardPending('old');
+      assert.equal(reopened.get('old')?.pending, undefined);
+      assert.deepEqual(reopened.active('old'), mine);
+      // A pending epoch with its confirmations, then its certificate, both survive a restart.
+      await reopened.setPending('old', { ...mine, group: next }, { create: false, confirmations });
+      const signed = { ...confirmations, signatures: { 'party-1': 'aa'.repeat(64) } };
+      await reopened.setPendingConfirmations('old', signed);
+      assert.deepEqual((await KeyStore.open(store)).get('old')?.pendingConfirmations, signed);
+      await reopened.activatePending('old', signed);
+      const after = await KeyStore.open(store);
+      assert.deepEqual(after.get('old')?.activeCertificate, signed);
+      assert.deepEqual(
+        after.epochs(hex).settled?.confirmations,
+        signed,
+        'shown to the others with the epoch',
+      );
     }));
 });
