@@ -1,8 +1,9 @@
 /**
  * The wallet layout of a key group. The root is the untweaked group key with the chain code agreed in the DKG
  * (depth 0 of a BIP32 tree). Receive keys sit at [0, i], change keys at [1, i], all unhardened so that the
- * network can sign for them by tweaking shares. Every address key is a Taproot output key with an empty script
- * tree: the key path is the only way to spend.
+ * network can sign for them by tweaking shares. Every address key is a Taproot output key, by default with an
+ * empty script tree (the key path is the only way to spend); a key with a recovery policy commits each address
+ * to that policy's tree instead (recovery.ts), and to nothing else.
  */
 import { ripemd160 } from '@noble/hashes/legacy.js';
 import { sha256 } from '@noble/hashes/sha2.js';
@@ -26,8 +27,10 @@ export type WalletKey = {
   readonly path: readonly number[];
   /** The BIP32 child key, used as the Taproot internal key. */
   readonly internalKey: Point;
-  /** The x-only Taproot output key (BIP341 tweak with no script tree). */
+  /** The x-only Taproot output key (BIP341 tweak with `merkleRoot`, or with no script tree). */
   readonly outputKey: Uint8Array;
+  /** The merkle root of the script tree the output key commits to; undefined for an empty tree. */
+  readonly merkleRoot?: Uint8Array;
   /** Tweaks that take the root key (and every share) to the output key: the BIP32 steps, then the Taproot step. */
   readonly steps: readonly TweakStep[];
 };
@@ -40,11 +43,21 @@ export function walletRoot(groupKey: Uint8Array, chainCode: Uint8Array): Extende
   return { key, chainCode: Uint8Array.from(chainCode) };
 }
 
-/** The output key and its tweaks for any unhardened path below the root. */
-export function keyAtPath(root: ExtendedKey, path: readonly number[]): WalletKey {
+/**
+ * The output key and its tweaks for any unhardened path below the root, committing to the script tree of
+ * `merkleRoot` (none when undefined).
+ */
+export function keyAtPath(root: ExtendedKey, path: readonly number[], merkleRoot?: Uint8Array): WalletKey {
   const child = derivePath(root, path);
-  const steps = [...child.steps, taprootStep(child.key)];
-  return { path: [...path], internalKey: child.key, outputKey: xOnly(tweakPoint(root.key, steps)), steps };
+  const steps = [...child.steps, taprootStep(child.key, merkleRoot)];
+  const outputKey = xOnly(tweakPoint(root.key, steps));
+  return {
+    path: [...path],
+    internalKey: child.key,
+    outputKey,
+    steps,
+    ...(merkleRoot && { merkleRoot: Uint8Array.from(merkleRoot) }),
+  };
 }
 
 /** Receive key i ([0, i]) or change key i ([1, i]). */
