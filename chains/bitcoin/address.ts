@@ -2,7 +2,14 @@
 import { payments } from 'bitcoinjs-lib';
 import { blameOnThrow } from '../../protocol/errors.ts';
 import './ecc.ts';
-import { type ExtendedKey, walletKey } from './keys.ts';
+import {
+  type AddressAt,
+  addressPath,
+  descriptorKey,
+  type ExtendedKey,
+  type Wallet,
+  walletKey,
+} from './keys.ts';
 import { bitcoinNetwork, type NetworkName } from './network.ts';
 
 /** OP_1 <32-byte output key>: the scriptPubKey of a P2TR output. */
@@ -32,4 +39,9 @@ export function walletAddress(
   network: NetworkName,
 ): string {
   return p2trAddress(walletKey(root, at).outputKey, network);
+}
+
+/** Receive or change address i as the wallet's descriptor gives it: with its recovery tree, if it has one. */
+export function descriptorAddress(wallet: Wallet, at: AddressAt): string {
+  return p2trAddress(descriptorKey(wallet, addressPath(at)).outputKey, wallet.network);
 }

@@ -5,19 +5,25 @@
  * empty script tree (the key path is the only way to spend); a key with a recovery policy commits each address
  * to that policy's tree instead (recovery.ts), and to nothing else.
  */
-import { ripemd160 } from '@noble/hashes/legacy.js';
-import { sha256 } from '@noble/hashes/sha2.js';
-import { bytesToHex, equalBytes, type Point, parsePoint, pointToBytes, xOnly } from '../../protocol/curve.ts';
+import { bytesToHex, equalBytes, type Point, parsePoint, xOnly } from '../../protocol/curve.ts';
 import { derivePath, type ExtendedKey } from '../../protocol/derive.ts';
 import { FrostnetError } from '../../protocol/errors.ts';
 import { type TweakStep, taprootStep, tweakPoint } from '../../protocol/tweak.ts';
-import { base58check } from './base58.ts';
-import { bitcoinNetwork, type NetworkName } from './network.ts';
+import type { NetworkName } from './network.ts';
+import { type RecoveryPolicy, recoveryTreeAt } from './recovery.ts';
+import { keyFingerprint, serializeXpub } from './xpub.ts';
 
 export type { ExtendedKey };
 
-/** A key group as a Bitcoin wallet. */
-export type Wallet = { readonly root: ExtendedKey; readonly network: NetworkName };
+/**
+ * A key group as a Bitcoin wallet: its root, the network, and the recovery policy its members agreed to, if
+ * any (from the key's own record, never from a request).
+ */
+export type Wallet = {
+  readonly root: ExtendedKey;
+  readonly network: NetworkName;
+  readonly recovery?: RecoveryPolicy;
+};
 
 export const RECEIVE_BRANCH = 0;
 export const CHANGE_BRANCH = 1;
@@ -60,35 +66,46 @@ export function keyAtPath(root: ExtendedKey, path: readonly number[], merkleRoot
   };
 }
 
-/** Receive key i ([0, i]) or change key i ([1, i]). */
-export function walletKey(root: ExtendedKey, at: { change: boolean; index: number }): WalletKey {
-  return keyAtPath(root, [at.change ? CHANGE_BRANCH : RECEIVE_BRANCH, at.index]);
+/** Receive address i or change address i. */
+export type AddressAt = { readonly change: boolean; readonly index: number };
+
+/** [0, i] for receive address i, [1, i] for change address i. */
+export const addressPath = (at: AddressAt): number[] => [
+  at.change ? CHANGE_BRANCH : RECEIVE_BRANCH,
+  at.index,
+];
+
+/** Receive key i ([0, i]) or change key i ([1, i]), with no script tree. */
+export function walletKey(root: ExtendedKey, at: AddressAt): WalletKey {
+  return keyAtPath(root, addressPath(at));
+}
+
+/**
+ * The key the wallet's descriptor gives `path`: without a recovery policy keyAtPath's empty-tree key; with one,
+ * the key committing to the policy's tree at that address, which exists only for receive and change keys.
+ */
+export function descriptorKey(wallet: Wallet, path: readonly number[]): WalletKey {
+  if (!wallet.recovery) return keyAtPath(wallet.root, path);
+  const [branch, index] = path;
+  if (path.length !== 2 || (branch !== RECEIVE_BRANCH && branch !== CHANGE_BRANCH))
+    throw new FrostnetError(
+      'WRONG_CONTEXT',
+      `${formatPath(path)} is not an address of this key: with a recovery policy its addresses are m/0/i and m/1/i`,
+    );
+  return keyAtPath(wallet.root, path, recoveryTreeAt(wallet.recovery, branch, index!).merkleRoot);
 }
 
 /** "m/0/5": the path as PSBT derivation fields and descriptors write it. */
 export const formatPath = (path: readonly number[]): string => ['m', ...path].join('/');
 
 /** hash160 of the compressed root key, first four bytes (BIP32 key identifier). */
-export function masterFingerprint(root: ExtendedKey): Uint8Array {
-  return ripemd160(sha256(pointToBytes(root.key))).slice(0, 4);
-}
+export const masterFingerprint = (root: ExtendedKey): Uint8Array => keyFingerprint(root.key);
 
 export const fingerprintHex = (root: ExtendedKey): string => bytesToHex(masterFingerprint(root));
 
 export const sameFingerprint = (a: Uint8Array, root: ExtendedKey): boolean =>
   equalBytes(a, masterFingerprint(root));
 
-/** The 78-byte BIP32 serialization of the root public key: depth 0, no parent, child number 0. */
-export function xpubBytes(root: ExtendedKey, network: NetworkName): Uint8Array {
-  const out = new Uint8Array(78);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, bitcoinNetwork(network).bip32.public, false);
-  // depth (byte 4), parent fingerprint (5..8) and child number (9..12) stay zero for a root.
-  out.set(root.chainCode, 13);
-  out.set(pointToBytes(root.key), 45);
-  return out;
-}
-
-/** The root as an extended public key: xpub on mainnet, tpub elsewhere. */
+/** The root as an extended public key (depth 0, no parent, child number 0): xpub on mainnet, tpub elsewhere. */
 export const xpub = (root: ExtendedKey, network: NetworkName): string =>
-  base58check(xpubBytes(root, network));
+  serializeXpub({ ...root, depth: 0, parentFingerprint: new Uint8Array(4), childNumber: 0 }, network);
