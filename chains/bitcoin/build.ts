@@ -1,12 +1,20 @@
 /**
  * Building spends of a wallet's own coins (for the CLI and tests) and sizing them. A key-path input weighs the
- * same whatever the threshold: one 64-byte signature in the witness.
+ * same whatever the threshold, and whether or not its key has a recovery tree: one 64-byte signature in the
+ * witness.
  */
 import { address, Psbt } from 'bitcoinjs-lib';
 import { xOnly } from '../../protocol/curve.ts';
 import { blameOnThrow, FrostnetError } from '../../protocol/errors.ts';
 import { p2trScript } from './address.ts';
-import { formatPath, masterFingerprint, type Wallet, type WalletKey, walletKey } from './keys.ts';
+import {
+  addressPath,
+  descriptorKey,
+  formatPath,
+  masterFingerprint,
+  type Wallet,
+  type WalletKey,
+} from './keys.ts';
 import { bitcoinNetwork } from './network.ts';
 
 // Outpoint 36 + empty scriptSig 1 + sequence 4, times 4; witness: item count 1 + length 1 + signature 64.
@@ -75,12 +83,26 @@ function taprootFields(wallet: Wallet, key: WalletKey) {
   };
 }
 
+/** PSBT_OUT_TAP_TREE of a recovery key: its leaves depth first (bitcoinjs checks them against the script). */
+function outputTree(key: WalletKey) {
+  const leaves = key.recoveryTree?.leaves;
+  if (!leaves) return {};
+  return {
+    tapTree: {
+      leaves: leaves.map((l) => ({ depth: l.proof.path.length, ...l.tapLeaf })),
+    },
+  };
+}
+
 function checkAmount(amount: bigint, what: string): void {
   if (typeof amount !== 'bigint' || amount <= 0n)
     throw new FrostnetError('INVALID_INPUT', `${what}: amount must be a positive number of satoshis`);
 }
 
-/** A PSBT spending these coins of ours to the payments, with the rest (less the fee) to our change key. */
+/**
+ * A PSBT spending these coins of ours to the payments, with the rest (less the fee) to our change key, every key
+ * as the wallet's descriptor gives it (with the recovery tree, if it has a policy).
+ */
 export function buildWalletPsbt(wallet: Wallet, req: BuildRequest): BuiltPsbt {
   if (req.utxos.length === 0) throw new FrostnetError('INVALID_INPUT', 'no coins to spend');
   if (!Number.isFinite(req.feeRate) || req.feeRate <= 0)
@@ -92,13 +114,14 @@ export function buildWalletPsbt(wallet: Wallet, req: BuildRequest): BuiltPsbt {
     if (!Number.isInteger(utxo.vout) || utxo.vout < 0 || utxo.vout > 0xffffffff)
       throw new FrostnetError('INVALID_INPUT', `coin ${i}: bad output index`);
     checkAmount(utxo.amount, `coin ${i}`);
-    const key = walletKey(wallet.root, utxo);
+    const key = descriptorKey(wallet, addressPath(utxo));
     psbt.addInput({
       hash: utxo.txid,
       index: utxo.vout,
       sequence: RBF_SEQUENCE,
       witnessUtxo: { script: p2trScript(key.outputKey), value: utxo.amount },
       ...taprootFields(wallet, key),
+      ...(key.merkleRoot && { tapMerkleRoot: key.merkleRoot }),
     });
   }
   const scripts = req.payments.map((p, i) => {
@@ -107,7 +130,7 @@ export function buildWalletPsbt(wallet: Wallet, req: BuildRequest): BuiltPsbt {
       address.toOutputScript(p.address, network),
     );
   });
-  const changeKey = walletKey(wallet.root, { change: true, index: req.changeIndex });
+  const changeKey = descriptorKey(wallet, addressPath({ change: true, index: req.changeIndex }));
   const changeScript = p2trScript(changeKey.outputKey);
   const feeFor = (outs: readonly Uint8Array[]) =>
     BigInt(Math.ceil((estimateWeight(req.utxos.length, outs) * req.feeRate) / 4));
@@ -125,6 +148,11 @@ export function buildWalletPsbt(wallet: Wallet, req: BuildRequest): BuiltPsbt {
     psbt.addOutput({ script: scripts[i], value: p.amount });
   });
   if (keepChange)
-    psbt.addOutput({ script: changeScript, value: withChange, ...taprootFields(wallet, changeKey) });
+    psbt.addOutput({
+      script: changeScript,
+      value: withChange,
+      ...taprootFields(wallet, changeKey),
+      ...outputTree(changeKey),
+    });
   return { psbt, fee, change: keepChange ? withChange : 0n };
 }

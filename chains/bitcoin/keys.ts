@@ -10,7 +10,7 @@ import { derivePath, type ExtendedKey } from '../../protocol/derive.ts';
 import { FrostnetError } from '../../protocol/errors.ts';
 import { type TweakStep, taprootStep, tweakPoint } from '../../protocol/tweak.ts';
 import type { NetworkName } from './network.ts';
-import { type RecoveryPolicy, recoveryTreeAt } from './recovery.ts';
+import { type RecoveryPolicy, type RecoveryTreeAt, recoveryTreeAt } from './recovery.ts';
 import { keyFingerprint, serializeXpub } from './xpub.ts';
 
 export type { ExtendedKey };
@@ -37,6 +37,8 @@ export type WalletKey = {
   readonly outputKey: Uint8Array;
   /** The merkle root of the script tree the output key commits to; undefined for an empty tree. */
   readonly merkleRoot?: Uint8Array;
+  /** The recovery tree behind merkleRoot, for keys of a wallet with a recovery policy. */
+  readonly recoveryTree?: RecoveryTreeAt;
   /** Tweaks that take the root key (and every share) to the output key: the BIP32 steps, then the Taproot step. */
   readonly steps: readonly TweakStep[];
 };
@@ -92,7 +94,8 @@ export function descriptorKey(wallet: Wallet, path: readonly number[]): WalletKe
       'WRONG_CONTEXT',
       `${formatPath(path)} is not an address of this key: with a recovery policy its addresses are m/0/i and m/1/i`,
     );
-  return keyAtPath(wallet.root, path, recoveryTreeAt(wallet.recovery, branch, index!).merkleRoot);
+  const recoveryTree = recoveryTreeAt(wallet.recovery, branch, index!);
+  return { ...keyAtPath(wallet.root, path, recoveryTree.merkleRoot), recoveryTree };
 }
 
 /** "m/0/5": the path as PSBT derivation fields and descriptors write it. */
