@@ -1,5 +1,5 @@
 /** P2TR key-path addresses of a wallet. */
-import { payments } from 'bitcoinjs-lib';
+import { address, payments } from 'bitcoinjs-lib';
 import { blameOnThrow } from '../../protocol/errors.ts';
 import './ecc.ts';
 import {
@@ -29,6 +29,13 @@ export function p2trAddress(outputKey: Uint8Array, network: NetworkName): string
     'taproot output key',
     [],
     () => payments.p2tr({ pubkey: outputKey, network: bitcoinNetwork(network) }).address!,
+  );
+}
+
+/** The output script an address pays to, refused when it is not an address of `network`. */
+export function addressScript(text: string, network: NetworkName, what: string): Uint8Array {
+  return blameOnThrow('INVALID_INPUT', `${what}: address ${text} on ${network}`, [], () =>
+    address.toOutputScript(text, bitcoinNetwork(network)),
   );
 }
 

@@ -189,13 +189,10 @@ function scureAddress(
     const R = key instanceof HDKey ? key.deriveChild(branch).deriveChild(index).publicKey!.subarray(1) : key;
     return { script: Script.encode([R, 'CHECKSIGVERIFY', older, 'CHECKSEQUENCEVERIFY']) };
   });
-  const tree =
-    scripts.length === 3
-      ? [[scripts[0], scripts[1]], scripts[2]]
-      : scripts.length === 2
-        ? scripts
-        : scripts[0];
-  return p2tr(internal.publicKey!.subarray(1), tree as never, scureNetwork(network), true);
+  // The shape recovery.ts gives one and three leaves, written out: A, or {{A,B},C}.
+  const [a, b, c] = scripts;
+  const tree = c ? [[a!, b!], c] : a!;
+  return p2tr(internal.publicKey!.subarray(1), tree, scureNetwork(network), true);
 }
 
 test('each address commits to its own tree: R derived at the same branch and index, matching @scure', () => {
