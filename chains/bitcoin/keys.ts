@@ -57,8 +57,10 @@ export function walletRoot(groupKey: Uint8Array, chainCode: Uint8Array): Extende
  */
 export function keyAtPath(root: ExtendedKey, path: readonly number[], merkleRoot?: Uint8Array): WalletKey {
   const child = derivePath(root, path);
-  const steps = [...child.steps, taprootStep(child.key, merkleRoot)];
-  const outputKey = xOnly(tweakPoint(root.key, steps));
+  const taproot = taprootStep(child.key, merkleRoot);
+  const steps = [...child.steps, taproot];
+  // The BIP32 steps take the root to child.key, so only the Taproot step is left to apply.
+  const outputKey = xOnly(tweakPoint(child.key, [taproot]));
   return {
     path: [...path],
     internalKey: child.key,
