@@ -22,6 +22,10 @@ export function p2trScript(outputKey: Uint8Array): Uint8Array {
   );
 }
 
+/** Whether a script is a P2TR output (OP_1 and a 32-byte program); its program is then bytes 2..34. */
+export const isP2trScript = (script: Uint8Array | undefined): script is Uint8Array =>
+  script !== undefined && script.length === 34 && script[0] === 0x51 && script[1] === 0x20;
+
 /** The bech32m address of a P2TR output key. */
 export function p2trAddress(outputKey: Uint8Array, network: NetworkName): string {
   return blameOnThrow(

@@ -11,7 +11,7 @@ import { bytesToHex, equalBytes, type Point, xOnly } from '../../protocol/curve.
 import { parsePath } from '../../protocol/derive.ts';
 import { blameOnThrow, FrostnetError } from '../../protocol/errors.ts';
 import type { TweakStep } from '../../protocol/tweak.ts';
-import { p2trScript } from './address.ts';
+import { isP2trScript, p2trScript } from './address.ts';
 import { descriptorKey, formatPath, masterFingerprint, type Wallet, type WalletKey } from './keys.ts';
 import { bitcoinNetwork, type NetworkName } from './network.ts';
 import { type Prevout, SIGHASH_DEFAULT, sighashName, taprootKeySighash } from './sighash.ts';
@@ -337,7 +337,7 @@ export function planPsbtSigning(source: PsbtSource, wallet: Wallet, opts: PlanOp
 /** Verifies a serialized key-path signature (64 bytes, or 65 with a non-default sighash byte) on input i. */
 function checkKeySignature(p: Parsed, i: number, tapKeySig: Uint8Array): void {
   const script = p.prevouts[i].script;
-  if (script.length !== 34 || script[0] !== 0x51 || script[1] !== 0x20)
+  if (!isP2trScript(script))
     throw new FrostnetError(
       'INVALID_INPUT',
       `input ${i} is not a Taproot output; it has no key-path signature`,

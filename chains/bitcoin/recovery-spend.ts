@@ -10,7 +10,7 @@ import { schnorr } from '@noble/curves/secp256k1.js';
 import { Psbt, Transaction } from 'bitcoinjs-lib';
 import { equalBytes, xOnly } from '../../protocol/curve.ts';
 import { blameOnThrow, FrostnetError } from '../../protocol/errors.ts';
-import { addressScript, p2trScript } from './address.ts';
+import { addressScript, isP2trScript, p2trScript } from './address.ts';
 import { checkCoin, checkFeeRate, transactionWeight, varintSize, type WalletUtxo } from './build.ts';
 import { addressPath, descriptorKey, type Wallet } from './keys.ts';
 import { bitcoinNetwork } from './network.ts';
@@ -188,7 +188,7 @@ export function addRecoverySignatures(source: PsbtSource, sigs: ReadonlyMap<numb
 function checkRecoveryInput(psbt: Psbt, tx: Transaction, i: number): Uint8Array {
   const leaf = recoveryLeafOf(psbt, i);
   const script = psbt.data.inputs[i]!.witnessUtxo?.script;
-  if (!script || script.length !== 34 || script[0] !== 0x51 || script[1] !== 0x20)
+  if (!isP2trScript(script))
     throw new FrostnetError('INVALID_INPUT', `input ${i} does not spend a Taproot output`);
   blameOnThrow('INVALID_INPUT', `input ${i}`, [], () =>
     verifyControlBlock(script.subarray(2), leaf.script, leaf.controlBlock),
