@@ -21,6 +21,7 @@ import {
   type Signer,
   type TransactionReceipt,
   toBeHex,
+  ZeroAddress,
 } from 'ethers';
 import { type ErrorCode, FrostnetError } from '../../protocol/errors.ts';
 import { compiledContract } from './compile.ts';
@@ -34,6 +35,8 @@ import {
 } from './typed-data.ts';
 
 const ERC1271_MAGIC = '0x1626ba7e';
+/** ThresholdAccount's constructor: key, recoverer, recovery period, recovery delay (zeros: no recovery). */
+export const ACCOUNT_CONSTRUCTOR = ['uint256', 'address', 'uint256', 'uint256'];
 
 /** How each contract error reaches a caller. */
 const REVERT_CODES: Record<string, ErrorCode> = {
@@ -42,10 +45,16 @@ const REVERT_CODES: Record<string, ErrorCode> = {
   InvalidKey: 'INVALID_INPUT',
   CallFailed: 'BAD_REQUEST',
   AlreadyDeployed: 'CONFLICT',
+  InvalidRecovery: 'INVALID_INPUT',
+  NotRecoverer: 'UNAUTHORIZED',
+  StillActive: 'TIME_LOCKED',
+  RecoveryDelayRunning: 'TIME_LOCKED',
+  NoRecoveryPending: 'CONFLICT',
+  ActedSinceRecoveryInitiated: 'CONFLICT',
 };
 
 const accountInterface = () => new Interface(compiledContract('ThresholdAccount').abi);
-const factoryInterface = () => new Interface(compiledContract('AccountFactory').abi);
+export const factoryInterface = () => new Interface(compiledContract('AccountFactory').abi);
 // The factory bubbles up the account constructor's errors, so reverts are parsed against both.
 const errorsInterface = () =>
   new Interface(
@@ -55,7 +64,7 @@ const errorsInterface = () =>
   );
 
 /** Runs a transaction and waits for it; a contract revert becomes a FrostnetError naming the contract error. */
-async function transact(what: string, send: () => Promise<unknown>): Promise<TransactionReceipt> {
+export async function transact(what: string, send: () => Promise<unknown>): Promise<TransactionReceipt> {
   try {
     const tx = (await send()) as { wait(): Promise<TransactionReceipt | null> };
     const receipt = await tx.wait();
@@ -75,13 +84,15 @@ async function transact(what: string, send: () => Promise<unknown>): Promise<Tra
   }
 }
 
-function keyArg(px: Uint8Array): bigint {
+/** An x-only key as the contracts take it. */
+export function keyArg(px: Uint8Array): bigint {
   if (!(px instanceof Uint8Array) || px.length !== 32)
     throw new FrostnetError('INVALID_INPUT', 'an account key is a 32-byte x-only key');
   return BigInt(hexlify(px));
 }
 
-function saltArg(salt: bigint): string {
+/** A CREATE2 salt as the factory takes it. */
+export function saltArg(salt: bigint): string {
   if (typeof salt !== 'bigint' || salt < 0n || salt >= 1n << 256n)
     throw new FrostnetError('INVALID_INPUT', 'an account salt is an integer in [0, 2^256)');
   return toBeHex(salt, 32);
@@ -100,9 +111,14 @@ export async function deployFactory(deployer: Signer): Promise<string> {
  * account code: right for a factory built from the same code. factoryPredict asks a deployed factory.
  */
 export function predictAccount(factory: string, px: Uint8Array, salt = 0n): string {
+  return predictFromArgs(factory, [keyArg(px), ZeroAddress, 0n, 0n], salt);
+}
+
+/** The CREATE2 address of the account with these constructor arguments (ACCOUNT_CONSTRUCTOR). */
+export function predictFromArgs(factory: string, args: readonly unknown[], salt: bigint): string {
   const initCode = concat([
     compiledContract('ThresholdAccount').bytecode,
-    AbiCoder.defaultAbiCoder().encode(['uint256'], [keyArg(px)]),
+    AbiCoder.defaultAbiCoder().encode(ACCOUNT_CONSTRUCTOR, args),
   ]);
   return getCreate2Address(getAddress(factory), saltArg(salt), keccak256(initCode));
 }
@@ -150,7 +166,8 @@ export async function readGroupKey(provider: Provider, account: string): Promise
   return getBytes(toBeHex(key, 32));
 }
 
-async function accountRef(provider: Provider, account: string): Promise<AccountRef> {
+/** The chain and address an action for `account` names. */
+export async function accountRef(provider: Provider, account: string): Promise<AccountRef> {
   return { chainId: (await provider.getNetwork()).chainId, address: getAddress(account) };
 }
 
@@ -197,7 +214,7 @@ export function encodeSignature(signature: Uint8Array): string {
 }
 
 /** The account a signed action is for, reached through `relayer`, which must be on the action's chain. */
-async function actionTarget(relayer: Signer, account: AccountRef): Promise<Contract> {
+export async function actionTarget(relayer: Signer, account: AccountRef): Promise<Contract> {
   const network = await relayer.provider?.getNetwork();
   if (network && network.chainId !== account.chainId)
     throw new FrostnetError(
