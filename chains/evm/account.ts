@@ -166,9 +166,17 @@ export async function readGroupKey(provider: Provider, account: string): Promise
   return getBytes(toBeHex(key, 32));
 }
 
-/** The chain and address an action for `account` names. */
-export async function accountRef(provider: Provider, account: string): Promise<AccountRef> {
+async function accountRef(provider: Provider, account: string): Promise<AccountRef> {
   return { chainId: (await provider.getNetwork()).chainId, address: getAddress(account) };
+}
+
+/** The chain and address the account's next action names, and the nonce it must carry (read from the chain). */
+export async function nextAction(
+  provider: Provider,
+  account: string,
+): Promise<{ ref: AccountRef; nonce: bigint }> {
+  const [ref, nonce] = await Promise.all([accountRef(provider, account), readNonce(provider, account)]);
+  return { ref, nonce };
 }
 
 /** Typed data for the account's next Execute (chain id and nonce read from the chain). */
@@ -177,7 +185,7 @@ export async function prepareExecute(
   account: string,
   call: { to: string; value: bigint; data?: string; deadline: bigint },
 ): Promise<TypedData> {
-  const [ref, nonce] = await Promise.all([accountRef(provider, account), readNonce(provider, account)]);
+  const { ref, nonce } = await nextAction(provider, account);
   return executeTypedData(ref, {
     to: call.to,
     value: call.value,
@@ -193,7 +201,7 @@ export async function prepareRotateKey(
   account: string,
   rotation: { newKey: Uint8Array; deadline: bigint },
 ): Promise<TypedData> {
-  const [ref, nonce] = await Promise.all([accountRef(provider, account), readNonce(provider, account)]);
+  const { ref, nonce } = await nextAction(provider, account);
   return rotateKeyTypedData(ref, { newKey: rotation.newKey, nonce, deadline: rotation.deadline });
 }
 
@@ -214,7 +222,7 @@ export function encodeSignature(signature: Uint8Array): string {
 }
 
 /** The account a signed action is for, reached through `relayer`, which must be on the action's chain. */
-export async function actionTarget(relayer: Signer, account: AccountRef): Promise<Contract> {
+async function actionTarget(relayer: Signer, account: AccountRef): Promise<Contract> {
   const network = await relayer.provider?.getNetwork();
   if (network && network.chainId !== account.chainId)
     throw new FrostnetError(
@@ -222,6 +230,17 @@ export async function actionTarget(relayer: Signer, account: AccountRef): Promis
       `the action is for chain ${account.chainId}, the relayer is on chain ${network.chainId}`,
     );
   return accountContract(account.address, relayer);
+}
+
+/** Sends `method(...args)` of a signed action to the account it is for, from `relayer`, and waits for it. */
+export async function submitAction(
+  relayer: Signer,
+  account: AccountRef,
+  method: string,
+  args: readonly unknown[],
+): Promise<TransactionReceipt> {
+  const contract = await actionTarget(relayer, account);
+  return transact(`${method} on ${account.address}`, () => contract.getFunction(method)(...args));
 }
 
 /**
@@ -251,22 +270,19 @@ export async function submitExecute(
   signature: Uint8Array,
 ): Promise<TransactionReceipt> {
   const { account, fields } = decodeExecute(typedData);
-  const contract = await actionTarget(relayer, account);
   const accessList = executeAccessList(fields.to, account.address, await relayer.getAddress());
   // A chain without EIP-1559 fees (no base fee, or a zero one) gets a legacy transaction, which cannot carry
   // an access list: it goes without, 100 gas dearer.
   const eip1559 = (await relayer.provider?.getFeeData())?.maxFeePerGas != null;
   const overrides = accessList.length > 0 && eip1559 ? { accessList } : {};
-  return transact(`execute on ${account.address}`, () =>
-    contract.execute(
-      fields.to,
-      fields.value,
-      fields.data,
-      fields.deadline,
-      encodeSignature(signature),
-      overrides,
-    ),
-  );
+  return submitAction(relayer, account, 'execute', [
+    fields.to,
+    fields.value,
+    fields.data,
+    fields.deadline,
+    encodeSignature(signature),
+    overrides,
+  ]);
 }
 
 /** Submits a signed RotateKey from `relayer`, who pays the gas. */
@@ -276,10 +292,11 @@ export async function submitRotateKey(
   signature: Uint8Array,
 ): Promise<TransactionReceipt> {
   const { account, fields } = decodeRotateKey(typedData);
-  const contract = await actionTarget(relayer, account);
-  return transact(`rotateKey on ${account.address}`, () =>
-    contract.rotateKey(keyArg(fields.newKey), fields.deadline, encodeSignature(signature)),
-  );
+  return submitAction(relayer, account, 'rotateKey', [
+    keyArg(fields.newKey),
+    fields.deadline,
+    encodeSignature(signature),
+  ]);
 }
 
 /**

@@ -22,14 +22,13 @@ import {
 import { FrostnetError } from '../../protocol/errors.ts';
 import {
   accountContract,
-  accountRef,
-  actionTarget,
   encodeSignature,
   factoryInterface,
   keyArg,
+  nextAction,
   predictFromArgs,
-  readNonce,
   saltArg,
+  submitAction,
   transact,
 } from './account.ts';
 import {
@@ -189,7 +188,7 @@ export async function prepareVetoRecovery(
   account: string,
   deadline: bigint,
 ): Promise<TypedData<'VetoRecovery'>> {
-  const [ref, nonce] = await Promise.all([accountRef(provider, account), readNonce(provider, account)]);
+  const { ref, nonce } = await nextAction(provider, account);
   return vetoRecoveryTypedData(ref, { nonce, deadline });
 }
 
@@ -200,8 +199,5 @@ export async function submitVetoRecovery(
   signature: Uint8Array,
 ): Promise<TransactionReceipt> {
   const { account, fields } = decodeVetoRecovery(typedData);
-  const contract = await actionTarget(relayer, account);
-  return transact(`vetoRecovery on ${account.address}`, () =>
-    contract.vetoRecovery(fields.deadline, encodeSignature(signature)),
-  );
+  return submitAction(relayer, account, 'vetoRecovery', [fields.deadline, encodeSignature(signature)]);
 }

@@ -10,11 +10,9 @@ import {
   Contract,
   getAddress,
   hexlify,
-  Interface,
   JsonRpcProvider,
   parseEther,
   type Signer,
-  type TransactionReceipt,
   ZeroAddress,
   ZeroHash,
 } from 'ethers';
@@ -45,24 +43,13 @@ import {
 } from '../../chains/evm/recovery.ts';
 import type { Bip340Signer } from '../../chains/evm/signer.ts';
 import { decodeTypedData, executeTypedData } from '../../chains/evm/typed-data.ts';
-import { type ErrorCode, FrostnetError } from '../../protocol/errors.ts';
 import { type Anvil, startAnvil } from '../helpers/anvil.ts';
+import { accountEvents, reverted } from '../helpers/evm.ts';
 import { frostEvmSigner } from '../helpers/keys.ts';
 
-const accountAbi = new Interface(compiledContract('ThresholdAccount').abi);
 const DAY = 86_400n;
 const PERIOD = 180n * DAY;
 const DELAY = 14n * DAY;
-
-const reverted = (code: ErrorCode, name: string) => (e: unknown) =>
-  e instanceof FrostnetError && e.code === code && e.message.includes(`reverted: ${name}(`);
-
-function events(receipt: TransactionReceipt, name: string) {
-  return receipt.logs.flatMap((log) => {
-    const parsed = accountAbi.parseLog(log);
-    return parsed?.name === name ? [parsed.args] : [];
-  });
-}
 
 describe('ThresholdAccount recovery on anvil', () => {
   let anvil: Anvil;
@@ -123,7 +110,7 @@ describe('ThresholdAccount recovery on anvil', () => {
     const deployed = await deployRecoverableAccount(relayer, factory, group.px, recovery);
     assert.equal(deployed.account, account);
     gas['deploy with recovery'] = deployed.receipt.gasUsed;
-    const [configured] = events(deployed.receipt, 'RecoveryConfigured');
+    const [configured] = accountEvents(deployed.receipt, 'RecoveryConfigured');
     assert.deepEqual(
       [configured.recoverer, configured.period, configured.delay],
       [recovery.recoverer, PERIOD, DELAY],
@@ -163,7 +150,7 @@ describe('ThresholdAccount recovery on anvil', () => {
     await wait(PERIOD);
     const receipt = await initiateRecovery(lawyer, account, heirs.px);
     gas['initiate recovery'] = receipt.gasUsed;
-    const [initiated] = events(receipt, 'RecoveryInitiated');
+    const [initiated] = accountEvents(receipt, 'RecoveryInitiated');
     assert.equal(initiated.newKey, BigInt(hexlify(heirs.px)));
     assert.equal(initiated.completesAt, (await now()) + DELAY);
     const pending = (await readRecoveryState(provider, account)).pending!;
@@ -173,7 +160,7 @@ describe('ThresholdAccount recovery on anvil', () => {
     const nonce = await readNonce(provider, account);
     const vetoed = await veto();
     gas['veto recovery'] = vetoed.gasUsed;
-    const [event] = events(vetoed, 'RecoveryVetoed');
+    const [event] = accountEvents(vetoed, 'RecoveryVetoed');
     assert.deepEqual([event.nonce, event.newKey], [nonce, BigInt(hexlify(heirs.px))]);
     assert.equal(await readNonce(provider, account), nonce + 1n);
     assert.equal((await readRecoveryState(provider, account)).pending, undefined);
@@ -211,7 +198,7 @@ describe('ThresholdAccount recovery on anvil', () => {
     await wait(60n);
     const receipt = await finalizeRecovery(relayer, account);
     gas['finalize recovery'] = receipt.gasUsed;
-    const [finalized] = events(receipt, 'RecoveryFinalized');
+    const [finalized] = accountEvents(receipt, 'RecoveryFinalized');
     assert.deepEqual(
       [finalized.oldKey, finalized.newKey],
       [BigInt(hexlify(group.px)), BigInt(hexlify(heirs.px))],

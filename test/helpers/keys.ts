@@ -71,5 +71,8 @@ export function frostEvmSigner(t: number, n: number, account = 0): Bip340Signer 
   const group = shares.get(members[0]!)!.group;
   const { px, steps } = evmKey({ key: groupKey(group), chainCode: group.chainCode }, account);
   const signers = members.slice(0, t);
-  return { px, sign: async (digest) => signWith(shares, signers, { scheme: 'bip340', message: digest, steps }) };
+  return {
+    px,
+    sign: async (digest) => signWith(shares, signers, { scheme: 'bip340', message: digest, steps }),
+  };
 }
