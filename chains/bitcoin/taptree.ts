@@ -118,9 +118,10 @@ export function verifyControlBlock(outputKey: Uint8Array, script: Uint8Array, bl
       throw fail('its internal key is not a point');
     }
   })();
-  let hash = tapLeafHash({ script, leafVersion: block[0] & 0xfe });
+  const first = block[0]!;
+  let hash = tapLeafHash({ script, leafVersion: first & 0xfe });
   for (let i = 0; i < depth; i++) hash = tapBranchHash(hash, block.subarray(33 + 32 * i, 65 + 32 * i));
   const { key, parity } = outputKeyOf(internal, hash);
   if (!equalBytes(key, outputKey)) throw fail('the leaf does not lie under this output key');
-  if ((block[0] & 1) !== parity) throw fail('its parity bit does not match the output key');
+  if ((first & 1) !== parity) throw fail('its parity bit does not match the output key');
 }

@@ -72,7 +72,7 @@ export function parseXpub(text: string, what = 'extended key'): ExtendedPublicKe
   if (data.length !== XPUB_BYTES) throw invalid(what, `expected ${XPUB_BYTES} bytes, got ${data.length}`);
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   if (!PUBLIC_VERSIONS.has(view.getUint32(0, false))) throw invalid(what, 'not an xpub or tpub');
-  const depth = data[4];
+  const depth = data[4]!;
   const parentFingerprint = data.slice(5, 9);
   const childNumber = view.getUint32(9, false);
   if (depth === 0 && (childNumber !== 0 || parentFingerprint.some((b) => b !== 0)))

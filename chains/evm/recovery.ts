@@ -103,7 +103,7 @@ export async function factoryPredictRecoverable(
   salt = 0n,
 ): Promise<string> {
   const contract = new Contract(factory, factoryInterface(), runner);
-  return getAddress(await contract.predictWithRecovery(...recoveryArgs(px, r), saltArg(salt)));
+  return getAddress(await contract.getFunction('predictWithRecovery')(...recoveryArgs(px, r), saltArg(salt)));
 }
 
 /** Deploys the account of `px` with this recovery through the factory; returns its address. */
@@ -117,7 +117,7 @@ export async function deployRecoverableAccount(
   const contract = new Contract(factory, factoryInterface(), deployer);
   const account = await factoryPredictRecoverable(deployer, factory, px, r, salt);
   const receipt = await transact(`deploying account ${account}`, () =>
-    contract.deployWithRecovery(...recoveryArgs(px, r), saltArg(salt)),
+    contract.getFunction('deployWithRecovery')(...recoveryArgs(px, r), saltArg(salt)),
   );
   return { account, receipt };
 }
@@ -137,7 +137,7 @@ export async function readRecoveryState(provider: Provider, account: string): Pr
   const [recoverer, period, delay, lastActionAt, newKey, completesAt] = (await accountContract(
     account,
     provider,
-  ).recovery()) as [string, bigint, bigint, bigint, bigint, bigint];
+  ).getFunction('recovery')()) as [string, bigint, bigint, bigint, bigint, bigint];
   const enabled = recoverer !== ZeroAddress;
   return {
     recovery: enabled ? { recoverer, period, delay } : undefined,
@@ -154,14 +154,14 @@ export async function initiateRecovery(
   newKey: Uint8Array,
 ): Promise<TransactionReceipt> {
   return transact(`initiateRecovery on ${account}`, () =>
-    accountContract(account, recoverer).initiateRecovery(keyArg(newKey)),
+    accountContract(account, recoverer).getFunction('initiateRecovery')(keyArg(newKey)),
   );
 }
 
 /** Finalizes a pending recovery after its delay; anyone may send it. */
 export async function finalizeRecovery(sender: Signer, account: string): Promise<TransactionReceipt> {
   return transact(`finalizeRecovery on ${account}`, () =>
-    accountContract(account, sender).finalizeRecovery(),
+    accountContract(account, sender).getFunction('finalizeRecovery')(),
   );
 }
 
