@@ -11,6 +11,7 @@ import { opcodes, script } from 'bitcoinjs-lib';
 import { bytesToHex, equalBytes, hexToBytes, parsePoint, xOnly } from '../../protocol/curve.ts';
 import { derivePath } from '../../protocol/derive.ts';
 import { FrostnetError } from '../../protocol/errors.ts';
+import { exactFields } from '../fields.ts';
 import type { NetworkName } from './network.ts';
 import { type LeafProof, TAPSCRIPT_LEAF_VERSION, type TapLeaf, type TapTree, treeInfo } from './taptree.ts';
 import {
@@ -96,28 +97,18 @@ function parseOlder(v: unknown, what: string): number {
   return v;
 }
 
-function exactFields(v: unknown, keys: readonly string[], what: string): Record<string, unknown> {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw invalid(`${what} is not an object`);
-  const got = Object.keys(v);
-  const extra = got.filter((k) => !keys.includes(k));
-  const missing = keys.filter((k) => !got.includes(k));
-  if (extra.length > 0 || missing.length > 0)
-    throw invalid(
-      `${what} fields differ (missing: ${missing.join(',') || '-'}; unexpected: ${extra.join(',') || '-'})`,
-    );
-  return v as Record<string, unknown>;
-}
+const fields = (v: unknown, keys: readonly string[], what: string) => exactFields(v, keys, what, invalid);
 
 /** Validates a stored or proposed policy (the JSON form) and parses every key in it. */
 export function parseRecoveryPolicy(json: unknown): RecoveryPolicy {
-  const top = exactFields(json, ['version', 'leaves'], 'the policy');
+  const top = fields(json, ['version', 'leaves'], 'the policy');
   if (top.version !== RECOVERY_POLICY_VERSION)
     throw invalid(`version ${String(top.version)} is not supported (expected ${RECOVERY_POLICY_VERSION})`);
   const list = top.leaves;
   if (!Array.isArray(list) || list.length === 0 || list.length > MAX_RECOVERY_LEAVES)
     throw invalid(`leaves must be a list of 1 to ${MAX_RECOVERY_LEAVES}`);
   const leaves = list.map((item, i): RecoveryLeaf => {
-    const leaf = exactFields(item, ['key', 'older'], `leaf ${i}`);
+    const leaf = fields(item, ['key', 'older'], `leaf ${i}`);
     return {
       key: parseRecoveryKey(leaf.key as string, `leaf ${i} key`),
       older: parseOlder(leaf.older, `leaf ${i} older`),

@@ -7,6 +7,7 @@ import { schnorr } from '@noble/curves/secp256k1.js';
 import { getAddress, getBytes, hexlify, isHexString, TypedDataEncoder, toBeHex } from 'ethers';
 import { Fn } from '../../protocol/curve.ts';
 import { FrostnetError } from '../../protocol/errors.ts';
+import { exactFields, isRecord } from '../fields.ts';
 
 export const DOMAIN_NAME = 'Frostnet Threshold Account';
 export const DOMAIN_VERSION = '1';
@@ -85,23 +86,8 @@ const UINT256_LIMIT = 1n << 256n;
 const invalid = (reason: string): FrostnetError =>
   new FrostnetError('INVALID_INPUT', `EIP-712 request: ${reason}`);
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return (
-    typeof v === 'object' && v !== null && !Array.isArray(v) && Object.getPrototypeOf(v) === Object.prototype
-  );
-}
-
-function exactRecord(v: unknown, keys: readonly string[], what: string): Record<string, unknown> {
-  if (!isRecord(v)) throw invalid(`${what} is not an object`);
-  const got = Object.keys(v);
-  const extra = got.filter((k) => !keys.includes(k));
-  const missing = keys.filter((k) => !got.includes(k));
-  if (extra.length > 0 || missing.length > 0)
-    throw invalid(
-      `${what} fields differ (missing: ${missing.join(',') || '-'}; unexpected: ${extra.join(',') || '-'})`,
-    );
-  return v;
-}
+const exactRecord = (v: unknown, keys: readonly string[], what: string) =>
+  exactFields(v, keys, what, invalid);
 
 function sameFields(got: unknown, want: readonly TypedDataField[]): boolean {
   return (
