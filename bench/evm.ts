@@ -9,12 +9,23 @@
  */
 import { fileURLToPath } from 'node:url';
 import { schnorr } from '@noble/curves/secp256k1.js';
-import { JsonRpcProvider } from 'ethers';
+import { Contract, getAddress, hexlify, JsonRpcProvider, parseEther, toBeHex } from 'ethers';
 import { walletRoot } from '../chains/bitcoin/keys.ts';
+import { deployFactory, predictAccount, prepareExecute, submitExecute } from '../chains/evm/account.ts';
+import { compiledContract } from '../chains/evm/compile.ts';
 import { measureGas } from '../chains/evm/gas.ts';
 import { type GasPart, gasBreakdown } from '../chains/evm/gas-breakdown.ts';
 import { evmKey } from '../chains/evm/keys.ts';
-import type { Bip340Signer } from '../chains/evm/signer.ts';
+import {
+  decodeVetoRecovery,
+  deployRecoverableAccount,
+  finalizeRecovery,
+  initiateRecovery,
+  predictRecoverableAccount,
+  prepareVetoRecovery,
+  submitVetoRecovery,
+} from '../chains/evm/recovery.ts';
+import { type Bip340Signer, signAction } from '../chains/evm/signer.ts';
 import { decodeTypedData } from '../chains/evm/typed-data.ts';
 import { hexToBytes } from '../protocol/curve.ts';
 import { groupKey } from '../protocol/keys.ts';
@@ -126,3 +137,91 @@ async function main(): Promise<void> {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) await main();
+
+export type RecoveryGas = {
+  group: string;
+  /** gasUsed of each transaction: the factory deploying the account without and with recovery. */
+  deploy: number;
+  deployWithRecovery: number;
+  /** A steady-state ETH transfer through execute, without and with recovery (the latter also resets its clock). */
+  execute: number;
+  executeWithRecovery: number;
+  initiate: number;
+  veto: number;
+  finalize: number;
+};
+
+const RECOVERY_PERIOD = 180n * 86_400n;
+const RECOVERY_DELAY = 14n * 86_400n;
+
+/**
+ * Gas of each step of the account recovery on anvil (its clock moved with evm_increaseTime), signed by `signer`:
+ * deployment with and without it, the steady-state transfer of each, initiate, veto (signed by the group),
+ * and finalize after the delay.
+ */
+export async function measureRecoveryGas(
+  rpcUrl: string,
+  g: Group,
+  signer: Bip340Signer,
+): Promise<RecoveryGas> {
+  const provider = new JsonRpcProvider(rpcUrl, undefined, { cacheTimeout: -1 });
+  try {
+    const payer = await provider.getSigner(0);
+    const recipient = getAddress(await (await provider.getSigner(1)).getAddress());
+    const recoverer = await provider.getSigner(2);
+    const successor = inProcessSigner(g);
+    const now = async () => BigInt((await provider.getBlock('latest'))!.timestamp);
+    const wait = async (seconds: bigint) => {
+      await provider.send('evm_increaseTime', [Number(seconds)]);
+      await provider.send('evm_mine', []);
+    };
+    const factory = await deployFactory(payer);
+    const recovery = {
+      recoverer: await recoverer.getAddress(),
+      period: RECOVERY_PERIOD,
+      delay: RECOVERY_DELAY,
+    };
+    const plain = predictAccount(factory, signer.px);
+    const recoverable = predictRecoverableAccount(factory, signer.px, recovery);
+    for (const to of [plain, recoverable])
+      await (await payer.sendTransaction({ to, value: parseEther('1') })).wait();
+    const factoryContract = new Contract(factory, compiledContract('AccountFactory').abi, payer);
+    const deployTx = await (await factoryContract.deploy(BigInt(hexlify(signer.px)), toBeHex(0n, 32))).wait();
+    const deployed = await deployRecoverableAccount(payer, factory, signer.px, recovery);
+    const transfer = async (account: string) => {
+      const td = await prepareExecute(provider, account, {
+        to: recipient,
+        value: parseEther('0.001'),
+        deadline: (await now()) + 3600n,
+      });
+      return (await submitExecute(payer, td, await signAction(signer, td))).gasUsed;
+    };
+    // The second transfer of each: the nonce slot is non-zero by then.
+    await transfer(plain);
+    const execute = await transfer(plain);
+    await transfer(recoverable);
+    const executeWithRecovery = await transfer(recoverable);
+    await wait(RECOVERY_PERIOD);
+    const initiate = (await initiateRecovery(recoverer, recoverable, successor.px)).gasUsed;
+    const vetoTd = await prepareVetoRecovery(provider, recoverable, (await now()) + 3600n);
+    const veto = (
+      await submitVetoRecovery(payer, vetoTd, await signer.sign(decodeVetoRecovery(vetoTd).digest))
+    ).gasUsed;
+    await wait(RECOVERY_PERIOD);
+    await initiateRecovery(recoverer, recoverable, successor.px);
+    await wait(RECOVERY_DELAY);
+    const finalize = (await finalizeRecovery(payer, recoverable)).gasUsed;
+    return {
+      group: label(g),
+      deploy: Number(deployTx.gasUsed),
+      deployWithRecovery: Number(deployed.receipt.gasUsed),
+      execute: Number(execute),
+      executeWithRecovery: Number(executeWithRecovery),
+      initiate: Number(initiate),
+      veto: Number(veto),
+      finalize: Number(finalize),
+    };
+  } finally {
+    provider.destroy();
+  }
+}

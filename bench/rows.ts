@@ -5,8 +5,8 @@
 
 import { partDetail } from '../chains/evm/gas-breakdown.ts';
 import { type Group, label } from './baseline.ts';
-import type { TaprootReport } from './bitcoin.ts';
-import type { GasReport } from './evm.ts';
+import type { RecoverySizeReport, TaprootReport } from './bitcoin.ts';
+import type { GasReport, RecoveryGas } from './evm.ts';
 import type { Throughput } from './network.ts';
 import { type Row, row } from './report.ts';
 import { mean, median, quantile, type Samples } from './stats.ts';
@@ -23,6 +23,8 @@ export type Results = {
   refresh?: Pair;
   taproot?: TaprootReport;
   gas?: GasReport;
+  /** What a recovery policy costs: input sizes (in process) and the account recovery's gas (anvil). */
+  recovery?: RecoveryReport;
   /** Computed from the script sizes (bench/bitcoin.ts), not measured. */
   p2wshInputVsize: Record<string, number>;
   /** Sections that failed, and why. */
@@ -214,6 +216,7 @@ export function buildRows(r: Results, groups: Record<string, Group>, daemons: nu
       );
   }
   if (r.gas) rows.push(...gasRows(r.gas));
+  if (r.recovery) rows.push(...recoveryRows(r.recovery));
   for (const [name, why] of Object.entries(r.errors))
     rows.push(
       row({ section: 'failed', measure: `${name}: ${why.slice(0, 160)}`, value: Number.NaN, unit: '' }),
@@ -296,5 +299,71 @@ export function gasRows(gas: GasReport): Row[] {
   part(`the floor of an execute with this ABI (${UNAVOIDABLE.join(', ')}, sha256 and ecrecover)`, floor, {
     target: gasTarget(TARGETS.ethTransferGas, floor),
   });
+  return rows;
+}
+
+export type RecoveryReport = { sizes?: RecoverySizeReport; gas?: RecoveryGas };
+
+/** The key-path input of a coin with no script tree: what a recovery-enabled coin's key path must still cost. */
+export const KEY_PATH_VSIZE = 57.5;
+
+/**
+ * The cost of a recovery policy: a key-path input of a recovery-enabled coin (unchanged at 57.5 vB), a
+ * recovery-path input for one and two leaves, and the gas of each step of the EVM account's recovery.
+ */
+export function recoveryRows(r: RecoveryReport): Row[] {
+  const rows: Row[] = [];
+  const keyPathBaseline = { label: 'key-path input, no script tree', value: KEY_PATH_VSIZE, unit: 'vB' };
+  const spends = (s: readonly { inputs: number; vsize: number }[]) =>
+    s.map((x) => `${x.inputs} in: ${x.vsize} vB`).join(', ');
+  if (r.sizes) {
+    const k = r.sizes.keyPath;
+    rows.push(
+      row({
+        section: 'recovery',
+        measure: `Taproot key-path input of a recovery-enabled coin, ${r.sizes.group} FROST in process (${spends(k.spends)})`,
+        value: k.perInputVsize,
+        unit: 'vB',
+        baseline: keyPathBaseline,
+        target: { text: `= ${KEY_PATH_VSIZE} vB`, pass: k.perInputVsize === KEY_PATH_VSIZE },
+      }),
+    );
+    for (const p of r.sizes.recoveryPath)
+      rows.push(
+        row({
+          section: 'recovery',
+          measure: `recovery-path input, policy of ${p.leaves} ${p.leaves > 1 ? 'leaves' : 'leaf'}, older(${p.older}), signed by the recovery key (${spends(p.spends)})`,
+          value: p.perInputVsize,
+          unit: 'vB',
+          baseline: keyPathBaseline,
+        }),
+      );
+  }
+  if (r.gas) {
+    const g = r.gas;
+    const step = (measure: string, value: number, baseline?: Row['baseline']) =>
+      rows.push(
+        row({
+          section: 'recovery',
+          measure: `account recovery, ${g.group}: ${measure}`,
+          value,
+          unit: 'gas',
+          ...(baseline && { baseline }),
+        }),
+      );
+    step('deployment with recovery, tx gasUsed', g.deployWithRecovery, {
+      label: 'deployment without',
+      value: g.deploy,
+      unit: 'gas',
+    });
+    step('ETH transfer through execute (steady state), tx gasUsed', g.executeWithRecovery, {
+      label: 'account without recovery',
+      value: g.execute,
+      unit: 'gas',
+    });
+    step('initiateRecovery by the recoverer, tx gasUsed', g.initiate);
+    step('vetoRecovery signed by the group, tx gasUsed', g.veto);
+    step('finalizeRecovery after the delay, tx gasUsed', g.finalize);
+  }
   return rows;
 }

@@ -15,6 +15,7 @@ import { p2wshMultisigInputVsize, taprootSpends } from './bitcoin.ts';
 import { bareNodeRssMB, Cluster, ROOT } from './cluster.ts';
 import { ANVIL_TRACING, inProcessSigner, measureGroupsGas, networkSigner } from './evm.ts';
 import { type KeyInfo, keygen, refreshOnce, rssAll, settled, signOnce, throughput } from './network.ts';
+import { measureRecovery } from './recovery.ts';
 import { table } from './report.ts';
 import { buildRows, type Pair, type Results } from './rows.ts';
 import { here, interleaved, round, sample, type Workload } from './stats.ts';
@@ -234,6 +235,12 @@ async function measure(): Promise<Results> {
     );
   });
 
+  log('recovery: input sizes of recovery-enabled coins and the account recovery gas, FROST in process');
+  const recovery = await section('recovery costs', async () => {
+    anvil ??= await startAnvil(ANVIL_TRACING);
+    return measureRecovery(anvil.rpcUrl);
+  });
+
   return {
     bareRssMB,
     idleRssMB,
@@ -244,6 +251,7 @@ async function measure(): Promise<Results> {
     refresh,
     taproot,
     gas,
+    ...(recovery && { recovery }),
     errors,
     p2wshInputVsize: { '2-of-3': p2wshMultisigInputVsize(2, 3), '3-of-5': p2wshMultisigInputVsize(3, 5) },
   };

@@ -79,11 +79,15 @@ export function tweakSecret(secret: FrostSecret, groupKey: Point, steps: readonl
 }
 
 /**
- * BIP341 key-path tweak with an empty script tree (BIP86): the output key commits to no script path, so no
- * party can hide one in the group key.
+ * The BIP341 tweak of an internal key: t = hash_TapTweak(x(P) || merkle root). Without a merkle root it is the
+ * tweak for an empty script tree (BIP86): the output key commits to no script path, so no party can hide one
+ * in the group key. With one, the output key commits to exactly that script tree; every party computes the
+ * root from the tree it agreed to, never from what a request names.
  */
-export function taprootStep(internalKey: Point): TweakStep {
+export function taprootStep(internalKey: Point, merkleRoot?: Uint8Array): TweakStep {
+  if (merkleRoot !== undefined && (!(merkleRoot instanceof Uint8Array) || merkleRoot.length !== 32))
+    throw new FrostnetError('INVALID_INPUT', 'taproot merkle root: expected 32 bytes');
   const even = hasEvenY(internalKey) ? internalKey : internalKey.negate();
-  const t = Fn.fromBytes(taggedHash('TapTweak', xOnly(even)));
+  const t = Fn.fromBytes(taggedHash('TapTweak', xOnly(even), ...(merkleRoot ? [merkleRoot] : [])));
   return { evenY: true, add: t };
 }

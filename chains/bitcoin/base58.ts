@@ -1,5 +1,7 @@
-/** Base58Check encoding (BIP32 extended keys); the decoder lives in the tools that read them. */
+/** Base58Check (BIP32 extended keys): encoding for our own keys, decoding for the external keys we are given. */
 import { sha256 } from '@noble/hashes/sha2.js';
+import { equalBytes } from '../../protocol/curve.ts';
+import { FrostnetError } from '../../protocol/errors.ts';
 
 const ALPHABET = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
 
@@ -26,4 +28,24 @@ export function base58check(payload: Uint8Array): string {
   data.set(payload, 0);
   data.set(check, payload.length);
   return base58(data);
+}
+
+/** The payload of a Base58Check string; refuses other characters and a wrong checksum. */
+export function base58checkDecode(text: string, what: string): Uint8Array {
+  let n = 0n;
+  for (const c of text) {
+    const v = ALPHABET.indexOf(c);
+    if (v < 0) throw new FrostnetError('INVALID_INPUT', `${what}: "${c}" is not a base58 character`);
+    n = n * 58n + BigInt(v);
+  }
+  const body: number[] = [];
+  for (; n > 0n; n >>= 8n) body.unshift(Number(n & 0xffn));
+  let zeros = 0;
+  while (text[zeros] === ALPHABET[0]) zeros++;
+  const data = Uint8Array.from([...new Array<number>(zeros).fill(0), ...body]);
+  if (data.length < 4) throw new FrostnetError('INVALID_INPUT', `${what}: too short`);
+  const payload = data.subarray(0, data.length - 4);
+  if (!equalBytes(sha256(sha256(payload)).subarray(0, 4), data.subarray(data.length - 4)))
+    throw new FrostnetError('INVALID_INPUT', `${what}: checksum does not match (a typo?)`);
+  return Uint8Array.from(payload);
 }

@@ -1,12 +1,20 @@
 /**
  * Building spends of a wallet's own coins (for the CLI and tests) and sizing them. A key-path input weighs the
- * same whatever the threshold: one 64-byte signature in the witness.
+ * same whatever the threshold, and whether or not its key has a recovery tree: one 64-byte signature in the
+ * witness.
  */
-import { address, Psbt } from 'bitcoinjs-lib';
+import { Psbt } from 'bitcoinjs-lib';
 import { xOnly } from '../../protocol/curve.ts';
-import { blameOnThrow, FrostnetError } from '../../protocol/errors.ts';
-import { p2trScript } from './address.ts';
-import { formatPath, masterFingerprint, type Wallet, type WalletKey, walletKey } from './keys.ts';
+import { FrostnetError } from '../../protocol/errors.ts';
+import { addressScript, p2trScript } from './address.ts';
+import {
+  addressPath,
+  descriptorKey,
+  formatPath,
+  masterFingerprint,
+  type Wallet,
+  type WalletKey,
+} from './keys.ts';
 import { bitcoinNetwork } from './network.ts';
 
 // Outpoint 36 + empty scriptSig 1 + sequence 4, times 4; witness: item count 1 + length 1 + signature 64.
@@ -17,17 +25,24 @@ export const P2TR_DUST = 330n;
 /** Opt in to replace-by-fee (BIP125) so that a stuck spend can be bumped. */
 export const RBF_SEQUENCE = 0xfffffffd;
 
-const varintSize = (n: number): number => (n < 0xfd ? 1 : n <= 0xffff ? 3 : 5);
+export const varintSize = (n: number): number => (n < 0xfd ? 1 : n <= 0xffff ? 3 : 5);
 
 /**
- * Weight of a transaction that spends `inputCount` key-path inputs (SIGHASH_DEFAULT) to these output scripts:
- * version and locktime, the counts, the segwit marker and flag, inputs and outputs.
+ * Weight of a segwit transaction with inputs of these weights (each its outpoint, scriptSig, sequence and
+ * witness) and these output scripts: version and locktime, the counts, the marker and flag, inputs and outputs.
  */
-export function estimateWeight(inputCount: number, outputScripts: readonly Uint8Array[]): number {
-  const base = 8 + varintSize(inputCount) + varintSize(outputScripts.length);
+export function transactionWeight(
+  inputWeights: readonly number[],
+  outputScripts: readonly Uint8Array[],
+): number {
+  const base = 8 + varintSize(inputWeights.length) + varintSize(outputScripts.length);
   const outputs = outputScripts.reduce((w, s) => w + 8 + varintSize(s.length) + s.length, 0);
-  return (base + outputs) * 4 + 2 + inputCount * KEY_PATH_INPUT_WEIGHT;
+  return (base + outputs) * 4 + 2 + inputWeights.reduce((a, w) => a + w, 0);
 }
+
+/** Weight of a transaction that spends `inputCount` key-path inputs (SIGHASH_DEFAULT) to these output scripts. */
+export const estimateWeight = (inputCount: number, outputScripts: readonly Uint8Array[]): number =>
+  transactionWeight(new Array<number>(inputCount).fill(KEY_PATH_INPUT_WEIGHT), outputScripts);
 
 export const estimateVsize = (inputCount: number, outputScripts: readonly Uint8Array[]): number =>
   estimateWeight(inputCount, outputScripts) / 4;
@@ -75,39 +90,62 @@ function taprootFields(wallet: Wallet, key: WalletKey) {
   };
 }
 
+/** PSBT_OUT_TAP_TREE of a recovery key: its leaves depth first (bitcoinjs checks them against the script). */
+function outputTree(key: WalletKey) {
+  const leaves = key.recoveryTree?.leaves;
+  if (!leaves) return {};
+  return {
+    tapTree: {
+      leaves: leaves.map((l) => ({ depth: l.proof.path.length, ...l.tapLeaf })),
+    },
+  };
+}
+
 function checkAmount(amount: bigint, what: string): void {
   if (typeof amount !== 'bigint' || amount <= 0n)
     throw new FrostnetError('INVALID_INPUT', `${what}: amount must be a positive number of satoshis`);
 }
 
-/** A PSBT spending these coins of ours to the payments, with the rest (less the fee) to our change key. */
+/** A coin's outpoint and amount as they must be to spend it. */
+export function checkCoin(utxo: WalletUtxo, i: number): void {
+  if (!/^[0-9a-fA-F]{64}$/.test(utxo.txid)) throw new FrostnetError('INVALID_INPUT', `coin ${i}: bad txid`);
+  if (!Number.isInteger(utxo.vout) || utxo.vout < 0 || utxo.vout > 0xffffffff)
+    throw new FrostnetError('INVALID_INPUT', `coin ${i}: bad output index`);
+  checkAmount(utxo.amount, `coin ${i}`);
+}
+
+/** A positive fee rate in sat/vB. */
+export function checkFeeRate(feeRate: number): void {
+  if (!Number.isFinite(feeRate) || feeRate <= 0)
+    throw new FrostnetError('INVALID_INPUT', `fee rate ${feeRate}: expected a positive number of sat/vB`);
+}
+
+/**
+ * A PSBT spending these coins of ours to the payments, with the rest (less the fee) to our change key, every key
+ * as the wallet's descriptor gives it (with the recovery tree, if it has a policy).
+ */
 export function buildWalletPsbt(wallet: Wallet, req: BuildRequest): BuiltPsbt {
   if (req.utxos.length === 0) throw new FrostnetError('INVALID_INPUT', 'no coins to spend');
-  if (!Number.isFinite(req.feeRate) || req.feeRate <= 0)
-    throw new FrostnetError('INVALID_INPUT', `fee rate ${req.feeRate}: expected a positive number of sat/vB`);
+  checkFeeRate(req.feeRate);
   const network = bitcoinNetwork(wallet.network);
   const psbt = new Psbt({ network });
   for (const [i, utxo] of req.utxos.entries()) {
-    if (!/^[0-9a-fA-F]{64}$/.test(utxo.txid)) throw new FrostnetError('INVALID_INPUT', `coin ${i}: bad txid`);
-    if (!Number.isInteger(utxo.vout) || utxo.vout < 0 || utxo.vout > 0xffffffff)
-      throw new FrostnetError('INVALID_INPUT', `coin ${i}: bad output index`);
-    checkAmount(utxo.amount, `coin ${i}`);
-    const key = walletKey(wallet.root, utxo);
+    checkCoin(utxo, i);
+    const key = descriptorKey(wallet, addressPath(utxo));
     psbt.addInput({
       hash: utxo.txid,
       index: utxo.vout,
       sequence: RBF_SEQUENCE,
       witnessUtxo: { script: p2trScript(key.outputKey), value: utxo.amount },
       ...taprootFields(wallet, key),
+      ...(key.merkleRoot && { tapMerkleRoot: key.merkleRoot }),
     });
   }
   const scripts = req.payments.map((p, i) => {
     checkAmount(p.amount, `payment ${i}`);
-    return blameOnThrow('INVALID_INPUT', `payment ${i}: address ${p.address} on ${wallet.network}`, [], () =>
-      address.toOutputScript(p.address, network),
-    );
+    return addressScript(p.address, wallet.network, `payment ${i}`);
   });
-  const changeKey = walletKey(wallet.root, { change: true, index: req.changeIndex });
+  const changeKey = descriptorKey(wallet, addressPath({ change: true, index: req.changeIndex }));
   const changeScript = p2trScript(changeKey.outputKey);
   const feeFor = (outs: readonly Uint8Array[]) =>
     BigInt(Math.ceil((estimateWeight(req.utxos.length, outs) * req.feeRate) / 4));
@@ -125,6 +163,11 @@ export function buildWalletPsbt(wallet: Wallet, req: BuildRequest): BuiltPsbt {
     psbt.addOutput({ script: scripts[i], value: p.amount });
   });
   if (keepChange)
-    psbt.addOutput({ script: changeScript, value: withChange, ...taprootFields(wallet, changeKey) });
+    psbt.addOutput({
+      script: changeScript,
+      value: withChange,
+      ...taprootFields(wallet, changeKey),
+      ...outputTree(changeKey),
+    });
   return { psbt, fee, change: keepChange ? withChange : 0n };
 }

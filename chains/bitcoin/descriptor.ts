@@ -1,10 +1,18 @@
 /**
  * Output script descriptors (BIP380 with BIP386 tr()) for watch-only wallets in Bitcoin Core
- * (importdescriptors) and Sparrow: one for receive keys, one for change keys, each with its checksum.
+ * (importdescriptors) and Sparrow: one for receive keys, one for change keys, each with its checksum, or both
+ * in one multipath descriptor (BIP389). A key with a recovery policy writes its tree in miniscript (BIP379).
  */
 import { FrostnetError } from '../../protocol/errors.ts';
 import { CHANGE_BRANCH, type ExtendedKey, fingerprintHex, RECEIVE_BRANCH, xpub } from './keys.ts';
 import type { NetworkName } from './network.ts';
+import {
+  balancedTree,
+  formatRecoveryKey,
+  type RecoveryLeaf,
+  type RecoveryPolicy,
+  type Tree,
+} from './recovery.ts';
 
 // BIP380: the character set is grouped in three 32-symbol groups; its order is part of the algorithm.
 const INPUT_CHARSET =
@@ -71,12 +79,43 @@ export function verifyDescriptorChecksum(descriptor: string): string {
 
 export type WalletDescriptors = { readonly receive: string; readonly change: string };
 
+/** The descriptor of every key below `suffix` ("/0/*", "/1/*" or BIP389's "/<0;1>/*"), without checksum. */
+function descriptorPayload(
+  root: ExtendedKey,
+  network: NetworkName,
+  recovery: RecoveryPolicy | undefined,
+  suffix: string,
+): string {
+  const key = `[${fingerprintHex(root)}]${xpub(root, network)}${suffix}`;
+  if (!recovery) return `tr(${key})`;
+  const leaf = (l: RecoveryLeaf) => {
+    const r = `${formatRecoveryKey(l.key, network)}${l.key.kind === 'xpub' ? suffix : ''}`;
+    return `and_v(v:pk(${r}),older(${l.older}))`;
+  };
+  const write = (t: Tree<string>): string => (typeof t === 'string' ? t : `{${write(t[0])},${write(t[1])}}`);
+  return `tr(${key},${write(balancedTree(recovery.leaves.map(leaf)))})`;
+}
+
 /**
- * tr([fingerprint]xpub/0/*) and tr([fingerprint]xpub/1/*). The key origin names the root itself, so wallets
- * fill PSBT derivations with our master fingerprint and paths m/0/i and m/1/i.
+ * tr([fingerprint]xpub/0/*) and tr([fingerprint]xpub/1/*), the form watch-only wallets import. The key origin
+ * names the root itself, so wallets fill PSBT derivations with our master fingerprint and paths m/0/i and
+ * m/1/i. With a recovery policy each also holds the policy's tree, every xpub leaf key derived at the same
+ * branch and index: tr(K/0/*,and_v(v:pk(R/0/*),older(N))).
  */
-export function walletDescriptors(root: ExtendedKey, network: NetworkName): WalletDescriptors {
-  const key = `[${fingerprintHex(root)}]${xpub(root, network)}`;
-  const branch = (b: number) => withChecksum(`tr(${key}/${b}/*)`);
+export function walletDescriptors(
+  root: ExtendedKey,
+  network: NetworkName,
+  recovery?: RecoveryPolicy,
+): WalletDescriptors {
+  const branch = (b: number) => withChecksum(descriptorPayload(root, network, recovery, `/${b}/*`));
   return { receive: branch(RECEIVE_BRANCH), change: branch(CHANGE_BRANCH) };
+}
+
+/** Both branches in one BIP389 descriptor: tr(K/<0;1>/*) or tr(K/<0;1>/*,and_v(v:pk(R/<0;1>/*),older(N))). */
+export function multipathDescriptor(
+  root: ExtendedKey,
+  network: NetworkName,
+  recovery?: RecoveryPolicy,
+): string {
+  return withChecksum(descriptorPayload(root, network, recovery, `/<${RECEIVE_BRANCH};${CHANGE_BRANCH}>/*`));
 }

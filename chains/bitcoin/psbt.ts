@@ -2,7 +2,8 @@
  * PSBT signing for a key group (BIP174 with the BIP371 Taproot fields). Every signing party runs the plan on
  * the PSBT itself: it finds the inputs that carry a derivation of this wallet, checks that each one really
  * pays to the derived output key, and recomputes the BIP341 sighash from the PSBT's prevouts. Nothing here
- * trusts a sighash or a key handed over by someone else.
+ * trusts a sighash, a key or a script tree handed over by someone else: a recovery-enabled key's tree comes
+ * from its own policy (Wallet.recovery), and a PSBT that names another tree is refused.
  */
 import { schnorr } from '@noble/curves/secp256k1.js';
 import { address, Psbt, Transaction } from 'bitcoinjs-lib';
@@ -10,14 +11,16 @@ import { bytesToHex, equalBytes, type Point, xOnly } from '../../protocol/curve.
 import { parsePath } from '../../protocol/derive.ts';
 import { blameOnThrow, FrostnetError } from '../../protocol/errors.ts';
 import type { TweakStep } from '../../protocol/tweak.ts';
-import { p2trScript } from './address.ts';
-import { formatPath, keyAtPath, masterFingerprint, type Wallet, type WalletKey } from './keys.ts';
+import { isP2trScript, p2trScript } from './address.ts';
+import { descriptorKey, formatPath, masterFingerprint, type Wallet, type WalletKey } from './keys.ts';
 import { bitcoinNetwork, type NetworkName } from './network.ts';
 import { type Prevout, SIGHASH_DEFAULT, sighashName, taprootKeySighash } from './sighash.ts';
+import { controlBlock } from './taptree.ts';
 
 export type PsbtSource = Psbt | string | Uint8Array;
 
-type TapBip32Derivation = NonNullable<Psbt['data']['inputs'][number]['tapBip32Derivation']>[number];
+type PsbtInput = Psbt['data']['inputs'][number];
+type TapBip32Derivation = NonNullable<PsbtInput['tapBip32Derivation']>[number];
 
 /** A guard against absurd inputs before parsing; real PSBTs are far smaller. */
 export const MAX_PSBT_BYTES = 4_000_000;
@@ -99,9 +102,10 @@ function claimedKey(
         : `${what} carries ${keyPath.length} key-path derivations of this wallet; expected one`,
     );
   const { path: pathText, pubkey } = keyPath[0];
-  const key = blameOnThrow('INVALID_INPUT', `${what}: derivation ${pathText}`, [], () =>
-    keyAtPath(wallet.root, parsePath(pathText)),
+  const path = blameOnThrow('INVALID_INPUT', `${what}: derivation ${pathText}`, [], () =>
+    parsePath(pathText),
   );
+  const key = descriptorKey(wallet, path);
   const internal = xOnly(key.internalKey);
   if (!equalBytes(pubkey, internal) || (tapInternalKey && !equalBytes(tapInternalKey, internal)))
     throw new FrostnetError(
@@ -111,9 +115,37 @@ function claimedKey(
   if (!equalBytes(script, p2trScript(key.outputKey)))
     throw new FrostnetError(
       'WRONG_CONTEXT',
-      `${what} does not belong to this key: its script is not the P2TR output of ${formatPath(key.path)}`,
+      `${what} does not belong to this key: its script is not the P2TR output of ${formatPath(key.path)}` +
+        (wallet.recovery ? ' under the recovery policy this key holds' : ''),
     );
   return key;
+}
+
+const treeName = (key: WalletKey) =>
+  key.merkleRoot ? `the agreed recovery tree (merkle root ${bytesToHex(key.merkleRoot)})` : 'no script tree';
+
+/**
+ * The script-tree fields of an input of ours must describe the tree its key commits to: a tap_merkle_root
+ * equal to the agreed one, and tap_leaf_script entries that are leaves of that tree with their control blocks.
+ * Anything else is a PSBT made for another tree, which no party signs for.
+ */
+function checkInputTree(what: string, key: WalletKey, input: PsbtInput): void {
+  if (input.tapMerkleRoot && !(key.merkleRoot && equalBytes(input.tapMerkleRoot, key.merkleRoot)))
+    throw new FrostnetError(
+      'WRONG_CONTEXT',
+      `${what} names the script tree with merkle root ${bytesToHex(input.tapMerkleRoot)}, but ${formatPath(key.path)} ` +
+        `of this key commits to ${treeName(key)}; the network signs only for the tree in the key's own policy`,
+    );
+  for (const leaf of input.tapLeafScript ?? []) {
+    const ours = key.recoveryTree?.leaves.find(
+      (l) => equalBytes(l.tapLeaf.script, leaf.script) && l.tapLeaf.leafVersion === leaf.leafVersion,
+    );
+    if (!ours || !equalBytes(controlBlock(key.internalKey, key.merkleRoot!, ours.proof), leaf.controlBlock))
+      throw new FrostnetError(
+        'WRONG_CONTEXT',
+        `${what} names a script leaf ${bytesToHex(leaf.script).slice(0, 24)}... that is not in ${treeName(key)} of ${formatPath(key.path)}`,
+      );
+  }
 }
 
 export type SummaryInput = {
@@ -156,6 +188,8 @@ export type SigningInput = {
   /** Tweaks from the group key to this input's output key, for the signing ceremony. */
   readonly steps: readonly TweakStep[];
   readonly internalKey: Point;
+  /** The merkle root of the agreed recovery tree the output key commits to; undefined for none. */
+  readonly merkleRoot?: Uint8Array;
   /** x-only key the signature must verify under. */
   readonly outputKey: Uint8Array;
   readonly amount: bigint;
@@ -182,9 +216,18 @@ function analyse(source: PsbtSource, wallet: Wallet): Analysis {
   const parsed = parse(source);
   const { psbt, tx, prevouts } = parsed;
   const fp = masterFingerprint(wallet.root);
-  const inputKeys = psbt.data.inputs.map((input, i) =>
-    claimedKey(`input ${i}`, wallet, fp, input.tapBip32Derivation, prevouts[i].script, input.tapInternalKey),
-  );
+  const inputKeys = psbt.data.inputs.map((input, i) => {
+    const key = claimedKey(
+      `input ${i}`,
+      wallet,
+      fp,
+      input.tapBip32Derivation,
+      prevouts[i].script,
+      input.tapInternalKey,
+    );
+    if (key) checkInputTree(`input ${i}`, key, input);
+    return key;
+  });
   const outputKeys = psbt.data.outputs.map((output, j) =>
     claimedKey(
       `output ${j}`,
@@ -244,8 +287,9 @@ export function summarizePsbt(source: PsbtSource, wallet: Wallet): PsbtSummary {
 
 /**
  * What the network must sign for this PSBT: one BIP341 key-path sighash per input of ours, with the tweaks
- * that take the group key to that input's output key. Refuses inputs that name this wallet falsely, inputs
- * of other keys (unless `skipForeignInputs`), sighash types not allowed, and PSBTs with nothing to sign.
+ * that take the group key to that input's output key (through the agreed recovery tree's merkle root when the
+ * wallet has a policy). Refuses inputs that name this wallet falsely, inputs naming another script tree,
+ * inputs of other keys (unless `skipForeignInputs`), sighash types not allowed, and PSBTs with nothing to sign.
  */
 export function planPsbtSigning(source: PsbtSource, wallet: Wallet, opts: PlanOptions = {}): SigningPlan {
   const a = analyse(source, wallet);
@@ -278,6 +322,7 @@ export function planPsbtSigning(source: PsbtSource, wallet: Wallet, opts: PlanOp
       path: key.path,
       steps: key.steps,
       internalKey: key.internalKey,
+      ...(key.merkleRoot && { merkleRoot: key.merkleRoot }),
       outputKey: key.outputKey,
       amount: a.prevouts[index].value,
       sighashType,
@@ -292,7 +337,7 @@ export function planPsbtSigning(source: PsbtSource, wallet: Wallet, opts: PlanOp
 /** Verifies a serialized key-path signature (64 bytes, or 65 with a non-default sighash byte) on input i. */
 function checkKeySignature(p: Parsed, i: number, tapKeySig: Uint8Array): void {
   const script = p.prevouts[i].script;
-  if (script.length !== 34 || script[0] !== 0x51 || script[1] !== 0x20)
+  if (!isP2trScript(script))
     throw new FrostnetError(
       'INVALID_INPUT',
       `input ${i} is not a Taproot output; it has no key-path signature`,

@@ -1,4 +1,7 @@
-/** BIP341 key-path signature hashes: what the network signs for a Taproot input. */
+/**
+ * BIP341 signature hashes: the key-path one the network signs for a Taproot input, and the script-path one a
+ * recovery key signs.
+ */
 import type { Transaction } from 'bitcoinjs-lib';
 import { blameOnThrow, FrostnetError } from '../../protocol/errors.ts';
 
@@ -16,16 +19,13 @@ export type Prevout = { readonly script: Uint8Array; readonly value: bigint };
 
 export const sighashName = (type: number): string => `0x${type.toString(16).padStart(2, '0')}`;
 
-/**
- * The BIP341 key-path sighash (no annex, no leaf) of input `index`. It commits to every input's amount and
- * script, so a PSBT that lies about any prevout yields a signature the chain rejects.
- */
-export function taprootKeySighash(
+/** Validates what both kinds of BIP341 sighash need; bitcoinjs would hash some of these cases silently. */
+function checkSighashRequest(
   tx: Transaction,
   index: number,
   prevouts: readonly Prevout[],
   sighashType: number,
-): Uint8Array {
+): void {
   if (!Number.isInteger(index) || index < 0 || index >= tx.ins.length)
     throw new FrostnetError(
       'INVALID_INPUT',
@@ -44,12 +44,50 @@ export function taprootKeySighash(
       'INVALID_INPUT',
       `input ${index}: SIGHASH_SINGLE needs an output at the same index`,
     );
+}
+
+function witnessV1Sighash(
+  tx: Transaction,
+  index: number,
+  prevouts: readonly Prevout[],
+  sighashType: number,
+  leafHash?: Uint8Array,
+): Uint8Array {
+  checkSighashRequest(tx, index, prevouts, sighashType);
   return blameOnThrow('INVALID_INPUT', `input ${index}: sighash`, [], () =>
     tx.hashForWitnessV1(
       index,
       prevouts.map((p) => p.script),
       prevouts.map((p) => p.value),
       sighashType,
+      leafHash,
     ),
   );
+}
+
+/**
+ * The BIP341 key-path sighash (no annex, no leaf) of input `index`. It commits to every input's amount and
+ * script, so a PSBT that lies about any prevout yields a signature the chain rejects.
+ */
+export const taprootKeySighash = (
+  tx: Transaction,
+  index: number,
+  prevouts: readonly Prevout[],
+  sighashType: number,
+): Uint8Array => witnessV1Sighash(tx, index, prevouts, sighashType);
+
+/**
+ * The BIP342 script-path sighash of input `index` spending the leaf with hash `leafHash` (no annex, no
+ * OP_CODESEPARATOR): what a recovery key signs.
+ */
+export function taprootScriptSighash(
+  tx: Transaction,
+  index: number,
+  prevouts: readonly Prevout[],
+  sighashType: number,
+  leafHash: Uint8Array,
+): Uint8Array {
+  if (!(leafHash instanceof Uint8Array) || leafHash.length !== 32)
+    throw new FrostnetError('INVALID_INPUT', `input ${index}: a leaf hash is 32 bytes`);
+  return witnessV1Sighash(tx, index, prevouts, sighashType, leafHash);
 }

@@ -21,6 +21,7 @@ import {
   type Signer,
   type TransactionReceipt,
   toBeHex,
+  ZeroAddress,
 } from 'ethers';
 import { type ErrorCode, FrostnetError } from '../../protocol/errors.ts';
 import { compiledContract } from './compile.ts';
@@ -34,6 +35,8 @@ import {
 } from './typed-data.ts';
 
 const ERC1271_MAGIC = '0x1626ba7e';
+/** ThresholdAccount's constructor: key, recoverer, recovery period, recovery delay (zeros: no recovery). */
+export const ACCOUNT_CONSTRUCTOR = ['uint256', 'address', 'uint256', 'uint256'];
 
 /** How each contract error reaches a caller. */
 const REVERT_CODES: Record<string, ErrorCode> = {
@@ -42,10 +45,16 @@ const REVERT_CODES: Record<string, ErrorCode> = {
   InvalidKey: 'INVALID_INPUT',
   CallFailed: 'BAD_REQUEST',
   AlreadyDeployed: 'CONFLICT',
+  InvalidRecovery: 'INVALID_INPUT',
+  NotRecoverer: 'UNAUTHORIZED',
+  StillActive: 'TIME_LOCKED',
+  RecoveryDelayRunning: 'TIME_LOCKED',
+  NoRecoveryPending: 'CONFLICT',
+  ActedSinceRecoveryInitiated: 'CONFLICT',
 };
 
 const accountInterface = () => new Interface(compiledContract('ThresholdAccount').abi);
-const factoryInterface = () => new Interface(compiledContract('AccountFactory').abi);
+export const factoryInterface = () => new Interface(compiledContract('AccountFactory').abi);
 // The factory bubbles up the account constructor's errors, so reverts are parsed against both.
 const errorsInterface = () =>
   new Interface(
@@ -55,7 +64,7 @@ const errorsInterface = () =>
   );
 
 /** Runs a transaction and waits for it; a contract revert becomes a FrostnetError naming the contract error. */
-async function transact(what: string, send: () => Promise<unknown>): Promise<TransactionReceipt> {
+export async function transact(what: string, send: () => Promise<unknown>): Promise<TransactionReceipt> {
   try {
     const tx = (await send()) as { wait(): Promise<TransactionReceipt | null> };
     const receipt = await tx.wait();
@@ -75,13 +84,15 @@ async function transact(what: string, send: () => Promise<unknown>): Promise<Tra
   }
 }
 
-function keyArg(px: Uint8Array): bigint {
+/** An x-only key as the contracts take it. */
+export function keyArg(px: Uint8Array): bigint {
   if (!(px instanceof Uint8Array) || px.length !== 32)
     throw new FrostnetError('INVALID_INPUT', 'an account key is a 32-byte x-only key');
   return BigInt(hexlify(px));
 }
 
-function saltArg(salt: bigint): string {
+/** A CREATE2 salt as the factory takes it. */
+export function saltArg(salt: bigint): string {
   if (typeof salt !== 'bigint' || salt < 0n || salt >= 1n << 256n)
     throw new FrostnetError('INVALID_INPUT', 'an account salt is an integer in [0, 2^256)');
   return toBeHex(salt, 32);
@@ -100,9 +111,14 @@ export async function deployFactory(deployer: Signer): Promise<string> {
  * account code: right for a factory built from the same code. factoryPredict asks a deployed factory.
  */
 export function predictAccount(factory: string, px: Uint8Array, salt = 0n): string {
+  return predictFromArgs(factory, [keyArg(px), ZeroAddress, 0n, 0n], salt);
+}
+
+/** The CREATE2 address of the account with these constructor arguments (ACCOUNT_CONSTRUCTOR). */
+export function predictFromArgs(factory: string, args: readonly unknown[], salt: bigint): string {
   const initCode = concat([
     compiledContract('ThresholdAccount').bytecode,
-    AbiCoder.defaultAbiCoder().encode(['uint256'], [keyArg(px)]),
+    AbiCoder.defaultAbiCoder().encode(ACCOUNT_CONSTRUCTOR, args),
   ]);
   return getCreate2Address(getAddress(factory), saltArg(salt), keccak256(initCode));
 }
@@ -154,13 +170,22 @@ async function accountRef(provider: Provider, account: string): Promise<AccountR
   return { chainId: (await provider.getNetwork()).chainId, address: getAddress(account) };
 }
 
+/** The chain and address the account's next action names, and the nonce it must carry (read from the chain). */
+export async function nextAction(
+  provider: Provider,
+  account: string,
+): Promise<{ ref: AccountRef; nonce: bigint }> {
+  const [ref, nonce] = await Promise.all([accountRef(provider, account), readNonce(provider, account)]);
+  return { ref, nonce };
+}
+
 /** Typed data for the account's next Execute (chain id and nonce read from the chain). */
 export async function prepareExecute(
   provider: Provider,
   account: string,
   call: { to: string; value: bigint; data?: string; deadline: bigint },
 ): Promise<TypedData> {
-  const [ref, nonce] = await Promise.all([accountRef(provider, account), readNonce(provider, account)]);
+  const { ref, nonce } = await nextAction(provider, account);
   return executeTypedData(ref, {
     to: call.to,
     value: call.value,
@@ -176,7 +201,7 @@ export async function prepareRotateKey(
   account: string,
   rotation: { newKey: Uint8Array; deadline: bigint },
 ): Promise<TypedData> {
-  const [ref, nonce] = await Promise.all([accountRef(provider, account), readNonce(provider, account)]);
+  const { ref, nonce } = await nextAction(provider, account);
   return rotateKeyTypedData(ref, { newKey: rotation.newKey, nonce, deadline: rotation.deadline });
 }
 
@@ -207,6 +232,17 @@ async function actionTarget(relayer: Signer, account: AccountRef): Promise<Contr
   return accountContract(account.address, relayer);
 }
 
+/** Sends `method(...args)` of a signed action to the account it is for, from `relayer`, and waits for it. */
+export async function submitAction(
+  relayer: Signer,
+  account: AccountRef,
+  method: string,
+  args: readonly unknown[],
+): Promise<TransactionReceipt> {
+  const contract = await actionTarget(relayer, account);
+  return transact(`${method} on ${account.address}`, () => contract.getFunction(method)(...args));
+}
+
 /**
  * Addresses below this are left out of access lists: the precompiles (0x01-0x11, P256VERIFY at 0x100) are warm
  * in every transaction, and the few non-precompile addresses in the range are not worth the 100 gas.
@@ -234,22 +270,19 @@ export async function submitExecute(
   signature: Uint8Array,
 ): Promise<TransactionReceipt> {
   const { account, fields } = decodeExecute(typedData);
-  const contract = await actionTarget(relayer, account);
   const accessList = executeAccessList(fields.to, account.address, await relayer.getAddress());
   // A chain without EIP-1559 fees (no base fee, or a zero one) gets a legacy transaction, which cannot carry
   // an access list: it goes without, 100 gas dearer.
   const eip1559 = (await relayer.provider?.getFeeData())?.maxFeePerGas != null;
   const overrides = accessList.length > 0 && eip1559 ? { accessList } : {};
-  return transact(`execute on ${account.address}`, () =>
-    contract.execute(
-      fields.to,
-      fields.value,
-      fields.data,
-      fields.deadline,
-      encodeSignature(signature),
-      overrides,
-    ),
-  );
+  return submitAction(relayer, account, 'execute', [
+    fields.to,
+    fields.value,
+    fields.data,
+    fields.deadline,
+    encodeSignature(signature),
+    overrides,
+  ]);
 }
 
 /** Submits a signed RotateKey from `relayer`, who pays the gas. */
@@ -259,10 +292,11 @@ export async function submitRotateKey(
   signature: Uint8Array,
 ): Promise<TransactionReceipt> {
   const { account, fields } = decodeRotateKey(typedData);
-  const contract = await actionTarget(relayer, account);
-  return transact(`rotateKey on ${account.address}`, () =>
-    contract.rotateKey(keyArg(fields.newKey), fields.deadline, encodeSignature(signature)),
-  );
+  return submitAction(relayer, account, 'rotateKey', [
+    keyArg(fields.newKey),
+    fields.deadline,
+    encodeSignature(signature),
+  ]);
 }
 
 /**

@@ -7,6 +7,7 @@ import { schnorr } from '@noble/curves/secp256k1.js';
 import { getAddress, getBytes, hexlify, isHexString, TypedDataEncoder, toBeHex } from 'ethers';
 import { Fn } from '../../protocol/curve.ts';
 import { FrostnetError } from '../../protocol/errors.ts';
+import { exactFields, isRecord } from '../fields.ts';
 
 export const DOMAIN_NAME = 'Frostnet Threshold Account';
 export const DOMAIN_VERSION = '1';
@@ -40,9 +41,10 @@ export const ACTION_TYPES = {
 
 export type PrimaryType = keyof typeof ACTION_TYPES;
 
-export type TypedData = {
+/** Typed data of an account action; `P` names its primary type (one of ACTION_TYPES unless said). */
+export type TypedData<P extends string = PrimaryType> = {
   types: Record<string, TypedDataField[]>;
-  primaryType: PrimaryType;
+  primaryType: P;
   domain: { name: string; version: string; chainId: string; verifyingContract: string };
   message: Record<string, string>;
 };
@@ -84,23 +86,8 @@ const UINT256_LIMIT = 1n << 256n;
 const invalid = (reason: string): FrostnetError =>
   new FrostnetError('INVALID_INPUT', `EIP-712 request: ${reason}`);
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return (
-    typeof v === 'object' && v !== null && !Array.isArray(v) && Object.getPrototypeOf(v) === Object.prototype
-  );
-}
-
-function exactRecord(v: unknown, keys: readonly string[], what: string): Record<string, unknown> {
-  if (!isRecord(v)) throw invalid(`${what} is not an object`);
-  const got = Object.keys(v);
-  const extra = got.filter((k) => !keys.includes(k));
-  const missing = keys.filter((k) => !got.includes(k));
-  if (extra.length > 0 || missing.length > 0)
-    throw invalid(
-      `${what} fields differ (missing: ${missing.join(',') || '-'}; unexpected: ${extra.join(',') || '-'})`,
-    );
-  return v;
-}
+const exactRecord = (v: unknown, keys: readonly string[], what: string) =>
+  exactFields(v, keys, what, invalid);
 
 function sameFields(got: unknown, want: readonly TypedDataField[]): boolean {
   return (
@@ -155,13 +142,30 @@ function parseKey(v: unknown, what: string): Uint8Array {
   return getBytes(toBeHex(x, 32));
 }
 
-/** Validates typed data of one of our two actions and recomputes its digest. */
-export function decodeTypedData(input: unknown): DecodedAction {
+/** The parts every account action shares, validated: its type, account, message, nonce, deadline, digest. */
+export type DecodedEnvelope<P extends string> = {
+  readonly primaryType: P;
+  readonly account: AccountRef;
+  readonly message: Record<string, unknown>;
+  readonly nonce: bigint;
+  readonly deadline: bigint;
+  /** The EIP-712 digest of the message with these (parsed) values. */
+  digestOf(values: Record<string, unknown>): Uint8Array;
+};
+
+/**
+ * Validates typed data of one of the actions in `actionTypes` (each a type the account's contract hashes, with
+ * a nonce and a deadline) against the account's domain: exactly these fields, nothing more.
+ */
+export function decodeEnvelope<P extends string>(
+  input: unknown,
+  actionTypes: Readonly<Record<P, readonly TypedDataField[]>>,
+): DecodedEnvelope<P> {
   const td = exactRecord(input, ['types', 'primaryType', 'domain', 'message'], 'typed data');
-  const primaryType = td.primaryType;
-  if (primaryType !== 'Execute' && primaryType !== 'RotateKey')
-    throw invalid(`primaryType must be Execute or RotateKey`);
-  const fields = ACTION_TYPES[primaryType];
+  const names = Object.keys(actionTypes) as P[];
+  const primaryType = td.primaryType as P;
+  if (!names.includes(primaryType)) throw invalid(`primaryType must be ${names.join(' or ')}`);
+  const fields = actionTypes[primaryType];
   const types = td.types;
   if (!isRecord(types)) throw invalid('types is not an object');
   // EIP712Domain may be left out, as ethers and some wallets do; when present it must be ours.
@@ -186,16 +190,26 @@ export function decodeTypedData(input: unknown): DecodedAction {
     fields.map((f) => f.name),
     'message',
   );
-  const nonce = parseUint(message.nonce, 'nonce');
-  const deadline = parseUint(message.deadline, 'deadline');
   const hashDomain = {
     name: DOMAIN_NAME,
     version: DOMAIN_VERSION,
     chainId,
     verifyingContract: account.address,
   };
-  const digestOf = (values: Record<string, unknown>) =>
-    getBytes(TypedDataEncoder.hash(hashDomain, { [primaryType]: fields.map((f) => ({ ...f })) }, values));
+  return {
+    primaryType,
+    account,
+    message,
+    nonce: parseUint(message.nonce, 'nonce'),
+    deadline: parseUint(message.deadline, 'deadline'),
+    digestOf: (values) =>
+      getBytes(TypedDataEncoder.hash(hashDomain, { [primaryType]: fields.map((f) => ({ ...f })) }, values)),
+  };
+}
+
+/** Validates typed data of one of our two actions and recomputes its digest. */
+export function decodeTypedData(input: unknown): DecodedAction {
+  const { primaryType, account, message, nonce, deadline, digestOf } = decodeEnvelope(input, ACTION_TYPES);
   if (primaryType === 'Execute') {
     const f: ExecuteFields = {
       to: parseAddress(message.to, 'to'),
@@ -224,11 +238,17 @@ export function decodeRotateKey(input: unknown): DecodedRotateKey {
   return decoded;
 }
 
-function build(account: AccountRef, primaryType: PrimaryType, message: Record<string, string>): TypedData {
-  const td: TypedData = {
+/** The typed data of an action of type `primaryType` with these `fields` (EIP712Domain included). */
+export function accountTypedData<P extends string>(
+  account: AccountRef,
+  primaryType: P,
+  fields: readonly TypedDataField[],
+  message: Record<string, string>,
+): TypedData<P> {
+  return {
     types: {
       EIP712Domain: DOMAIN_FIELDS.map((f) => ({ ...f })),
-      [primaryType]: ACTION_TYPES[primaryType].map((f) => ({ ...f })),
+      [primaryType]: fields.map((f) => ({ ...f })),
     },
     primaryType,
     domain: {
@@ -239,6 +259,10 @@ function build(account: AccountRef, primaryType: PrimaryType, message: Record<st
     },
     message,
   };
+}
+
+function build(account: AccountRef, primaryType: PrimaryType, message: Record<string, string>): TypedData {
+  const td = accountTypedData(account, primaryType, ACTION_TYPES[primaryType], message);
   decodeTypedData(td); // the same checks a signing party will run
   return td;
 }

@@ -9,13 +9,13 @@ contract ShiftedAccountFactory {
     event AccountDeployed(address indexed account, uint256 indexed key, bytes32 salt);
 
     function predict(uint256 key, bytes32 salt) public view returns (address) {
-        bytes32 initCodeHash = keccak256(abi.encodePacked(type(ThresholdAccount).creationCode, abi.encode(key)));
+        bytes32 initCodeHash = keccak256(abi.encodePacked(type(ThresholdAccount).creationCode, abi.encode(key, address(0), uint256(0), uint256(0))));
         bytes32 h = keccak256(abi.encodePacked(bytes1(0xff), address(this), _shifted(salt), initCodeHash));
         return address(uint160(uint256(h)));
     }
 
     function deploy(uint256 key, bytes32 salt) external returns (address account) {
-        account = address(new ThresholdAccount{salt: _shifted(salt)}(key));
+        account = address(new ThresholdAccount{salt: _shifted(salt)}(key, address(0), 0, 0));
         emit AccountDeployed(account, key, salt);
     }
 

@@ -53,3 +53,23 @@ export function independentP2tr(extendedKey: string, network: NetworkName, branc
   const hd = HDKey.fromExtendedKey(extendedKey, versions).deriveChild(branch).deriveChild(index);
   return p2tr(hd.publicKey!.subarray(1), undefined, scureNetwork(network));
 }
+
+/**
+ * A recovery key holder: an in-test HD wallet standing in for a hardware wallet, its account key at
+ * m/86'/coin'/0', and that key as its wallet exports it ("[fingerprint/86h/0h/0h]xpub...").
+ */
+export function recoveryHolder(label: string, network: NetworkName) {
+  const master = HDKey.fromMasterSeed(
+    sha256(text(`${label} seed`)),
+    network === 'mainnet' ? undefined : TEST_VERSIONS,
+  );
+  const coin = network === 'mainnet' ? 0 : 1;
+  const account = master.derive(`m/86'/${coin}'/0'`);
+  const fingerprint = master.fingerprint.toString(16).padStart(8, '0');
+  return {
+    master,
+    account,
+    fingerprint,
+    keyText: `[${fingerprint}/86h/${coin}h/0h]${account.publicExtendedKey}`,
+  };
+}

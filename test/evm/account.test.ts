@@ -11,11 +11,9 @@ import {
   ContractFactory,
   getAddress,
   hexlify,
-  Interface,
   JsonRpcProvider,
   parseEther,
   type Signer,
-  type TransactionReceipt,
   toBeHex,
   Wallet,
 } from 'ethers';
@@ -49,9 +47,8 @@ import { type ErrorCode, FrostnetError } from '../../protocol/errors.ts';
 import { groupKey } from '../../protocol/keys.ts';
 import { tweakSecretKey } from '../../protocol/tweak.ts';
 import { type Anvil, startAnvil } from '../helpers/anvil.ts';
+import { accountEvents, reverted } from '../helpers/evm.ts';
 import { makeKey, signWith } from '../helpers/keys.ts';
-
-const accountAbi = new Interface(compiledContract('ThresholdAccount').abi);
 
 /** Signs with a whole secret key moved along the evmKey steps of a random root, as the network would sign. */
 function evmSigner(account = 0): Bip340Signer {
@@ -63,16 +60,6 @@ function evmSigner(account = 0): Bip340Signer {
 }
 
 const signTyped = async (signer: Bip340Signer, td: TypedData) => signer.sign(decodeTypedData(td).digest);
-
-const reverted = (code: ErrorCode, name: string) => (e: unknown) =>
-  e instanceof FrostnetError && e.code === code && e.message.includes(`reverted: ${name}(`);
-
-function events(receipt: TransactionReceipt, name: string) {
-  return receipt.logs.flatMap((log) => {
-    const parsed = accountAbi.parseLog(log);
-    return parsed?.name === name ? [parsed.args] : [];
-  });
-}
 
 describe('ThresholdAccount on anvil', () => {
   let anvil: Anvil;
@@ -146,7 +133,7 @@ describe('ThresholdAccount on anvil', () => {
     assert.equal((await provider.getBalance(recipient)) - before, parseEther('0.5'));
     assert.equal(await provider.getBalance(account), parseEther('1.5'));
     assert.equal(await readNonce(provider, account), 1n);
-    const [executed] = events(receipt, 'Executed');
+    const [executed] = accountEvents(receipt, 'Executed');
     assert.deepEqual([executed.nonce, executed.to, executed.value], [0n, recipient, parseEther('0.5')]);
   });
 
@@ -284,7 +271,7 @@ describe('ThresholdAccount on anvil', () => {
     const nonce = await readNonce(provider, account);
     td = await rotation();
     const receipt = await submitRotateKey(relayer, td, await signTyped(signer, td));
-    const [rotated] = events(receipt, 'KeyRotated');
+    const [rotated] = accountEvents(receipt, 'KeyRotated');
     assert.deepEqual(
       [rotated.nonce, rotated.oldKey, rotated.newKey],
       [nonce, BigInt(hexlify(signer.px)), BigInt(hexlify(next.px))],

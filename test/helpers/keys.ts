@@ -1,8 +1,10 @@
 /** In-process key groups made by this project's own DKG, for protocol tests. */
 import { randomBytes } from 'node:crypto';
+import { evmKey } from '../../chains/evm/keys.ts';
+import type { Bip340Signer } from '../../chains/evm/signer.ts';
 import type { CeremonyContext } from '../../protocol/context.ts';
 import { createDkg } from '../../protocol/dkg.ts';
-import type { KeyShare } from '../../protocol/keys.ts';
+import { groupKey, type KeyShare } from '../../protocol/keys.ts';
 import { aggregateSignature, NonceStore, type SigningTarget, signShare } from '../../protocol/sign.ts';
 import { runCeremony, type Tamper } from './router.ts';
 
@@ -57,4 +59,20 @@ export function* subsets<T>(items: readonly T[], k: number, start = 0, acc: T[] 
     yield* subsets(items, k, i + 1, acc);
     acc.pop();
   }
+}
+
+/**
+ * A t-of-n key from this project's DKG as an EVM signer: its account key (evmKey) and signatures of digests
+ * by its first t members, every share tweaked by the account key's steps, as the daemons sign.
+ */
+export function frostEvmSigner(t: number, n: number, account = 0): Bip340Signer {
+  const shares = makeKey(t, n);
+  const members = partyNames(n);
+  const group = shares.get(members[0]!)!.group;
+  const { px, steps } = evmKey({ key: groupKey(group), chainCode: group.chainCode }, account);
+  const signers = members.slice(0, t);
+  return {
+    px,
+    sign: async (digest) => signWith(shares, signers, { scheme: 'bip340', message: digest, steps }),
+  };
 }

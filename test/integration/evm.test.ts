@@ -34,14 +34,12 @@ import {
 import { bytesToHex, hexToBytes } from '../../protocol/curve.ts';
 import { type ErrorCode, FrostnetError } from '../../protocol/errors.ts';
 import { type Anvil, startAnvil } from '../helpers/anvil.ts';
+import { reverted } from '../helpers/evm.ts';
 import { Network } from '../helpers/network.ts';
 
 const KEY = 'treasury';
 /** A second DKG key of the same parties: the "different key", and the key the account rotates to. */
 const OTHER = 'successor';
-
-const reverted = (code: ErrorCode, name: string) => (e: unknown) =>
-  e instanceof FrostnetError && e.code === code && e.message.includes(`reverted: ${name}(`);
 
 describe('a ThresholdAccount on anvil signed by a 2-of-3 daemon network', () => {
   let anvil: Anvil;
