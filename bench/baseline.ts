@@ -1,10 +1,12 @@
 /**
- * The in-process baselines: this project's own protocol code with no network, no processes and no I/O. Each
- * ceremony runs every party's part one after the other in this one thread: the work the network spreads
- * across processes, and pays messages for.
+ * The in-process baselines: no network, no processes and no I/O. Each ceremony runs every party's part one after
+ * the other in this one thread: the work the network spreads across processes, and pays messages for. Two of
+ * each: @noble/curves' own FROST API (the fixed reference every ratio is against) and this project's protocol
+ * code (its own FROST core, protocol/frost.ts).
  */
 import { randomBytes } from 'node:crypto';
-import { schnorr } from '@noble/curves/secp256k1.js';
+import type { NonceCommitments } from '@noble/curves/abstract/frost.js';
+import { schnorr, schnorr_FROST } from '@noble/curves/secp256k1.js';
 import type { KeyShare } from '../protocol/keys.ts';
 import { createRefresh } from '../protocol/refresh.ts';
 import { verifyBip340 } from '../protocol/sign.ts';
@@ -31,6 +33,32 @@ export function signer(g: Group): () => void {
     const message = randomBytes(32);
     const sig = signWith(keys, signers, { scheme: 'bip340', message, steps: [] });
     if (!verifyBip340(sig, message, xOnlyKey)) throw new Error(`${label(g)}: baseline signature invalid`);
+  };
+}
+
+/**
+ * The same signature through @noble/curves' FROST API alone (commit, signShare, aggregate, which verifies): the
+ * reference the network is measured against. The key is the same kind of DKG key.
+ */
+export function nobleSigner(g: Group): () => void {
+  const keys: Map<string, KeyShare> = makeKey(g.t, g.n);
+  const signers = partyNames(g.n)
+    .slice(0, g.t)
+    .map((p) => keys.get(p)!);
+  const pub = signers[0].group.public;
+  const xOnlyKey = pub.commitments[0].subarray(1);
+  return () => {
+    const message = randomBytes(32);
+    const round1 = signers.map((k) => schnorr_FROST.commit(k.secret));
+    const commitments: NonceCommitments[] = round1.map((r) => r.commitments);
+    const shares = Object.fromEntries(
+      signers.map((k, i) => [
+        k.secret.identifier,
+        schnorr_FROST.signShare(k.secret, pub, round1[i].nonces, commitments, message),
+      ]),
+    );
+    const sig = schnorr_FROST.aggregate(pub, commitments, message, shares);
+    if (!verifyBip340(sig, message, xOnlyKey)) throw new Error(`${label(g)}: noble signature invalid`);
   };
 }
 

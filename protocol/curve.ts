@@ -1,7 +1,7 @@
 /** secp256k1 primitives shared by the ceremonies: scalar and point codecs that validate at the edge. */
-import { mulAddUnsafe } from '@noble/curves/abstract/curve.js';
 import { schnorr, secp256k1 } from '@noble/curves/secp256k1.js';
 import { bytesToHex, hexToBytes } from '@noble/curves/utils.js';
+import { decompress, msm, mulSmall } from './ecc.ts';
 import { FrostnetError } from './errors.ts';
 
 export const Point = secp256k1.Point;
@@ -15,15 +15,12 @@ export { bytesToHex, hexToBytes };
 export function parsePoint(bytes: Uint8Array, what = 'point'): Point {
   if (!(bytes instanceof Uint8Array) || bytes.length !== 33)
     throw new FrostnetError('INVALID_INPUT', `${what}: expected 33-byte compressed point`);
-  let p: Point;
   try {
-    p = Point.fromBytes(bytes);
-    p.assertValidity();
+    // Compressed encodings have no identity: a point that decodes is a valid, non-zero point.
+    return decompress(bytes);
   } catch {
     throw new FrostnetError('INVALID_INPUT', `${what}: not a point on secp256k1`);
   }
-  if (p.is0()) throw new FrostnetError('INVALID_INPUT', `${what}: identity point`);
-  return p;
 }
 
 /** Parses a 32-byte big-endian scalar in [0, n). `nonzero` also rejects 0. */
@@ -49,18 +46,29 @@ export const hasEvenY = (p: Point): boolean => p.toAffine().y % 2n === 0n;
 export const taggedHash = (tag: string, ...parts: Uint8Array[]): Uint8Array =>
   schnorr.utils.taggedHash(tag, ...parts);
 
+/** Identifiers up to this are evaluated by Horner's rule with doublings; larger ones by multiplications. */
+const SMALL_X = 1n << 20n;
+
 /**
- * Evaluates a polynomial commitment at x as one multi-scalar multiplication: sum_k C_k * x^(k + firstPower).
- * `firstPower` 1 serves commitments that leave out a zero constant term.
+ * Evaluates a polynomial commitment at x: sum_k C_k * x^(k + firstPower). `firstPower` 1 serves commitments
+ * that leave out a zero constant term. Identifiers are small integers, so Horner's rule costs a few doublings
+ * per coefficient, several times less than one multi-scalar multiplication by the powers of x.
  */
 export function evalCommitment(commitment: readonly Point[], x: bigint, firstPower = 0): Point {
+  if (x >= 0n && x < SMALL_X) {
+    const n = Number(x);
+    let acc = Point.ZERO;
+    for (let k = commitment.length - 1; k >= 0; k--) acc = mulSmall(acc, n).add(commitment[k]);
+    for (let i = 0; i < firstPower; i++) acc = mulSmall(acc, n);
+    return acc;
+  }
   const powers: bigint[] = [];
   let p = Fn.pow(x, BigInt(firstPower));
   for (let k = 0; k < commitment.length; k++) {
     powers.push(p);
     p = Fn.mul(p, x);
   }
-  return mulAddUnsafe(Point, [...commitment], powers);
+  return msm(commitment, powers);
 }
 
 /** Evaluates a scalar polynomial at x (Horner). */
