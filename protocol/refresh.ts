@@ -4,24 +4,26 @@
  * a dealer commits only to coefficients 1..t-1, so no contribution can move the key. Old and new shares lie on
  * different polynomials and never combine into a valid signature.
  */
-import { secp256k1_FROST } from '@noble/curves/secp256k1.js';
+import type { RNG } from '@noble/curves/abstract/frost.js';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { randomBytes } from '@noble/curves/utils.js';
 import { type CeremonyContext, validateContext } from './context.ts';
 import {
   type Bytes,
   evalCommitment,
   evalPolynomial,
   Fn,
-  G,
   type Point,
   parsePoint,
   pointToBytes,
 } from './curve.ts';
 import { publicSummary } from './dkg.ts';
+import { mulBase } from './ecc.ts';
 import { FrostnetError } from './errors.ts';
 import { groupKey, identifierOf, identifierScalar, type KeyShare, type PartyId } from './keys.ts';
 import { type Dealing, type Dealt, VssCeremony } from './vss.ts';
 
-const randomNonzeroScalar = (): bigint => Fn.fromBytes(secp256k1_FROST.utils.randomScalar());
+const randomNonzeroScalar = (): bigint => Fn.fromBytes(secp256k1.utils.randomSecretKey());
 
 class RefreshDealing implements Dealing<KeyShare> {
   readonly commitmentLength: number;
@@ -37,7 +39,7 @@ class RefreshDealing implements Dealing<KeyShare> {
 
   deal() {
     this.coefficients = Array.from({ length: this.commitmentLength }, randomNonzeroScalar);
-    return { commitment: this.coefficients.map((a) => G.multiply(a)), proof: new Uint8Array(0) };
+    return { commitment: this.coefficients.map((a) => mulBase(a)), proof: new Uint8Array(0) };
   }
 
   checkRound1(dealer: PartyId, dealt: Dealt): void {
@@ -78,7 +80,7 @@ class RefreshDealing implements Dealing<KeyShare> {
     let share = Fn.fromBytes(this.current.secret.signingShare);
     share = Fn.add(share, evalPolynomial([0n, ...this.coefficients], x));
     for (const s of shares.values()) share = Fn.add(share, s);
-    if (!G.multiply(share).equals(parsePoint(verifyingShares[self])))
+    if (share === 0n || !mulBase(share).equals(parsePoint(verifyingShares[self])))
       throw new FrostnetError('INTERNAL', 'refreshed share does not match its verifying share');
     const pub = {
       signers: { ...base.public.signers },
@@ -93,11 +95,15 @@ class RefreshDealing implements Dealing<KeyShare> {
   }
 }
 
-/** Starts a refresh of `current` among all its members. The session id must be fresh and agreed. */
+/**
+ * Starts a refresh of `current` among all its members. The session id must be fresh and agreed; `rng` draws
+ * the weights of the batched share check (crypto randomness; a test may seed it).
+ */
 export function createRefresh(
   sessionId: Uint8Array,
   self: PartyId,
   current: KeyShare,
+  rng: RNG = randomBytes,
 ): VssCeremony<KeyShare> {
   const g = current.group;
   const ctx: CeremonyContext = {
@@ -112,5 +118,5 @@ export function createRefresh(
   validateContext(ctx);
   if (current.secret.identifier !== identifierOf(g, self))
     throw new FrostnetError('INVALID_INPUT', 'the key share does not belong to this party');
-  return new VssCeremony(ctx, () => new RefreshDealing(ctx, current));
+  return new VssCeremony(ctx, () => new RefreshDealing(ctx, current), rng);
 }

@@ -10,20 +10,21 @@
  * key before accepting a share, and a dealer that would move the key is named. Old and new shares lie on
  * unrelated polynomials and never combine into a signature.
  */
-import type { Identifier } from '@noble/curves/abstract/frost.js';
-import { secp256k1_FROST } from '@noble/curves/secp256k1.js';
+import type { Identifier, RNG } from '@noble/curves/abstract/frost.js';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { randomBytes } from '@noble/curves/utils.js';
 import { type CeremonyContext, ceremonyIdentifiers, validateContext } from './context.ts';
 import {
   type Bytes,
   evalCommitment,
   evalPolynomial,
   Fn,
-  G,
   type Point,
   parsePoint,
   pointToBytes,
 } from './curve.ts';
 import { publicSummary } from './dkg.ts';
+import { mul, mulBase } from './ecc.ts';
 import { FrostnetError } from './errors.ts';
 import {
   groupKey,
@@ -104,17 +105,17 @@ class ReshareDealing implements Dealing<ReshareResult> {
       Fn.fromBytes(this.current!.secret.signingShare),
     );
     const random = Array.from({ length: this.ctx.threshold - 1 }, () =>
-      Fn.fromBytes(secp256k1_FROST.utils.randomScalar()),
+      Fn.fromBytes(secp256k1.utils.randomSecretKey()),
     );
     this.coefficients = [weighted, ...random];
-    return { commitment: this.coefficients.map((a) => G.multiply(a)), proof: new Uint8Array(0) };
+    return { commitment: this.coefficients.map((a) => mulBase(a)), proof: new Uint8Array(0) };
   }
 
   checkRound1(dealer: PartyId, dealt: Dealt): void {
     // The constant term is pinned to public data, so there is no rogue key to prevent and no proof to carry.
     if (dealt.proof.length !== 0)
       throw new FrostnetError('INVALID_PROOF', `${dealer} sent a proof in a reshare`, [dealer]);
-    const expected = verifyingShareOf(this.base, dealer).multiply(this.lambdas.get(dealer)!);
+    const expected = mul(verifyingShareOf(this.base, dealer), this.lambdas.get(dealer)!);
     if (!dealt.commitment[0].equals(expected))
       throw new FrostnetError(
         'INVALID_COMMITMENT',
@@ -162,7 +163,7 @@ class ReshareDealing implements Dealing<ReshareResult> {
     let share = ctx.dealers.includes(ctx.self) ? evalPolynomial(this.coefficients, this.x(ctx.self)) : 0n;
     for (const s of shares.values()) share = Fn.add(share, s);
     const identifier = this.ids.get(ctx.self)!;
-    if (share === 0n || !G.multiply(share).equals(parsePoint(verifyingShares[identifier])))
+    if (share === 0n || !mulBase(share).equals(parsePoint(verifyingShares[identifier])))
       throw new FrostnetError('INTERNAL', 'reshared share does not match its verifying share');
     return { result: { group, secret: { identifier, signingShare: Fn.toBytes(share) as Bytes } }, summary };
   }
@@ -171,13 +172,15 @@ class ReshareDealing implements Dealing<ReshareResult> {
 /**
  * Starts a reshare of the key `held` belongs to. Dealers pass their current KeyShare; newcomers (and current
  * members that do not deal) may pass just the current KeyGroup, its public data from the invite. The session id
- * must be fresh and agreed; `plan` must be the same at every participant.
+ * must be fresh and agreed; `plan` must be the same at every participant. `rng` draws the weights of the
+ * batched share check (crypto randomness; a test may seed it).
  */
 export function createReshare(
   sessionId: Uint8Array,
   self: PartyId,
   held: KeyShare | KeyGroup,
   plan: ResharePlan,
+  rng: RNG = randomBytes,
 ): VssCeremony<ReshareResult> {
   const current = 'secret' in held ? held : undefined;
   const base = current ? current.group : (held as KeyGroup);
@@ -198,9 +201,9 @@ export function createReshare(
     if (
       current.secret.identifier !== identifierOf(base, self) ||
       s === 0n ||
-      !G.multiply(s).equals(verifyingShareOf(base, self))
+      !mulBase(s).equals(verifyingShareOf(base, self))
     )
       throw new FrostnetError('INVALID_INPUT', 'the key share does not belong to this party');
   }
-  return new VssCeremony<ReshareResult>(ctx, () => new ReshareDealing(ctx, current));
+  return new VssCeremony<ReshareResult>(ctx, () => new ReshareDealing(ctx, current), rng);
 }
