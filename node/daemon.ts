@@ -180,6 +180,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       rank: (p) => liveness.rank(p),
       roundTimeoutMs: cfg.limits.roundTimeoutMs,
       log: plog,
+      onDisconnect: (listener) => host.onDisconnect(listener),
     });
     const requests = new Requests(cfg.limits.maxQueuedRequests);
 
