@@ -26,6 +26,8 @@ import { mean, median, round, type Samples, sample } from './stats.ts';
 const workload = process.argv[2] ?? '';
 const ENTRY = process.argv.includes('--allow-all') ? join(ROOT, 'bench/daemon-allow-all.ts') : undefined;
 const SIGNATURES = 40;
+/** Rows per list in the summaries: `--top N`, default 15. */
+const TOP = Number(process.argv[process.argv.indexOf('--top') + 1]) || 15;
 
 /** Starts n profiled daemons, runs `setup` (not profiled), then `work` inside the profile window. */
 async function profiledCluster<S>(
@@ -57,10 +59,10 @@ async function profiledCluster<S>(
   const files = async (i: number) =>
     (await readdir(join(dir, `party-${i + 1}`))).map((f) => join(dir, `party-${i + 1}`, f));
   console.log('\n== party 1 (coordinator) ==');
-  console.log(formatSummary(summarize(await files(0), 15, window)));
+  console.log(formatSummary(summarize(await files(0), TOP, window)));
   const others = (await Promise.all(Array.from({ length: n - 1 }, (_, i) => files(i + 1)))).flat();
   console.log(`\n== parties 2..${n}, together ==`);
-  console.log(formatSummary(summarize(others, 15, window)));
+  console.log(formatSummary(summarize(others, TOP, window)));
   await rm(dir, { recursive: true, force: true });
 }
 

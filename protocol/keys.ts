@@ -53,7 +53,17 @@ export function validateParameters(threshold: number, members: readonly PartyId[
   }
 }
 
-export const groupKey = (group: KeyGroup): Point => parsePoint(group.public.commitments[0], 'group key');
+/** Decoded group keys, per group and its key's bytes: a party looks its keys up by group key for every request. */
+const GROUP_KEYS = new WeakMap<KeyGroup, { bytes: Uint8Array; point: Point }>();
+
+export function groupKey(group: KeyGroup): Point {
+  const bytes = group.public.commitments[0];
+  const hit = GROUP_KEYS.get(group);
+  if (hit?.bytes === bytes) return hit.point;
+  const point = parsePoint(bytes, 'group key');
+  GROUP_KEYS.set(group, { bytes, point });
+  return point;
+}
 
 /** A member's FROST identifier in this group. */
 export function identifierOf(group: KeyGroup, party: PartyId): Identifier {
