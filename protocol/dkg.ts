@@ -15,6 +15,7 @@ import { type CeremonyContext, ceremonyIdentifiers, validateContext } from './co
 import {
   bytesToHex,
   evalCommitment,
+  evalCommitmentAt,
   evalPolynomial,
   Fn,
   hexToBytes,
@@ -160,7 +161,10 @@ class DkgDealing implements Dealing<KeyShare> {
     const commitment = normalizeZ(Point, sum);
     const verifying = normalizeZ(
       Point,
-      ctx.receivers.map((r) => evalCommitment(commitment, this.x(r))),
+      evalCommitmentAt(
+        commitment,
+        ctx.receivers.map((r) => this.x(r)),
+      ),
     );
     const verifyingShares = Object.fromEntries(
       ctx.receivers.map((r, i) => [this.id(r), pointToBytes(verifying[i])]),

@@ -11,6 +11,7 @@ import { type CeremonyContext, validateContext } from './context.ts';
 import {
   type Bytes,
   evalCommitment,
+  evalCommitmentAt,
   evalPolynomial,
   Fn,
   type Point,
@@ -75,8 +76,10 @@ class RefreshDealing implements Dealing<KeyShare> {
     if (!key.equals(groupKey(base)))
       throw new FrostnetError('KEY_CHANGED', 'refresh would change the group key');
     const verifyingShares: Record<string, Bytes> = {};
-    for (const id of base.identifiers)
-      verifyingShares[id] = pointToBytes(evalCommitment(commitments, identifierScalar(id)));
+    const values = evalCommitmentAt(commitments, base.identifiers.map(identifierScalar));
+    base.identifiers.forEach((id, i) => {
+      verifyingShares[id] = pointToBytes(values[i]);
+    });
     let share = Fn.fromBytes(this.current.secret.signingShare);
     share = Fn.add(share, evalPolynomial([0n, ...this.coefficients], x));
     for (const s of shares.values()) share = Fn.add(share, s);

@@ -17,6 +17,7 @@ import { type CeremonyContext, ceremonyIdentifiers, validateContext } from './co
 import {
   type Bytes,
   evalCommitment,
+  evalCommitmentAt,
   evalPolynomial,
   Fn,
   type Point,
@@ -65,9 +66,12 @@ export const verifyingShareOf = (group: KeyGroup, party: PartyId): Point =>
  */
 export function checkGroupConsistency(group: KeyGroup): void {
   const commitment = group.public.commitments.map((c, i) => parsePoint(c, `group commitment ${i}`));
-  for (const m of group.members) {
-    const x = identifierScalar(identifierOf(group, m));
-    if (!evalCommitment(commitment, x).equals(verifyingShareOf(group, m)))
+  const values = evalCommitmentAt(
+    commitment,
+    group.members.map((m) => identifierScalar(identifierOf(group, m))),
+  );
+  for (const [i, m] of group.members.entries()) {
+    if (!values[i].equals(verifyingShareOf(group, m)))
       throw new FrostnetError(
         'INVALID_INPUT',
         `the current key group is inconsistent: the verifying share of ${m} is not on its commitment`,
@@ -142,8 +146,13 @@ class ReshareDealing implements Dealing<ReshareResult> {
       throw new FrostnetError('KEY_CHANGED', 'reshare would change the group key');
     const identifiers = ctx.receivers.map((r) => this.ids.get(r)!);
     const verifyingShares: Record<string, Bytes> = {};
-    for (const r of ctx.receivers)
-      verifyingShares[this.ids.get(r)!] = pointToBytes(evalCommitment(commitments, this.x(r)));
+    const values = evalCommitmentAt(
+      commitments,
+      ctx.receivers.map((r) => this.x(r)),
+    );
+    ctx.receivers.forEach((r, i) => {
+      verifyingShares[this.ids.get(r)!] = pointToBytes(values[i]);
+    });
     const pub = {
       signers: { min: ctx.threshold, max: ctx.receivers.length },
       commitments: commitments.map(pointToBytes),
