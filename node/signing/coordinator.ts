@@ -155,7 +155,7 @@ export class Coordinator {
   async sign(keyName: string, opts: SignOptions): Promise<SignOutcome> {
     const share = this.o.keys.active(keyName);
     const { group } = share;
-    const resolved = resolveRequest(group, opts.scheme, opts.payload);
+    const resolved = await resolveRequest(group, opts.scheme, opts.payload);
     const pool = opts.signers ? [...new Set(opts.signers)] : [...group.members];
     for (const p of pool) identifierOf(group, p);
     const excluded: Exclusion[] = [];

@@ -106,7 +106,7 @@ export class Signer {
   private async check(req: SignRequestMsg, requester: string): Promise<Checked> {
     const scheme = parseScheme(req.scheme);
     const { entry, share } = this.activeKey(req.groupKey, req.epoch, requester);
-    const resolved = resolveRequest(share.group, scheme, req.payload);
+    const resolved = await resolveRequest(share.group, scheme, req.payload);
     await this.o.policy.check({ keyName: entry.name, requester, resolved });
     return { entry, share, resolved };
   }
