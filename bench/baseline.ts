@@ -5,8 +5,8 @@
  * code (its own FROST core, protocol/frost.ts).
  */
 import { randomBytes } from 'node:crypto';
-import type { NonceCommitments } from '@noble/curves/abstract/frost.js';
-import { schnorr, schnorr_FROST } from '@noble/curves/secp256k1.js';
+import type { DKG_Round1, NonceCommitments } from '@noble/curves/abstract/frost.js';
+import { schnorr, schnorr_FROST, secp256k1_FROST } from '@noble/curves/secp256k1.js';
 import type { KeyShare } from '../protocol/keys.ts';
 import { createRefresh } from '../protocol/refresh.ts';
 import { verifyBip340 } from '../protocol/sign.ts';
@@ -18,6 +18,27 @@ export const label = (g: Group): string => `${g.t}-of-${g.n}`;
 
 /** A whole t-of-n DKG, all n parties in turn (makeKey throws unless every party ends with a share). */
 export const dkgOnce = (g: Group) => (): void => void makeKey(g.t, g.n);
+
+/**
+ * The same DKG through @noble/curves' FROST DKG API alone (round1, round2, round3 for every party), the
+ * reference: the cryptographic work without this project's transcript, confirmations or batching.
+ */
+export const nobleDkgOnce = (g: Group) => (): void => {
+  const ids = Array.from({ length: g.n }, (_, i) => secp256k1_FROST.Identifier.fromNumber(i + 1));
+  const signers = { min: g.t, max: g.n };
+  const r1 = ids.map((id) => secp256k1_FROST.DKG.round1(id, signers));
+  const others = (i: number): DKG_Round1[] => r1.filter((_, j) => j !== i).map((r) => r.public);
+  const r2 = r1.map((r, i) => secp256k1_FROST.DKG.round2(r.secret, others(i)));
+  const keys = r1.map((r, i) =>
+    secp256k1_FROST.DKG.round3(
+      r.secret,
+      others(i),
+      r2.filter((_, j) => j !== i).map((out) => out[ids[i]]),
+    ),
+  );
+  if (keys.some((k) => k.public.commitments[0].length !== 33))
+    throw new Error(`${label(g)}: noble DKG failed`);
+};
 
 /**
  * One threshold signature, serialized: each of the t signers commits, then each signs its share, then the

@@ -6,22 +6,17 @@
  */
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import {
-  createFROST,
-  type DKG_Round1,
-  type FROST,
-  type NonceCommitments,
-} from '@noble/curves/abstract/frost.js';
-import { schnorr_FROST, secp256k1_FROST, secp256k1_hasher } from '@noble/curves/secp256k1.js';
-import { sha256 } from '@noble/hashes/sha2.js';
+import type { DKG_Round1, FROST, NonceCommitments } from '@noble/curves/abstract/frost.js';
+import { schnorr_FROST, secp256k1_FROST } from '@noble/curves/secp256k1.js';
 import { contextHash } from '../protocol/context.ts';
-import { type Bytes, bytesToHex, evalPolynomial, Fn, Point } from '../protocol/curve.ts';
+import { type Bytes, evalPolynomial, Fn } from '../protocol/curve.ts';
 import { createDkg } from '../protocol/dkg.ts';
 import { type KeyGroup, type KeyShare, numberedIdentifier } from '../protocol/keys.ts';
 import { aggregateSignature, NonceStore, type SigningTarget, signShare } from '../protocol/sign.ts';
 import { hashFields } from '../protocol/transcript.ts';
 import type { Round1 } from '../protocol/vss.ts';
 import { dkgContexts, partyNames } from '../test/helpers/keys.ts';
+import { nobleDkgSuite } from '../test/helpers/noble.ts';
 import { ownCpuMs, type Samples } from './stats.ts';
 
 /** Published ZF frost figures (frost-secp256k1, Ryzen 9 5900X), not measured here: reference rows only. */
@@ -56,13 +51,7 @@ export function dkgPerParty(t: number, n: number, runs: number): { core: Samples
   const x = BigInt(me + 1);
   const contexts = dkgContexts(t, members);
   const ctxHash = contextHash(contexts[me]);
-  const suite = createFROST({
-    name: 'FROST-secp256k1-SHA256-v1',
-    Point,
-    hashToScalar: secp256k1_hasher.hashToScalar,
-    hash: sha256,
-    HDKG: `FROST-secp256k1-SHA256-v1dkg/${bytesToHex(ctxHash)}`,
-  });
+  const suite = nobleDkgSuite(ctxHash);
   const id = (i: number) => numberedIdentifier(i + 1);
   // The other dealers, dealt once by noble (their proofs bound to this ceremony), and their shares for `me`.
   const others = members.map((_, k) => k).filter((k) => k !== me);

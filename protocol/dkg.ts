@@ -33,7 +33,7 @@ import { type Dealing, type Dealt, VssCeremony } from './vss.ts';
 const SUITE = 'FROST-secp256k1-SHA256-v1';
 
 /** The RFC 9591 secp256k1 suite's DKG hash domain, bound to one ceremony context. */
-const boundDst = (contextHash: Uint8Array): string => `${SUITE}dkg/${bytesToHex(contextHash)}`;
+export const dkgDomain = (contextHash: Uint8Array): string => `${SUITE}dkg/${bytesToHex(contextHash)}`;
 
 /** c = HDKG(id || C0 || R), as @noble/curves' FROST DKG computes it. */
 const proofChallenge = (dst: string, identifier: string, c0: Point, R: Point): bigint =>
@@ -107,7 +107,7 @@ class DkgDealing implements Dealing<KeyShare> {
   constructor(ctx: CeremonyContext, contextHash: Uint8Array, rng: RNG) {
     this.ctx = ctx;
     this.commitmentLength = ctx.threshold;
-    this.dst = boundDst(contextHash);
+    this.dst = dkgDomain(contextHash);
     this.ids = ceremonyIdentifiers(ctx);
     this.rng = rng;
   }

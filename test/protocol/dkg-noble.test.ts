@@ -6,16 +6,15 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { createFROST, type DKG_Round1, type DKG_Round2 } from '@noble/curves/abstract/frost.js';
-import { secp256k1_hasher } from '@noble/curves/secp256k1.js';
-import { sha256 } from '@noble/hashes/sha2.js';
+import type { DKG_Round1, DKG_Round2 } from '@noble/curves/abstract/frost.js';
 import { contextHash } from '../../protocol/context.ts';
-import { type Bytes, bytesToHex, Fn, Point } from '../../protocol/curve.ts';
+import { type Bytes, bytesToHex, Fn } from '../../protocol/curve.ts';
 import { createDkg, publicSummary } from '../../protocol/dkg.ts';
 import { numberedIdentifier } from '../../protocol/keys.ts';
 import { hashFields } from '../../protocol/transcript.ts';
 import type { CeremonyMessage, Outbound, Round1, Round2 } from '../../protocol/vss.ts';
 import { dkgContexts, partyNames } from '../helpers/keys.ts';
+import { nobleDkgSuite } from '../helpers/noble.ts';
 
 const NOBLE = 'party-1';
 
@@ -23,13 +22,7 @@ function mixedDkg(t: number, n: number) {
   const members = partyNames(n);
   const contexts = dkgContexts(t, members);
   const ctxHash = contextHash(contexts[0]);
-  const suite = createFROST({
-    name: 'FROST-secp256k1-SHA256-v1',
-    Point,
-    hashToScalar: secp256k1_hasher.hashToScalar,
-    hash: sha256,
-    HDKG: `FROST-secp256k1-SHA256-v1dkg/${bytesToHex(ctxHash)}`,
-  });
+  const suite = nobleDkgSuite(ctxHash);
   const id = (p: string) => numberedIdentifier(members.indexOf(p) + 1);
   const ours = new Map(contexts.slice(1).map((c) => [c.self, createDkg(c)]));
   const queue: { from: string; to: string; message: CeremonyMessage }[] = [];
