@@ -103,6 +103,8 @@ class DkgDealing implements Dealing<KeyShare> {
   private readonly ids: Map<PartyId, Identifier>;
   private readonly rng: RNG;
   private coefficients: bigint[] = [];
+  /** Each dealer's proof of knowledge as the relation it claims, parsed when its package arrived. */
+  private readonly proofs = new Map<PartyId, Relation>();
 
   constructor(ctx: CeremonyContext, contextHash: Uint8Array, rng: RNG) {
     this.ctx = ctx;
@@ -133,14 +135,15 @@ class DkgDealing implements Dealing<KeyShare> {
   checkRound1(dealer: PartyId, dealt: Dealt): void {
     // The proof's form now; whether it holds is checked with every other dealer's, in one batch, before this
     // party deals its shares (sharesFor).
-    proofRelation(this.dst, this.id(dealer), dealt.commitment[0], dealt.proof, dealer);
+    this.proofs.set(
+      dealer,
+      proofRelation(this.dst, this.id(dealer), dealt.commitment[0], dealt.proof, dealer),
+    );
   }
 
   /** Round 2: every other dealer's proof of knowledge holds (one batch), then this dealer's shares. */
   sharesFor(receivers: readonly PartyId[], round1: ReadonlyMap<PartyId, Dealt>): Map<PartyId, bigint> {
-    const proofs = [...round1]
-      .filter(([p]) => p !== this.ctx.self)
-      .map(([p, d]) => proofRelation(this.dst, this.id(p), d.commitment[0], d.proof, p));
+    const proofs = [...round1.keys()].filter((p) => p !== this.ctx.self).map((p) => this.proofs.get(p)!);
     const bad = failingParties(proofs, this.rng);
     if (bad.length)
       throw new FrostnetError('INVALID_PROOF', `invalid proof of knowledge from ${bad.join(', ')}`, bad);
