@@ -184,7 +184,8 @@ export class SigningSession {
       .sort((a, b) => (a.x < b.x ? -1 : a.x > b.x ? 1 : 0));
     const encoded = concatBytes(...sorted.flatMap((s) => [Fn.toBytes(s.x), s.c.hiding, s.c.binding]));
     const rhoPrefix = concatBytes(pointToBytes(k), H.H4(message), H.H5(encoded));
-    return SESSIONS.get(`${scheme}:${bytesToHex(rhoPrefix)}`, () => {
+    // The prefix holds the even-Y key for BIP340, so whether it was negated is part of the name too.
+    return SESSIONS.get(`${scheme}:${negatedKey ? 'odd' : 'even'}:${bytesToHex(rhoPrefix)}`, () => {
       const entries = new Map(
         sorted.map((s) => [s.id, { x: s.x, hiding: s.c.hiding, binding: s.c.binding }] as const),
       );

@@ -13,6 +13,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { type Bytes, bytesToHex, Fn, hexToBytes } from '../../protocol/curve.ts';
 import { derivePath } from '../../protocol/derive.ts';
 import { FrostnetError } from '../../protocol/errors.ts';
+import { SigningSession } from '../../protocol/frost.ts';
 import { groupKey, type KeyGroup, type KeyShare } from '../../protocol/keys.ts';
 import {
   aggregateSignature,
@@ -182,6 +183,18 @@ describe('signing is byte-identical to @noble/curves FROST', () => {
       }
     });
   }
+
+  test('a key and its negation share the BIP340 binding prefix, never a remembered session', () => {
+    const rng = seeded('negated key');
+    const keys = dealKey(2, 3, rng);
+    const list = keys.slice(0, 2).map((k) => new NonceStore().commit(k, { rng: rng.bytes }));
+    const P = groupKey(keys[0].group);
+    const message = rng.bytes(32);
+    const a = SigningSession.open('bip340', P, list, message);
+    const b = SigningSession.open('bip340', P.negate(), list, message);
+    assert.notEqual(a.negatedKey, b.negatedKey);
+    assert.ok(a.key.equals(b.key));
+  });
 
   test('the identifiers of vectors and of derived identifiers sort and hash the same', () => {
     // Identifiers need not be 1..n: noble's derived identifiers are arbitrary scalars.
