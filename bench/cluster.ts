@@ -11,6 +11,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '../cli/listen.ts';
+import { daemonEnv } from '../deploy/node-options.ts';
 import { type Config, loadConfig, saveConfig } from '../node/storage/config.ts';
 import { initParty } from '../node/storage/init.ts';
 
@@ -163,7 +164,8 @@ export class Cluster {
   async start(i: number, nodeArgs: string[] = []): Promise<void> {
     const d = this.daemons[i];
     const proc = spawn(NODE, [...nodeArgs, this.entry, 'start', '--config', d.configPath], {
-      env: { ...process.env, FROSTNET_PASSPHRASE: PASSPHRASE },
+      // The options a deployed daemon runs with (systemd unit, Docker image): what an operator runs is measured.
+      env: daemonEnv({ ...process.env, FROSTNET_PASSPHRASE: PASSPHRASE }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     d.proc = proc;
@@ -268,6 +270,17 @@ export class Cluster {
       }
     if (crashes.length) await this.connected();
     return crashes;
+  }
+
+  /** Ends daemon i abruptly (SIGKILL), as a crash would, without counting it as one. */
+  async kill(i: number): Promise<void> {
+    const d = this.daemons[i];
+    const proc = d.proc;
+    d.proc = undefined;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+    const exited = new Promise((r) => proc.once('exit', r));
+    proc.kill('SIGKILL');
+    await exited;
   }
 
   /** Resident set size of daemon i now, in MB (10^6 bytes). */

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Cluster } from './cluster.ts';
-import { median, quantile } from './stats.ts';
+import { median, quantile, type Samples } from './stats.ts';
 
 export type KeyInfo = {
   name: string;
@@ -145,3 +145,61 @@ export async function refreshOnce(c: Cluster, via: number, name: string): Promis
 
 /** VmRSS of every daemon now, in MB. */
 export const rssAll = (c: Cluster): number[] => c.daemons.map((d) => c.rssMB(d.index));
+
+/** Sequential signatures while a signer is killed and restarted, beside the same number without faults. */
+export type FaultRun = { quiet: Samples; faulty: Samples; kills: number };
+
+/**
+ * `runs` sequential signatures through daemon `via` on a quiet network, then at least `runs` more while, in
+ * the background, one of the signers the coordinator last used is killed (SIGKILL) a moment into a request,
+ * started again, and so on, until `minKills` kills. A request in flight when its signer dies is answered by
+ * the others; the p99 shows what that costs, the p50 what the restarts cost the rest.
+ */
+export async function signUnderFaults(
+  c: Cluster,
+  via: number,
+  name: string,
+  members: number,
+  runs: number,
+  minKills = 3,
+): Promise<FaultRun> {
+  const quiet: Samples = { wall: [], cpu: [], failures: [] };
+  const faulty: Samples = { wall: [], cpu: [], failures: [] };
+  const once = async (into: Samples) => {
+    const t0 = performance.now();
+    const r = await c.run(via, `/v1/keys/${name}/sign`, signBody());
+    if (r.state === 'done') {
+      into.wall.push(performance.now() - t0);
+      into.cpu.push(0);
+      return r.result.signers as string[];
+    }
+    into.failures.push(JSON.stringify(r.error));
+    return undefined;
+  };
+  let last: string[] = [];
+  for (let i = 0; i < runs; i++) last = (await once(quiet)) ?? last;
+  let done = false;
+  let kills = 0;
+  const chaos = (async () => {
+    while (!done) {
+      const victim = c.daemons.findIndex((d, i) => i !== via && i < members && last.includes(d.peerId));
+      if (victim < 0) {
+        await sleep(50);
+        continue;
+      }
+      await sleep(150 + Math.random() * 250); // so that the kill lands inside some request
+      await c.kill(victim);
+      kills++;
+      await c.start(victim);
+      await sleep(300);
+    }
+  })();
+  try {
+    while (faulty.wall.length + faulty.failures.length < runs || kills < minKills)
+      last = (await once(faulty)) ?? last;
+  } finally {
+    done = true;
+    await chaos;
+  }
+  return { quiet, faulty, kills };
+}

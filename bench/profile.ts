@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { DAEMON_NODE_OPTIONS, daemonEnv } from '../deploy/node-options.ts';
 import { dkgOnce, signer } from './baseline.ts';
 import { Cluster, ROOT, vmRssMB } from './cluster.ts';
 import { formatSummary, monotonicUs, summarize } from './cpuprofile.ts';
@@ -26,6 +27,8 @@ import { mean, median, round, type Samples, sample } from './stats.ts';
 const workload = process.argv[2] ?? '';
 const ENTRY = process.argv.includes('--allow-all') ? join(ROOT, 'bench/daemon-allow-all.ts') : undefined;
 const SIGNATURES = 40;
+/** Rows per list in the summaries: `--top N`, default 15. */
+const TOP = Number(process.argv[process.argv.indexOf('--top') + 1]) || 15;
 
 /** Starts n profiled daemons, runs `setup` (not profiled), then `work` inside the profile window. */
 async function profiledCluster<S>(
@@ -57,10 +60,10 @@ async function profiledCluster<S>(
   const files = async (i: number) =>
     (await readdir(join(dir, `party-${i + 1}`))).map((f) => join(dir, `party-${i + 1}`, f));
   console.log('\n== party 1 (coordinator) ==');
-  console.log(formatSummary(summarize(await files(0), 15, window)));
+  console.log(formatSummary(summarize(await files(0), TOP, window)));
   const others = (await Promise.all(Array.from({ length: n - 1 }, (_, i) => files(i + 1)))).flat();
   console.log(`\n== parties 2..${n}, together ==`);
-  console.log(formatSummary(summarize(others, 15, window)));
+  console.log(formatSummary(summarize(others, TOP, window)));
   await rm(dir, { recursive: true, force: true });
 }
 
@@ -88,10 +91,11 @@ async function profileHere(name: string, fn: () => unknown, runs: number): Promi
  * VmRSS of a fresh Node that has loaded `what` (a module path or package name), 2 s after the import finished
  * (on a loaded machine importing the daemon takes longer than any fixed wait).
  */
-async function rssWith(what: string): Promise<number> {
+async function rssWith(what: string, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const code = `${what ? `await import(${JSON.stringify(what)});` : ''} console.log('loaded'); setInterval(() => {}, 1 << 30);`;
   const proc = spawn(join(ROOT, 'node_modules/.bin/node'), ['--input-type=module', '-e', code], {
     cwd: ROOT,
+    env,
     stdio: ['ignore', 'pipe', 'ignore'],
   });
   try {
@@ -116,19 +120,30 @@ async function memory(): Promise<void> {
     ['bare node', ''],
     ['one tiny .ts file (type stripping loaded)', tiny],
     ['@noble/curves secp256k1', '@noble/curves/secp256k1.js'],
+    ['tiny-secp256k1 (libsecp256k1 in WebAssembly)', 'tiny-secp256k1'],
     ['level', 'level'],
     ['protobufjs', 'protobufjs'],
     ['bitcoinjs-lib', 'bitcoinjs-lib'],
     ['ethers', 'ethers'],
     ['libp2p', 'libp2p'],
+    // What keeps ethers and bitcoinjs-lib resident: the modules of the daemon that import them at start.
+    [
+      'node/signing/coordinator.ts (chain decoders load on demand)',
+      join(ROOT, 'node/signing/coordinator.ts'),
+    ],
+    [
+      'node/policy/party-policy.ts (imports ethers, bitcoinjs-lib)',
+      join(ROOT, 'node/policy/party-policy.ts'),
+    ],
+    ['node/api/server.ts (imports chains/bitcoin)', join(ROOT, 'node/api/server.ts')],
     ['node/daemon.ts (everything a daemon loads, not started)', join(ROOT, 'node/daemon.ts')],
   ];
-  for (const [label, what] of rows)
-    console.log(
-      `${round(await rssWith(what))
-        .toString()
-        .padStart(6)} MB  ${label}`,
-    );
+  const show = (mb: number, label: string) => console.log(`${round(mb).toString().padStart(6)} MB  ${label}`);
+  for (const [label, what] of rows) show(await rssWith(what), label);
+  show(
+    await rssWith(join(ROOT, 'node/daemon.ts'), daemonEnv(process.env)),
+    `node/daemon.ts with NODE_OPTIONS=${DAEMON_NODE_OPTIONS}`,
+  );
   await rm(dir, { recursive: true, force: true });
   const c = await Cluster.create(5);
   try {
@@ -136,7 +151,7 @@ async function memory(): Promise<void> {
     await c.connected();
     await sleep(3000);
     console.log(
-      `${c.daemons.map((d) => round(c.rssMB(d.index))).join(' ')} MB  5 daemons started by "frostnet start", idle`,
+      `${c.daemons.map((d) => round(c.rssMB(d.index))).join(' ')} MB  5 daemons started by "frostnet start" (NODE_OPTIONS=${DAEMON_NODE_OPTIONS}), idle`,
     );
   } finally {
     await c.close();

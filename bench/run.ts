@@ -10,14 +10,33 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Anvil, startAnvil } from '../test/helpers/anvil.ts';
-import { dkgOnce, type Group, label, refresher, signer, singleKeySigner } from './baseline.ts';
+import {
+  dkgOnce,
+  type Group,
+  label,
+  nobleDkgOnce,
+  nobleSigner,
+  refresher,
+  signer,
+  singleKeySigner,
+} from './baseline.ts';
 import { p2wshMultisigInputVsize, taprootSpends } from './bitcoin.ts';
 import { bareNodeRssMB, Cluster, ROOT } from './cluster.ts';
 import { ANVIL_TRACING, inProcessSigner, measureGroupsGas, networkSigner } from './evm.ts';
-import { type KeyInfo, keygen, refreshOnce, rssAll, settled, signOnce, throughput } from './network.ts';
+import {
+  type KeyInfo,
+  keygen,
+  refreshOnce,
+  rssAll,
+  settled,
+  signOnce,
+  signUnderFaults,
+  throughput,
+} from './network.ts';
+import { dkgPerParty, signPerParty } from './per-party.ts';
 import { measureRecovery } from './recovery.ts';
 import { table } from './report.ts';
-import { buildRows, type Pair, type Results } from './rows.ts';
+import { buildRows, type Pair, type PerParty, type Results } from './rows.ts';
 import { here, interleaved, round, sample, type Workload } from './stats.ts';
 
 // Sample sizes: enough for a stable median on a 2-core machine, few enough that a run stays well under ten
@@ -29,6 +48,9 @@ const REFRESH_RUNS = 3;
 const SINGLE_KEY_RUNS = 200;
 const THROUGHPUT_WARMUP_MS = 3000;
 const THROUGHPUT_WINDOW_MS = 10_000;
+const FAULT_RUNS = 40;
+const PER_PARTY_DKG_RUNS = 3;
+const PER_PARTY_SIGN_RUNS = { small: 40, large: 5 };
 const DAEMONS = 15;
 const VIA = 0; // every request goes through party 1's control API, so party 1 coordinates
 
@@ -131,15 +153,30 @@ async function measure(): Promise<Results> {
     },
   });
 
-  log('in-process: single-key signature, DKGs and signatures without a network counterpart');
+  log('in-process: single-key signature, DKGs and signatures (noble and this project), per-party rows');
   const singleKey = await sample(here(singleKeySigner()), SINGLE_KEY_RUNS, 20);
   const dkg: Record<string, Pair> = {};
   const sign: Record<string, Pair> = {};
   for (const [name, g] of Object.entries(GROUPS)) {
-    if (!NETWORK_DKG.includes(name)) dkg[name] = { inProcess: await sample(here(dkgOnce(g)), DKG_RUNS, 1) };
-    if (!NETWORK_SIGN.includes(name))
-      sign[name] = { inProcess: await sample(here(signer(g)), 20, SIGN_WARMUP) };
+    const core = await sample(here(dkgOnce(g)), DKG_RUNS, 1);
+    dkg[name] = NETWORK_DKG.includes(name)
+      ? { inProcess: core, core }
+      : { inProcess: await sample(here(nobleDkgOnce(g)), DKG_RUNS, 1), core };
+    const signCore = await sample(here(signer(g)), NETWORK_SIGN.includes(name) ? SIGN_RUNS : 20, SIGN_WARMUP);
+    sign[name] = NETWORK_SIGN.includes(name)
+      ? { inProcess: signCore, core: signCore }
+      : { inProcess: await sample(here(nobleSigner(g)), 20, SIGN_WARMUP), core: signCore };
   }
+  log('per party: 2-of-3 and 67-of-100 signing, 11-of-15 and 67-of-100 DKG, this project beside noble');
+  const perParty: PerParty[] = [
+    { group: { t: 2, n: 3 }, sign: signPerParty(2, 3, PER_PARTY_SIGN_RUNS.small) },
+    { group: { t: 11, n: 15 }, dkg: dkgPerParty(11, 15, PER_PARTY_DKG_RUNS) },
+    {
+      group: { t: 67, n: 100 },
+      dkg: dkgPerParty(67, 100, PER_PARTY_DKG_RUNS),
+      sign: signPerParty(67, 100, PER_PARTY_SIGN_RUNS.large),
+    },
+  ];
 
   for (const name of NETWORK_DKG) {
     const g = GROUPS[name];
@@ -147,10 +184,10 @@ async function measure(): Promise<Results> {
     let run = 0;
     const r = await interleaved(
       net(g.n, () => keygen(c, `dkg-${g.t}of${g.n}-${++run}`, g.t, g.n)),
-      here(dkgOnce(g)),
+      here(nobleDkgOnce(g)),
       DKG_RUNS,
     );
-    dkg[name] = { network: r.a, inProcess: r.b };
+    dkg[name] = { ...dkg[name], network: r.a, inProcess: r.b };
   }
 
   const keys: Record<string, KeyInfo> = {};
@@ -162,18 +199,18 @@ async function measure(): Promise<Results> {
       return k;
     });
     if (!key) {
-      sign[name] = { inProcess: await sample(here(signer(g)), SIGN_RUNS, SIGN_WARMUP) };
+      sign[name] = { ...sign[name], inProcess: await sample(here(nobleSigner(g)), SIGN_RUNS, SIGN_WARMUP) };
       continue;
     }
     keys[name] = key;
     log(`sign ${name}: ${SIGN_RUNS} sequential through the daemons and ${SIGN_RUNS} in-process, turn about`);
     const r = await interleaved(
       net(g.n, () => signOnce(c, VIA, key.name)),
-      here(signer(g)),
+      here(nobleSigner(g)),
       SIGN_RUNS,
       SIGN_WARMUP,
     );
-    sign[name] = { network: r.a, inProcess: r.b };
+    sign[name] = { ...sign[name], network: r.a, inProcess: r.b };
   }
 
   const k35 = keys['3-of-5'];
@@ -216,6 +253,16 @@ async function measure(): Promise<Results> {
     return { network: r.a, inProcess: r.b };
   });
 
+  log(
+    `3-of-5: ${FAULT_RUNS} sequential signatures quiet, then ${FAULT_RUNS} while a signer is killed and restarted`,
+  );
+  const faults = k35
+    ? await section('signing under faults', async () => {
+        await settled(c, k35.name, 5);
+        return signUnderFaults(c, VIA, k35.name, 5, FAULT_RUNS);
+      })
+    : undefined;
+
   log('Taproot spends signed by the network');
   const taproot = await section('Taproot spend', () => taprootSpends(c, VIA, k35));
   log(
@@ -249,6 +296,8 @@ async function measure(): Promise<Results> {
     sign,
     throughput: tput,
     refresh,
+    perParty,
+    faults,
     taproot,
     gas,
     ...(recovery && { recovery }),
@@ -290,6 +339,9 @@ async function main(): Promise<void> {
     loadAverage: { start: loadStart, end: loadEnd },
     durationS,
     samples: {
+      faults: FAULT_RUNS,
+      perPartyDkg: PER_PARTY_DKG_RUNS,
+      perPartySign: PER_PARTY_SIGN_RUNS,
       sign: SIGN_RUNS,
       dkg: DKG_RUNS,
       refresh: REFRESH_RUNS,

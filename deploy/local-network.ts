@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { freePort } from '../cli/listen.ts';
 import { tokenFile } from '../node/api/credentials.ts';
 import type { LogLevel } from '../node/ops/log.ts';
+import { daemonEnv } from './node-options.ts';
 
 export const ROOT = fileURLToPath(new URL('../', import.meta.url));
 export const CLI = join(ROOT, 'cli/frostnet.ts');
@@ -93,6 +94,7 @@ export async function startParty(p: LocalParty): Promise<RunningParty> {
   const log = await open(logFile, 'a', 0o600);
   const proc = spawn(process.execPath, [CLI, 'start', '--data-dir', p.dataDir], {
     stdio: ['ignore', 'pipe', log.fd],
+    env: daemonEnv(process.env),
   });
   // The child holds its own copy of the descriptor.
   await log.close();

@@ -161,6 +161,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       rank: (p) => liveness.rank(p),
       roundTimeoutMs: cfg.limits.roundTimeoutMs,
       log: plog,
+      onDisconnect: (listener) => host.onDisconnect(listener),
     });
     const ceremonies = new KeyCeremonies({
       self,

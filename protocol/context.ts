@@ -4,7 +4,7 @@
  * context hash, so nothing from one can be replayed into another.
  */
 
-import type { Identifier } from '@noble/curves/abstract/frost.js';
+import type { Identifier, RNG } from '@noble/curves/abstract/frost.js';
 import { FrostnetError } from './errors.ts';
 import {
   groupDigest,
@@ -35,6 +35,12 @@ export type CeremonyContext = {
   /** Digest of the custody proposal that approved a refresh or reshare (protocol/proposal.ts). */
   readonly proposal?: Uint8Array;
 };
+
+/**
+ * What a refresh or reshare may be given beside its plan: the digest of the custody proposal that approved it
+ * (bound into the context), and the randomness of its batched checks (crypto randomness; a test may seed it).
+ */
+export type CeremonyOptions = { readonly proposal?: Uint8Array; readonly rng?: RNG };
 
 export const SESSION_ID_BYTES = 32;
 

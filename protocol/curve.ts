@@ -1,7 +1,7 @@
 /** secp256k1 primitives shared by the ceremonies: scalar and point codecs that validate at the edge. */
-import { mulAddUnsafe } from '@noble/curves/abstract/curve.js';
 import { schnorr, secp256k1 } from '@noble/curves/secp256k1.js';
 import { bytesToHex, hexToBytes } from '@noble/curves/utils.js';
+import { decompress, msm, mul, mulSmall } from './ecc.ts';
 import { FrostnetError } from './errors.ts';
 
 export const Point = secp256k1.Point;
@@ -15,15 +15,12 @@ export { bytesToHex, hexToBytes };
 export function parsePoint(bytes: Uint8Array, what = 'point'): Point {
   if (!(bytes instanceof Uint8Array) || bytes.length !== 33)
     throw new FrostnetError('INVALID_INPUT', `${what}: expected 33-byte compressed point`);
-  let p: Point;
   try {
-    p = Point.fromBytes(bytes);
-    p.assertValidity();
+    // Compressed encodings have no identity: a point that decodes is a valid, non-zero point.
+    return decompress(bytes);
   } catch {
     throw new FrostnetError('INVALID_INPUT', `${what}: not a point on secp256k1`);
   }
-  if (p.is0()) throw new FrostnetError('INVALID_INPUT', `${what}: identity point`);
-  return p;
 }
 
 /** Parses a 32-byte big-endian scalar in [0, n). `nonzero` also rejects 0. */
@@ -49,18 +46,75 @@ export const hasEvenY = (p: Point): boolean => p.toAffine().y % 2n === 0n;
 export const taggedHash = (tag: string, ...parts: Uint8Array[]): Uint8Array =>
   schnorr.utils.taggedHash(tag, ...parts);
 
+/** Identifiers up to this are evaluated by Horner's rule with doublings; larger ones by multiplications. */
+const SMALL_X = 1n << 20n;
+
 /**
- * Evaluates a polynomial commitment at x as one multi-scalar multiplication: sum_k C_k * x^(k + firstPower).
- * `firstPower` 1 serves commitments that leave out a zero constant term.
+ * Evaluates a polynomial commitment at x: sum_k C_k * x^(k + firstPower). `firstPower` 1 serves commitments
+ * that leave out a zero constant term. Identifiers are small integers, so Horner's rule costs a few doublings
+ * per coefficient, several times less than one multi-scalar multiplication by the powers of x.
  */
 export function evalCommitment(commitment: readonly Point[], x: bigint, firstPower = 0): Point {
+  if (x >= 0n && x < SMALL_X) {
+    const n = Number(x);
+    let acc = commitment.length ? commitment[commitment.length - 1] : Point.ZERO;
+    for (let k = commitment.length - 2; k >= 0; k--) acc = mulSmall(acc, n).add(commitment[k]);
+    for (let i = 0; i < firstPower; i++) acc = mulSmall(acc, n);
+    return acc;
+  }
   const powers: bigint[] = [];
   let p = Fn.pow(x, BigInt(firstPower));
   for (let k = 0; k < commitment.length; k++) {
     powers.push(p);
     p = Fn.mul(p, x);
   }
-  return mulAddUnsafe(Point, [...commitment], powers);
+  return msm(commitment, powers);
+}
+
+/**
+ * The commitment evaluated at every one of `xs` (every member's verifying share). For many small identifiers
+ * by finite differences: the commitment's Newton form over the nodes 0..d-1 (repeated synthetic division,
+ * d(d-1)/2 small-multiple steps for degree d), its forward differences at 0 (d multiplications by k!), then one
+ * addition per coefficient for each x from 0 to the largest. Otherwise, or when that costs more, Horner at
+ * each x.
+ */
+export function evalCommitmentAt(commitment: readonly Point[], xs: readonly bigint[]): Point[] {
+  const d = commitment.length - 1;
+  const small = xs.every((x) => x >= 0n && x < 1n << 16n);
+  const max = small ? Number(xs.reduce((a, b) => (a > b ? a : b), 0n)) : 0;
+  // Rough costs in point additions: a Horner step at x costs ~log2(x) doublings and half as many additions.
+  const horner = xs.reduce((acc, x) => acc + d * (1.5 * Math.log2(Number(x) + 2) + 1), 0);
+  const differences = ((d * d) / 2) * (1.5 * Math.log2(d + 2) + 1) + 50 * d + (max + 1) * d;
+  if (!small || d < 2 || differences >= horner) return xs.map((x) => evalCommitment(commitment, x));
+  const table = forwardDifferences(commitment);
+  const wanted = new Map(xs.map((x) => [Number(x), Point.ZERO]));
+  for (let x = 0; x <= max; x++) {
+    if (wanted.has(x)) wanted.set(x, table[0]);
+    for (let i = 0; i < d; i++) table[i] = table[i].add(table[i + 1]);
+  }
+  return xs.map((x) => wanted.get(Number(x))!);
+}
+
+/** Δ^k F(0) for k = 0..d, F(x) = Σ C_k x^k: Newton coefficients over 0..d-1 times k!. */
+function forwardDifferences(commitment: readonly Point[]): Point[] {
+  const d = commitment.length - 1;
+  let q = [...commitment];
+  const newton: Point[] = [];
+  for (let z = 0; z < d; z++) {
+    // q = (x - z)·s + r: the remainder is the Newton coefficient, the quotient goes on.
+    const D = q.length - 1;
+    const s: Point[] = new Array(D);
+    s[D - 1] = q[D];
+    for (let m = D - 1; m >= 1; m--) s[m - 1] = q[m].add(mulSmall(s[m], z));
+    newton.push(q[0].add(mulSmall(s[0], z)));
+    q = s;
+  }
+  newton.push(q[0]);
+  let factorial = 1n;
+  return newton.map((a, k) => {
+    if (k > 1) factorial *= BigInt(k);
+    return factorial === 1n ? a : mul(a, Fn.create(factorial));
+  });
 }
 
 /** Evaluates a scalar polynomial at x (Horner). */

@@ -4,7 +4,8 @@
  */
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha512 } from '@noble/hashes/sha2.js';
-import { Fn, G, type Point, pointToBytes } from './curve.ts';
+import { Fn, type Point, pointToBytes } from './curve.ts';
+import { mulBase } from './ecc.ts';
 import { FrostnetError } from './errors.ts';
 import type { TweakStep } from './tweak.ts';
 
@@ -30,7 +31,7 @@ export function deriveChild(parent: ExtendedKey, index: number): ExtendedKey & {
   // BIP32: IL >= n or an infinite child makes this index invalid; the caller moves to the next one.
   if (t >= Fn.ORDER)
     throw new FrostnetError('INVALID_INPUT', `derivation index ${index} is invalid (IL >= n)`);
-  const key = parent.key.add(G.multiply(t));
+  const key = parent.key.add(mulBase(t));
   if (key.is0()) throw new FrostnetError('INVALID_INPUT', `derivation index ${index} is invalid (infinity)`);
   return { key, chainCode: I.slice(32), tweak: t };
 }

@@ -1,49 +1,77 @@
 /**
- * Distributed key generation: PedPoP (Pedersen VSS with proofs of knowledge) on @noble/curves FROST, run
- * through the three-round engine. The proof of knowledge is bound to the ceremony context through the DKG
- * hash's domain separation tag, so a proof from another session, group or party does not verify.
+ * Distributed key generation: PedPoP (Pedersen VSS with proofs of knowledge) as @noble/curves' FROST DKG
+ * computes it (RFC 9591 Appendix C; test/protocol/dkg-noble.test.ts runs both against each other), through the
+ * three-round engine. The proof of knowledge is bound to the ceremony context through the DKG hash's domain
+ * separation tag, so a proof from another session, group or party does not verify. Every other dealer's proof
+ * is checked in one batch before this party deals, and every share it receives in one batch before it combines.
  */
 
-import type { Identifier } from '@noble/curves/abstract/frost.js';
-import { createFROST, type DKG_Round1, type DKG_Round2, type FROST } from '@noble/curves/abstract/frost.js';
-import { secp256k1_hasher } from '@noble/curves/secp256k1.js';
-import { sha256 } from '@noble/hashes/sha2.js';
+import { normalizeZ } from '@noble/curves/abstract/curve.js';
+import type { Identifier, RNG } from '@noble/curves/abstract/frost.js';
+import { secp256k1, secp256k1_hasher } from '@noble/curves/secp256k1.js';
+import { randomBytes } from '@noble/curves/utils.js';
+import { failingParties, type Relation } from './batch.ts';
 import { type CeremonyContext, ceremonyIdentifiers, validateContext } from './context.ts';
 import {
-  type Bytes,
   bytesToHex,
   evalCommitment,
+  evalCommitmentAt,
+  evalPolynomial,
   Fn,
-  G,
   hexToBytes,
   Point,
   parsePoint,
   parseScalar,
+  pointToBytes,
 } from './curve.ts';
-import { FrostnetError } from './errors.ts';
-import type { KeyShare, PartyId } from './keys.ts';
+import { mulBase } from './ecc.ts';
+import { blameOnThrow, FrostnetError } from './errors.ts';
+import { identifierScalar, type KeyGroup, type KeyShare, type PartyId } from './keys.ts';
 import { hashFields } from './transcript.ts';
 import { type Dealing, type Dealt, VssCeremony } from './vss.ts';
 
 const SUITE = 'FROST-secp256k1-SHA256-v1';
 
-/** The RFC 9591 secp256k1 suite with its DKG hash bound to one ceremony context. */
-function boundSuite(contextHash: Uint8Array): { suite: FROST; dst: string } {
-  const dst = `${SUITE}dkg/${bytesToHex(contextHash)}`;
-  const suite = createFROST({
-    name: SUITE,
-    Point,
-    hashToScalar: secp256k1_hasher.hashToScalar,
-    hash: sha256,
-    HDKG: dst,
-  });
-  return { suite, dst };
-}
+/** The RFC 9591 secp256k1 suite's DKG hash domain, bound to one ceremony context. */
+export const dkgDomain = (contextHash: Uint8Array): string => `${SUITE}dkg/${bytesToHex(contextHash)}`;
+
+/** c = HDKG(id || C0 || R), as @noble/curves' FROST DKG computes it. */
+const proofChallenge = (dst: string, identifier: string, c0: Point, R: Point): bigint =>
+  secp256k1_hasher.hashToScalar(
+    new Uint8Array([
+      ...Fn.toBytes(Fn.fromBytes(hexToBytes(identifier))),
+      ...c0.toBytes(true),
+      ...R.toBytes(true),
+    ]),
+    { DST: dst },
+  );
 
 /**
- * Verifies a PedPoP proof of knowledge (R || z with z·G = R + c·C0, c = HDKG(id || C0 || R)) of the party
- * with FROST identifier `identifier`; throws INVALID_PROOF naming `party` if bad.
+ * A PedPoP proof of knowledge (R || z) of the party with FROST identifier `identifier`, as the relation it
+ * claims: z·G - R - c·C0 = 0. A malformed proof throws INVALID_PROOF naming `party`.
  */
+export function proofRelation(
+  dst: string,
+  identifier: string,
+  c0: Point,
+  proof: Uint8Array,
+  party: PartyId,
+): Relation {
+  // 65 bytes: compressed R || z (RFC 9591 suites); 64 bytes: x-only R with even y || z (BIP340 suites).
+  if (!(proof instanceof Uint8Array) || (proof.length !== 65 && proof.length !== 64))
+    throw new FrostnetError('INVALID_PROOF', `proof of knowledge of ${party} must be 64 or 65 bytes`, [
+      party,
+    ]);
+  return blameOnThrow('INVALID_PROOF', `proof of knowledge of ${party}`, [party], () => {
+    const rBytes = proof.length === 65 ? proof.subarray(0, 33) : Uint8Array.of(2, ...proof.subarray(0, 32));
+    const R = parsePoint(rBytes, 'proof commitment');
+    const z = parseScalar(proof.subarray(-32), 'proof response');
+    const c = proofChallenge(dst, identifier, c0, R);
+    return { party, points: [R, c0], scalars: [Fn.neg(1n), Fn.neg(c)], base: z };
+  });
+}
+
+/** Verifies one proof of knowledge; throws INVALID_PROOF naming `party` if it is malformed or false. */
 export function verifyProofOfKnowledge(
   dst: string,
   identifier: string,
@@ -51,69 +79,75 @@ export function verifyProofOfKnowledge(
   proof: Uint8Array,
   party: PartyId,
 ): void {
-  // 65 bytes: compressed R || z (RFC 9591 suites); 64 bytes: x-only R with even y || z (BIP340 suites).
-  if (!(proof instanceof Uint8Array) || (proof.length !== 65 && proof.length !== 64))
-    throw new FrostnetError('INVALID_PROOF', `proof of knowledge of ${party} must be 64 or 65 bytes`, [
-      party,
-    ]);
-  const rBytes = proof.length === 65 ? proof.subarray(0, 33) : Uint8Array.of(2, ...proof.subarray(0, 32));
-  const R = parsePoint(rBytes, 'proof commitment');
-  const z = parseScalar(proof.subarray(-32), 'proof response');
-  const id = Fn.fromBytes(hexToBytes(identifier));
-  const msg = new Uint8Array([...Fn.toBytes(id), ...c0.toBytes(true), ...R.toBytes(true)]);
-  const c = secp256k1_hasher.hashToScalar(msg, { DST: dst });
-  const lhs = z === 0n ? Point.ZERO : G.multiply(z);
-  if (!lhs.equals(R.add(c0.multiply(c))))
+  if (failingParties([proofRelation(dst, identifier, c0, proof, party)]).length)
     throw new FrostnetError('INVALID_PROOF', `invalid proof of knowledge from ${party}`, [party]);
+}
+
+/** A fresh secret scalar, uniform in [1, n), as @noble/curves draws its polynomial coefficients. */
+const randomScalar = (): bigint => Fn.fromBytes(secp256k1.utils.randomSecretKey());
+
+/** This party's polynomial, commitment and proof of knowledge (RFC 9591 Appendix C, PedPoP). */
+function dealPolynomial(dst: string, identifier: string, threshold: number) {
+  const coefficients = Array.from({ length: threshold }, randomScalar);
+  const commitment = coefficients.map((a) => mulBase(a));
+  const k = randomScalar();
+  const R = mulBase(k);
+  const z = Fn.add(k, Fn.mul(coefficients[0], proofChallenge(dst, identifier, commitment[0], R)));
+  return { coefficients, commitment, proof: new Uint8Array([...R.toBytes(true), ...Fn.toBytes(z)]) };
 }
 
 class DkgDealing implements Dealing<KeyShare> {
   readonly commitmentLength: number;
   private readonly ctx: CeremonyContext;
-  private readonly suite: FROST;
   private readonly dst: string;
   private readonly ids: Map<PartyId, Identifier>;
-  private readonly state: ReturnType<FROST['DKG']['round1']>['secret'];
-  private readonly own: DKG_Round1;
+  private readonly rng: RNG;
+  private coefficients: bigint[] = [];
+  /** Each dealer's proof of knowledge as the relation it claims, parsed when its package arrived. */
+  private readonly proofs = new Map<PartyId, Relation>();
 
-  constructor(ctx: CeremonyContext, contextHash: Uint8Array) {
+  constructor(ctx: CeremonyContext, contextHash: Uint8Array, rng: RNG) {
     this.ctx = ctx;
     this.commitmentLength = ctx.threshold;
-    ({ suite: this.suite, dst: this.dst } = boundSuite(contextHash));
+    this.dst = dkgDomain(contextHash);
     this.ids = ceremonyIdentifiers(ctx);
-    const r1 = this.suite.DKG.round1(this.id(ctx.self), {
-      min: ctx.threshold,
-      max: ctx.receivers.length,
-    });
-    this.state = r1.secret;
-    this.own = r1.public;
+    this.rng = rng;
   }
 
   private id(p: PartyId): Identifier {
     return this.ids.get(p)!;
   }
 
+  private x(p: PartyId): bigint {
+    return identifierScalar(this.id(p));
+  }
+
   deal() {
-    return { commitment: this.own.commitment.map((c) => parsePoint(c)), proof: this.own.proofOfKnowledge };
+    const { coefficients, commitment, proof } = dealPolynomial(
+      this.dst,
+      this.id(this.ctx.self),
+      this.ctx.threshold,
+    );
+    this.coefficients = coefficients;
+    return { commitment, proof };
   }
 
   checkRound1(dealer: PartyId, dealt: Dealt): void {
-    verifyProofOfKnowledge(this.dst, this.id(dealer), dealt.commitment[0], dealt.proof, dealer);
+    // The proof's form now; whether it holds is checked with every other dealer's, in one batch, before this
+    // party deals its shares (sharesFor).
+    this.proofs.set(
+      dealer,
+      proofRelation(this.dst, this.id(dealer), dealt.commitment[0], dealt.proof, dealer),
+    );
   }
 
-  private othersRound1(round1: ReadonlyMap<PartyId, Dealt>): DKG_Round1[] {
-    return [...round1]
-      .filter(([p]) => p !== this.ctx.self)
-      .map(([p, d]) => ({
-        identifier: this.id(p),
-        commitment: d.commitment.map((c) => c.toBytes(true) as Bytes),
-        proofOfKnowledge: d.proof as Bytes,
-      }));
-  }
-
+  /** Round 2: every other dealer's proof of knowledge holds (one batch), then this dealer's shares. */
   sharesFor(receivers: readonly PartyId[], round1: ReadonlyMap<PartyId, Dealt>): Map<PartyId, bigint> {
-    const out = this.suite.DKG.round2(this.state, this.othersRound1(round1));
-    return new Map(receivers.map((r) => [r, Fn.fromBytes(out[this.id(r)].signingShare)]));
+    const proofs = [...round1.keys()].filter((p) => p !== this.ctx.self).map((p) => this.proofs.get(p)!);
+    const bad = failingParties(proofs, this.rng);
+    if (bad.length)
+      throw new FrostnetError('INVALID_PROOF', `invalid proof of knowledge from ${bad.join(', ')}`, bad);
+    return new Map(receivers.map((r) => [r, evalPolynomial(this.coefficients, this.x(r))]));
   }
 
   expectedShare(commitment: readonly Point[], x: bigint): Point {
@@ -121,21 +155,50 @@ class DkgDealing implements Dealing<KeyShare> {
   }
 
   combine(round1: ReadonlyMap<PartyId, Dealt>, shares: ReadonlyMap<PartyId, bigint>, transcript: Uint8Array) {
-    const round2: DKG_Round2[] = [...shares].map(([p, s]) => ({
-      identifier: this.id(p),
-      signingShare: Fn.toBytes(s) as Bytes,
-    }));
-    const key = this.suite.DKG.round3(this.state, this.othersRound1(round1), round2);
-    const group = {
-      threshold: this.ctx.threshold,
-      members: [...this.ctx.receivers],
-      identifiers: this.ctx.receivers.map((r) => this.id(r)),
-      public: key.public,
+    const { ctx } = this;
+    const t = ctx.threshold;
+    // The group's polynomial commitment: every dealer's, summed coefficient by coefficient.
+    const sum = Array.from({ length: t }, (_, k) =>
+      ctx.dealers.reduce((acc, d) => acc.add(round1.get(d)!.commitment[k]), Point.ZERO),
+    );
+    const commitment = normalizeZ(Point, sum);
+    const verifying = normalizeZ(
+      Point,
+      evalCommitmentAt(
+        commitment,
+        ctx.receivers.map((r) => this.x(r)),
+      ),
+    );
+    const verifyingShares = Object.fromEntries(
+      ctx.receivers.map((r, i) => [this.id(r), pointToBytes(verifying[i])]),
+    );
+    let share = evalPolynomial(this.coefficients, this.x(ctx.self));
+    for (const s of shares.values()) share = Fn.add(share, s);
+    this.coefficients.fill(0n);
+    const self = this.id(ctx.self);
+    if (share === 0n || !mulBase(share).equals(verifying[ctx.receivers.indexOf(ctx.self)]))
+      throw new FrostnetError('INTERNAL', 'the DKG share does not match its verifying share');
+    const pub = {
+      signers: { min: t, max: ctx.receivers.length },
+      commitments: commitment.map(pointToBytes),
+      verifyingShares,
+    };
+    const group: KeyGroup = {
+      threshold: t,
+      members: [...ctx.receivers],
+      identifiers: ctx.receivers.map((r) => this.id(r)),
+      public: pub,
       chainCode: hashFields('chaincode', transcript),
       epoch: 0,
       transcript,
     };
-    return { result: { group, secret: key.secret }, summary: publicSummary(group.identifiers, key.public) };
+    return {
+      result: {
+        group,
+        secret: { identifier: self, signingShare: Fn.toBytes(share) as Uint8Array<ArrayBuffer> },
+      },
+      summary: publicSummary(group.identifiers, pub),
+    };
   }
 }
 
@@ -151,9 +214,12 @@ export function publicSummary(
   );
 }
 
-/** Starts a DKG for `ctx` (kind 'dkg'): call start(), then receive() each inbound message. */
-export function createDkg(ctx: CeremonyContext): VssCeremony<KeyShare> {
+/**
+ * Starts a DKG for `ctx` (kind 'dkg'): call start(), then receive() each inbound message. `rng` draws the
+ * weights of the batched checks (crypto randomness; a test may seed it), never a secret.
+ */
+export function createDkg(ctx: CeremonyContext, rng: RNG = randomBytes): VssCeremony<KeyShare> {
   if (ctx.kind !== 'dkg') throw new FrostnetError('INVALID_INPUT', 'createDkg needs a dkg context');
   validateContext(ctx);
-  return new VssCeremony(ctx, (hash) => new DkgDealing(ctx, hash));
+  return new VssCeremony(ctx, (hash) => new DkgDealing(ctx, hash, rng), rng);
 }

@@ -54,7 +54,17 @@ export function validateParameters(threshold: number, members: readonly PartyId[
   }
 }
 
-export const groupKey = (group: KeyGroup): Point => parsePoint(group.public.commitments[0], 'group key');
+/** Decoded group keys, per group and its key's bytes: a party looks its keys up by group key for every request. */
+const GROUP_KEYS = new WeakMap<KeyGroup, { bytes: Uint8Array; point: Point }>();
+
+export function groupKey(group: KeyGroup): Point {
+  const bytes = group.public.commitments[0];
+  const hit = GROUP_KEYS.get(group);
+  if (hit?.bytes === bytes) return hit.point;
+  const point = parsePoint(bytes, 'group key');
+  GROUP_KEYS.set(group, { bytes, point });
+  return point;
+}
 
 /**
  * Digest of all of a key group's public data: threshold, members and their identifiers, commitments, verifying

@@ -4,24 +4,26 @@
  * a dealer commits only to coefficients 1..t-1, so no contribution can move the key. Old and new shares lie on
  * different polynomials and never combine into a valid signature.
  */
-import { secp256k1_FROST } from '@noble/curves/secp256k1.js';
-import { type CeremonyContext, validateContext } from './context.ts';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { randomBytes } from '@noble/curves/utils.js';
+import { type CeremonyContext, type CeremonyOptions, validateContext } from './context.ts';
 import {
   type Bytes,
   evalCommitment,
+  evalCommitmentAt,
   evalPolynomial,
   Fn,
-  G,
   type Point,
   parsePoint,
   pointToBytes,
 } from './curve.ts';
 import { publicSummary } from './dkg.ts';
+import { mulBase } from './ecc.ts';
 import { FrostnetError } from './errors.ts';
 import { groupKey, identifierOf, identifierScalar, type KeyShare, type PartyId } from './keys.ts';
 import { type Dealing, type Dealt, VssCeremony } from './vss.ts';
 
-const randomNonzeroScalar = (): bigint => Fn.fromBytes(secp256k1_FROST.utils.randomScalar());
+const randomNonzeroScalar = (): bigint => Fn.fromBytes(secp256k1.utils.randomSecretKey());
 
 class RefreshDealing implements Dealing<KeyShare> {
   readonly commitmentLength: number;
@@ -37,7 +39,7 @@ class RefreshDealing implements Dealing<KeyShare> {
 
   deal() {
     this.coefficients = Array.from({ length: this.commitmentLength }, randomNonzeroScalar);
-    return { commitment: this.coefficients.map((a) => G.multiply(a)), proof: new Uint8Array(0) };
+    return { commitment: this.coefficients.map((a) => mulBase(a)), proof: new Uint8Array(0) };
   }
 
   checkRound1(dealer: PartyId, dealt: Dealt): void {
@@ -73,12 +75,14 @@ class RefreshDealing implements Dealing<KeyShare> {
     if (!key.equals(groupKey(base)))
       throw new FrostnetError('KEY_CHANGED', 'refresh would change the group key');
     const verifyingShares: Record<string, Bytes> = {};
-    for (const id of base.identifiers)
-      verifyingShares[id] = pointToBytes(evalCommitment(commitments, identifierScalar(id)));
+    const values = evalCommitmentAt(commitments, base.identifiers.map(identifierScalar));
+    base.identifiers.forEach((id, i) => {
+      verifyingShares[id] = pointToBytes(values[i]);
+    });
     let share = Fn.fromBytes(this.current.secret.signingShare);
     share = Fn.add(share, evalPolynomial([0n, ...this.coefficients], x));
     for (const s of shares.values()) share = Fn.add(share, s);
-    if (!G.multiply(share).equals(parsePoint(verifyingShares[self])))
+    if (share === 0n || !mulBase(share).equals(parsePoint(verifyingShares[self])))
       throw new FrostnetError('INTERNAL', 'refreshed share does not match its verifying share');
     const pub = {
       signers: { ...base.public.signers },
@@ -94,14 +98,13 @@ class RefreshDealing implements Dealing<KeyShare> {
 }
 
 /**
- * Starts a refresh of `current` among all its members. The session id must be fresh and agreed; `proposal` is the
- * digest of the custody proposal that approved it, bound into the context.
+ * Starts a refresh of `current` among all its members. The session id must be fresh and agreed.
  */
 export function createRefresh(
   sessionId: Uint8Array,
   self: PartyId,
   current: KeyShare,
-  proposal?: Uint8Array,
+  opts: CeremonyOptions = {},
 ): VssCeremony<KeyShare> {
   const g = current.group;
   const ctx: CeremonyContext = {
@@ -112,10 +115,10 @@ export function createRefresh(
     receivers: g.members,
     self,
     base: g,
-    ...(proposal && { proposal }),
+    ...(opts.proposal && { proposal: opts.proposal }),
   };
   validateContext(ctx);
   if (current.secret.identifier !== identifierOf(g, self))
     throw new FrostnetError('INVALID_INPUT', 'the key share does not belong to this party');
-  return new VssCeremony(ctx, () => new RefreshDealing(ctx, current));
+  return new VssCeremony(ctx, () => new RefreshDealing(ctx, current), opts.rng ?? randomBytes);
 }

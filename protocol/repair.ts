@@ -14,8 +14,9 @@
  *
  * Pure functions: the caller delivers the values, over authenticated and encrypted channels.
  */
-import { secp256k1_FROST } from '@noble/curves/secp256k1.js';
-import { type Bytes, Fn, G, parseScalar, scalarToBytes } from './curve.ts';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { type Bytes, Fn, parseScalar, scalarToBytes } from './curve.ts';
+import { mulBase } from './ecc.ts';
 import { blameOnThrow, FrostnetError } from './errors.ts';
 import { identifierOf, identifierScalar, type KeyGroup, type KeyShare, type PartyId } from './keys.ts';
 import { checkGroupConsistency, verifyingShareOf } from './reshare.ts';
@@ -82,7 +83,7 @@ export function repairStep1(share: KeyShare, self: PartyId, plan: RepairPlan): M
   const deltas = new Map<PartyId, Bytes>();
   for (const h of plan.helpers) {
     if (h === self) continue;
-    const delta = Fn.fromBytes(secp256k1_FROST.utils.randomScalar());
+    const delta = Fn.fromBytes(secp256k1.utils.randomSecretKey());
     kept = Fn.sub(kept, delta);
     deltas.set(h, scalarToBytes(delta));
   }
@@ -103,7 +104,7 @@ export function repairStep3(group: KeyGroup, plan: RepairPlan, sigmas: RepairVal
   checkPlan(group, plan);
   checkGroupConsistency(group);
   const share = sumFrom(plan.helpers, sigmas, 'repair sigma');
-  if (share === 0n || !G.multiply(share).equals(verifyingShareOf(group, plan.lost)))
+  if (share === 0n || !mulBase(share).equals(verifyingShareOf(group, plan.lost)))
     throw new FrostnetError(
       'INVALID_SHARE',
       `repair of ${plan.lost}'s share failed: the result does not match its verifying share, so a helper sent a ` +

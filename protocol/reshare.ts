@@ -11,19 +11,26 @@
  * unrelated polynomials and never combine into a signature.
  */
 import type { Identifier } from '@noble/curves/abstract/frost.js';
-import { secp256k1_FROST } from '@noble/curves/secp256k1.js';
-import { type CeremonyContext, ceremonyIdentifiers, validateContext } from './context.ts';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { randomBytes } from '@noble/curves/utils.js';
+import {
+  type CeremonyContext,
+  type CeremonyOptions,
+  ceremonyIdentifiers,
+  validateContext,
+} from './context.ts';
 import {
   type Bytes,
   evalCommitment,
+  evalCommitmentAt,
   evalPolynomial,
   Fn,
-  G,
   type Point,
   parsePoint,
   pointToBytes,
 } from './curve.ts';
 import { publicSummary } from './dkg.ts';
+import { mul, mulBase } from './ecc.ts';
 import { FrostnetError } from './errors.ts';
 import {
   groupKey,
@@ -64,9 +71,12 @@ export const verifyingShareOf = (group: KeyGroup, party: PartyId): Point =>
  */
 export function checkGroupConsistency(group: KeyGroup): void {
   const commitment = group.public.commitments.map((c, i) => parsePoint(c, `group commitment ${i}`));
-  for (const m of group.members) {
-    const x = identifierScalar(identifierOf(group, m));
-    if (!evalCommitment(commitment, x).equals(verifyingShareOf(group, m)))
+  const values = evalCommitmentAt(
+    commitment,
+    group.members.map((m) => identifierScalar(identifierOf(group, m))),
+  );
+  for (const [i, m] of group.members.entries()) {
+    if (!values[i].equals(verifyingShareOf(group, m)))
       throw new FrostnetError(
         'INVALID_INPUT',
         `the current key group is inconsistent: the verifying share of ${m} is not on its commitment`,
@@ -104,17 +114,17 @@ class ReshareDealing implements Dealing<ReshareResult> {
       Fn.fromBytes(this.current!.secret.signingShare),
     );
     const random = Array.from({ length: this.ctx.threshold - 1 }, () =>
-      Fn.fromBytes(secp256k1_FROST.utils.randomScalar()),
+      Fn.fromBytes(secp256k1.utils.randomSecretKey()),
     );
     this.coefficients = [weighted, ...random];
-    return { commitment: this.coefficients.map((a) => G.multiply(a)), proof: new Uint8Array(0) };
+    return { commitment: this.coefficients.map((a) => mulBase(a)), proof: new Uint8Array(0) };
   }
 
   checkRound1(dealer: PartyId, dealt: Dealt): void {
     // The constant term is pinned to public data, so there is no rogue key to prevent and no proof to carry.
     if (dealt.proof.length !== 0)
       throw new FrostnetError('INVALID_PROOF', `${dealer} sent a proof in a reshare`, [dealer]);
-    const expected = verifyingShareOf(this.base, dealer).multiply(this.lambdas.get(dealer)!);
+    const expected = mul(verifyingShareOf(this.base, dealer), this.lambdas.get(dealer)!);
     if (!dealt.commitment[0].equals(expected))
       throw new FrostnetError(
         'INVALID_COMMITMENT',
@@ -141,8 +151,13 @@ class ReshareDealing implements Dealing<ReshareResult> {
       throw new FrostnetError('KEY_CHANGED', 'reshare would change the group key');
     const identifiers = ctx.receivers.map((r) => this.ids.get(r)!);
     const verifyingShares: Record<string, Bytes> = {};
-    for (const r of ctx.receivers)
-      verifyingShares[this.ids.get(r)!] = pointToBytes(evalCommitment(commitments, this.x(r)));
+    const values = evalCommitmentAt(
+      commitments,
+      ctx.receivers.map((r) => this.x(r)),
+    );
+    ctx.receivers.forEach((r, i) => {
+      verifyingShares[this.ids.get(r)!] = pointToBytes(values[i]);
+    });
     const pub = {
       signers: { min: ctx.threshold, max: ctx.receivers.length },
       commitments: commitments.map(pointToBytes),
@@ -162,7 +177,7 @@ class ReshareDealing implements Dealing<ReshareResult> {
     let share = ctx.dealers.includes(ctx.self) ? evalPolynomial(this.coefficients, this.x(ctx.self)) : 0n;
     for (const s of shares.values()) share = Fn.add(share, s);
     const identifier = this.ids.get(ctx.self)!;
-    if (share === 0n || !G.multiply(share).equals(parsePoint(verifyingShares[identifier])))
+    if (share === 0n || !mulBase(share).equals(parsePoint(verifyingShares[identifier])))
       throw new FrostnetError('INTERNAL', 'reshared share does not match its verifying share');
     return { result: { group, secret: { identifier, signingShare: Fn.toBytes(share) as Bytes } }, summary };
   }
@@ -171,15 +186,14 @@ class ReshareDealing implements Dealing<ReshareResult> {
 /**
  * Starts a reshare of the key `held` belongs to. Dealers pass their current KeyShare; newcomers (and current
  * members that do not deal) may pass just the current KeyGroup, its public data from the invite. The session id
- * must be fresh and agreed; `plan` must be the same at every participant; `proposal` is the digest of the
- * custody proposal that approved it, bound into the context.
+ * must be fresh and agreed; `plan` must be the same at every participant.
  */
 export function createReshare(
   sessionId: Uint8Array,
   self: PartyId,
   held: KeyShare | KeyGroup,
   plan: ResharePlan,
-  proposal?: Uint8Array,
+  opts: CeremonyOptions = {},
 ): VssCeremony<ReshareResult> {
   const current = 'secret' in held ? held : undefined;
   const base = current ? current.group : (held as KeyGroup);
@@ -191,7 +205,7 @@ export function createReshare(
     receivers: [...plan.members],
     self,
     base,
-    ...(proposal && { proposal }),
+    ...(opts.proposal && { proposal: opts.proposal }),
   };
   validateContext(ctx);
   checkGroupConsistency(base);
@@ -201,9 +215,9 @@ export function createReshare(
     if (
       current.secret.identifier !== identifierOf(base, self) ||
       s === 0n ||
-      !G.multiply(s).equals(verifyingShareOf(base, self))
+      !mulBase(s).equals(verifyingShareOf(base, self))
     )
       throw new FrostnetError('INVALID_INPUT', 'the key share does not belong to this party');
   }
-  return new VssCeremony<ReshareResult>(ctx, () => new ReshareDealing(ctx, current));
+  return new VssCeremony<ReshareResult>(ctx, () => new ReshareDealing(ctx, current), opts.rng ?? randomBytes);
 }

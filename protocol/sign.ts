@@ -1,20 +1,22 @@
 /**
- * Two-round threshold signing on @noble/curves FROST: RFC 9591 FROST(secp256k1, SHA-256) and its BIP340
- * variant. Signer side: commit, then sign once, only a package that carries this party's own commitment
- * unchanged, for the message and scheme this party decided itself, at the key epoch it holds. Coordinator side:
- * aggregate, verify the signature, and on failure name exactly the parties whose shares are invalid.
+ * Two-round threshold signing: RFC 9591 FROST(secp256k1, SHA-256) and its BIP340 variant, computed by
+ * ./frost.ts exactly as @noble/curves' FROST computes them. Signer side: commit, then sign once, only a
+ * package that carries this party's own commitment unchanged, for the message and scheme this party decided
+ * itself, at the key epoch it holds. Coordinator side: aggregate, verify the signature, and on failure name
+ * exactly the parties whose shares are invalid.
  */
-import type { FROST, NonceCommitments, Nonces, RNG } from '@noble/curves/abstract/frost.js';
-import { schnorr, schnorr_FROST, secp256k1_FROST } from '@noble/curves/secp256k1.js';
-import { type Bytes, bytesToHex, equalBytes, type Point, parseScalar, xOnly } from './curve.ts';
+import type { NonceCommitments, Nonces, RNG } from '@noble/curves/abstract/frost.js';
+import { secp256k1_FROST } from '@noble/curves/secp256k1.js';
+import { bytesToHex, equalBytes, Fn, type Point, parsePoint, parseScalar, xOnly } from './curve.ts';
+import { mulBase, verifySchnorr } from './ecc.ts';
 import { FrostnetError } from './errors.ts';
+import { BadCommitment, commitNonces, type Scheme, SigningSession } from './frost.ts';
 import { groupKey, identifierOf, type KeyGroup, type KeyShare, type PartyId } from './keys.ts';
-import { type TweakStep, tweakPoint, tweakPublic, tweakSecret } from './tweak.ts';
+import { Memo } from './memo.ts';
+import { type ComposedTweak, composeSteps, type TweakStep, tweakPoint } from './tweak.ts';
 
-export type Scheme = 'bip340' | 'rfc9591';
+export type { Scheme };
 export const SCHEMES: readonly Scheme[] = ['bip340', 'rfc9591'];
-
-const SUITES: Record<Scheme, FROST> = { bip340: schnorr_FROST, rfc9591: secp256k1_FROST };
 
 export function parseScheme(s: unknown): Scheme {
   if (s === 'bip340' || s === 'rfc9591') return s;
@@ -41,16 +43,24 @@ export const MAX_MESSAGE_BYTES = 1 << 16;
 
 /** The key a target's signature verifies under. */
 export const signingKey = (group: KeyGroup, steps: readonly TweakStep[]): Point =>
-  tweakPoint(groupKey(group), steps);
+  steps.length ? tweakOf(group, steps).key : tweakPoint(groupKey(group), steps);
 
 /** BIP340 verification under an x-only key; false (never a throw) for any malformed input. */
-export function verifyBip340(signature: Uint8Array, message: Uint8Array, xOnlyKey: Uint8Array): boolean {
-  try {
-    return signature.length === 64 && xOnlyKey.length === 32 && schnorr.verify(signature, message, xOnlyKey);
-  } catch {
-    return false;
-  }
+export const verifyBip340 = (signature: Uint8Array, message: Uint8Array, xOnlyKey: Uint8Array): boolean =>
+  verifySchnorr(signature, message, xOnlyKey);
+
+/**
+ * The tweaks of a target folded into one map from the group's shares to the signing key's, remembered per
+ * key and steps: a signer and a coordinator need it for every signature under the same address.
+ */
+const TWEAKS = new Memo<ComposedTweak>(1024);
+
+function tweakOf(group: KeyGroup, steps: readonly TweakStep[]): ComposedTweak {
+  const id = `${bytesToHex(group.public.commitments[0])}/${steps.map((s) => `${s.evenY ? 'e' : 'k'}${s.add.toString(16)}`).join('/')}`;
+  return TWEAKS.get(id, () => composeSteps(groupKey(group), steps));
 }
+
+const applyTweak = (t: ComposedTweak, s: bigint): bigint => Fn.add(t.negate ? Fn.neg(s) : s, t.add);
 
 export function verifySignature(
   scheme: Scheme,
@@ -82,7 +92,8 @@ export class NonceStore {
    * picks the suite's nonce-derivation hash, and `rng` replaces the system RNG for the published test vectors.
    */
   commit(share: KeyShare, opts: { scheme?: Scheme; rng?: RNG } = {}): NonceCommitments {
-    const { nonces, commitments } = SUITES[opts.scheme ?? 'bip340'].commit(share.secret, opts.rng);
+    const { identifier, signingShare } = share.secret;
+    const { nonces, commitments } = commitNonces(opts.scheme ?? 'bip340', identifier, signingShare, opts.rng);
     this.nonces.set(NonceStore.keyOf(commitments), nonces);
     return commitments;
   }
@@ -170,11 +181,10 @@ export function signShare(
       'NONCE_REUSED',
       'the commitment in the package is not an unused nonce of this party',
     );
-  const suite = SUITES[target.scheme];
-  const pub = tweakPublic(group.public, target.steps);
-  const sec = tweakSecret(secret, groupKey(group), target.steps);
   try {
-    return suite.signShare(sec, pub, n, [...pkg.commitments], target.message);
+    const tweak = tweakOf(group, target.steps);
+    const session = SigningSession.open(target.scheme, tweak.key, pkg.commitments, target.message);
+    return session.share(secret.identifier, applyTweak(tweak, Fn.fromBytes(secret.signingShare)), n);
   } catch (e) {
     throw new FrostnetError('INVALID_INPUT', `cannot sign: ${(e as Error).message}`);
   } finally {
@@ -210,24 +220,38 @@ export function aggregateSignature(
       `missing or malformed share from ${malformed.join(', ')}`,
       malformed,
     );
-  const pub = tweakPublic(group.public, target.steps);
-  const byId: Record<string, Bytes> = {};
-  for (const p of signers) byId[identifierOf(group, p)] = shares.get(p) as Bytes;
-  let signature: Uint8Array;
+  const tweak = tweakOf(group, target.steps);
+  let session: SigningSession;
   try {
-    signature = SUITES[target.scheme].aggregate(pub, [...commitments], target.message, byId);
+    session = SigningSession.open(target.scheme, tweak.key, commitments, target.message);
   } catch (e) {
-    const cheaters: string[] = (e as { cheaters?: string[] }).cheaters ?? [];
-    const culprits = signers.filter((p) => cheaters.includes(identifierOf(group, p)));
+    // A commitment point that does not decode is its signer's fault.
+    const culprits =
+      e instanceof BadCommitment ? signers.filter((p) => identifierOf(group, p) === e.identifier) : [];
     throw new FrostnetError(
       'INVALID_SIGNATURE_SHARE',
-      culprits.length
-        ? `invalid signature share from ${culprits.join(', ')}`
-        : `aggregation failed: ${(e as Error).message}`,
+      `aggregation failed: ${(e as Error).message}`,
       culprits,
     );
   }
-  // noble's aggregate has already verified the signature under the (tweaked) key: it checks z·G = R + c·P
-  // before encoding, and names the cheaters otherwise, so a second verification would only repeat it.
-  return signature;
+  const z = signers.reduce((acc, p) => Fn.add(acc, Fn.fromBytes(shares.get(p)!)), 0n);
+  if (session.verify(z)) return session.encode(z);
+  // The aggregate is invalid: check each share against its signer's verifying share to name the culprits.
+  const shift = tweak.add === 0n ? undefined : mulBase(tweak.add);
+  const culprits = signers.filter((p) => {
+    const Y = parsePoint(group.public.verifyingShares[identifierOf(group, p)], `verifying share of ${p}`);
+    const moved = tweak.negate ? Y.negate() : Y;
+    return !session.verifyShare(
+      identifierOf(group, p),
+      Fn.fromBytes(shares.get(p)!),
+      shift ? moved.add(shift) : moved,
+    );
+  });
+  throw new FrostnetError(
+    'INVALID_SIGNATURE_SHARE',
+    culprits.length
+      ? `invalid signature share from ${culprits.join(', ')}`
+      : 'aggregation failed: the signature does not verify, yet every share does',
+    culprits,
+  );
 }

@@ -5,7 +5,8 @@
  * coefficients of any signing set sum to one.
  */
 import type { FrostPublic, FrostSecret } from '@noble/curves/abstract/frost.js';
-import { Fn, G, hasEvenY, type Point, parsePoint, pointToBytes, taggedHash, xOnly } from './curve.ts';
+import { Fn, hasEvenY, type Point, parsePoint, pointToBytes, taggedHash, xOnly } from './curve.ts';
+import { mulBase } from './ecc.ts';
 import { FrostnetError } from './errors.ts';
 
 /** One derivation step: optionally negate the key to even Y (BIP340 x-only semantics), then add `add`·G. */
@@ -14,7 +15,7 @@ export type TweakStep = { readonly evenY: boolean; readonly add: bigint };
 function applyStep(P: Point, step: TweakStep): { point: Point; negated: boolean } {
   const negated = step.evenY && !hasEvenY(P);
   const base = negated ? P.negate() : P;
-  const point = step.add === 0n ? base : base.add(G.multiply(step.add));
+  const point = step.add === 0n ? base : base.add(mulBase(step.add));
   if (point.is0()) throw new FrostnetError('INVALID_INPUT', 'tweak leads to the point at infinity');
   return { point, negated };
 }
@@ -26,10 +27,32 @@ export function tweakPoint(P: Point, steps: readonly TweakStep[]): Point {
   return point;
 }
 
+/**
+ * Every step folded into one affine map: the key after them is (negate ? -P : P) + add·G, and so is every
+ * share's image, (negate ? -s : s) + add, and every verifying share's. One pass over the steps' points.
+ */
+export type ComposedTweak = { readonly key: Point; readonly negate: boolean; readonly add: bigint };
+
+export function composeSteps(P: Point, steps: readonly TweakStep[]): ComposedTweak {
+  let key = P;
+  let negate = false;
+  let add = 0n;
+  for (const s of steps) {
+    const step = applyStep(key, s);
+    if (step.negated) {
+      negate = !negate;
+      add = Fn.neg(add);
+    }
+    add = Fn.add(add, s.add);
+    key = step.point;
+  }
+  return { key, negate, add };
+}
+
 /** A whole secret key after every step, for single-key reference signing in tests and tools. */
 export function tweakSecretKey(secret: bigint, steps: readonly TweakStep[]): bigint {
   let x = secret;
-  let P = G.multiply(secret);
+  let P = mulBase(secret);
   for (const s of steps) {
     const { point, negated } = applyStep(P, s);
     x = Fn.add(negated ? Fn.neg(x) : x, s.add);
@@ -50,7 +73,7 @@ export function tweakPublic(pub: FrostPublic, steps: readonly TweakStep[]): Fros
   );
   for (const s of steps) {
     const { negated } = applyStep(commitments[0], s);
-    const tG = s.add === 0n ? undefined : G.multiply(s.add);
+    const tG = s.add === 0n ? undefined : mulBase(s.add);
     const move = (p: Point, shift: boolean) => {
       const q = negated ? p.negate() : p;
       return shift && tG ? q.add(tG) : q;

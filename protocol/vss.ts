@@ -12,6 +12,9 @@
  * the ceremony is dead.
  */
 
+import type { RNG } from '@noble/curves/abstract/frost.js';
+import { randomBytes } from '@noble/curves/utils.js';
+import { failingParties, type Relation } from './batch.ts';
 import {
   type CeremonyContext,
   ceremonyIdentifiers,
@@ -19,7 +22,7 @@ import {
   participants,
   validateContext,
 } from './context.ts';
-import { equalBytes, Fn, G, Point, parsePoint, parseScalar, scalarToBytes } from './curve.ts';
+import { equalBytes, Fn, type Point, parsePoint, parseScalar, scalarToBytes } from './curve.ts';
 import { blameOnThrow, FrostnetError } from './errors.ts';
 import { identifierScalar, type PartyId } from './keys.ts';
 import { hashFields } from './transcript.ts';
@@ -114,10 +117,17 @@ export class VssCeremony<R> {
   private started = false;
   private finished = false;
   private failure?: FrostnetError;
+  /** Weights of the batched share check (crypto randomness unless a test seeds it). */
+  private readonly rng: RNG;
 
-  constructor(ctx: CeremonyContext, makeDealing: (contextHash: Uint8Array) => Dealing<R>) {
+  constructor(
+    ctx: CeremonyContext,
+    makeDealing: (contextHash: Uint8Array) => Dealing<R>,
+    rng: RNG = randomBytes,
+  ) {
     validateContext(ctx);
     this.ctx = ctx;
+    this.rng = rng;
     this.contextHash = contextHash(ctx);
     this.dealing = makeDealing(this.contextHash);
     this.everyone = participants(ctx);
@@ -294,13 +304,15 @@ export class VssCeremony<R> {
         `round-1 packages of ${[...equivocators].join(', ')} were seen differently by ${[...new Set(reporters)].join(', ')}`,
         [...equivocators],
       );
-    const bad: PartyId[] = [];
+    // Every share against its dealer's commitment (s·G = commitment at x), all in one batch.
+    const relations: Relation[] = [];
     for (const [from, m] of this.inbox[1] as Map<PartyId, Round2>) {
       const s = parseScalar(m.share);
+      shares.set(from, s);
       const expected = this.dealing.expectedShare(this.round1.get(from)!.commitment, x);
-      if (expected.equals(s === 0n ? Point.ZERO : G.multiply(s))) shares.set(from, s);
-      else bad.push(from);
+      relations.push({ party: from, points: [expected], scalars: [1n], base: Fn.neg(s) });
     }
+    const bad = failingParties(relations, this.rng);
     if (bad.length) throw new FrostnetError('INVALID_SHARE', `invalid share from ${bad.join(', ')}`, bad);
     return shares;
   }

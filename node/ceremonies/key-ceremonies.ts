@@ -462,7 +462,10 @@ export class KeyCeremonies {
       const p = this.approved('refresh', signed, invite, sessionId, share.group, from, [
         ...share.group.members,
       ]);
-      return { vss: createRefresh(sessionId, this.o.self, share, proposalDigest(p)), create: false };
+      return {
+        vss: createRefresh(sessionId, this.o.self, share, { proposal: proposalDigest(p) }),
+        create: false,
+      };
     }
     const base = this.currentGroupOf(invite, from);
     const plan = { threshold: invite.threshold, members: invite.members, dealers: invite.dealers ?? [] };
@@ -481,7 +484,7 @@ export class KeyCeremonies {
         );
       const p = this.approved('reshare', signed, invite, sessionId, mine.group, from, plan.dealers);
       return {
-        vss: createReshare(sessionId, this.o.self, mine, plan, proposalDigest(p)),
+        vss: createReshare(sessionId, this.o.self, mine, plan, { proposal: proposalDigest(p) }),
         create: false,
         participants,
       };
@@ -497,7 +500,7 @@ export class KeyCeremonies {
     // exactly that group.
     const p = this.approved('reshare', signed, invite, sessionId, base, from, plan.dealers);
     return {
-      vss: createReshare(sessionId, this.o.self, base, plan, proposalDigest(p)),
+      vss: createReshare(sessionId, this.o.self, base, plan, { proposal: proposalDigest(p) }),
       create: true,
       participants,
     };

@@ -63,6 +63,11 @@ export type CoordinatorOptions = {
   log: Logger;
   /** Keep preprocessed commitments from every member so that signing takes one round trip; default true. */
   preprocess?: boolean;
+  /**
+   * Subscribes to lost connections (the host's onDisconnect): a signer whose connection closes while the
+   * coordinator waits for it is replaced at once, as UNREACHABLE, instead of after the round timeout.
+   */
+  onDisconnect?: (listener: (party: string) => void) => () => void;
 };
 
 type Reply =
@@ -77,6 +82,17 @@ class Attempt implements Session {
 
   constructor(o: CoordinatorOptions) {
     this.o = o;
+  }
+
+  /** `party`'s connection closed: whatever this attempt waits for from it will not come. */
+  lost(party: string): void {
+    this.waiting.get(party)?.done({
+      ok: false,
+      party,
+      error: new FrostnetError('UNREACHABLE', `${party} disconnected while this request waited for it`, [
+        party,
+      ]),
+    });
   }
 
   receive(env: Envelope, from: string): void {
@@ -136,15 +152,20 @@ class Attempt implements Session {
 export class Coordinator {
   private readonly o: CoordinatorOptions;
   private readonly pool = new NoncePool();
+  /** Attempts waiting for replies, told when a signer's connection closes. */
+  private readonly attempts = new Set<Attempt>();
 
   constructor(o: CoordinatorOptions) {
     this.o = o;
+    o.onDisconnect?.((party) => {
+      for (const a of this.attempts) a.lost(party);
+    });
   }
 
   async sign(keyName: string, opts: SignOptions): Promise<SignOutcome> {
     const share = this.o.keys.active(keyName);
     const { group } = share;
-    const resolved = resolveRequest(group, opts.scheme, opts.payload);
+    const resolved = await resolveRequest(group, opts.scheme, opts.payload);
     const pool = opts.signers ? [...new Set(opts.signers)] : [...group.members];
     for (const p of pool) identifierOf(group, p);
     const excluded: Exclusion[] = [];
@@ -212,6 +233,7 @@ export class Coordinator {
   ): Promise<{ signatures: Uint8Array[]; signers: string[] } | undefined> {
     const session = new Attempt(this.o);
     this.o.router.add('SIGN', session.sessionId, session);
+    this.attempts.add(session);
     try {
       const t = share.group.threshold;
       const n = resolved.targets.length;
@@ -254,6 +276,7 @@ export class Coordinator {
       });
       return { signatures, signers };
     } finally {
+      this.attempts.delete(session);
       this.o.router.remove('SIGN', session.sessionId);
     }
   }

@@ -3,10 +3,9 @@
  * the key (as tweak steps from the group key) each must verify under. A party never takes a hash or a tweak
  * from the coordinator: it decodes the PSBT or the EIP-712 data and derives the keys on its own.
  */
-import { parseNetwork } from '../../chains/bitcoin/network.ts';
-import { type PsbtSummary, planPsbtSigning } from '../../chains/bitcoin/psbt.ts';
+import type { PsbtSummary } from '../../chains/bitcoin/psbt.ts';
 import { EVM_BRANCH, evmKey } from '../../chains/evm/keys.ts';
-import { type DecodedAction, decodeTypedData } from '../../chains/evm/typed-data.ts';
+import type { DecodedAction } from '../../chains/evm/typed-data.ts';
 import { bytesToHex } from '../../protocol/curve.ts';
 import { derivePath } from '../../protocol/derive.ts';
 import { FrostnetError } from '../../protocol/errors.ts';
@@ -28,13 +27,27 @@ export type ResolvedRequest =
 
 const rootOf = (g: KeyGroup) => ({ key: groupKey(g), chainCode: g.chainCode });
 
+/** A module imported on first use only, once. */
+const lazy = <T>(load: () => Promise<T>): (() => Promise<T>) => {
+  let loaded: Promise<T> | undefined;
+  return () => (loaded ??= load());
+};
+
+// The chain decoders (bitcoinjs-lib, ethers) load with the first request that needs them: a party that signs
+// raw messages only never holds them.
+const bitcoin = lazy(async () => ({
+  ...(await import('../../chains/bitcoin/network.ts')),
+  ...(await import('../../chains/bitcoin/psbt.ts')),
+}));
+const typedData = lazy(() => import('../../chains/evm/typed-data.ts'));
+
 /** `nowMs`: the party's clock, against which a custody proposal's expiry is checked. */
-export function resolveRequest(
+export async function resolveRequest(
   group: KeyGroup,
   scheme: Scheme,
   payload: SignPayload,
   nowMs: number = Date.now(),
-): ResolvedRequest {
+): Promise<ResolvedRequest> {
   if ('raw' in payload) {
     const { message, path, taproot } = payload.raw;
     if (!(message instanceof Uint8Array) || message.length > MAX_MESSAGE_BYTES)
@@ -65,6 +78,7 @@ export function resolveRequest(
     };
   }
   if ('psbt' in payload) {
+    const { parseNetwork, planPsbtSigning } = await bitcoin();
     const network = parseNetwork(payload.psbt.network);
     const plan = planPsbtSigning(payload.psbt.psbt, { root: rootOf(group), network });
     if (plan.inputs.length === 0)
@@ -88,7 +102,7 @@ export function resolveRequest(
   } catch {
     throw new FrostnetError('INVALID_INPUT', 'typed data is not valid JSON');
   }
-  const action = decodeTypedData(parsed);
+  const action = (await typedData()).decodeTypedData(parsed);
   const key = evmKey(rootOf(group), account);
   return {
     kind: 'typedData',

@@ -83,6 +83,11 @@ export interface Host {
   ping(to: string, opts?: { timeoutMs?: number }): Promise<number>;
   /** Configured peers with an open connection right now. */
   connected(): string[];
+  /**
+   * Calls `listener` each time the last connection to a peer closes (it crashed, restarted or left the
+   * network): whoever waits for that peer's answer need not wait for a timeout. Returns the unsubscribe.
+   */
+  onDisconnect(listener: (peer: string) => void): () => void;
   /** Replaces the peer list: removed peers are disconnected and refused from now on; new ones are dialed. */
   setPeers(peers: PeerInfo[]): void;
   stop(): Promise<void>;
@@ -279,11 +284,19 @@ export async function createHost(opts: HostOptions): Promise<Host> {
     const id = evt.detail.toString();
     log.debug('peer connected', { peer: id, name: known(id)?.name });
   });
+  const disconnectListeners = new Set<(peer: string) => void>();
   node.addEventListener('peer:disconnect', (evt) => {
     const id = evt.detail.toString();
     log.debug('peer disconnected', { peer: id, name: known(id)?.name });
     outbound.drop(id);
     redialer.kick(id);
+    for (const listener of disconnectListeners) {
+      try {
+        listener(id);
+      } catch (e) {
+        log.warn('disconnect listener threw', { peer: id, reason: reason(e) });
+      }
+    }
   });
 
   try {
@@ -302,6 +315,10 @@ export async function createHost(opts: HostOptions): Promise<Host> {
     peerId: self,
     addrs: () => node.getMultiaddrs().map(String),
     connected,
+    onDisconnect(listener) {
+      disconnectListeners.add(listener);
+      return () => disconnectListeners.delete(listener);
+    },
 
     async send(to, env) {
       if (stopped) throw new FrostnetError('INTERNAL', 'the host is stopped');

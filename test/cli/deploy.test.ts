@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { describe, test } from 'node:test';
 import { ROOT } from '../../deploy/local-network.ts';
+import { DAEMON_NODE_OPTIONS, daemonEnv } from '../../deploy/node-options.ts';
 import { loadConfig } from '../../node/storage/config.ts';
 
 const DEPLOY = join(ROOT, 'deploy');
@@ -85,6 +86,17 @@ describe('deployment files', () => {
     assert.match(unit, /^StateDirectory=frostnet\/%i$/m);
     assert.equal(example.passphraseFile, '/run/credentials/frostnet@alice.service/passphrase');
     assert.equal(example.dataDir, '/var/lib/frostnet/alice');
+  });
+
+  test('the unit, the image and deploy/node-options.ts run the daemon with the same Node options', async () => {
+    const unit = await text('systemd/frostnet@.service');
+    const dockerfile = await text('Dockerfile');
+    assert.ok(unit.includes(`Environment="NODE_OPTIONS=${DAEMON_NODE_OPTIONS}"`), 'systemd unit');
+    assert.ok(dockerfile.includes(`ENV NODE_OPTIONS="${DAEMON_NODE_OPTIONS}"`), 'Dockerfile');
+    assert.equal(
+      daemonEnv({ NODE_OPTIONS: '--trace-warnings' }).NODE_OPTIONS,
+      `--trace-warnings ${DAEMON_NODE_OPTIONS}`,
+    );
   });
 
   test('the image copies every source the daemon and the CLI load, and installs every package the daemon needs', async () => {

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Level } from 'level';
 import { nullLogger } from '../../node/ops/log.ts';
 import { codecs, encodeSignRequest } from '../../node/session/messages.ts';
@@ -185,6 +186,26 @@ describe('daemons across restarts and crashes', () => {
     assert.ok(verifyBip340(hex(r.result.signatures[0]), hex(message), hex(key.groupKey).subarray(1)));
     rs.add(r.result.signatures[0].slice(0, 64));
     assert.equal(rs.size, 4);
+  });
+
+  test('a signer whose connection drops while the coordinator waits for it is replaced at once, as unreachable', async () => {
+    const signers = net.ids.slice(0, 4);
+    // Party 3 stops answering (frozen, its connections still open), then dies while the request waits for it:
+    // the closed connection excludes it as UNREACHABLE at once; waiting out the round timeout would say TIMEOUT.
+    net.parties[2].proc!.kill('SIGSTOP');
+    const message = randomBytes(32).toString('hex');
+    const request = net.run(0, '/v1/keys/vault/sign', { message, signers });
+    await sleep(500);
+    await net.kill(2);
+    const r = await request;
+    assert.equal(r.state, 'done', JSON.stringify(r.error));
+    assert.deepEqual(
+      r.result.excluded.map((x: { party: string; code: string }) => [x.party, x.code]),
+      [[net.ids[2], 'UNREACHABLE']],
+    );
+    assert.ok(!r.result.signers.includes(net.ids[2]));
+    assert.ok(verifyBip340(hex(r.result.signatures[0]), hex(message), hex(key.groupKey).subarray(1)));
+    await net.start(2);
   });
 
   test('50 concurrent signing requests on one key: all valid, all R distinct', async () => {

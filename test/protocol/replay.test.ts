@@ -37,12 +37,21 @@ describe('ceremony messages do not cross sessions', () => {
     const members = partyNames(3);
     const old = capture(new Map(dkgContexts(2, members).map((c) => [c.self, createDkg(c)])));
     const fresh = dkgContexts(2, members);
+    // Proofs of knowledge are checked together once every round-1 package is in (before party-1 deals): the
+    // replayed package, with the current session's from the other party, is refused naming its sender.
+    const current = new Map(fresh.map((c) => [c.self, createDkg(c)]));
+    const round1 = new Map(
+      [...current].map(([p, c]) => [p, c.start().send.find((o) => o.to === 'party-1')?.message]),
+    );
     for (const m of old.filter((e) => e.message.round === 1 && e.to === 'party-1')) {
       const victim = createDkg(fresh[0]);
       victim.start();
+      const other = m.from === 'party-2' ? 'party-3' : 'party-2';
+      victim.receive(other, round1.get(other)!);
       assert.throws(
         () => victim.receive(m.from, m.message),
-        (e: FrostnetError) => e.code === 'INVALID_PROOF' && e.culprits[0] === m.from,
+        (e: FrostnetError) =>
+          e.code === 'INVALID_PROOF' && e.culprits.length === 1 && e.culprits[0] === m.from,
       );
     }
     // Round 2 and 3 messages from another session do not fit this session's transcript either.
