@@ -49,7 +49,7 @@ async function spend(c: Cluster, via: number, key: KeyInfo, wallet: Wallet, inpu
   const utxos = Array.from({ length: inputs }, (_, i) => coin(i));
   // One payment and change: two outputs whatever the number of inputs (amounts are 8 bytes however large),
   // so the difference between two spends is their inputs alone.
-  const payTo = walletAddress(wallet.root, { change: false, index: 1000 }, NETWORK);
+  const payTo = walletAddress(wallet.root, { change: false, index: 1000 }, wallet.network);
   const { psbt, change } = buildWalletPsbt(wallet, {
     utxos,
     payments: [{ address: payTo, amount: 50_000n }],
@@ -59,7 +59,7 @@ async function spend(c: Cluster, via: number, key: KeyInfo, wallet: Wallet, inpu
   if (change === 0n) throw new Error('expected a change output');
   const r = await c.must(via, `/v1/keys/${key.name}/sign`, {
     psbt: psbt.toBase64(),
-    network: NETWORK,
+    network: wallet.network,
     finalize: true,
   });
   const tx = Transaction.fromHex(r.txHex);
@@ -79,9 +79,10 @@ async function spend(c: Cluster, via: number, key: KeyInfo, wallet: Wallet, inpu
 
 /** Spends of one and of three inputs through daemon `via` with `key`. */
 export async function taprootSpends(c: Cluster, via: number, key: KeyInfo): Promise<TaprootReport> {
+  // The key's own network: its parties sign PSBTs of no other.
   const wallet: Wallet = {
     root: walletRoot(hexToBytes(key.groupKey), hexToBytes(key.chainCode)),
-    network: NETWORK,
+    network: key.network,
   };
   const one = await spend(c, via, key, wallet, 1);
   const three = await spend(c, via, key, wallet, 3);

@@ -10,6 +10,8 @@ import { CliError } from './output.ts';
 export type KeyView = {
   name: string;
   createdAt: string;
+  /** The key's Bitcoin network, agreed at keygen (absent for keys, or from daemons, that predate it). */
+  network?: string;
   state: 'active' | 'pending';
   /** 33-byte compressed group key, hex. */
   groupKey: string;
@@ -37,9 +39,27 @@ export function asKeyView(v: unknown): KeyView {
     Number.isSafeInteger(k.threshold) &&
     Array.isArray(k.members) &&
     k.members.every((m) => typeof m === 'string') &&
-    Number.isSafeInteger(k.epoch);
+    Number.isSafeInteger(k.epoch) &&
+    (k.network === undefined || typeof k.network === 'string');
   if (!ok) throw new CliError('BAD_RESPONSE', 'the daemon sent a malformed key', 'check the daemon version');
   return k as KeyView;
+}
+
+/**
+ * The network a command works on for key `k`: the key's own. A --network that names another is refused: the
+ * parties sign only for the key's network, and addresses of another would not be the key's. A key with no
+ * network stored (made before it was) takes --network, mainnet by default, as it always did.
+ */
+export function keyNetwork(k: KeyView, given: string | undefined, cmd: string): string {
+  if (k.network === undefined) return given?.trim().toLowerCase() ?? 'mainnet';
+  const own = k.network;
+  if (given !== undefined && given.trim().toLowerCase() !== own)
+    throw new CliError(
+      'INVALID_INPUT',
+      `${cmd}: key ${k.name} is a ${own} key, not ${given}`,
+      `leave out --network; every command uses the key's own network (${own})`,
+    );
+  return own;
 }
 
 export type WalletInfo = {
@@ -90,23 +110,30 @@ export async function walletInfo(k: KeyView, network: string, factory?: string):
 }
 
 /**
- * The key a signature for `path` (unhardened BIP32 steps) verifies under, tweaked for Taproot when asked, as
- * the parties derive it; hex is x-only for bip340 and compressed for rfc9591.
+ * The key a signature verifies under, as the parties derive it: a raw message's below the raw-message branch
+ * (`path`, unhardened steps, tweaked for Taproot when asked), a drill's the drill key (chains/domains.ts); hex
+ * is x-only for bip340 and compressed for rfc9591.
  */
 export async function verifyingKey(
   k: KeyView,
   scheme: Scheme,
+  domain: 'raw' | 'drill',
   path: readonly number[],
   taproot: boolean,
 ): Promise<{ point: Point; hex: string }> {
-  const [{ hexToBytes, bytesToHex, parsePoint, xOnly }, { derivePath }, { taprootStep, tweakPoint }] =
-    await Promise.all([
-      import('../protocol/curve.ts'),
-      import('../protocol/derive.ts'),
-      import('../protocol/tweak.ts'),
-    ]);
+  const [
+    { hexToBytes, bytesToHex, parsePoint, xOnly },
+    { derivePath },
+    { taprootStep, tweakPoint },
+    { DRILL_PATH, rawMessagePath },
+  ] = await Promise.all([
+    import('../protocol/curve.ts'),
+    import('../protocol/derive.ts'),
+    import('../protocol/tweak.ts'),
+    import('../chains/domains.ts'),
+  ]);
   const root = { key: parsePoint(hexToBytes(k.groupKey), 'group key'), chainCode: hexToBytes(k.chainCode) };
-  const derived = derivePath(root, path);
+  const derived = derivePath(root, domain === 'drill' ? DRILL_PATH : rawMessagePath(path));
   const steps = taproot ? [...derived.steps, taprootStep(derived.key)] : derived.steps;
   const point = tweakPoint(root.key, steps);
   return { point, hex: bytesToHex(scheme === 'bip340' ? xOnly(point) : point.toBytes(true)) };

@@ -13,7 +13,9 @@ export type MessageRequest = {
   /** Hex. */
   message: string;
   scheme: Scheme;
-  /** Unhardened BIP32 path below the group key; empty for the group key itself. */
+  /** A raw message (where the parties' policies allow them) or a recovery drill's test signature. */
+  domain: 'raw' | 'drill';
+  /** Raw messages: unhardened BIP32 path below the raw-message branch; empty for that branch's key. */
   path: readonly number[];
   taproot: boolean;
   /** Only these parties may sign (peer ids). */
@@ -59,7 +61,7 @@ export async function signMessage(
 ): Promise<CheckedSignature> {
   const body = {
     scheme: req.scheme,
-    message: req.message,
+    ...(req.domain === 'drill' ? { drill: req.message } : { message: req.message }),
     ...(req.path.length > 0 ? { path: req.path } : {}),
     ...(req.taproot ? { taproot: true } : {}),
     ...(req.signers ? { signers: req.signers } : {}),
@@ -67,16 +69,26 @@ export async function signMessage(
   const result = asSignResult(
     await client.run(`/v1/keys/${encodeURIComponent(key.name)}/sign`, body, onProgress),
   );
-  const signingKey = await verifyingKey(key, req.scheme, req.path, req.taproot);
+  const signingKey = await verifyingKey(key, req.scheme, req.domain, req.path, req.taproot);
   const signature = result.signatures[0];
   return {
     signature,
     publicKey: signingKey.hex,
-    verified: await verifies(req.scheme, signingKey.point, req.message, signature),
+    verified: await verifies(req.scheme, signingKey.point, await signedMessage(req), signature),
     signers: result.signers,
     excluded: result.excluded,
     attempts: result.attempts,
   };
+}
+
+/** The message the parties sign for `req` (hex): a raw message itself, a drill's tagged hash of its challenge. */
+async function signedMessage(req: MessageRequest): Promise<string> {
+  if (req.domain !== 'drill') return req.message;
+  const [{ drillMessage }, { bytesToHex, hexToBytes }] = await Promise.all([
+    import('../chains/domains.ts'),
+    import('../protocol/curve.ts'),
+  ]);
+  return bytesToHex(drillMessage(hexToBytes(req.message)));
 }
 
 /** The key as the daemon reports it now; an unknown name is an error naming the party. */

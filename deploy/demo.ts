@@ -14,10 +14,12 @@ import { p2trAddress, p2trScript } from '../chains/bitcoin/address.ts';
 import { buildWalletPsbt } from '../chains/bitcoin/build.ts';
 import { walletKey, walletRoot } from '../chains/bitcoin/keys.ts';
 import { SIGHASH_DEFAULT } from '../chains/bitcoin/sighash.ts';
+import { DRILL_PATH, drillMessage } from '../chains/domains.ts';
 import { Client } from '../cli/client.ts';
 import { asKeyView } from '../cli/keyview.ts';
 import { Output } from '../cli/output.ts';
-import { bytesToHex, hexToBytes } from '../protocol/curve.ts';
+import { bytesToHex, hexToBytes, xOnly } from '../protocol/curve.ts';
+import { derivePath } from '../protocol/derive.ts';
 import { verifyBip340 } from '../protocol/sign.ts';
 import { createParties, type RunningParty, startParty, stopChild } from './local-network.ts';
 
@@ -73,17 +75,17 @@ async function demo(parties: RunningParty[]): Promise<boolean> {
 
   const message = sha256(new TextEncoder().encode('Frostnet demo: one key, no single holder'));
   say('');
-  step(`3. sign a message through party-2: ${bytesToHex(message)}`);
+  step(`3. a test signature through party-2 (the recovery drill's own key): ${bytesToHex(message)}`);
   const signed = await clientOf(parties[1]).run<SignResult>('/v1/keys/demo/sign', {
-    message: bytesToHex(message),
+    drill: bytesToHex(message),
   });
   const signature = hexToBytes(signed.signatures[0]);
   say(`   signature  ${signed.signatures[0]}`);
   say(`   signed by  ${signed.signers.map(name).join(', ')}`);
   ok =
     check(
-      verifyBip340(signature, message, hexToBytes(key.groupKey).subarray(1)),
-      'BIP340 signature verifies under the group key',
+      verifyBip340(signature, drillMessage(message), xOnly(derivePath(root, DRILL_PATH).key)),
+      'BIP340 signature verifies under the drill key (no wallet, account or proposal key signs a test message)',
     ) && ok;
 
   say('');

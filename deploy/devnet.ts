@@ -110,8 +110,6 @@ async function up(
 function instructions(dir: string, parties: readonly RunningParty[], t: number): string {
   const rel = relative(process.cwd(), dir) || '.';
   const first = parties[0];
-  const others = parties.slice(1, t).map((p) => p.name);
-  const hex = Buffer.from('hello from the devnet').toString('hex');
   return [
     `devnet: ${parties.length} parties running on 127.0.0.1 (data and logs in ${rel}/party-N/)`,
     ...parties.map((p) => `  ${p.name}  ${p.peerId}  p2p ${p.listen}  api ${p.api}`),
@@ -120,9 +118,8 @@ function instructions(dir: string, parties: readonly RunningParty[], t: number):
     `  export FROSTNET_DATA_DIR=${first.dataDir}`,
     '  npx frostnet status',
     `  npx frostnet keygen --name demo --threshold ${t}`,
-    `  npx frostnet sign --key demo --message ${hex}`,
-    `  npx frostnet sign --key demo --message ${hex} --signers ${['self', ...others].join(',')}`,
-    '  npx frostnet drill --key demo',
+    '  npx frostnet btc address --key demo --count 3',
+    '  npx frostnet drill --key demo             # every t-subset signs a test message',
     '  npx frostnet refresh --key demo',
     '(any party works: FROSTNET_DATA_DIR=<dir>/party-N)',
     '',

@@ -225,7 +225,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
         },
         keys: () => keys.list(),
         key: (name) => keys.get(name),
-        dkg: (name, t, parties) => ceremonies.dkg(name, t, parties),
+        dkg: (name, t, parties, network) => ceremonies.dkg(name, t, parties, {}, network),
         sign: (name, opts) => coordinator.sign(name, opts),
         refresh: (name, report, opts) => ceremonies.refresh(name, report, opts),
         reshare: (name, t, parties, report, opts) => ceremonies.reshare(name, t, parties, report, opts),

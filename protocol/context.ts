@@ -34,13 +34,22 @@ export type CeremonyContext = {
   readonly base?: KeyGroup;
   /** Digest of the custody proposal that approved a refresh or reshare (protocol/proposal.ts). */
   readonly proposal?: Uint8Array;
+  /**
+   * The key's agreed properties beyond its shares (its Bitcoin network), as the layer above encodes them: a
+   * party told other properties than the rest runs another ceremony than theirs, and fails.
+   */
+  readonly attributes?: Uint8Array;
 };
 
 /**
  * What a refresh or reshare may be given beside its plan: the digest of the custody proposal that approved it
  * (bound into the context), and the randomness of its batched checks (crypto randomness; a test may seed it).
  */
-export type CeremonyOptions = { readonly proposal?: Uint8Array; readonly rng?: RNG };
+export type CeremonyOptions = {
+  readonly proposal?: Uint8Array;
+  readonly rng?: RNG;
+  readonly attributes?: Uint8Array;
+};
 
 export const SESSION_ID_BYTES = 32;
 
@@ -56,6 +65,8 @@ export function validateContext(ctx: CeremonyContext): void {
     throw new FrostnetError('INVALID_INPUT', 'a DKG has no base key and its dealers are its receivers');
   if (ctx.proposal !== undefined && (!(ctx.proposal instanceof Uint8Array) || ctx.proposal.length !== 32))
     throw new FrostnetError('INVALID_INPUT', 'a proposal digest is 32 bytes');
+  if (ctx.attributes !== undefined && !(ctx.attributes instanceof Uint8Array))
+    throw new FrostnetError('INVALID_INPUT', 'key attributes are bytes');
   if (ctx.kind !== 'dkg' && !ctx.base)
     throw new FrostnetError('INVALID_INPUT', `${ctx.kind} needs the current key group`);
   if (ctx.kind === 'refresh') {
@@ -99,6 +110,8 @@ export function contextHash(ctx: CeremonyContext): Uint8Array {
     // group than the dealers hold runs another ceremony than theirs.
     base ? [groupKey(base).toBytes(true), groupDigest(base)] : [],
     ctx.proposal ?? new Uint8Array(),
+    // Appended only when given, so contexts without it hash as they always did.
+    ...(ctx.attributes ? [ctx.attributes] : []),
   );
 }
 

@@ -48,6 +48,9 @@ export function derivePath(root: ExtendedKey, path: readonly number[]): Derived 
   return { key: node.key, chainCode: node.chainCode, steps };
 }
 
+/** "m/0/5": a path as PSBT derivation fields and descriptors write it. */
+export const formatPath = (path: readonly number[]): string => ['m', ...path].join('/');
+
 /** Parses "m/0/5" or "0/5" into indexes; hardened markers are refused with a reason. */
 export function parsePath(path: string): number[] {
   const parts = path

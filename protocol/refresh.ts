@@ -116,6 +116,7 @@ export function createRefresh(
     self,
     base: g,
     ...(opts.proposal && { proposal: opts.proposal }),
+    ...(opts.attributes && { attributes: opts.attributes }),
   };
   validateContext(ctx);
   if (current.secret.identifier !== identifierOf(g, self))

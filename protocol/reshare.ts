@@ -206,6 +206,7 @@ export function createReshare(
     self,
     base,
     ...(opts.proposal && { proposal: opts.proposal }),
+    ...(opts.attributes && { attributes: opts.attributes }),
   };
   validateContext(ctx);
   checkGroupConsistency(base);

@@ -6,7 +6,7 @@
  * to that policy's tree instead (recovery.ts), and to nothing else.
  */
 import { bytesToHex, equalBytes, type Point, parsePoint, xOnly } from '../../protocol/curve.ts';
-import { derivePath, type ExtendedKey } from '../../protocol/derive.ts';
+import { derivePath, type ExtendedKey, formatPath } from '../../protocol/derive.ts';
 import { FrostnetError } from '../../protocol/errors.ts';
 import { type TweakStep, taprootStep, tweakPoint } from '../../protocol/tweak.ts';
 import type { NetworkName } from './network.ts';
@@ -25,8 +25,9 @@ export type Wallet = {
   readonly recovery?: RecoveryPolicy;
 };
 
-export const RECEIVE_BRANCH = 0;
-export const CHANGE_BRANCH = 1;
+import { CHANGE_BRANCH, RECEIVE_BRANCH } from '../domains.ts';
+
+export { CHANGE_BRANCH, RECEIVE_BRANCH };
 
 export type WalletKey = {
   /** Unhardened BIP32 path from the root. */
@@ -100,8 +101,7 @@ export function descriptorKey(wallet: Wallet, path: readonly number[]): WalletKe
   return { ...keyAtPath(wallet.root, path, recoveryTree.merkleRoot), recoveryTree };
 }
 
-/** "m/0/5": the path as PSBT derivation fields and descriptors write it. */
-export const formatPath = (path: readonly number[]): string => ['m', ...path].join('/');
+export { formatPath };
 
 /** hash160 of the compressed root key, first four bytes (BIP32 key identifier). */
 export const masterFingerprint = (root: ExtendedKey): Uint8Array => keyFingerprint(root.key);

@@ -11,6 +11,7 @@ import { bytesToHex, equalBytes, type Point, xOnly } from '../../protocol/curve.
 import { parsePath } from '../../protocol/derive.ts';
 import { blameOnThrow, FrostnetError } from '../../protocol/errors.ts';
 import type { TweakStep } from '../../protocol/tweak.ts';
+import { assertInDomain } from '../domains.ts';
 import { isP2trScript, p2trScript } from './address.ts';
 import { descriptorKey, formatPath, masterFingerprint, type Wallet, type WalletKey } from './keys.ts';
 import { bitcoinNetwork, type NetworkName } from './network.ts';
@@ -105,6 +106,10 @@ function claimedKey(
   const path = blameOnThrow('INVALID_INPUT', `${what}: derivation ${pathText}`, [], () =>
     parsePath(pathText),
   );
+  // Before anything is derived: an input of the wallet, and a change output, are receive or change keys only.
+  // A "change" output elsewhere (the raw-message branch, the EVM branch, any other path) would leave the
+  // wallet while counting as kept; a long path would cost a derivation step per index.
+  assertInDomain('bitcoin', path, what);
   const key = descriptorKey(wallet, path);
   const internal = xOnly(key.internalKey);
   if (!equalBytes(pubkey, internal) || (tapInternalKey && !equalBytes(tapInternalKey, internal)))

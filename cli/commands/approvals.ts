@@ -95,6 +95,7 @@ function detailLines(d: Details, label: Label): string[] {
   if (d.kind === 'psbt') return psbtLines(d);
   if (d.kind === 'typedData') return typedDataLines(d);
   if (d.kind === 'proposal') return proposalLines(d, label);
+  if (d.kind === 'drill') return [`recovery drill, ${d.scheme}`, `  challenge  ${d.challenge}`];
   return [
     `raw message, ${d.scheme}, key ${d.path}${d.taproot ? ' (Taproot output key)' : ''}`,
     `  message    ${d.message}`,

@@ -6,30 +6,31 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import type { Client } from '../client.ts';
 import { type Command, defineCommand } from '../command.ts';
-import type { KeyView } from '../keyview.ts';
+import { type KeyView, keyNetwork } from '../keyview.ts';
 import { CliError, UsageError } from '../output.ts';
 import { fetchKey } from '../signing.ts';
 
 const NETWORK_OPTION = {
   type: 'string',
   arg: 'NET',
-  help: 'mainnet (default), testnet, signet or regtest',
+  help: "the key's own network (the default); another is refused",
 } as const;
 const KEY_OPTION = { type: 'string', arg: 'NAME', required: true, help: 'the key group' } as const;
 
-/** The wallet a key group is: its root (group key + chain code) on a network. */
+/** The wallet a key group is: its root (group key + chain code) on the key's own network. */
 async function walletOf(key: KeyView, network: string | undefined) {
   const [{ walletRoot }, { parseNetwork }, { hexToBytes }] = await Promise.all([
     import('../../chains/bitcoin/keys.ts'),
     import('../../chains/bitcoin/network.ts'),
     import('../../protocol/curve.ts'),
   ]);
-  let net: ReturnType<typeof parseNetwork>;
-  try {
-    net = parseNetwork(network ?? 'mainnet');
-  } catch (e) {
-    throw new UsageError('btc', `--network: ${(e as Error).message}`);
-  }
+  if (network !== undefined)
+    try {
+      parseNetwork(network);
+    } catch (e) {
+      throw new UsageError('btc', `--network: ${(e as Error).message}`);
+    }
+  const net = parseNetwork(keyNetwork(key, network, 'btc'));
   return { root: walletRoot(hexToBytes(key.groupKey), hexToBytes(key.chainCode)), network: net };
 }
 

@@ -58,7 +58,14 @@ const drill = defineCommand({
     const tryCombination = async (signers: string[]): Promise<Outcome> => {
       try {
         const message = randomBytes(32).toString('hex');
-        const r = await signMessage(c, key, { message, scheme, path: [], taproot: false, signers });
+        const r = await signMessage(c, key, {
+          message,
+          scheme,
+          domain: 'drill',
+          path: [],
+          taproot: false,
+          signers,
+        });
         const same = r.signers.length === signers.length && r.signers.every((s) => signers.includes(s));
         if (r.verified && same) return { signers, ok: true, signature: r.signature };
         const why = r.verified ? `signed by ${names(r.signers)} instead` : 'the signature does not verify';

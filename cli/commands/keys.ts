@@ -2,7 +2,7 @@
 import type { Client } from '../client.ts';
 import { type Command, defineCommand, integerOption, listOption } from '../command.ts';
 import { CUSTODY_OPTIONS, proposalBody } from '../custody.ts';
-import { asKeyView, type KeyView, type WalletInfo, walletInfo } from '../keyview.ts';
+import { asKeyView, type KeyView, keyNetwork, type WalletInfo, walletInfo } from '../keyview.ts';
 import { CliError, type Output, table, UsageError } from '../output.ts';
 import { PartyBook } from '../parties.ts';
 import { fetchKey } from '../signing.ts';
@@ -10,7 +10,7 @@ import { fetchKey } from '../signing.ts';
 const NETWORK_OPTION = {
   type: 'string',
   arg: 'NETWORK',
-  help: 'Bitcoin network of the address shown: mainnet, testnet, signet or regtest (default mainnet)',
+  help: 'Bitcoin network of the key: mainnet, testnet, signet or regtest (default mainnet); stored with the key',
 } as const;
 
 const FACTORY_OPTION = {
@@ -22,8 +22,8 @@ const FACTORY_OPTION = {
 
 /** Checks --network and --evm-factory before anything runs (a typo must not cost a ceremony). */
 async function walletOptions(cmd: string, v: { network?: string; 'evm-factory'?: string }) {
-  const network = v.network ?? 'mainnet';
-  if (v.network !== undefined) {
+  const network = v.network?.trim().toLowerCase();
+  if (network !== undefined) {
     // Loaded only here: bitcoinjs takes a while to load, and listing keys does without it.
     const { isNetworkName, NETWORK_NAMES } = await import('../../chains/bitcoin/network.ts');
     if (!isNetworkName(network))
@@ -91,9 +91,13 @@ const keygen = defineCommand({
       `DKG for key ${values.name}, ${threshold}-of-${parties.length}: ${parties.map((p) => book.short(p)).join(', ')}`,
     );
     const key = asKeyView(
-      await c.run('/v1/keys', { name: values.name, threshold, parties }, (line) => out.note(`  ${line}`)),
+      await c.run(
+        '/v1/keys',
+        { name: values.name, threshold, parties, ...(network && { network }) },
+        (line) => out.note(`  ${line}`),
+      ),
     );
-    const wallet = await walletInfo(key, network, factory);
+    const wallet = await walletInfo(key, keyNetwork(key, network, 'keygen'), factory);
     out.result({ ...key, wallet }, () => describeKey(key, wallet, book));
     return 0;
   },
@@ -116,9 +120,10 @@ const keys = defineCommand({
       list.length === 0
         ? 'no keys yet; create one with "frostnet keygen"'
         : table([
-            ['NAME', 'STATE', 'THRESHOLD', 'EPOCH', 'GROUP KEY'],
+            ['NAME', 'NETWORK', 'STATE', 'THRESHOLD', 'EPOCH', 'GROUP KEY'],
             ...list.map((k) => [
               k.name,
+              k.network ?? '-',
               k.state,
               `${k.threshold}-of-${k.members.length}`,
               String(k.epoch),
@@ -134,11 +139,11 @@ async function showKey(
   c: Client,
   name: string,
   out: Output,
-  network: string,
+  network: string | undefined,
   factory?: string,
 ): Promise<number> {
   const [key, book] = await Promise.all([fetchKey(c, name), PartyBook.load(c)]);
-  const wallet = await walletInfo(key, network, factory);
+  const wallet = await walletInfo(key, keyNetwork(key, network, 'keys'), factory);
   out.result({ ...key, wallet }, () => describeKey(key, wallet, book));
   return 0;
 }

@@ -1,6 +1,7 @@
 /** `sign`: a message signed by the network, verified here before it is printed. */
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { RAW_BRANCH } from '../../chains/domains.ts';
 import type { Scheme } from '../../protocol/sign.ts';
 import { type Command, defineCommand, listOption } from '../command.ts';
 import { CliError, UsageError } from '../output.ts';
@@ -72,9 +73,10 @@ const sign = defineCommand({
   usage:
     '--key NAME (--message HEX | --file FILE) [--scheme bip340|rfc9591] [--signers ID|NAME,...] [--path 0/5] [--taproot]',
   details: [
-    'The message is signed as given (BIP340 signs any length; sign a 32-byte hash for on-chain use). With',
-    "--path the key is the group key's unhardened BIP32 child, with --taproot its BIP341 output key (no script",
-    'path). The signature is verified here before it is printed.',
+    'Raw messages are off unless every signer\'s policy sets "rawMessages": true. They sign under the key\'s',
+    'raw-message branch m/5390679 only (its key, or with --path an unhardened child below it, with --taproot its',
+    'BIP341 output key), never a key of the wallet, the EVM accounts or custody proposals: a raw signature is',
+    'useless for spending or for acting for the account. The signature is verified here before it is printed.',
   ].join('\n'),
   daemon: 'request',
   options: {
@@ -87,7 +89,11 @@ const sign = defineCommand({
       arg: 'ID,...',
       help: 'only these parties may sign (peer ids or names; "self")',
     },
-    path: { type: 'string', arg: 'PATH', help: 'derive the key along this unhardened path, e.g. 0/5' },
+    path: {
+      type: 'string',
+      arg: 'PATH',
+      help: 'derive the key along this unhardened path below the raw-message branch, e.g. 0/5',
+    },
     taproot: { type: 'boolean', help: 'sign for the Taproot output key (bip340 only)' },
   },
   async run({ values, out, client }) {
@@ -107,7 +113,7 @@ const sign = defineCommand({
         'sign',
         `key ${key.name} needs ${key.threshold} signers; --signers names ${signers.length}`,
       );
-    const r = await signMessage(c, key, { message, scheme, path, taproot, signers }, (line) =>
+    const r = await signMessage(c, key, { message, scheme, domain: 'raw', path, taproot, signers }, (line) =>
       out.note(`  ${line}`),
     );
     if (!r.verified)
@@ -116,7 +122,7 @@ const sign = defineCommand({
         `the signature the daemon returned does not verify under ${r.publicKey}`,
         'do not use it; check the daemon and its peers, and report this',
       );
-    const pathText = path.length > 0 ? `m/${path.join('/')}` : 'm';
+    const pathText = ['m', RAW_BRANCH, ...path].join('/');
     out.result({ key: key.name, scheme, message, path, taproot, ...r }, () =>
       [
         `signature       ${r.signature}`,

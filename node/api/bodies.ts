@@ -3,7 +3,7 @@
  * the field named (`"threshold" must be an integer from 2 to 3`), never accepted and failed later. What needs
  * the party's state (the members of a key, the configured peers) is passed in.
  */
-import { parseNetwork } from '../../chains/bitcoin/network.ts';
+import { DEFAULT_NETWORK, type NetworkName, parseNetwork } from '../../chains/bitcoin/network-names.ts';
 import { hexToBytes } from '../../protocol/curve.ts';
 import { FrostnetError } from '../../protocol/errors.ts';
 import { MAX_PROPOSAL_SECONDS } from '../../protocol/proposal.ts';
@@ -68,7 +68,9 @@ function committee(b: Record<string, unknown>, party: PartyView, o: { withSelf: 
 export function keygenBody(raw: unknown, party: PartyView) {
   const b = body(raw);
   const name = checked('name', () => validateKeyName(b.name));
-  return { name, ...committee(b, party, { withSelf: true }) };
+  const network: NetworkName =
+    b.network === undefined ? DEFAULT_NETWORK : checked('network', () => parseNetwork(b.network as string));
+  return { name, network, ...committee(b, party, { withSelf: true }) };
 }
 
 /** How long the custody proposal of a refresh, reshare or repair stays valid: `expiresInSeconds`. */
@@ -145,17 +147,27 @@ export function peerBody(raw: unknown, party: PartyView) {
 }
 
 /**
- * POST /v1/keys/:name/sign: exactly one of a raw message (hex, with an unhardened path and a Taproot flag), a
- * PSBT (base64, with its network) or EIP-712 typed data (with an account); signers, when given, are members of
- * the key (`members`).
+ * POST /v1/keys/:name/sign: exactly one of a raw message (hex, with an unhardened path below the raw-message
+ * branch and a Taproot flag), a drill challenge (hex), a PSBT (base64; its network, when given, must be the
+ * key's) or EIP-712 typed data (with an account); signers, when given, are members of the key.
  */
-export function signBody(raw: unknown, members: readonly string[]): { opts: SignOptions; finalize: boolean } {
+export function signBody(
+  raw: unknown,
+  key: { members: readonly string[]; network?: NetworkName },
+): { opts: SignOptions; finalize: boolean } {
   const b = body(raw);
+  const { members } = key;
   const scheme = checked('scheme', () => parseScheme(b.scheme ?? 'bip340'));
-  if (['message', 'psbt', 'typedData'].filter((k) => b[k] !== undefined).length !== 1)
-    throw new FrostnetError('BAD_REQUEST', 'give exactly one of "message", "psbt" or "typedData"');
+  if (['message', 'drill', 'psbt', 'typedData'].filter((k) => b[k] !== undefined).length !== 1)
+    throw new FrostnetError('BAD_REQUEST', 'give exactly one of "message", "drill", "psbt" or "typedData"');
   let payload: SignPayload;
-  if (b.message !== undefined) {
+  if (b.drill !== undefined) {
+    const challenge = hex(b.drill, 'drill');
+    if (challenge.length > MAX_MESSAGE_BYTES) bad('drill', `must be at most ${MAX_MESSAGE_BYTES} bytes`);
+    for (const f of ['path', 'taproot'])
+      if (b[f] !== undefined) bad(f, 'does not apply to a drill, which signs under the drill key');
+    payload = { drill: { challenge } };
+  } else if (b.message !== undefined) {
     const message = hex(b.message, 'message');
     if (message.length > MAX_MESSAGE_BYTES) bad('message', `must be at most ${MAX_MESSAGE_BYTES} bytes`);
     const path = array(b.path ?? [], 'path', bad);
@@ -170,8 +182,17 @@ export function signBody(raw: unknown, members: readonly string[]): { opts: Sign
   } else if (b.psbt !== undefined) {
     const text = nonEmptyString(b.psbt, 'psbt', bad);
     if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text) || text.length % 4 !== 0) bad('psbt', 'must be base64 text');
+    // The key's own network unless the body names one (which must then be the key's: the parties refuse others).
+    // A key from before the network was stored takes the body's, mainnet by default, as it always did.
     const network =
-      b.network === undefined ? 'mainnet' : checked('network', () => parseNetwork(b.network as string));
+      b.network === undefined
+        ? (key.network ?? DEFAULT_NETWORK)
+        : checked('network', () => parseNetwork(b.network as string));
+    if (key.network !== undefined && network !== key.network)
+      bad(
+        'network',
+        `is ${network}, but key is a ${key.network} key; its parties sign ${key.network} PSBTs only`,
+      );
     payload = { psbt: { psbt: Buffer.from(text, 'base64'), network } };
   } else {
     const json = typeof b.typedData === 'string' ? b.typedData : JSON.stringify(b.typedData);

@@ -4,6 +4,7 @@
  * before the handler, so a bad body is answered 400 before anything starts. Long ceremonies answer 202 with a
  * request id to follow (GET /v1/requests/:id?wait=ms, with change=1 until its next change).
  */
+import type { NetworkName } from '../../chains/bitcoin/network-names.ts';
 import { applyKeySignatures, finalizePsbt } from '../../chains/bitcoin/psbt.ts';
 import { bytesToHex } from '../../protocol/curve.ts';
 import { FrostnetError } from '../../protocol/errors.ts';
@@ -47,7 +48,7 @@ export interface ApiBackend {
   addPeer(p: { id: string; addrs: string[]; name?: string }): Promise<unknown>;
   keys(): KeyEntry[];
   key(name: string): KeyEntry | undefined;
-  dkg(name: string, threshold: number, parties: string[]): Promise<KeyShare>;
+  dkg(name: string, threshold: number, parties: string[], network: NetworkName): Promise<KeyShare>;
   sign(name: string, opts: SignOptions): Promise<SignOutcome>;
   refresh(name: string, report: CeremonyReport, opts: ProposalOptions): Promise<KeyShare>;
   reshare(
@@ -117,6 +118,7 @@ export function keyView(e: KeyEntry) {
   return {
     name: e.name,
     createdAt: e.createdAt,
+    network: e.network,
     state: e.active ? 'active' : 'pending',
     groupKey: bytesToHex(groupKey(g).toBytes(true)),
     chainCode: bytesToHex(g.chainCode),
@@ -166,14 +168,14 @@ export const ROUTES: readonly Route[] = [
     path: '/v1/keys',
     scope: 'request',
     body: (raw, { b }) => keygenBody(raw, party(b)),
-    handle: ({ b }, { name, threshold, parties }) => {
+    handle: ({ b }, { name, threshold, parties, network }) => {
       if (b.key(name))
         throw new FrostnetError('CONFLICT', `a key named ${name} already exists on this party`);
       return started(
         b.requests.start('keygen', async (progress) => {
-          progress(`DKG for ${name}: ${threshold}-of-${parties.length}`);
-          const share = await b.dkg(name, threshold, parties);
-          return keyView({ name, createdAt: new Date().toISOString(), active: share });
+          progress(`DKG for ${name}: ${threshold}-of-${parties.length} on ${network}`);
+          const share = await b.dkg(name, threshold, parties, network);
+          return keyView({ name, createdAt: new Date().toISOString(), network, active: share });
         }),
       );
     },
@@ -190,7 +192,7 @@ export const ROUTES: readonly Route[] = [
     scope: 'request',
     body: (raw, ctx) => {
       const e = knownKey(ctx);
-      return signBody(raw, (e.active ?? e.pending!).group.members);
+      return signBody(raw, { members: (e.active ?? e.pending!).group.members, network: e.network });
     },
     handle: ({ b, params }, { opts, finalize }) =>
       started(

@@ -17,6 +17,7 @@ import { randomBytes, scrypt as scryptCb } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { PrivateKey } from '@libp2p/interface';
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
+import { isNetworkName, type NetworkName } from '../../chains/bitcoin/network-names.ts';
 import { bytesToHex, Fn, G, hexToBytes } from '../../protocol/curve.ts';
 import { FrostnetError } from '../../protocol/errors.ts';
 import {
@@ -42,7 +43,15 @@ const MIN_PASSPHRASE = 12;
 export type BackupFile = {
   format: typeof BACKUP_FORMAT;
   version: 1;
-  key: { name: string; groupKey: string; epoch: number; threshold: number; members: string[] };
+  /** `network`: the key's Bitcoin network; absent in backups from before it was stored (mainnet). */
+  key: {
+    name: string;
+    groupKey: string;
+    epoch: number;
+    threshold: number;
+    members: string[];
+    network?: NetworkName;
+  };
   /** The ciphertext holds the party's identity key too. */
   identity?: true;
   kdf: ScryptParams & { name: 'scrypt'; salt: string };
@@ -81,8 +90,9 @@ const associatedData = (f: Pick<BackupFile, 'key' | 'identity' | 'kdf'>) =>
         f.kdf.r,
         f.kdf.p,
         f.kdf.salt,
-        // Only when set, so that files made before the field existed still open.
+        // Only when set, so that files made before the fields existed still open.
         ...(f.identity ? ['identity'] : []),
+        ...(f.key.network ? ['network', f.key.network] : []),
       ]),
   );
 
@@ -104,7 +114,7 @@ export async function sealBackup(
   share: KeyShare,
   party: string,
   passphrase: string,
-  opts: { kdf?: ScryptParams; identity?: PrivateKey } = {},
+  opts: { kdf?: ScryptParams; identity?: PrivateKey; network?: NetworkName } = {},
 ): Promise<BackupFile> {
   checkPassphrase(passphrase);
   if (opts.identity && peerIdOf(opts.identity) !== party)
@@ -117,6 +127,7 @@ export async function sealBackup(
       epoch: g.epoch,
       threshold: g.threshold,
       members: [...g.members],
+      ...(opts.network && { network: opts.network }),
     },
     ...(opts.identity ? { identity: true as const } : {}),
     kdf: { name: 'scrypt', ...(opts.kdf ?? DEFAULT_SCRYPT), salt: randomBytes(16).toString('hex') },
@@ -157,6 +168,7 @@ function parseFile(v: unknown): BackupFile {
     Number.isSafeInteger(k.epoch) &&
     Number.isSafeInteger(k.threshold) &&
     Array.isArray(k.members) &&
+    (k.network === undefined || isNetworkName(k.network)) &&
     kdf?.name === 'scrypt' &&
     Number.isInteger(kdf.N) &&
     kdf.N >= 2 ** 14 &&
@@ -184,6 +196,8 @@ export type OpenedBackup = {
   party: string;
   /** The party's identity, when the backup was made with it. */
   identity?: PrivateKey;
+  /** Undefined in a backup of a key with no network stored. */
+  network?: NetworkName;
 };
 
 /** Decrypts a backup file; WRONG_PASSPHRASE when it does not open (wrong passphrase or an altered file). */
@@ -211,7 +225,13 @@ export async function openBackup(file: unknown, passphrase: string): Promise<Ope
   const identity = plain.identity === undefined ? undefined : unmarshalIdentity(hexToBytes(plain.identity));
   if ((identity !== undefined) !== (f.identity === true) || (identity && peerIdOf(identity) !== plain.party))
     throw new FrostnetError('INVALID_INPUT', 'the backup identity is not the one its header names');
-  return { name: validateKeyName(f.key.name), share, party: plain.party, identity };
+  return {
+    name: validateKeyName(f.key.name),
+    share,
+    party: plain.party,
+    identity,
+    network: f.key.network,
+  };
 }
 
 export type BackupsOptions = {
@@ -240,6 +260,7 @@ export class Backups {
     const file = await sealBackup(name, share, this.o.self, passphrase, {
       kdf: this.o.kdf,
       identity: withIdentity ? this.o.identity : undefined,
+      network: this.o.keys.get(name)?.network,
     });
     this.o.log.info('backup exported', { key: name, epoch: share.group.epoch });
     return file;
@@ -250,7 +271,7 @@ export class Backups {
    * backup's epoch is the current one: at least t-1 of them hold it, and none holds a later one.
    */
   async import(file: unknown, passphrase: string): Promise<RestoreOutcome> {
-    const { name, share } = await openBackup(file, passphrase);
+    const { name, share, network } = await openBackup(file, passphrase);
     const { self, keys, ceremonies } = this.o;
     const g = share.group;
     if (!g.members.includes(self) || share.secret.identifier !== identifierOf(g, self))
@@ -285,7 +306,7 @@ export class Backups {
         silent,
       );
     }
-    await keys.restore(name, share);
+    await keys.restore(name, share, network);
     this.o.log.info('backup restored', { key: name, epoch: g.epoch, confirmedBy: confirmedBy.length });
     return { name, epoch: g.epoch, groupKey: bytesToHex(groupKey(g).toBytes(true)), confirmedBy };
   }

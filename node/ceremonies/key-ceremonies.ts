@@ -15,6 +15,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { DEFAULT_NETWORK, type NetworkName } from '../../chains/bitcoin/network-names.ts';
 import type { CeremonyContext } from '../../protocol/context.ts';
 import { bytesToHex, equalBytes } from '../../protocol/curve.ts';
 import { createDkg } from '../../protocol/dkg.ts';
@@ -61,6 +62,7 @@ import {
 } from '../storage/keystore.ts';
 import type { Envelope } from '../transport/wire.ts';
 import { Confirmations, renouncementStatement } from './certificates.ts';
+import { keyAttributes, wireNetwork } from './key-network.ts';
 import {
   type ApproveProposal,
   type CeremonyReport,
@@ -150,6 +152,7 @@ export class KeyCeremonies {
     threshold: number,
     members: string[],
     report: CeremonyReport = {},
+    network: NetworkName = DEFAULT_NETWORK,
   ): Promise<KeyShare> {
     validateKeyName(name);
     validateParameters(threshold, members);
@@ -163,6 +166,7 @@ export class KeyCeremonies {
       members,
       groupKey: new Uint8Array(),
       epoch: 0,
+      network,
     };
     return (await this.initiate('DKG', randomBytes(32), invite, members, report)) as KeyShare;
   }
@@ -224,6 +228,7 @@ export class KeyCeremonies {
       groupKey: groupKey(g).toBytes(true),
       epoch: g.epoch,
       proposal: signed,
+      network: this.networkOf(name),
     };
     return (await this.initiate('REFRESH', signed.proposal.sessionId, invite, g.members, report)) as KeyShare;
   }
@@ -279,10 +284,16 @@ export class KeyCeremonies {
       dealers,
       currentGroup: JSON.stringify(keyGroupToJSON(g)),
       proposal: signed,
+      network: this.networkOf(name),
     };
     const participants = union(dealers, members);
     const result = await this.initiate('RESHARE', signed.proposal.sessionId, invite, participants, report);
     return { result, dealers, notErased };
+  }
+
+  /** The network of a key this party holds, as an invite carries it ("" for none stored). */
+  private networkOf(name: string): string {
+    return this.o.keys.get(name)?.network ?? '';
   }
 
   /** `m` can deal from `g`: it holds a share of its epoch, lists the same members, and settles nothing. */
@@ -426,9 +437,18 @@ export class KeyCeremonies {
     sessionId: Uint8Array,
     invite: CeremonyInvite,
     from: string,
-  ): { vss: VssCeremony<ReshareResult>; create: boolean; participants?: string[] } {
+  ): {
+    vss: VssCeremony<ReshareResult>;
+    create: boolean;
+    participants?: string[];
+    network: NetworkName | undefined;
+  } {
     const name = invite.keyName;
     const entry = this.o.keys.get(name);
+    // A member keeps the network it holds; a newcomer takes the invite's. Both bind it into the context, so the
+    // ceremony fails unless every party has the same.
+    const network = entry ? entry.network : wireNetwork(invite.network, from);
+    const attributes = keyAttributes(network);
     if (ceremony === 'DKG') {
       if (entry) throw new FrostnetError('CONFLICT', `a key named ${name} already exists here`);
       const ctx: CeremonyContext = {
@@ -438,8 +458,9 @@ export class KeyCeremonies {
         dealers: invite.members,
         receivers: invite.members,
         self: this.o.self,
+        attributes,
       };
-      return { vss: createDkg(ctx), create: true };
+      return { vss: createDkg(ctx), create: true, network };
     }
     if (entry?.pending) throw new FrostnetError('CONFLICT', `key ${name} has an unsettled epoch`);
     const mine = entry?.active;
@@ -463,8 +484,9 @@ export class KeyCeremonies {
         ...share.group.members,
       ]);
       return {
-        vss: createRefresh(sessionId, this.o.self, share, { proposal: proposalDigest(p) }),
+        vss: createRefresh(sessionId, this.o.self, share, { proposal: proposalDigest(p), attributes }),
         create: false,
+        network,
       };
     }
     const base = this.currentGroupOf(invite, from);
@@ -484,9 +506,10 @@ export class KeyCeremonies {
         );
       const p = this.approved('reshare', signed, invite, sessionId, mine.group, from, plan.dealers);
       return {
-        vss: createReshare(sessionId, this.o.self, mine, plan, { proposal: proposalDigest(p) }),
+        vss: createReshare(sessionId, this.o.self, mine, plan, { proposal: proposalDigest(p), attributes }),
         create: false,
         participants,
+        network,
       };
     }
     if (base.members.includes(this.o.self))
@@ -500,9 +523,10 @@ export class KeyCeremonies {
     // exactly that group.
     const p = this.approved('reshare', signed, invite, sessionId, base, from, plan.dealers);
     return {
-      vss: createReshare(sessionId, this.o.self, base, plan, { proposal: proposalDigest(p) }),
+      vss: createReshare(sessionId, this.o.self, base, plan, { proposal: proposalDigest(p), attributes }),
       create: true,
       participants,
+      network,
     };
   }
 
@@ -560,7 +584,7 @@ export class KeyCeremonies {
     const name = invite.keyName;
     if (this.running.has(name))
       throw new FrostnetError('CONFLICT', `a ceremony for key ${name} is already running`);
-    const { vss, create, participants } = this.ceremonyFor(ceremony, sessionId, invite, initiator);
+    const { vss, create, participants, network } = this.ceremonyFor(ceremony, sessionId, invite, initiator);
     const started = this.clock();
     const log = this.o.log.child({ ceremony, key: name, session: bytesToHex(sessionId).slice(0, 16) });
     const session = new VssSession({
@@ -572,7 +596,7 @@ export class KeyCeremonies {
       send: this.o.send,
       signatures: this.o.signatures,
       onPrepared: (outcome, c) =>
-        this.o.keys.setPending(name, outcome, { create, participants, confirmations: c.toJSON() }),
+        this.o.keys.setPending(name, outcome, { create, participants, confirmations: c.toJSON(), network }),
       onCommitted: (c) => this.o.keys.setPendingConfirmations(name, c.toJSON()),
       onResult: async (_outcome, certificate) => {
         await this.o.keys.activatePending(name, certificate.toJSON());

@@ -14,6 +14,7 @@
  * its own that the lost party is a member of its group, so the new identity gets a share only when t members
  * vouched for it; the coordinator asks only helpers whose member lists match its own, so that none refuses.
  */
+import type { NetworkName } from '../../chains/bitcoin/network-names.ts';
 import { bytesToHex, equalBytes } from '../../protocol/curve.ts';
 import { type ErrorCode, FrostnetError, isFrostnetError } from '../../protocol/errors.ts';
 import {
@@ -34,6 +35,7 @@ import { parsePeerId } from '../storage/identity.ts';
 import { type KeyStore, validateKeyName } from '../storage/keystore.ts';
 import type { Envelope } from '../transport/wire.ts';
 import { holdsMembership, holdsShare, type KeyCeremonies, type ProposalOptions } from './key-ceremonies.ts';
+import { wireNetwork } from './key-network.ts';
 import { type CeremonyReport, checkInvitedProposal } from './proposals.ts';
 
 /** Codes a participant's abort may carry on; anything else reads as a failed repair. */
@@ -47,7 +49,10 @@ const ABORT_CODES: readonly ErrorCode[] = [
   'EPOCH_MISMATCH',
 ];
 
-type Role = { kind: 'helper'; share: KeyShare } | { kind: 'lost'; group: KeyGroup; keyName: string };
+/** `network`: the key's, a helper's own or the lost party's from the invite (undefined: none stored). */
+type Role =
+  | { kind: 'helper'; share: KeyShare; network: NetworkName | undefined }
+  | { kind: 'lost'; group: KeyGroup; keyName: string; network: NetworkName | undefined };
 
 type RepairSessionOptions = {
   sessionId: Uint8Array;
@@ -58,7 +63,7 @@ type RepairSessionOptions = {
   role: Role;
   send: Send;
   /** Stores the repaired share (lost party only). */
-  store: (keyName: string, share: KeyShare) => Promise<void>;
+  store: (keyName: string, share: KeyShare, network: NetworkName | undefined) => Promise<void>;
   roundTimeoutMs: number;
   log: Logger;
 };
@@ -131,6 +136,13 @@ class RepairSession implements Session {
             `${from} holds another key group than the repair names; no share is accepted`,
             [from],
           );
+        const network = wireNetwork(m.network, from);
+        if (network !== role.network)
+          throw new FrostnetError(
+            'INVALID_INPUT',
+            `${from} holds the key with network ${network ?? '(none)'}, the repair invite says ${role.network ?? '(none)'}; no share is accepted`,
+            [...new Set([this.o.coordinator, from])],
+          );
         this.once(this.sigmas, from, m.sigma);
         this.maybeRepair(role);
       } else if (this.isCoordinator && env.round === ROUND.repairDone && from === plan.lost) {
@@ -161,7 +173,11 @@ class RepairSession implements Session {
     this.sentSigma = true;
     const sigma = repairStep2(plan.helpers, this.deltas);
     this.deltas.clear();
-    this.sendTo(plan.lost, ROUND.repairSigma, codecs.repairSigma.encode({ sigma, groupDigest: this.digest }));
+    this.sendTo(
+      plan.lost,
+      ROUND.repairSigma,
+      codecs.repairSigma.encode({ sigma, groupDigest: this.digest, network: this.o.role.network ?? '' }),
+    );
     // The coordinator waits for the lost party's word; the other helpers are done.
     if (!this.isCoordinator) this.finish(undefined);
   }
@@ -172,7 +188,7 @@ class RepairSession implements Session {
     if (this.repairing || !plan.helpers.every((h) => this.sigmas.has(h))) return;
     this.repairing = true;
     const share = repairStep3(role.group, plan, this.sigmas);
-    this.o.store(role.keyName, share).then(
+    this.o.store(role.keyName, share, role.network).then(
       () => {
         this.sendTo(
           this.o.coordinator,
@@ -340,12 +356,22 @@ export class Repairs {
       helpers,
       group: JSON.stringify(keyGroupToJSON(g)),
       proposal,
+      network: keys.get(name)?.network ?? '',
     };
     const { sessionId } = proposal.proposal;
     // No refresh or reshare of the key may race the repair: it rebuilds a share of this very epoch.
     return ceremonies.whileIdle(name, async () => {
       const current = keys.settled(name);
-      const session = this.session(sessionId, self, { lost, helpers }, { kind: 'helper', share: current });
+      const session = this.session(
+        sessionId,
+        self,
+        { lost, helpers },
+        {
+          kind: 'helper',
+          share: current,
+          network: keys.get(name)?.network,
+        },
+      );
       this.checkApproved(invite, sessionId, current.group, self);
       session.start();
       this.o.router.add('REPAIR', sessionId, session);
@@ -425,7 +451,7 @@ export class Repairs {
       plan,
       role,
       send: this.o.send,
-      store: (keyName, share) => this.o.keys.restore(keyName, share),
+      store: (keyName, share, network) => this.o.keys.restore(keyName, share, network),
       roundTimeoutMs: this.o.roundTimeoutMs,
       log: this.o.log.child({ ceremony: 'REPAIR', session: bytesToHex(sessionId).slice(0, 16) }),
     });
@@ -477,7 +503,7 @@ export class Repairs {
       if (self !== inv.lost) {
         const share = this.helperShare(inv, from);
         this.checkApproved(inv, sessionId, share.group, from);
-        return { kind: 'helper', share };
+        return { kind: 'helper', share, network: keys.get(inv.keyName)?.network };
       }
       const group = parseGroup(inv);
       if (inv.helpers.length < group.threshold || inv.helpers.some((h) => !group.members.includes(h)))
@@ -492,7 +518,7 @@ export class Repairs {
           `this party holds key ${inv.keyName}; there is nothing to repair`,
         );
       this.checkApproved(inv, sessionId, group, from);
-      return { kind: 'lost', group, keyName: inv.keyName };
+      return { kind: 'lost', group, keyName: inv.keyName, network: wireNetwork(inv.network, from) };
     } catch (e) {
       sendAbort(
         { sessionId, self, send: this.o.send, log: this.o.log },

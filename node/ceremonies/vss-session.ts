@@ -154,6 +154,13 @@ export class VssSession<R> implements Session {
         `${from}, new to the key, runs another ceremony than this one: the invite from ${initiator} described another key group to it, or it lies`,
         [initiator, from],
       );
+    // A DKG's context (threshold, members, the key's network) is what the initiator's invite said to each.
+    if (this.o.vss.ctx.kind === 'dkg' && !this.isInitiator && from !== initiator)
+      throw new FrostnetError(
+        'WRONG_CONTEXT',
+        `${from} runs another DKG than the invite from ${initiator} describes: the invites differ, or ${from} lies`,
+        [initiator, from],
+      );
     throw new FrostnetError('WRONG_CONTEXT', `${from} sent a round 1 of another ceremony`, [from]);
   }
 

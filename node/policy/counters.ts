@@ -12,8 +12,13 @@
  */
 import { FrostnetError } from '../../protocol/errors.ts';
 import { readJsonFile, writeJsonFile } from '../storage/json-file.ts';
-import type { Spend } from './describe.ts';
 import type { Usage } from './evaluate.ts';
+
+/** The amount a request moves and in what (a rolling limit's counter): sent satoshis, or wei of value. */
+export type Spend = { asset: string; amount: bigint };
+
+/** A key's one Bitcoin counter; EVM value counts per chain id ("evm:<id>"), which the signed data fixes. */
+export const BITCOIN_ASSET = 'bitcoin';
 
 export const HOUR_MS = 3_600_000;
 export const DAY_MS = 24 * HOUR_MS;
@@ -153,5 +158,10 @@ function parseState(raw: unknown, file: string): State {
         Number.isFinite(x.at),
     );
   if (!ok) throw bad();
-  return { version: 1, accepted: s.accepted, signed: s.signed };
+  // Files from before the network was a property of the key counted Bitcoin per network label
+  // ("bitcoin:mainnet"): every one of them is the key's single Bitcoin counter now.
+  const signed = s.signed.map((x) =>
+    x.asset.startsWith(`${BITCOIN_ASSET}:`) ? { ...x, asset: BITCOIN_ASSET } : x,
+  );
+  return { version: 1, accepted: s.accepted, signed };
 }

@@ -6,10 +6,11 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 import { Interface } from 'ethers';
 import { estimateWeight } from '../../chains/bitcoin/build.ts';
-import { formatPath } from '../../chains/bitcoin/keys.ts';
 import { bytesToHex } from '../../protocol/curve.ts';
+import { formatPath } from '../../protocol/derive.ts';
 import { type ProposalKind, proposalChange } from '../../protocol/proposal.ts';
 import type { ResolvedRequest } from '../signing/targets.ts';
+import { BITCOIN_ASSET, type Spend } from './counters.ts';
 
 /**
  * A stable id of what is signed: the key and every message with its scheme (plus the derivation of a raw
@@ -50,6 +51,8 @@ export type RawDetails = {
   taproot: boolean;
 };
 
+export type DrillDetails = { kind: 'drill'; scheme: string; challenge: string };
+
 export type PsbtDetails = {
   kind: 'psbt';
   network: string;
@@ -88,7 +91,7 @@ export type TypedDataDetails = {
   deadline: string;
 } & (
   | { action: 'Execute'; to: string; value: string; data: string; selector?: string; call?: string }
-  | { action: 'RotateKey'; newKey: string }
+  | { action: 'RotateKey'; oldKey: string; newKey: string }
 );
 
 /** A custody proposal: what it changes of who holds the key, as this party reads it against its own group. */
@@ -111,7 +114,7 @@ export type ProposalDetails = {
   session: string;
 };
 
-export type Details = RawDetails | PsbtDetails | TypedDataDetails | ProposalDetails;
+export type Details = RawDetails | DrillDetails | PsbtDetails | TypedDataDetails | ProposalDetails;
 
 /** The decoded request, JSON-safe. */
 export function describe(r: ResolvedRequest): Details {
@@ -123,6 +126,8 @@ export function describe(r: ResolvedRequest): Details {
       path: formatPath(r.path),
       taproot: r.taproot,
     };
+  if (r.kind === 'drill')
+    return { kind: 'drill', scheme: r.targets[0].scheme, challenge: bytesToHex(r.challenge) };
   if (r.kind === 'psbt') {
     const s = r.summary;
     return {
@@ -175,7 +180,13 @@ export function describe(r: ResolvedRequest): Details {
     nonce: a.fields.nonce.toString(),
     deadline: a.fields.deadline.toString(),
   };
-  if (a.kind === 'RotateKey') return { ...base, action: 'RotateKey', newKey: bytesToHex(a.fields.newKey) };
+  if (a.kind === 'RotateKey')
+    return {
+      ...base,
+      action: 'RotateKey',
+      oldKey: bytesToHex(r.accountKey),
+      newKey: bytesToHex(a.fields.newKey),
+    };
   const { to, value, data } = a.fields;
   const selector = selectorOf(data);
   const call = decodeCall(data);
@@ -229,11 +240,10 @@ export function decodeCall(data: string): string | undefined {
   }
 }
 
-/** The amount a request moves and in what (a rolling limit's counter): sent satoshis, or wei of value. */
-export type Spend = { asset: string; amount: bigint };
-
+/** The amount a request moves and in what asset, as this party decoded it. */
 export function spendOf(r: ResolvedRequest): Spend | undefined {
-  if (r.kind === 'psbt') return { asset: `bitcoin:${r.network}`, amount: r.summary.sent };
+  // One Bitcoin counter per key: the network is the key's own, not a label of the request.
+  if (r.kind === 'psbt') return { asset: BITCOIN_ASSET, amount: r.summary.sent };
   if (r.kind === 'typedData' && r.action.kind === 'Execute')
     return { asset: `evm:${r.action.account.chainId}`, amount: r.action.fields.value };
   return undefined;
@@ -242,6 +252,7 @@ export function spendOf(r: ResolvedRequest): Spend | undefined {
 /** One line for logs and tables. */
 export function summaryLine(d: Details): string {
   if (d.kind === 'raw') return `raw message ${d.message.slice(0, 16)}… (${d.scheme}, ${d.path})`;
+  if (d.kind === 'drill') return `recovery drill ${d.challenge.slice(0, 16)}… (${d.scheme})`;
   if (d.kind === 'proposal') {
     const change = [
       d.added.length && `adds ${d.added.join(', ')}`,
@@ -254,6 +265,7 @@ export function summaryLine(d: Details): string {
     const pays = d.outputs.filter((o) => !o.change).map((o) => `${o.amount} sat to ${o.address ?? o.script}`);
     return `PSBT on ${d.network}: ${pays.join(', ') || 'no payment'}; fee ${d.fee} sat`;
   }
-  if (d.action === 'RotateKey') return `EIP-712 RotateKey on chain ${d.chainId} for ${d.account}`;
+  if (d.action === 'RotateKey')
+    return `EIP-712 RotateKey on chain ${d.chainId} for ${d.account}: key ${d.oldKey} -> ${d.newKey}`;
   return `EIP-712 Execute on chain ${d.chainId}: ${d.value} wei to ${d.to}${d.call ? `, ${d.call}` : d.selector && d.selector !== '0x' ? `, call ${d.selector}` : ''}`;
 }

@@ -57,8 +57,14 @@ export function evaluate(rules: Rules | undefined, s: Subject, usage: Usage): Ve
       `${usage.requestsLastHour} requests of this key in the past hour already; the limit is ${rules.requestsPerHour}`,
     );
 
-  let hold: Hold = rules.requireApproval ? { approval: 'every request of this key needs approval' } : {};
-  if (r.kind === 'raw') {
+  // A drill's signature is worthless outside the drill: no operator is asked to approve one.
+  let hold: Hold =
+    rules.requireApproval && r.kind !== 'drill'
+      ? { approval: 'every request of this key needs approval' }
+      : {};
+  if (r.kind === 'drill') {
+    if (!rules.drills) deny.push('recovery drills are off for this key');
+  } else if (r.kind === 'raw') {
     if (!rules.rawMessages) deny.push('raw message signing is off for this key');
   } else if (r.kind === 'proposal') {
     hold = merge(hold, ceremony(rules.ceremonies[r.proposal.kind], r, s, deny));
@@ -171,9 +177,12 @@ function evm(e: EvmRules, r: TypedDataRequest, usage: Usage, deny: string[]): Ho
   const a = r.action;
   if (e.chainIds && !e.chainIds.includes(a.account.chainId))
     deny.push(`chain id ${a.account.chainId} is not allowed (allowed: ${e.chainIds.join(', ')})`);
-  if (e.actions && !e.actions.includes(a.kind))
+  if (!e.actions.includes(a.kind))
     deny.push(`EVM action ${a.kind} is not allowed (allowed: ${e.actions.join(', ')})`);
-  if (a.kind !== 'Execute') return {};
+  if (a.kind === 'RotateKey')
+    return e.rotateKeyRequiresApproval
+      ? { approval: 'a key rotation hands the account to another key and needs approval' }
+      : {};
   const { to, data } = a.fields;
   if (e.targets && !e.targets.includes(to.toLowerCase()))
     deny.push(`target ${to} is not an allowed contract`);

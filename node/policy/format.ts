@@ -50,7 +50,10 @@ export type EvmAction = 'Execute' | 'RotateKey';
 
 export type EvmRules = {
   readonly chainIds?: readonly bigint[];
-  readonly actions?: readonly EvmAction[];
+  /** The account actions this key may sign, by name: DEFAULT_EVM_ACTIONS where the file says nothing. */
+  readonly actions: readonly EvmAction[];
+  /** A RotateKey hands the account to another key: held for this party's operator unless set to false. */
+  readonly rotateKeyRequiresApproval: boolean;
   /** Lower-case 0x addresses. */
   readonly targets?: readonly string[];
   /** Lower-case 0x + 8 hex digits, or "0x" for a call without data (a plain transfer). */
@@ -81,9 +84,15 @@ export const DEFAULT_CEREMONIES: CeremonyRules = {
   repair: { allow: true, requireApproval: true },
 };
 
+/** Only execute: a key rotation hands the account to another key and must be allowed by name. */
+export const DEFAULT_EVM_ACTIONS: readonly EvmAction[] = ['Execute'];
+
 export type Rules = {
   readonly schemes?: readonly Scheme[];
+  /** Raw messages, below the raw-message branch only (chains/domains.ts); off unless the file turns them on. */
   readonly rawMessages: boolean;
+  /** Recovery drill signatures (the drill's own key, worthless elsewhere); on unless the file turns them off. */
+  readonly drills: boolean;
   /** Peer ids allowed to request; "self" stands for this party's own (local) requests. */
   readonly requesters?: readonly string[];
   readonly requestsPerHour?: number;
@@ -102,12 +111,16 @@ export type PolicyFile = {
   readonly keys: Readonly<Record<string, Rules>>;
 };
 
-/** No file: no rules, every request is allowed (and still audited). */
+/**
+ * No file: the defaults of an empty rule set. PSBTs, EVM executes and drills are allowed (and audited); raw
+ * messages are off, key rotations held for approval, reshares and repairs held for approval.
+ */
 export const NO_RULES: Rules = {
-  rawMessages: true,
+  rawMessages: false,
+  drills: true,
   requireApproval: false,
   bitcoin: { changeToSelf: false, maxChangeIndex: DEFAULT_MAX_CHANGE_INDEX },
-  evm: {},
+  evm: { actions: DEFAULT_EVM_ACTIONS, rotateKeyRequiresApproval: true },
   ceremonies: DEFAULT_CEREMONIES,
 };
 
@@ -168,6 +181,7 @@ function parseRules(v: unknown, at: string, fail: Fail): Rules {
     [
       'schemes',
       'rawMessages',
+      'drills',
       'requesters',
       'requestsPerHour',
       'requireApproval',
@@ -182,7 +196,8 @@ function parseRules(v: unknown, at: string, fail: Fail): Rules {
     ...(r.schemes !== undefined && {
       schemes: choices(r.schemes, `${at}.schemes`, SCHEMES, fail),
     }),
-    rawMessages: r.rawMessages === undefined ? true : boolean(r.rawMessages, `${at}.rawMessages`, fail),
+    rawMessages: r.rawMessages === undefined ? false : boolean(r.rawMessages, `${at}.rawMessages`, fail),
+    drills: r.drills === undefined ? true : boolean(r.drills, `${at}.drills`, fail),
     ...(r.requesters !== undefined && { requesters: parties(r.requesters, `${at}.requesters`, fail) }),
     ...(r.requestsPerHour !== undefined && {
       requestsPerHour: integer(r.requestsPerHour, `${at}.requestsPerHour`, 1, 1_000_000, fail),
@@ -316,6 +331,7 @@ function parseEvm(v: unknown, at: string, fail: Fail): EvmRules {
     [
       'chainIds',
       'actions',
+      'rotateKeyRequiresApproval',
       'targets',
       'selectors',
       'maxValuePerTx',
@@ -335,9 +351,14 @@ function parseEvm(v: unknown, at: string, fail: Fail): EvmRules {
         return id;
       }),
     }),
-    ...(e.actions !== undefined && {
-      actions: choices(e.actions, `${at}.actions`, ['Execute', 'RotateKey'] as const, fail),
-    }),
+    actions:
+      e.actions === undefined
+        ? DEFAULT_EVM_ACTIONS
+        : choices(e.actions, `${at}.actions`, ['Execute', 'RotateKey'] as const, fail),
+    rotateKeyRequiresApproval:
+      e.rotateKeyRequiresApproval === undefined
+        ? true
+        : boolean(e.rotateKeyRequiresApproval, `${at}.rotateKeyRequiresApproval`, fail),
     ...(e.targets !== undefined && {
       targets: nonEmpty(e.targets, `${at}.targets`, fail).map((a, i) => {
         if (typeof a !== 'string' || !isHexString(a, 20)) fail(`${at}.targets[${i}]`, 'must be a 0x address');

@@ -23,6 +23,8 @@ export type CeremonyInvite = {
   currentGroup?: string;
   /** Refresh and reshare: the custody proposal that approved the ceremony (absent, null when decoded, for a DKG). */
   proposal?: SignedProposal | null;
+  /** The key's Bitcoin network; "" (or absent) from initiators that predate it. */
+  network?: string;
 };
 
 /** A custody proposal with its signature by the group key. */
@@ -39,8 +41,10 @@ export type EpochCertificate = {
 };
 export type CeremonyAbort = { code: string; reason: string; culprits: string[] };
 
+/** `raw.path` is below the raw-message branch (chains/domains.ts); a drill signs under the drill's key. */
 export type SignPayload =
   | { raw: { message: Uint8Array; path: number[]; taproot: boolean } }
+  | { drill: { challenge: Uint8Array } }
   | { psbt: { psbt: Uint8Array; network: string } }
   | { typedData: { json: string; account: number } }
   | { proposal: { proposal: CustodyProposal } };
@@ -89,8 +93,11 @@ export type RepairInviteMsg = {
   /** keyGroupToJSON text of the key group, for the lost party. */
   group: string;
   proposal?: SignedProposal | null;
+  /** The key's Bitcoin network; "" (or absent) from initiators that predate it. */
+  network?: string;
 };
-export type RepairSigmaMsg = { sigma: Uint8Array; groupDigest: Uint8Array };
+/** `network`: the helper's; "" (or absent) from helpers that predate it. */
+export type RepairSigmaMsg = { sigma: Uint8Array; groupDigest: Uint8Array; network?: string };
 
 type Vss1 = { commitment: Uint8Array[]; proof: Uint8Array; context?: Uint8Array };
 type Vss2 = { share: Uint8Array; digests: Uint8Array[] };
@@ -225,15 +232,37 @@ function withPayload(
         proposal: { proposal: proposalFromWire((p.proposal as { proposal?: unknown })?.proposal, from) },
       },
     };
-  if (kind !== 'raw' && kind !== 'psbt' && kind !== 'typedData')
+  // A coordinator from before signing domains means a path from the group key itself: signing it below the raw
+  // branch would answer another question than the one asked.
+  if (kind === 'raw')
+    throw new FrostnetError(
+      'BAD_REQUEST',
+      `raw-message request from ${from} predates signing domains (its path is not below the raw-message branch); upgrade that party`,
+      [from],
+    );
+  if (kind === 'rawInBranch') return { ...m, payload: { raw: p.rawInBranch as RawWire } };
+  if (kind !== 'psbt' && kind !== 'typedData' && kind !== 'drill')
     throw new FrostnetError('INVALID_INPUT', `sign request from ${from} has no payload`, [from]);
   return { ...m, payload: { [kind]: p[kind] } as SignPayload };
 }
 
+type RawWire = { message: Uint8Array; path: number[]; taproot: boolean };
+
+/** The payload as the wire carries it: a raw message in the oneof member that says its path is below the branch. */
+export const payloadToWire = (p: SignPayload): Record<string, unknown> =>
+  'raw' in p ? { rawInBranch: p.raw } : p;
+
 export const decodeSignRequest = (payload: Uint8Array, from: string): SignRequestMsg =>
   withPayload(codecs.signRequest.decode(payload, { from }), from);
 
-export const encodeSignRequest = (m: SignRequestMsg): Uint8Array => codecs.signRequest.encode(m as never);
+export const encodeSignRequest = (m: SignRequestMsg): Uint8Array =>
+  codecs.signRequest.encode({ ...m, payload: payloadToWire(m.payload) } as never);
+
+export const encodeSignOneRound = (m: SignOneRoundMsg): Uint8Array =>
+  codecs.signOneRound.encode({
+    request: { ...m.request, payload: payloadToWire(m.request.payload) },
+    package: m.package,
+  } as never);
 
 export function decodeSignOneRound(payload: Uint8Array, from: string): SignOneRoundMsg {
   const m = codecs.signOneRound.decode(payload, { from });

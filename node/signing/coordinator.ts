@@ -13,6 +13,7 @@ import { aggregateSignature, type Scheme } from '../../protocol/sign.ts';
 import type { Logger } from '../ops/log.ts';
 import {
   codecs,
+  encodeSignOneRound,
   encodeSignRequest,
   fromWireCommitment,
   ROUND,
@@ -165,7 +166,9 @@ export class Coordinator {
   async sign(keyName: string, opts: SignOptions): Promise<SignOutcome> {
     const share = this.o.keys.active(keyName);
     const { group } = share;
-    const resolved = await resolveRequest(group, opts.scheme, opts.payload);
+    // active() found the entry, or threw.
+    const { network } = this.o.keys.get(keyName)!;
+    const resolved = await resolveRequest({ group, network }, opts.scheme, opts.payload);
     const pool = opts.signers ? [...new Set(opts.signers)] : [...group.members];
     for (const p of pool) identifierOf(group, p);
     const excluded: Exclusion[] = [];
@@ -383,7 +386,7 @@ export class Coordinator {
     pkg: SignPackageMsg,
     signers: string[],
   ): Promise<Reply[]> {
-    const bytes = codecs.signOneRound.encode({ request, package: pkg } as never);
+    const bytes = encodeSignOneRound({ request, package: pkg });
     return Promise.all(
       signers.map((p) =>
         p !== this.o.self

@@ -108,7 +108,12 @@ export class Signer {
   private async check(req: SignRequestMsg, requester: string): Promise<Checked> {
     const scheme = parseScheme(req.scheme);
     const { entry, share } = this.activeKey(req.groupKey, req.epoch, requester);
-    const resolved = await resolveRequest(share.group, scheme, req.payload, (this.o.clock ?? Date.now)());
+    const resolved = await resolveRequest(
+      { group: share.group, network: entry.network },
+      scheme,
+      req.payload,
+      (this.o.clock ?? Date.now)(),
+    );
     // A proposal is approved for the member that made it, and asked of the others by that member only.
     if (resolved.kind === 'proposal' && resolved.proposal.proposer !== requester)
       throw new FrostnetError(

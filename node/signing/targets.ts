@@ -3,10 +3,18 @@
  * the key (as tweak steps from the group key) each must verify under. A party never takes a hash or a tweak
  * from the coordinator: it decodes the PSBT or the EIP-712 data and derives the keys on its own.
  */
+import type { NetworkName } from '../../chains/bitcoin/network-names.ts';
 import type { PsbtSummary } from '../../chains/bitcoin/psbt.ts';
-import { EVM_BRANCH, evmKey } from '../../chains/evm/keys.ts';
+import {
+  assertInDomain,
+  type Domain,
+  DRILL_PATH,
+  drillMessage,
+  rawMessagePath,
+} from '../../chains/domains.ts';
+import { evmKey, evmKeyPath } from '../../chains/evm/keys.ts';
 import type { DecodedAction } from '../../chains/evm/typed-data.ts';
-import { bytesToHex } from '../../protocol/curve.ts';
+import { bytesToHex, equalBytes, xOnly } from '../../protocol/curve.ts';
 import { derivePath } from '../../protocol/derive.ts';
 import { FrostnetError } from '../../protocol/errors.ts';
 import { groupKey, type KeyGroup } from '../../protocol/keys.ts';
@@ -20,10 +28,38 @@ export const MAX_TARGETS = 256;
 const MAX_TYPED_DATA_CHARS = 256 * 1024;
 
 export type ResolvedRequest =
+  /** `path` below the raw-message branch, as the requester gave it. */
   | { kind: 'raw'; targets: SigningTarget[]; path: number[]; taproot: boolean }
+  /** `challenge` as asked; the target's message is drillMessage(challenge). */
+  | { kind: 'drill'; targets: SigningTarget[]; challenge: Uint8Array }
   | { kind: 'psbt'; targets: SigningTarget[]; inputs: number[]; network: string; summary: PsbtSummary }
-  | { kind: 'typedData'; targets: SigningTarget[]; account: number; action: DecodedAction }
+  /** `accountKey`: the x-only key the account verifies now (what a RotateKey replaces). */
+  | {
+      kind: 'typedData';
+      targets: SigningTarget[];
+      account: number;
+      accountKey: Uint8Array;
+      action: DecodedAction;
+    }
   | { kind: 'proposal'; targets: SigningTarget[]; proposal: CustodyProposal; group: KeyGroup };
+
+/**
+ * The signing domain of each kind of request (chains/domains.ts): a kind added here must name one, and every
+ * key a request of that kind signs under is checked to lie in it.
+ */
+export const DOMAIN_OF: Readonly<Record<ResolvedRequest['kind'], Domain>> = {
+  raw: 'raw',
+  drill: 'drill',
+  psbt: 'bitcoin',
+  typedData: 'evm',
+  proposal: 'proposal',
+};
+
+/**
+ * A key as a request is resolved against: its public group, and the properties its members agreed on (a key
+ * made before the network was stored has none).
+ */
+export type SigningKey = { readonly group: KeyGroup; readonly network?: NetworkName };
 
 const rootOf = (g: KeyGroup) => ({ key: groupKey(g), chainCode: g.chainCode });
 
@@ -41,28 +77,55 @@ const bitcoin = lazy(async () => ({
 }));
 const typedData = lazy(() => import('../../chains/evm/typed-data.ts'));
 
-/** `nowMs`: the party's clock, against which a custody proposal's expiry is checked. */
+/**
+ * The messages and keys of a request, as this party decodes it against `key`. `nowMs`: the party's clock,
+ * against which a custody proposal's expiry is checked.
+ */
 export async function resolveRequest(
-  group: KeyGroup,
+  key: SigningKey,
   scheme: Scheme,
   payload: SignPayload,
   nowMs: number = Date.now(),
 ): Promise<ResolvedRequest> {
+  const { resolved, paths } = await decode(key, scheme, payload, nowMs);
+  const what = `a ${resolved.kind} request`;
+  for (const path of paths) assertInDomain(DOMAIN_OF[resolved.kind], path, what);
+  return resolved;
+}
+
+/** The request and the derivation path of each of its targets' keys (before any Taproot tweak). */
+async function decode(
+  key: SigningKey,
+  scheme: Scheme,
+  payload: SignPayload,
+  nowMs: number,
+): Promise<{ resolved: ResolvedRequest; paths: (readonly number[])[] }> {
+  const { group } = key;
   if ('raw' in payload) {
     const { message, path, taproot } = payload.raw;
-    if (!(message instanceof Uint8Array) || message.length > MAX_MESSAGE_BYTES)
-      throw new FrostnetError('INVALID_INPUT', `a message is at most ${MAX_MESSAGE_BYTES} bytes`);
+    checkMessage(message);
     if (taproot && scheme !== 'bip340')
       throw new FrostnetError('INVALID_INPUT', 'Taproot keys sign with bip340');
-    // An EVM account accepts what its key signs: that key signs decoded EIP-712 data only, never a bare hash.
-    if (path[0] === EVM_BRANCH)
-      throw new FrostnetError(
-        'POLICY_DENIED',
-        'EVM account keys sign EIP-712 typed data only, not raw messages',
-      );
-    const derived = derivePath(rootOf(group), path);
+    const full = rawMessagePath(path);
+    const derived = derivePath(rootOf(group), full);
     const steps = taproot ? [...derived.steps, taprootStep(derived.key)] : [...derived.steps];
-    return { kind: 'raw', targets: [{ scheme, message, steps }], path: [...path], taproot };
+    return {
+      resolved: { kind: 'raw', targets: [{ scheme, message, steps }], path: [...path], taproot },
+      paths: [full],
+    };
+  }
+  if ('drill' in payload) {
+    const { challenge } = payload.drill;
+    checkMessage(challenge);
+    const { steps } = derivePath(rootOf(group), DRILL_PATH);
+    return {
+      resolved: {
+        kind: 'drill',
+        targets: [{ scheme, message: drillMessage(challenge), steps: [...steps] }],
+        challenge,
+      },
+      paths: [DRILL_PATH],
+    };
   }
   if (scheme !== 'bip340')
     throw new FrostnetError('INVALID_INPUT', 'PSBT, EIP-712 and custody proposal requests sign with bip340');
@@ -71,26 +134,40 @@ export async function resolveRequest(
     const proposal = payload.proposal.proposal;
     checkProposal(proposal, group, Math.floor(nowMs / 1000));
     return {
-      kind: 'proposal',
-      targets: [{ scheme, message: proposalDigest(proposal), steps: [] }],
-      proposal,
-      group,
+      resolved: {
+        kind: 'proposal',
+        targets: [{ scheme, message: proposalDigest(proposal), steps: [] }],
+        proposal,
+        group,
+      },
+      paths: [[]],
     };
   }
   if ('psbt' in payload) {
     const { parseNetwork, planPsbtSigning } = await bitcoin();
-    const network = parseNetwork(payload.psbt.network);
+    const asked = parseNetwork(payload.psbt.network);
+    // The network is the key's, agreed at keygen: the coordinator's label cannot change how outputs are read
+    // (and opens no second daily counter: there is one per key). A key from before then reads the label.
+    if (key.network !== undefined && asked !== key.network)
+      throw new FrostnetError(
+        'POLICY_DENIED',
+        `the request is for a ${asked} PSBT, but this key is a ${key.network} key`,
+      );
+    const network = key.network ?? asked;
     const plan = planPsbtSigning(payload.psbt.psbt, { root: rootOf(group), network });
     if (plan.inputs.length === 0)
       throw new FrostnetError('INVALID_INPUT', 'the PSBT has no input of this key to sign');
     if (plan.inputs.length > MAX_TARGETS)
       throw new FrostnetError('INVALID_INPUT', `at most ${MAX_TARGETS} inputs per request`);
     return {
-      kind: 'psbt',
-      targets: plan.inputs.map((i) => ({ scheme, message: i.sighash, steps: i.steps })),
-      inputs: plan.inputs.map((i) => i.index),
-      network,
-      summary: plan.summary,
+      resolved: {
+        kind: 'psbt',
+        targets: plan.inputs.map((i) => ({ scheme, message: i.sighash, steps: i.steps })),
+        inputs: plan.inputs.map((i) => i.index),
+        network,
+        summary: plan.summary,
+      },
+      paths: plan.inputs.map((i) => i.path),
     };
   }
   const { json, account } = payload.typedData;
@@ -103,18 +180,47 @@ export async function resolveRequest(
     throw new FrostnetError('INVALID_INPUT', 'typed data is not valid JSON');
   }
   const action = (await typedData()).decodeTypedData(parsed);
-  const key = evmKey(rootOf(group), account);
+  const evm = evmKey(rootOf(group), account);
+  if (action.kind === 'RotateKey') refuseOwnKey(group, action.fields.newKey);
   return {
-    kind: 'typedData',
-    targets: [{ scheme, message: action.digest, steps: key.steps }],
-    account,
-    action,
+    resolved: {
+      kind: 'typedData',
+      targets: [{ scheme, message: action.digest, steps: evm.steps }],
+      account,
+      accountKey: evm.px,
+      action,
+    },
+    paths: [evmKeyPath(account)],
   };
+}
+
+/**
+ * A rotation to a key of this group's other domains (the group key, the drill key, the raw-message branch) would
+ * let requests of those kinds act for the account: refused, whatever the policy says.
+ */
+function refuseOwnKey(group: KeyGroup, newKey: Uint8Array): void {
+  const root = rootOf(group);
+  for (const [what, path] of [
+    ['the group key (custody proposals)', []],
+    ['the drill key', DRILL_PATH],
+    ['the raw-message key', rawMessagePath([])],
+  ] as const)
+    if (equalBytes(xOnly(derivePath(root, path).key), newKey))
+      throw new FrostnetError(
+        'POLICY_DENIED',
+        `RotateKey would hand the account to ${what} of this very group, which signs other requests`,
+      );
+}
+
+function checkMessage(message: unknown): asserts message is Uint8Array {
+  if (!(message instanceof Uint8Array) || message.length > MAX_MESSAGE_BYTES)
+    throw new FrostnetError('INVALID_INPUT', `a message is at most ${MAX_MESSAGE_BYTES} bytes`);
 }
 
 /** A short, stable description of what is signed, for logs and audit (no secrets in a request anyway). */
 export function describeRequest(r: ResolvedRequest): string {
   if (r.kind === 'raw') return `message ${bytesToHex(r.targets[0].message).slice(0, 64)}`;
+  if (r.kind === 'drill') return 'recovery drill';
   if (r.kind === 'psbt') return `PSBT inputs ${r.inputs.join(',')} on ${r.network}`;
   if (r.kind === 'proposal') return `custody proposal: ${r.proposal.kind} of ${r.proposal.keyName}`;
   return `EIP-712 ${r.action.kind} on chain ${r.action.account.chainId} for ${r.action.account.address}`;

@@ -8,6 +8,7 @@
  * it erases the share and leaves only a public marker of the epoch that removed it (no secret remains), so that
  * the party can still tell the others, when they settle that epoch, that it confirmed it.
  */
+import { isNetworkName, type NetworkName } from '../../chains/bitcoin/network-names.ts';
 import { bytesToHex, hexToBytes } from '../../protocol/curve.ts';
 import { FrostnetError } from '../../protocol/errors.ts';
 import {
@@ -34,6 +35,8 @@ export type StoredConfirmations = {
 type KeyRecord = {
   name: string;
   createdAt: string;
+  /** The Bitcoin network the members agreed at keygen; absent in records from before it was stored (mainnet). */
+  network?: NetworkName;
   active?: GroupJSON;
   pending?: GroupJSON;
   /** The pending epoch removes this party: there is no pending share. */
@@ -59,6 +62,11 @@ type KeyRecord = {
 export type KeyEntry = {
   readonly name: string;
   readonly createdAt: string;
+  /**
+   * The Bitcoin network of the key, a property its members agreed on at keygen; undefined for a key made before
+   * it was stored (its PSBT requests are then read on the network they name, as they always were).
+   */
+  readonly network?: NetworkName;
   readonly active?: KeyShare;
   /** A ceremony outcome awaiting every participant's confirmation: a new share, or this party's removal. */
   readonly pending?: ReshareResult;
@@ -154,9 +162,15 @@ export class KeyStore {
     };
     const pending: ReshareResult | undefined =
       rec.pending && rec.pendingRemoval ? { removed: true, group: keyGroupFromJSON(rec.pending) } : undefined;
+    if (rec.network !== undefined && !isNetworkName(rec.network))
+      throw new FrostnetError(
+        'STORE_CORRUPT',
+        `key ${rec.name}: unknown network ${JSON.stringify(rec.network)}`,
+      );
     return {
       name: rec.name,
       createdAt: rec.createdAt,
+      network: rec.network,
       active: await slot('active', rec.active),
       pending: pending ?? (await slot('pending', rec.pending)),
       activeParticipants: rec.activeParticipants,
@@ -258,7 +272,13 @@ export class KeyStore {
   async setPending(
     name: string,
     outcome: ReshareResult,
-    opts: { create: boolean; participants?: readonly string[]; confirmations: StoredConfirmations },
+    opts: {
+      create: boolean;
+      participants?: readonly string[];
+      confirmations: StoredConfirmations;
+      /** The key's network, for a key this party does not hold yet (an existing key keeps its own). */
+      network?: NetworkName;
+    },
   ): Promise<void> {
     validateKeyName(name);
     const e = this.entries.get(name);
@@ -267,6 +287,7 @@ export class KeyStore {
     const next: KeyEntry = {
       name,
       createdAt: e?.createdAt ?? new Date().toISOString(),
+      network: e ? e.network : opts.network,
       active: e?.active,
       activeParticipants: e?.activeParticipants,
       activeCertificate: e?.activeCertificate,
@@ -352,7 +373,7 @@ export class KeyStore {
    * Stores `share` as the active share of a key this party does not hold (a repaired share, a restored backup).
    * A key it holds, active or pending, is never overwritten.
    */
-  async restore(name: string, share: KeyShare): Promise<void> {
+  async restore(name: string, share: KeyShare, network: NetworkName | undefined): Promise<void> {
     validateKeyName(name);
     const e = this.entries.get(name) ?? this.byGroupKey(groupKeyHex(share.group));
     if (e)
@@ -360,7 +381,7 @@ export class KeyStore {
         'CONFLICT',
         `this party already holds key ${e.name} (epoch ${(e.active ?? e.pending)!.group.epoch}); only a missing key is restored`,
       );
-    await this.write({ name, createdAt: new Date().toISOString(), active: share }, [
+    await this.write({ name, createdAt: new Date().toISOString(), network, active: share }, [
       { type: 'putSecret', name: shareName(name, 'active'), value: encodeSecret(share.secret) },
       { type: 'del', kind: 'secret', name: shareName(name, 'pending') },
     ]);
@@ -425,6 +446,7 @@ export class KeyStore {
 
   private async write(e: KeyEntry, ops: StoreOp[]): Promise<void> {
     const rec: KeyRecord = { name: e.name, createdAt: e.createdAt };
+    if (e.network) rec.network = e.network;
     if (e.active) rec.active = keyGroupToJSON(e.active.group);
     if (e.pending) rec.pending = keyGroupToJSON(e.pending.group);
     if (e.pending && isRemoved(e.pending)) rec.pendingRemoval = true;

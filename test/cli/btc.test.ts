@@ -29,13 +29,26 @@ describe('frostnet btc on three daemons', () => {
     tmp = await mkdtemp(join(tmpdir(), 'frostnet-btc-cli-'));
     net = await Network.create(3);
     await net.startAll();
-    const dkg = await net.keygen(0, 'savings', 2);
+    const dkg = await net.keygen(0, 'savings', 2, net.ids, NET);
     assert.equal(dkg.state, 'done', JSON.stringify(dkg.error));
     key = dkg.result;
   });
   after(async () => {
     await net?.close();
     if (tmp) await rm(tmp, { recursive: true, force: true });
+  });
+
+  test("every btc command uses the key's own network by default, and refuses another", async () => {
+    const [plain] = (await frostnetJson(['btc', 'address', '--key', 'savings'], env(2))).addresses;
+    assert.match(plain.address, /^tb1p/);
+    const card = await frostnetJson(['btc', 'card', '--key', 'savings'], env(1));
+    assert.equal(card.network, NET);
+    assert.match(card.xpub, /^tpub/);
+    assertOneLineError(
+      await frostnet(['btc', 'address', '--key', 'savings', '--network', 'mainnet'], env(0)),
+      1,
+      /key savings is a testnet key, not mainnet/,
+    );
   });
 
   test('descriptors carry valid checksums; their addresses 0..9 match an independent derivation', async () => {

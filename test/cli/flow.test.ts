@@ -8,8 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { keyAtPath, walletRoot } from '../../chains/bitcoin/keys.ts';
+import { RAW_BRANCH } from '../../chains/domains.ts';
 import { type LocalParty, type RunningParty, startParty, stopChild } from '../../deploy/local-network.ts';
-import { bytesToHex, hexToBytes, Point } from '../../protocol/curve.ts';
+import { bytesToHex, hexToBytes, xOnly } from '../../protocol/curve.ts';
 import { verifyBip340, verifySignature } from '../../protocol/sign.ts';
 import { assertOneLineError, frostnet, frostnetJson, lightStore } from './helpers.ts';
 
@@ -68,6 +69,12 @@ describe('frostnet CLI on three daemons', () => {
   });
 
   test('start runs each daemon in the foreground; status answers for it', async () => {
+    // These operators turn raw-message signing on (it is off by default), for the `sign` steps below.
+    for (const p of parties)
+      await writeFile(
+        join(p.dataDir, 'policy.json'),
+        JSON.stringify({ version: 1, default: { rawMessages: true } }),
+      );
     running.push(...(await Promise.all(parties.map((p) => startParty(p)))));
     const status = await frostnetJson(['status'], dir(0));
     assert.equal(status.peerId, parties[0].peerId);
@@ -103,16 +110,19 @@ describe('frostnet CLI on three daemons', () => {
     groupKey = key.groupKey;
     chainCode = key.chainCode;
     const factory = '0x5fbdb2315678afecb367f032d7b8d3ca3c3180aa';
-    const bob = await frostnetJson(['keys', 'vault', '--network', 'regtest'], {
-      ...dir(1),
-      FROSTNET_EVM_FACTORY: factory,
-    });
+    const bob = await frostnetJson(['keys', 'vault'], { ...dir(1), FROSTNET_EVM_FACTORY: factory });
     assert.equal(bob.groupKey, groupKey);
+    assert.equal(bob.network, 'mainnet');
+    assert.equal(bob.wallet.address, key.wallet.address);
     assert.equal(bob.wallet.evmKey, key.wallet.evmKey);
     assert.equal(bob.wallet.evmFactory.toLowerCase(), factory);
     assert.match(bob.wallet.evmAccount, /^0x[0-9a-fA-F]{40}$/);
-    assert.match(bob.wallet.address, /^bcrt1p/);
-    assert.equal(bob.wallet.address.slice(6, -6), key.wallet.address.slice(4, -6), 'same key, other network');
+    // The network is the key's: asking for another is an error, not another key's addresses.
+    assertOneLineError(
+      await frostnet(['keys', 'vault', '--network', 'regtest'], dir(1)),
+      1,
+      /key vault is a mainnet key, not regtest/,
+    );
     const carol = await frostnetJson(['keys'], dir(2));
     assert.deepEqual(
       carol.map((k: { name: string; groupKey: string }) => [k.name, k.groupKey]),
@@ -125,13 +135,19 @@ describe('frostnet CLI on three daemons', () => {
     );
   });
 
-  test('sign --json through another party: the signature verifies under the group key', async () => {
+  /** The key raw messages sign under at `path` below the raw-message branch (never the group key itself). */
+  const rawKey = (path: number[] = []) =>
+    keyAtPath(walletRoot(hexToBytes(groupKey), hexToBytes(chainCode)), [RAW_BRANCH, ...path]);
+
+  test('sign --json through another party: the signature verifies under the raw-message key, not the group key', async () => {
     const message = bytesToHex(new TextEncoder().encode('pay the invoice 42'));
     const r = await frostnetJson(['sign', '--key', 'vault', '--message', message], dir(1));
     assert.equal(r.verified, true);
-    assert.equal(r.publicKey, groupKey.slice(2));
+    const raw = xOnly(rawKey().internalKey);
+    assert.equal(r.publicKey, bytesToHex(raw));
     assert.equal(r.signers.length, 2);
-    assert.ok(verifyBip340(hexToBytes(r.signature), hexToBytes(message), hexToBytes(groupKey).subarray(1)));
+    assert.ok(verifyBip340(hexToBytes(r.signature), hexToBytes(message), raw));
+    assert.ok(!verifyBip340(hexToBytes(r.signature), hexToBytes(message), hexToBytes(groupKey).subarray(1)));
   });
 
   test('sign a file for the Taproot key of a path, with chosen signers', async () => {
@@ -143,10 +159,12 @@ describe('frostnet CLI on three daemons', () => {
       dir(0),
     );
     assert.deepEqual([...r.signers].sort(), [parties[1].peerId, parties[2].peerId].sort());
-    const outputKey = keyAtPath(walletRoot(hexToBytes(groupKey), hexToBytes(chainCode)), [0, 7]).outputKey;
+    const { outputKey } = rawKey([0, 7]);
     assert.equal(r.publicKey, bytesToHex(outputKey));
     assert.ok(verifyBip340(hexToBytes(r.signature), bytes, outputKey));
-    assert.ok(!verifyBip340(hexToBytes(r.signature), bytes, hexToBytes(groupKey).subarray(1)));
+    // Not the wallet's own address key m/0/7: a raw message never signs for the wallet.
+    const wallet = keyAtPath(walletRoot(hexToBytes(groupKey), hexToBytes(chainCode)), [0, 7]).outputKey;
+    assert.ok(!verifyBip340(hexToBytes(r.signature), bytes, wallet));
   });
 
   test('refresh keeps the group key and moves to epoch 1; signing works after it, in both schemes', async () => {
@@ -155,15 +173,13 @@ describe('frostnet CLI on three daemons', () => {
     for (const i of [0, 1]) assert.equal((await frostnetJson(['keys'], dir(i)))[0].epoch, 1);
     const message = 'ab'.repeat(32);
     const bip340 = await frostnetJson(['sign', '--key', 'vault', '--message', message], dir(0));
-    assert.ok(
-      verifyBip340(hexToBytes(bip340.signature), hexToBytes(message), hexToBytes(groupKey).subarray(1)),
-    );
+    assert.ok(verifyBip340(hexToBytes(bip340.signature), hexToBytes(message), xOnly(rawKey().internalKey)));
     const frost = await frostnetJson(
       ['sign', '--key', 'vault', '--message', message, '--scheme', 'rfc9591'],
       dir(0),
     );
-    assert.equal(frost.publicKey, groupKey);
-    const key = Point.fromBytes(hexToBytes(groupKey));
+    const key = rawKey().internalKey;
+    assert.equal(frost.publicKey, bytesToHex(key.toBytes(true)));
     assert.ok(verifySignature('rfc9591', key, hexToBytes(message), hexToBytes(frost.signature)));
   });
 

@@ -34,7 +34,7 @@ export async function makeLegacyParty(o: {
   try {
     peerId = peerIdOf(await loadOrCreateIdentity(store));
     const keys = await KeyStore.open(store);
-    for (const [name, share] of o.keys ?? []) await keys.restore(name, share);
+    for (const [name, share] of o.keys ?? []) await keys.restore(name, share, undefined);
   } finally {
     await store.close();
   }

@@ -9,11 +9,13 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { walletAddress } from '../../chains/bitcoin/address.ts';
 import { walletRoot } from '../../chains/bitcoin/keys.ts';
+import { DRILL_PATH, drillMessage } from '../../chains/domains.ts';
 import type { Client } from '../../cli/client.ts';
 import { type Command, commandClient, parseCommandArgs } from '../../cli/command.ts';
 import { Output } from '../../cli/output.ts';
 import { openStore } from '../../node/storage/store.ts';
-import { hexToBytes } from '../../protocol/curve.ts';
+import { hexToBytes, xOnly } from '../../protocol/curve.ts';
+import { derivePath } from '../../protocol/derive.ts';
 import { verifyBip340 } from '../../protocol/sign.ts';
 import { type Network, PASSPHRASE } from './network.ts';
 
@@ -52,27 +54,37 @@ export const taprootAddress = (view: { groupKey: string; chainCode: string }): s
     'regtest',
   );
 
-/** Signs a fresh message through party `via` with exactly `signers` (indexes); returns the request view. */
+/**
+ * Has party `via` sign a fresh drill challenge with exactly `signers` (indexes): a signature of the key that
+ * every default policy allows (raw messages are off by default). Returns the request view.
+ */
 export async function signVia(net: Network, via: number, name: string, signers: number[]) {
   const message = randomBytes(32).toString('hex');
-  const r = await net.run(via, `/v1/keys/${name}/sign`, { message, signers: signers.map((i) => net.ids[i]) });
+  const r = await net.run(via, `/v1/keys/${name}/sign`, {
+    drill: message,
+    signers: signers.map((i) => net.ids[i]),
+  });
   return { ...r, message };
 }
 
-/** Signs and checks the signature under `groupKey` (33-byte hex). */
+/** The x-only key a drill signature of key `view` verifies under, derived here from its public data. */
+export const drillKeyOf = (view: { groupKey: string; chainCode: string }): Uint8Array =>
+  xOnly(derivePath(walletRoot(hexToBytes(view.groupKey), hexToBytes(view.chainCode)), DRILL_PATH).key);
+
+/** Signs and checks the signature under the drill key of `view` (the key's public data, as GET shows it). */
 export async function assertSigns(
   net: Network,
   via: number,
   name: string,
   signers: number[],
-  groupKey: string,
+  view: { groupKey: string; chainCode: string },
 ) {
   const r = await signVia(net, via, name, signers);
   assert.equal(r.state, 'done', `signers ${signers} via ${via}: ${JSON.stringify(r.error)}`);
   assert.deepEqual([...r.result.signers].sort(), signers.map((i) => net.ids[i]).sort());
   assert.ok(
-    verifyBip340(hexToBytes(r.result.signatures[0]), hexToBytes(r.message), hexToBytes(groupKey).subarray(1)),
-    'signature verifies under the group key',
+    verifyBip340(hexToBytes(r.result.signatures[0]), drillMessage(hexToBytes(r.message)), drillKeyOf(view)),
+    'signature verifies under the key',
   );
 }
 

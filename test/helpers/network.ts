@@ -215,8 +215,15 @@ export class Network {
     }
   }
 
-  async keygen(i: number, name: string, threshold: number, parties = this.ids): Promise<any> {
-    return this.run(i, '/v1/keys', { name, threshold, parties });
+  /** A DKG through party i; `network`: the key's Bitcoin network (the daemon's default, mainnet, if absent). */
+  async keygen(
+    i: number,
+    name: string,
+    threshold: number,
+    parties = this.ids,
+    network?: string,
+  ): Promise<any> {
+    return this.run(i, '/v1/keys', { name, threshold, parties, ...(network && { network }) });
   }
 
   async runtime(i: number): Promise<any> {

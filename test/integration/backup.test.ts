@@ -27,7 +27,7 @@ const PASSPHRASE = 'correct horse battery staple, backup';
 describe('backups across daemons', () => {
   let net: Network;
   let dir: string;
-  let key: { groupKey: string };
+  let key: { groupKey: string; chainCode: string };
   const files = { epoch0: '', epoch1: '', other: '' };
 
   const frostnet = (i: number, args: string[], extra: Record<string, string> = {}) =>
@@ -120,8 +120,8 @@ describe('backups across daemons', () => {
     const out = JSON.parse(restored.stdout);
     assert.equal(out.epoch, 1);
     assert.equal(out.groupKey, key.groupKey);
-    await assertSigns(net, 2, KEY, [2, 0], key.groupKey);
-    await assertSigns(net, 1, KEY, [1, 2], key.groupKey);
+    await assertSigns(net, 2, KEY, [2, 0], key);
+    await assertSigns(net, 1, KEY, [1, 2], key);
   });
 
   test('an edited header, a wrong passphrase, another party share or a key already held are refused', async () => {
@@ -188,7 +188,7 @@ describe('backups across daemons', () => {
     );
     const restored = await frostnet(2, ['backup', 'import', '--file', withIdentity]);
     assert.equal(restored.code, 0, restored.stderr);
-    await assertSigns(net, 2, KEY, [2, 1], key.groupKey);
-    await assertSigns(net, 0, KEY, [0, 2], key.groupKey);
+    await assertSigns(net, 2, KEY, [2, 1], key);
+    await assertSigns(net, 0, KEY, [0, 2], key);
   });
 });

@@ -25,7 +25,7 @@ describe('PSBT signing by the network', () => {
   before(async () => {
     net = await Network.create(3, { roundTimeoutMs: 4000 });
     await net.startAll();
-    const dkg = await net.keygen(0, 'btc', 2);
+    const dkg = await net.keygen(0, 'btc', 2, net.ids, NET);
     assert.equal(dkg.state, 'done', JSON.stringify(dkg.error));
     wallet = {
       root: walletRoot(hexToBytes(dkg.result.groupKey), hexToBytes(dkg.result.chainCode)),

@@ -8,10 +8,11 @@ import assert from 'node:assert/strict';
 import { randomBytes, randomInt } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { drillMessage } from '../../chains/domains.ts';
 import { hexToBytes } from '../../protocol/curve.ts';
 import { verifyBip340 } from '../../protocol/sign.ts';
 import { Network } from '../helpers/network.ts';
-import { UNATTENDED_CUSTODY, writePolicy } from '../helpers/network-extra.ts';
+import { drillKeyOf, UNATTENDED_CUSTODY, writePolicy } from '../helpers/network-extra.ts';
 
 const hex = (s: string) => hexToBytes(s);
 const ROUNDS = 24;
@@ -36,7 +37,7 @@ async function settled(net: Network, name: string, waitMs = 30_000) {
 
 describe('crashes during ceremonies', () => {
   let net: Network;
-  let key: { name: string; groupKey: string };
+  let key: { name: string; groupKey: string; chainCode: string };
   const rs = new Set<string>();
   let signatures = 0;
 
@@ -52,9 +53,13 @@ describe('crashes during ceremonies', () => {
 
   async function sign(via: number, signers?: string[]) {
     const message = randomBytes(32).toString('hex');
-    const r = await net.run(via, '/v1/keys/main/sign', signers ? { message, signers } : { message });
+    const r = await net.run(
+      via,
+      '/v1/keys/main/sign',
+      signers ? { drill: message, signers } : { drill: message },
+    );
     if (r.state !== 'done') return r;
-    assert.ok(verifyBip340(hex(r.result.signatures[0]), hex(message), hex(key.groupKey).subarray(1)));
+    assert.ok(verifyBip340(hex(r.result.signatures[0]), drillMessage(hex(message)), drillKeyOf(key)));
     const R = r.result.signatures[0].slice(0, 64);
     assert.ok(!rs.has(R), 'a nonce was used twice');
     rs.add(R);
@@ -70,7 +75,7 @@ describe('crashes during ceremonies', () => {
       const path = op === 'sign' || op === 'refresh' || op === 'reshare' ? `/v1/keys/main/${op}` : '/v1/keys';
       const body =
         op === 'sign'
-          ? { message: randomBytes(32).toString('hex') }
+          ? { drill: randomBytes(32).toString('hex') }
           : op === 'dkg'
             ? { name: `k${round}`, threshold: 2, parties: net.ids }
             : op === 'reshare'

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Level } from 'level';
+import { drillMessage } from '../../chains/domains.ts';
 import { nullLogger } from '../../node/ops/log.ts';
 import { codecs, encodeSignRequest } from '../../node/session/messages.ts';
 import { generateIdentity } from '../../node/storage/identity.ts';
@@ -15,13 +16,14 @@ import type { Envelope } from '../../node/transport/wire.ts';
 import { hexToBytes } from '../../protocol/curve.ts';
 import { verifyBip340 } from '../../protocol/sign.ts';
 import { Network } from '../helpers/network.ts';
+import { drillKeyOf } from '../helpers/network-extra.ts';
 
 const hex = (s: string) => hexToBytes(s);
 
 async function signOk(net: Network, via: number, key: any, message = randomBytes(32).toString('hex')) {
-  const r = await net.run(via, `/v1/keys/${key.name}/sign`, { message });
+  const r = await net.run(via, `/v1/keys/${key.name}/sign`, { drill: message });
   assert.equal(r.state, 'done', JSON.stringify(r.error));
-  assert.ok(verifyBip340(hex(r.result.signatures[0]), hex(message), hex(key.groupKey).subarray(1)));
+  assert.ok(verifyBip340(hex(r.result.signatures[0]), drillMessage(hex(message)), drillKeyOf(key)));
   return r.result;
 }
 
@@ -78,7 +80,7 @@ describe('daemons across restarts and crashes', () => {
     const r = await signOk(net, 0, key);
     assert.deepEqual([...r.signers].sort(), net.ids.slice(0, 3).sort());
     await net.kill(2);
-    const failed = await net.run(0, '/v1/keys/vault/sign', { message: 'ab'.repeat(32) });
+    const failed = await net.run(0, '/v1/keys/vault/sign', { drill: 'ab'.repeat(32) });
     assert.equal(failed.state, 'failed');
     assert.equal(failed.error.code, 'NOT_ENOUGH_SIGNERS');
     assert.deepEqual([...failed.error.culprits].sort(), net.ids.slice(2, 5).sort());
@@ -133,7 +135,7 @@ describe('daemons across restarts and crashes', () => {
         groupKey: hex(key.groupKey),
         epoch: 0,
         scheme: 'bip340',
-        payload: { raw: { message: randomBytes(32), path: [], taproot: false } },
+        payload: { drill: { challenge: randomBytes(32) } },
         requester: rogue.peerId,
       });
       const flood: Envelope[] = [];
@@ -166,7 +168,7 @@ describe('daemons across restarts and crashes', () => {
     const rs = new Set<string>();
     for (let i = 0; i < 3; i++) {
       const r = await net.run(0, '/v1/keys/vault/sign', {
-        message: randomBytes(32).toString('hex'),
+        drill: randomBytes(32).toString('hex'),
         signers,
       });
       assert.equal(r.state, 'done', JSON.stringify(r.error));
@@ -175,7 +177,7 @@ describe('daemons across restarts and crashes', () => {
     await net.kill(1);
     await net.start(1);
     const message = randomBytes(32).toString('hex');
-    const r = await net.run(0, '/v1/keys/vault/sign', { message, signers });
+    const r = await net.run(0, '/v1/keys/vault/sign', { drill: message, signers });
     assert.equal(r.state, 'done', JSON.stringify(r.error));
     assert.deepEqual(
       [...r.result.signers].sort(),
@@ -183,7 +185,7 @@ describe('daemons across restarts and crashes', () => {
       'the restarted party took part again',
     );
     assert.deepEqual(r.result.excluded, []);
-    assert.ok(verifyBip340(hex(r.result.signatures[0]), hex(message), hex(key.groupKey).subarray(1)));
+    assert.ok(verifyBip340(hex(r.result.signatures[0]), drillMessage(hex(message)), drillKeyOf(key)));
     rs.add(r.result.signatures[0].slice(0, 64));
     assert.equal(rs.size, 4);
   });
@@ -194,7 +196,7 @@ describe('daemons across restarts and crashes', () => {
     // the closed connection excludes it as UNREACHABLE at once; waiting out the round timeout would say TIMEOUT.
     net.parties[2].proc!.kill('SIGSTOP');
     const message = randomBytes(32).toString('hex');
-    const request = net.run(0, '/v1/keys/vault/sign', { message, signers });
+    const request = net.run(0, '/v1/keys/vault/sign', { drill: message, signers });
     await sleep(500);
     await net.kill(2);
     const r = await request;
@@ -204,7 +206,7 @@ describe('daemons across restarts and crashes', () => {
       [[net.ids[2], 'UNREACHABLE']],
     );
     assert.ok(!r.result.signers.includes(net.ids[2]));
-    assert.ok(verifyBip340(hex(r.result.signatures[0]), hex(message), hex(key.groupKey).subarray(1)));
+    assert.ok(verifyBip340(hex(r.result.signatures[0]), drillMessage(hex(message)), drillKeyOf(key)));
     await net.start(2);
   });
 

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { drillMessage } from '../../chains/domains.ts';
 import { hexToBytes } from '../../protocol/curve.ts';
 import { verifyBip340 } from '../../protocol/sign.ts';
 import { Network } from '../helpers/network.ts';
+import { drillKeyOf } from '../helpers/network-extra.ts';
 
 const hex = (s: string) => hexToBytes(s);
 
@@ -25,11 +27,11 @@ describe('five daemons: DKG and signing', () => {
       assert.equal(k.json.threshold, 3);
     }
     const message = 'aa'.repeat(32);
-    const sig = await net.run(2, '/v1/keys/treasury/sign', { message });
+    const sig = await net.run(2, '/v1/keys/treasury/sign', { drill: message });
     assert.equal(sig.state, 'done', JSON.stringify(sig.error));
     assert.equal(sig.result.signers.length, 3);
     assert.ok(
-      verifyBip340(hex(sig.result.signatures[0]), hex(message), hex(dkg.result.groupKey).subarray(1)),
+      verifyBip340(hex(sig.result.signatures[0]), drillMessage(hex(message)), drillKeyOf(dkg.result)),
     );
   });
 });

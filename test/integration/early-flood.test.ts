@@ -36,6 +36,7 @@ describe('a non-member flooding early messages', () => {
   let net: Network;
   let rogue: Host;
   let groupKey: string;
+  let view: { groupKey: string; chainCode: string };
   /** Answers to the rogue, by session id. */
   const answers = new Map<string, (env: Envelope) => void>();
 
@@ -45,6 +46,7 @@ describe('a non-member flooding early messages', () => {
     const dkg = await net.keygen(1, 'vault', 3);
     assert.equal(dkg.state, 'done', JSON.stringify(dkg.error));
     groupKey = dkg.result.groupKey;
+    view = dkg.result;
     rogue = await createHost({
       privateKey: net.outsiders[0],
       listen: ['/ip4/127.0.0.1/tcp/0'],
@@ -88,7 +90,7 @@ describe('a non-member flooding early messages', () => {
     const warm = await net.run(2, '/v1/keys/vault/refresh', {});
     assert.equal(warm.state, 'done', JSON.stringify(warm.error));
     await settledViews(net, 'vault');
-    await assertSigns(net, 3, 'vault', [0, 1, 2], groupKey);
+    await assertSigns(net, 3, 'vault', [0, 1, 2], view);
     const idle = await rss(net);
 
     const CEREMONIES: Ceremony[] = ['DKG', 'REFRESH', 'RESHARE', 'REPAIR', 'SIGN', 'CONTROL'];
@@ -126,7 +128,7 @@ describe('a non-member flooding early messages', () => {
           (rounds + 1) % 4,
           'vault',
           [FLOODED, 1 + (rounds % 3), 1 + ((rounds + 1) % 3)],
-          groupKey,
+          view,
         );
         rounds++;
       } while (flooding || rounds < 3);
@@ -152,6 +154,6 @@ describe('a non-member flooding early messages', () => {
       after <= bound,
       `RSS ${Math.round(after / MiB)} MiB after the flood, ${Math.round(idle / MiB)} MiB idle`,
     );
-    await assertSigns(net, FLOODED, 'vault', [0, 1, 2], groupKey);
+    await assertSigns(net, FLOODED, 'vault', [0, 1, 2], view);
   });
 });

@@ -7,9 +7,11 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
+import { drillMessage } from '../../chains/domains.ts';
 import { hexToBytes } from '../../protocol/curve.ts';
 import { verifyBip340 } from '../../protocol/sign.ts';
 import { Network } from '../helpers/network.ts';
+import { drillKeyOf } from '../helpers/network-extra.ts';
 
 const TOTAL = 1000;
 const CONCURRENCY = 50;
@@ -23,7 +25,7 @@ async function rssMb(pid: number): Promise<number> {
 
 describe('load', () => {
   let net: Network;
-  let key: { groupKey: string };
+  let key: { groupKey: string; chainCode: string };
   before(async () => {
     net = await Network.create(5, { roundTimeoutMs: 20_000 });
     await net.startAll();
@@ -41,13 +43,13 @@ describe('load', () => {
       while (next < TOTAL) {
         const i = next++;
         const message = randomBytes(32).toString('hex');
-        const r = await net.run(i % 5, '/v1/keys/busy/sign', { message });
+        const r = await net.run(i % 5, '/v1/keys/busy/sign', { drill: message });
         if (r.state === 'done') {
           assert.ok(
             verifyBip340(
               hexToBytes(r.result.signatures[0]),
-              hexToBytes(message),
-              hexToBytes(key.groupKey).subarray(1),
+              drillMessage(hexToBytes(message)),
+              drillKeyOf(key),
             ),
           );
           rs.add(r.result.signatures[0].slice(0, 64));

@@ -3,17 +3,19 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { drillMessage } from '../../chains/domains.ts';
 import { hexToBytes } from '../../protocol/curve.ts';
 import { verifyBip340 } from '../../protocol/sign.ts';
 import { Network } from '../helpers/network.ts';
+import { drillKeyOf } from '../helpers/network-extra.ts';
 
 const hex = (s: string) => hexToBytes(s);
 
-async function signOk(net: Network, via: number, key: { name: string; groupKey: string }) {
+async function signOk(net: Network, via: number, key: { name: string; groupKey: string; chainCode: string }) {
   const message = randomBytes(32).toString('hex');
-  const r = await net.run(via, `/v1/keys/${key.name}/sign`, { message });
+  const r = await net.run(via, `/v1/keys/${key.name}/sign`, { drill: message });
   assert.equal(r.state, 'done', JSON.stringify(r.error));
-  assert.ok(verifyBip340(hex(r.result.signatures[0]), hex(message), hex(key.groupKey).subarray(1)));
+  assert.ok(verifyBip340(hex(r.result.signatures[0]), drillMessage(hex(message)), drillKeyOf(key)));
 }
 
 /** Every party's view of the key, once all agree on one settled epoch (or the views after `waitMs`). */
@@ -30,7 +32,7 @@ async function settledEpochs(net: Network, name: string, waitMs = 30_000) {
 
 describe('refresh across five daemons', () => {
   let net: Network;
-  let key: { name: string; groupKey: string };
+  let key: { name: string; groupKey: string; chainCode: string };
   before(async () => {
     net = await Network.create(5, { roundTimeoutMs: 5000 });
     await net.startAll();

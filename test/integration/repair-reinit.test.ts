@@ -53,7 +53,7 @@ describe('repair of a re-initialised party that the others vouch for', () => {
     // These tests are about the ceremonies' mechanics; consent is attacked in custody-consent.test.ts.
     for (const i of net.parties.keys()) await writePolicy(net, i, UNATTENDED_CUSTODY);
     await net.startAll();
-    const dkg = await net.keygen(0, KEY, 2);
+    const dkg = await net.keygen(0, KEY, 2, net.ids, 'testnet');
     assert.equal(dkg.state, 'done', JSON.stringify(dkg.error));
     key = dkg.result;
     address = taprootAddress(key);
@@ -152,10 +152,15 @@ describe('repair of a re-initialised party that the others vouch for', () => {
       assert.equal(v.json.groupKey, key.groupKey);
       assert.equal(v.json.epoch, key.epoch);
       assert.equal(taprootAddress(v.json), address);
+      assert.equal(
+        v.json.network,
+        'testnet',
+        'the repaired party holds the key on its network, as its helpers said',
+      );
       assert.deepEqual(v.json.members, vouchedMembers());
     }
-    await assertSigns(net, LOST, KEY, [LOST, 0], key.groupKey);
-    await assertSigns(net, 0, KEY, [1, LOST], key.groupKey);
+    await assertSigns(net, LOST, KEY, [LOST, 0], key);
+    await assertSigns(net, 0, KEY, [1, LOST], key);
   });
 
   test('a member that has not vouched signs nothing with the new peer and refuses a refresh until it vouches', async () => {
@@ -177,6 +182,6 @@ describe('repair of a re-initialised party that the others vouch for', () => {
       assert.equal(v.json.epoch, key.epoch + 1);
       assert.deepEqual(v.json.members, vouchedMembers());
     }
-    await assertSigns(net, LOST, KEY, [LOST, 2], key.groupKey);
+    await assertSigns(net, LOST, KEY, [LOST, 2], key);
   });
 });

@@ -23,7 +23,7 @@ const KEY = 'treasury';
 
 describe('share repair across daemons', () => {
   let net: Network;
-  let key: { groupKey: string; epoch: number };
+  let key: { groupKey: string; chainCode: string; epoch: number };
   /** How the in-process helper (party 1) misbehaves with its sigmas. */
   let tamper: 'sigma' | 'group' | undefined;
 
@@ -102,8 +102,8 @@ describe('share repair across daemons', () => {
     assert.equal(view.status, 200);
     assert.equal(view.json.groupKey, key.groupKey);
     assert.equal(view.json.epoch, key.epoch);
-    await assertSigns(net, 2, KEY, [2, 0], key.groupKey);
-    await assertSigns(net, 1, KEY, [1, 2], key.groupKey);
+    await assertSigns(net, 2, KEY, [2, 0], key);
+    await assertSigns(net, 1, KEY, [1, 2], key);
     // Repaired, it is a full member again: a refresh with it goes through.
     const refresh = await net.run(2, `/v1/keys/${KEY}/refresh`, {});
     assert.equal(refresh.state, 'done', JSON.stringify(refresh.error));

@@ -51,7 +51,8 @@ describe('reshare across daemons', () => {
     // These tests are about the ceremonies' mechanics; consent is attacked in custody-consent.test.ts.
     for (const i of net.parties.keys()) await writePolicy(net, i, UNATTENDED_CUSTODY);
     await net.startAll();
-    const dkg = await net.keygen(0, KEY, 2, net.ids.slice(0, 3));
+    // A signet key: newcomers learn its network from the invite, bound into the ceremony context.
+    const dkg = await net.keygen(0, KEY, 2, net.ids.slice(0, 3), 'signet');
     assert.equal(dkg.state, 'done', JSON.stringify(dkg.error));
     key = dkg.result;
     address = taprootAddress(key);
@@ -79,6 +80,7 @@ describe('reshare across daemons', () => {
       );
       assert.equal(v.groupKey, key.groupKey);
       assert.equal(v.chainCode, key.chainCode);
+      assert.equal(v.network, 'signet', 'every holder, newcomers included, holds it as a signet key');
       assert.equal(taprootAddress(v), address, 'the Taproot address is unchanged');
     }
     return { result: r.result, epoch: before.epoch + 1 };
@@ -87,7 +89,7 @@ describe('reshare across daemons', () => {
   /** Every t-subset signs, each coordinated by one of its members. */
   async function everySubsetSigns(members: number[], t: number) {
     for (const [k, signers] of [...subsets(members, t)].entries())
-      await assertSigns(net, signers[k % t], KEY, signers, key.groupKey);
+      await assertSigns(net, signers[k % t], KEY, signers, key);
   }
 
   /**
@@ -211,7 +213,7 @@ describe('reshare across daemons', () => {
     t.diagnostic(`party ${victim + 1} killed, every party settled on epoch ${e}`);
     const threshold = views[now[0]].json.threshold;
     const signers = now.includes(victim) ? [victim, ...now.filter((i) => i !== victim)] : now;
-    await assertSigns(net, signers[0], KEY, signers.slice(0, threshold), key.groupKey);
+    await assertSigns(net, signers[0], KEY, signers.slice(0, threshold), key);
   });
 
   test('a party killed -9 while its new epoch is pending (staying or removed) settles with the others', async (t) => {
@@ -261,7 +263,7 @@ describe('reshare across daemons', () => {
       // The last use of the victim: its store is checked without starting it again.
       if (removed) await assertRemoved(victim, members[0], members[1], 'stop');
       const signers = removed ? members.slice(0, 2) : [victim, members.find((i) => i !== victim)!];
-      await assertSigns(net, signers[0], KEY, signers, key.groupKey);
+      await assertSigns(net, signers[0], KEY, signers, key);
     }
   });
 });

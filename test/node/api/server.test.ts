@@ -25,6 +25,7 @@ const [SELF, BOB, CAROL, STRANGER] = ids;
 const vault: KeyEntry = {
   name: 'vault',
   createdAt: new Date(0).toISOString(),
+  network: 'mainnet',
   active: { ...share, group: { ...share.group, members: [SELF, BOB, CAROL] } },
 };
 

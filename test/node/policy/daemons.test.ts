@@ -133,7 +133,7 @@ describe('policies on three daemons', () => {
     const common = {
       btc: BTC_RULES,
       evm: EVM_RULES,
-      raw: { requesters: [ids[0]], requestsPerHour: 1 },
+      raw: { rawMessages: true, requesters: [ids[0]], requestsPerHour: 1 },
       more: MORE_RULES,
       evmday: EVM_DAY_RULES,
     };
@@ -141,7 +141,8 @@ describe('policies on three daemons', () => {
       writeFile(join(dir, 'policy.json'), JSON.stringify(policy));
     await write(p1.dataDir, {
       approvalExpirySeconds: 3600,
-      default: {},
+      // Party 1 signs whatever the others' rules are tested on, raw messages included.
+      default: { rawMessages: true },
       keys: {
         vault: { bitcoin: { approvalAbove: 50_000 } },
         slow: { bitcoin: { timeLock: { above: 50_000, delaySeconds: 3600 } } },
@@ -162,8 +163,9 @@ describe('policies on three daemons', () => {
       net.start(2),
     ]);
     for (const name of ['btc', 'evm', 'raw', 'vault', 'slow', 'more', 'evmday']) {
-      const k = await net.keygen(0, name, 2);
+      const k = await net.keygen(0, name, 2, net.ids, NET);
       assert.equal(k.state, 'done', JSON.stringify(k.error));
+      assert.equal(k.result.network, NET);
       wallets.set(name, walletFor(k.result));
     }
   });
@@ -225,10 +227,11 @@ describe('policies on three daemons', () => {
     ]);
     const within = psbt('more', PAYEE, 20_000n, { label: 'within' });
     signed(await sign(0, 'more', { psbt: within.toBase64(), network: NET }, [0, 2]));
-    refusedBy(await sign(0, 'more', { psbt: within.toBase64(), network: 'testnet' }), [
-      [1, /Bitcoin network testnet is not allowed/],
-      [2, /Bitcoin network testnet is not allowed/],
-    ]);
+    // The network is the key's: a request naming another is refused up front, before any party is asked.
+    const wrongNet = await sign(0, 'more', { psbt: within.toBase64(), network: 'testnet' });
+    assert.equal(wrongNet.state, 'rejected');
+    assert.equal(wrongNet.error.code, 'BAD_REQUEST');
+    assert.match(wrongNet.error.message, /is testnet, but key is a regtest key/);
     const farChange = spendPsbt(wallets.get('more')!, {
       payments: [{ address: PAYEE, amount: 20_000n }],
       utxos: [coin('more far change', 1_000_000n)],

@@ -11,6 +11,7 @@ import type { ResolvedRequest } from '../../../node/signing/targets.ts';
 import { generateIdentity, peerIdOf } from '../../../node/storage/identity.ts';
 import { testWallet } from '../../bitcoin/helpers.ts';
 import {
+  drillRequest,
   ERC20_TRANSFER,
   executeRequest,
   NET,
@@ -64,10 +65,10 @@ function holds(r: Rules, req: ResolvedRequest, what: 'approval' | 'lock', reason
 
 describe('rules for every request', () => {
   test('a key without an entry uses the default; an entry replaces the default; neither refuses', () => {
-    const p = parsePolicy({ default: { rawMessages: false }, keys: { open: {} } });
+    const p = parsePolicy({ default: { rawMessages: false }, keys: { open: { rawMessages: true } } });
     denies(rulesFor(p, 'other')!, rawRequest(), /raw message signing is off/);
     allows(rulesFor(p, 'open')!, rawRequest());
-    const strict = parsePolicy({ keys: { open: {} } });
+    const strict = parsePolicy({ keys: { open: { rawMessages: true } } });
     const v = evaluate(
       rulesFor(strict, 'other'),
       { keyName: 'other', requester: PEER, self: SELF, resolved: rawRequest() },
@@ -78,27 +79,38 @@ describe('rules for every request', () => {
   });
 
   test('schemes', () => {
-    const r = rules({ schemes: ['bip340'] });
+    const r = rules({ rawMessages: true, schemes: ['bip340'] });
     allows(r, rawRequest('aa', 'bip340'));
     denies(r, rawRequest('aa', 'rfc9591'), /scheme rfc9591 is not allowed/);
   });
 
-  test('raw messages on and off', () => {
+  test('raw messages: off unless the file turns them on; drills on unless it turns them off', () => {
+    denies(rules({}), rawRequest(), /raw message signing is off/);
+    allows(rules({}), drillRequest());
+    denies(rules({ drills: false }), drillRequest(), /recovery drills are off/);
     allows(rules({ rawMessages: true }), rawRequest());
     denies(rules({ rawMessages: false }), rawRequest(), /raw message signing is off/);
     allows(rules({ rawMessages: false }), pay(1000n), NONE); // other kinds are unaffected
   });
 
   test('requesters, with "self" for local requests', () => {
-    const r = rules({ requesters: [PEER, 'self'] });
+    const r = rules({ rawMessages: true, requesters: [PEER, 'self'] });
     allows(r, rawRequest(), NONE, PEER);
     allows(r, rawRequest(), NONE, SELF);
     denies(r, rawRequest(), new RegExp(`requester ${STRANGER} may not`), NONE, STRANGER);
-    denies(rules({ requesters: [PEER] }), rawRequest(), /requester self may not/, NONE, SELF);
+    denies(
+      rules({ rawMessages: true, requesters: [PEER] }),
+      rawRequest(),
+      /requester self may not/,
+      NONE,
+      SELF,
+    );
+    // A drill is a request like any other for who may ask and how often.
+    denies(rules({ requesters: [PEER] }), drillRequest(), /requester self may not/, NONE, SELF);
   });
 
   test('requests per hour', () => {
-    const r = rules({ requestsPerHour: 3 });
+    const r = rules({ rawMessages: true, requestsPerHour: 3 });
     allows(r, rawRequest(), { ...NONE, requestsLastHour: 2 });
     denies(r, rawRequest(), /3 requests of this key in the past hour already; the limit is 3/, {
       ...NONE,
@@ -108,11 +120,13 @@ describe('rules for every request', () => {
 
   test('manual approval of every request', () => {
     holds(
-      rules({ requireApproval: true }),
+      rules({ rawMessages: true, requireApproval: true }),
       rawRequest(),
       'approval',
       /every request of this key needs approval/,
     );
+    // A drill's signature is worthless outside the drill: no operator is asked about one.
+    allows(rules({ requireApproval: true }), drillRequest());
   });
 
   test('every broken rule is named, and a denial wins over a hold', () => {
@@ -233,6 +247,17 @@ describe('EVM rules, on the EIP-712 action as this party decoded it', () => {
   test('actions', () => {
     allows(rules({ evm: { actions: ['Execute'] } }), plainTransfer(1n));
     denies(rules({ evm: { actions: ['Execute'] } }), rotateRequest(), /EVM action RotateKey is not allowed/);
+    // Without an actions list only Execute is allowed: a key rotation must be allowed by name.
+    denies(rules({}), rotateRequest(), /EVM action RotateKey is not allowed \(allowed: Execute\)/);
+    denies(rules({ evm: {} }), rotateRequest(), /EVM action RotateKey is not allowed/);
+    // Allowed by name, it is held for approval (showing old and new key), unless the file says otherwise.
+    holds(
+      rules({ evm: { actions: ['Execute', 'RotateKey'] } }),
+      rotateRequest(),
+      'approval',
+      /key rotation hands the account to another key and needs approval/,
+    );
+    allows(rules({ evm: { actions: ['RotateKey'], rotateKeyRequiresApproval: false } }), rotateRequest());
   });
 
   test('target contracts (any address case)', () => {

@@ -9,6 +9,7 @@ import { walletAddress } from '../../../chains/bitcoin/address.ts';
 import { buildWalletPsbt, type PaymentRequest, type WalletUtxo } from '../../../chains/bitcoin/build.ts';
 import type { Wallet } from '../../../chains/bitcoin/keys.ts';
 import { planPsbtSigning } from '../../../chains/bitcoin/psbt.ts';
+import { drillMessage } from '../../../chains/domains.ts';
 import { decodeTypedData, executeTypedData, rotateKeyTypedData } from '../../../chains/evm/typed-data.ts';
 import type { ResolvedRequest } from '../../../node/signing/targets.ts';
 import { hexToBytes } from '../../../protocol/curve.ts';
@@ -87,6 +88,7 @@ export function executeRequest(o: ExecuteOptions = {}): ResolvedRequest {
     kind: 'typedData',
     targets: [{ scheme: 'bip340', message: action.digest, steps: [] }],
     account: 0,
+    accountKey: new Uint8Array(32).fill(1),
     action,
   };
 }
@@ -100,6 +102,7 @@ export function rotateRequest(): ResolvedRequest {
     kind: 'typedData',
     targets: [{ scheme: 'bip340', message: action.digest, steps: [] }],
     account: 0,
+    accountKey: new Uint8Array(32).fill(1),
     action,
   };
 }
@@ -111,6 +114,11 @@ export function rawRequest(messageHex = 'ab'.repeat(32), scheme: Scheme = 'bip34
     path: [],
     taproot: false,
   };
+}
+
+export function drillRequest(messageHex = 'cd'.repeat(32), scheme: Scheme = 'bip340'): ResolvedRequest {
+  const challenge = hexToBytes(messageHex);
+  return { kind: 'drill', targets: [{ scheme, message: drillMessage(challenge), steps: [] }], challenge };
 }
 
 /** A clock tests move by hand. */

@@ -15,6 +15,7 @@ import { FrostnetError } from '../../../protocol/errors.ts';
 import { testWallet } from '../../bitcoin/helpers.ts';
 import {
   coin,
+  drillRequest,
   executeRequest,
   FakeClock,
   NET,
@@ -63,6 +64,31 @@ const audit = async (dir: string) =>
     .map((l) => JSON.parse(l));
 
 describe('rolling counters', () => {
+  test('one Bitcoin counter per key: a counters file kept per network label reads back as one sum', async () => {
+    await withDir(async (dir) => {
+      const clock = new FakeClock();
+      // What a party wrote when the daily limit was counted per network label (the coordinator's choice).
+      const at = clock.now - 3600_000;
+      const signed = ['mainnet', 'testnet', 'signet', 'regtest'].map((n, i) => ({
+        id: `${i}`.repeat(64),
+        key: 'k',
+        asset: `bitcoin:${n}`,
+        amount: '30000',
+        at,
+      }));
+      await writeFile(
+        join(dir, 'policy-counters.json'),
+        JSON.stringify({ version: 1, accepted: [], signed }),
+      );
+      const p = await open(dir, clock, { keys: { k: { bitcoin: { maxSentPerDay: 150_000 } } } });
+      assert.match(
+        (await refusal(p, req(pay(40_000n, 'after labels')))).message,
+        /40000 sat on top of 120000 sat in the past 24 h is above the daily limit of 150000 sat/,
+      );
+      await p.check(req(pay(30_000n, 'fits')));
+    });
+  });
+
   test('the daily limit counts only what this party signed, a retry once, and survives a restart', async () => {
     await withDir(async (dir) => {
       const clock = new FakeClock();
@@ -91,7 +117,7 @@ describe('rolling counters', () => {
   test('requests per hour: distinct requests, retries free, the window rolls, a restart keeps it', async () => {
     await withDir(async (dir) => {
       const clock = new FakeClock();
-      let p = await open(dir, clock, { default: { requestsPerHour: 2 } });
+      let p = await open(dir, clock, { default: { rawMessages: true, requestsPerHour: 2 } });
       await p.check(req(rawRequest('01')));
       await p.check(req(rawRequest('01'))); // the same request again
       clock.advance(1800);
@@ -301,13 +327,16 @@ describe('audit log', () => {
     });
   });
 
-  test('no policy file: every request is allowed, and still audited', async () => {
+  test('no policy file: the defaults (drills and PSBTs allowed, raw messages refused), every request audited', async () => {
     await withDir(async (dir) => {
       const p = await open(dir, new FakeClock());
-      await p.check(req(rawRequest(), 'any', SELF));
-      const [line] = await audit(dir);
-      assert.equal(line.decision, 'allowed');
-      assert.equal(line.requester, SELF);
+      await p.check(req(drillRequest(), 'any', SELF));
+      const raw = await refusal(p, req(rawRequest(), 'any', SELF));
+      assert.match(raw.message, /raw message signing is off/);
+      const [drill, refused] = await audit(dir);
+      assert.equal(drill.decision, 'allowed');
+      assert.equal(drill.requester, SELF);
+      assert.equal(refused.decision, 'denied');
     });
   });
 

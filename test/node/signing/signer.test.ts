@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { DRILL_PATH, drillMessage } from '../../../chains/domains.ts';
 import { nullLogger } from '../../../node/ops/log.ts';
 import {
   fromWireCommitment,
@@ -20,6 +21,8 @@ import { Router } from '../../../node/session/router.ts';
 import { allowAll, type Policy, Signer } from '../../../node/signing/signer.ts';
 import { KeyStore } from '../../../node/storage/keystore.ts';
 import { openStore, type Store } from '../../../node/storage/store.ts';
+import { xOnly } from '../../../protocol/curve.ts';
+import { derivePath } from '../../../protocol/derive.ts';
 import { groupKey, identifierOf } from '../../../protocol/keys.ts';
 import { aggregateSignature, NonceStore, signShare, verifyBip340 } from '../../../protocol/sign.ts';
 import { makeKey } from '../../helpers/keys.ts';
@@ -34,7 +37,7 @@ let keys: KeyStore;
 before(async () => {
   store = await openStore(join(root, 'store'), 'signer test passphrase', { kdf: { N: 2 ** 10 } });
   keys = await KeyStore.open(store);
-  await keys.restore('vault', shares.get(SELF)!);
+  await keys.restore('vault', shares.get(SELF)!, 'mainnet');
 });
 after(async () => {
   await store?.close();
@@ -53,13 +56,15 @@ const signer = (o: { policy?: Policy; maxSessionsPerPeer?: number } = {}) =>
     log: nullLogger,
   });
 
-const rawRequest = (message: Uint8Array, requester: string): SignRequestMsg => ({
+/** A drill request: one message, under the drill key (chains/domains.ts), allowed by any policy here. */
+const drillRequest = (message: Uint8Array, requester: string): SignRequestMsg => ({
   groupKey: groupKey(group).toBytes(true),
   epoch: group.epoch,
   scheme: 'bip340',
-  payload: { raw: { message, path: [], taproot: false } },
+  payload: { drill: { challenge: message } },
   requester,
 });
+const drillKey = derivePath({ key: groupKey(group), chainCode: group.chainCode }, DRILL_PATH);
 
 /** party-2's side of a package: a fresh commitment of its own, with the store that can sign it. */
 function cosigner() {
@@ -68,8 +73,9 @@ function cosigner() {
   return { nonces, commitment };
 }
 
-const pkg = (message: Uint8Array, mine: WireCommitment, theirs: WireCommitment) => ({
-  messages: [message],
+/** The package of a drill of `challenge`: what the parties sign is the drill's tagged hash of it. */
+const pkg = (challenge: Uint8Array, mine: WireCommitment, theirs: WireCommitment) => ({
+  messages: [drillMessage(challenge)],
   signers: [
     { party: SELF, commitments: [mine] },
     { party: 'party-2', commitments: [theirs] },
@@ -85,7 +91,7 @@ describe('signer against a misbehaving coordinator', () => {
     // party-3 coordinates a two-round signing, and names party-2's commitment instead of its own session's.
     const message = randomBytes(32);
     const sid = randomBytes(32);
-    const [committed] = await s.commit(sid, rawRequest(message, 'party-3'), 'party-3');
+    const [committed] = await s.commit(sid, drillRequest(message, 'party-3'), 'party-3');
     const other = cosigner();
     const before = s.pendingNonces;
     assert.throws(() => s.sign(sid, pkg(message, handed, toWireCommitment(other.commitment)), 'party-3'), {
@@ -98,16 +104,16 @@ describe('signer against a misbehaving coordinator', () => {
     });
     // party-2 still signs with the commitment it was given: its nonce was never used.
     const [share] = await s.signOneRound(
-      rawRequest(message, 'party-2'),
+      drillRequest(message, 'party-2'),
       pkg(message, handed, toWireCommitment(other.commitment)),
       'party-2',
     );
-    const target = { scheme: 'bip340' as const, message, steps: [] };
+    const target = { scheme: 'bip340' as const, message: drillMessage(message), steps: drillKey.steps };
     const commitments = [fromWireCommitment(identifierOf(group, SELF), handed), other.commitment];
     const theirs = signShare(
       shares.get('party-2')!,
       other.nonces,
-      { epoch: group.epoch, scheme: 'bip340', message, commitments },
+      { epoch: group.epoch, scheme: 'bip340', message: target.message, commitments },
       target,
     );
     const signature = aggregateSignature(
@@ -119,14 +125,14 @@ describe('signer against a misbehaving coordinator', () => {
         ['party-2', theirs],
       ]),
     );
-    assert.ok(verifyBip340(signature, message, groupKey(group).toBytes(true).subarray(1)));
+    assert.ok(verifyBip340(signature, drillMessage(message), xOnly(drillKey.key)));
   });
 
   test("an honest two-round package with the session's own commitment signs", async () => {
     const s = signer();
     const message = randomBytes(32);
     const sid = randomBytes(32);
-    const [committed] = await s.commit(sid, rawRequest(message, 'party-3'), 'party-3');
+    const [committed] = await s.commit(sid, drillRequest(message, 'party-3'), 'party-3');
     const shares = s.sign(sid, pkg(message, committed, toWireCommitment(cosigner().commitment)), 'party-3');
     assert.equal(shares.length, 1);
   });
@@ -137,7 +143,7 @@ describe('signer against a misbehaving coordinator', () => {
     // The policy check is the await inside an open; all opens wait there together.
     const s = signer({ maxSessionsPerPeer: limit, policy: { check: () => gate.promise } });
     const opens = Array.from({ length: 8 }, () =>
-      s.commit(randomBytes(32), rawRequest(randomBytes(32), 'party-2'), 'party-2'),
+      s.commit(randomBytes(32), drillRequest(randomBytes(32), 'party-2'), 'party-2'),
     );
     gate.resolve();
     const settled = await Promise.allSettled(opens);
@@ -145,7 +151,7 @@ describe('signer against a misbehaving coordinator', () => {
     for (const r of settled.filter((x) => x.status === 'rejected'))
       assert.equal((r as PromiseRejectedResult).reason.code, 'CONFLICT');
     // Another coordinator has its own slots.
-    await s.commit(randomBytes(32), rawRequest(randomBytes(32), 'party-3'), 'party-3');
+    await s.commit(randomBytes(32), drillRequest(randomBytes(32), 'party-3'), 'party-3');
   });
 
   test('an open refused by the policy gives its slot back; the same session id cannot open twice at once', async () => {
@@ -158,14 +164,14 @@ describe('signer against a misbehaving coordinator', () => {
         },
       },
     });
-    await assert.rejects(s.commit(randomBytes(32), rawRequest(randomBytes(32), 'party-2'), 'party-2'), {
+    await assert.rejects(s.commit(randomBytes(32), drillRequest(randomBytes(32), 'party-2'), 'party-2'), {
       code: 'POLICY_DENIED',
     });
     refuse = false;
     const sid = randomBytes(32);
     const twice = await Promise.allSettled([
-      s.commit(sid, rawRequest(randomBytes(32), 'party-2'), 'party-2'),
-      s.commit(sid, rawRequest(randomBytes(32), 'party-3'), 'party-3'),
+      s.commit(sid, drillRequest(randomBytes(32), 'party-2'), 'party-2'),
+      s.commit(sid, drillRequest(randomBytes(32), 'party-3'), 'party-3'),
     ]);
     assert.deepEqual(
       twice.map((r) => r.status),

@@ -32,10 +32,28 @@ const confirmations = { sessionId: '00'.repeat(32), confirmation: '11'.repeat(32
 const mine = shares.get('party-1')!;
 const hex = bytesToHex(groupKey(mine.group).toBytes(true));
 
+describe('the network of a key', () => {
+  test('is stored with the key, kept through a new epoch and a restart, and a corrupt one is refused', () =>
+    withKeys(async (keys, store) => {
+      await keys.setPending('t', mine, { create: true, confirmations, network: 'testnet' });
+      await keys.activatePending('t', confirmations);
+      const next = { ...mine, group: { ...mine.group, epoch: 1 } };
+      // A later epoch names no network: the key keeps its own.
+      await keys.setPending('t', next, { create: false, confirmations });
+      await keys.activatePending('t', confirmations);
+      const reopened = await KeyStore.open(store);
+      assert.equal(reopened.get('t')?.network, 'testnet');
+      assert.equal(reopened.active('t').group.epoch, 1);
+      const rec = await store.getPublic<Record<string, unknown>>('key/t');
+      await store.batch([{ type: 'putPublic', name: 'key/t', value: { ...rec, network: 'moonnet' } }]);
+      await assert.rejects(KeyStore.open(store), /key t: unknown network "moonnet"/);
+    }));
+});
+
 describe('erase', () => {
   test('leaves no secret, only a marker of the settled epoch that says it holds no share', () =>
     withKeys(async (keys, store) => {
-      await keys.restore('vault', mine);
+      await keys.restore('vault', mine, 'mainnet');
       assert.equal(await keys.erase('vault'), 0);
       assert.deepEqual(
         (await store.list()).filter((r) => r.kind === 'secret' && r.name.includes('vault')),
@@ -53,21 +71,21 @@ describe('erase', () => {
       // The marker survives a restart, and a repaired or restored share replaces it.
       const reopened = await KeyStore.open(store);
       assert.equal(reopened.epochs(hex).settled?.share, false);
-      await reopened.restore('vault', mine);
+      await reopened.restore('vault', mine, 'mainnet');
       assert.equal(reopened.epochs(hex).settled?.share, true);
       assert.deepEqual(reopened.active('vault'), mine);
     }));
 
   test('a pending removal is taken as done; a pending share is not erased', () =>
     withKeys(async (keys) => {
-      await keys.restore('vault', mine);
+      await keys.restore('vault', mine, 'mainnet');
       const next = { ...mine.group, epoch: 1 };
       await keys.setPending('vault', { removed: true, group: next }, { create: false, confirmations });
       assert.equal(await keys.erase('vault'), 1, 'the removal epoch is the one settled');
       assert.equal(keys.epochs(hex).settled?.group.epoch, 1);
       assert.throws(() => keys.active('vault'), { message: /was removed from key vault at epoch 1/ });
 
-      await keys.restore('other', shares.get('party-2')!);
+      await keys.restore('other', shares.get('party-2')!, 'mainnet');
       await keys.setPending(
         'other',
         { ...shares.get('party-2')!, group: { ...mine.group, epoch: 1 } },
@@ -105,6 +123,7 @@ describe('records of two formats', () => {
       const reopened = await KeyStore.open(store);
       const e = reopened.get('old');
       assert.deepEqual(reopened.active('old'), mine, 'the active share reads back as it was');
+      assert.equal(e?.network, undefined, 'a record from before the network was stored has none');
       assert.equal(e?.pending && 'group' in e.pending && e.pending.group.epoch, 1);
       assert.equal(e?.pendingConfirmations, undefined, 'no confirmations: nothing to settle it on');
       assert.equal(e?.activeCertificate, undefined);
