@@ -1,11 +1,20 @@
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { FrostnetError } from '../../protocol/errors.ts';
-import { isLogLevel, LOG_LEVELS, type LogLevel } from '../ops/log.ts';
-import { DEFAULT_MAX_FRAME_BYTES } from '../transport/wire.ts';
-import { array, integer, nonEmptyString, object, only, peerAddrs, peerId, tcpMultiaddr } from './fields.ts';
-import { Serial, writeJsonFile } from './json-file.ts';
+import { FrostnetError } from '../protocol/errors.ts';
+import { isLogLevel, LOG_LEVELS, type LogLevel } from './ops/log.ts';
+import {
+  array,
+  integer,
+  nonEmptyString,
+  object,
+  only,
+  peerAddrs,
+  peerId,
+  tcpMultiaddr,
+} from './storage/fields.ts';
+import { Serial, writeJsonFile } from './storage/json-file.ts';
+import { DEFAULT_MAX_FRAME_BYTES } from './transport/wire.ts';
 
 export interface PeerConfig {
   /** The party's libp2p peer id. */
