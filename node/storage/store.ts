@@ -18,7 +18,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { Level } from 'level';
-import { FrostnetError } from '../../protocol/errors.ts';
+import { errorMessage, FrostnetError } from '../../protocol/errors.ts';
 
 export type RecordKind = 'secret' | 'public';
 
@@ -106,7 +106,7 @@ export async function openStore(
     if (cause?.code === 'LEVEL_LOCKED') {
       throw new FrostnetError('CONFLICT', `the store at ${dir} is in use by another process`);
     }
-    throw new FrostnetError('STORE_CORRUPT', `cannot open the store at ${dir}: ${(e as Error).message}`);
+    throw new FrostnetError('STORE_CORRUPT', `cannot open the store at ${dir}: ${errorMessage(e)}`);
   }
   try {
     const key = await unlock(db, dir, passphrase, opts);
@@ -409,7 +409,7 @@ export async function readPassphrase(src: PassphraseSource = {}): Promise<string
     } catch (e) {
       const code = (e as { code?: string }).code;
       const why =
-        code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable' : (e as Error).message;
+        code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable' : errorMessage(e);
       throw new FrostnetError('INVALID_INPUT', `passphrase file ${src.file} ${why}`);
     }
     const passphrase = text.replace(/\r?\n$/, '');
