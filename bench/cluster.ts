@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '../cli/listen.ts';
 import { daemonEnv } from '../deploy/node-options.ts';
-import { type Config, loadConfig, saveConfig } from '../node/storage/config.ts';
-import { initParty } from '../node/storage/init.ts';
+import { type Config, loadConfig, saveConfig } from '../node/config.ts';
+import { initParty } from '../node/init.ts';
 
 export const ROOT = new URL('../', import.meta.url).pathname;
 const NODE = join(ROOT, 'node_modules/.bin/node');

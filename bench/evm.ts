@@ -14,7 +14,7 @@ import { walletRoot } from '../chains/bitcoin/keys.ts';
 import { deployFactory, predictAccount, prepareExecute, submitExecute } from '../chains/evm/account.ts';
 import { compiledContract } from '../chains/evm/compile.ts';
 import { measureGas } from '../chains/evm/gas.ts';
-import { type GasPart, gasBreakdown } from '../chains/evm/gas-breakdown.ts';
+import { gasBreakdown } from '../chains/evm/gas-breakdown.ts';
 import { evmKey } from '../chains/evm/keys.ts';
 import {
   decodeVetoRecovery,
@@ -33,6 +33,7 @@ import { startAnvil } from '../test/helpers/anvil.ts';
 import { makeKey, partyNames, signWith } from '../test/helpers/keys.ts';
 import { type Group, label } from './baseline.ts';
 import type { Cluster } from './cluster.ts';
+import type { GasReport, GroupGas, RecoveryGas } from './gas-report.ts';
 import type { KeyInfo } from './network.ts';
 
 const ACCOUNT = 0;
@@ -73,19 +74,6 @@ export function inProcessSigner(g: Group): Bip340Signer {
     sign: async (digest) => signWith(shares, signers, { scheme: 'bip340', message: digest, steps }),
   };
 }
-
-export type GroupGas = {
-  group: string;
-  /** Who made the signatures: the daemons, or the protocol code in this process. */
-  signedBy: 'network' | 'in-process FROST';
-  verification: number;
-  firstEthTransfer: number;
-  ethTransfer: number;
-  /** The steady-state transfer's parts; they add up to ethTransfer. */
-  breakdown: GasPart[];
-};
-
-export type GasReport = { groups: GroupGas[] };
 
 /** Deploys each group's account (EVM account 0), sends two ETH transfers through it, measures the verifier. */
 export async function measureGroupsGas(
@@ -137,19 +125,6 @@ async function main(): Promise<void> {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) await main();
-
-export type RecoveryGas = {
-  group: string;
-  /** gasUsed of each transaction: the factory deploying the account without and with recovery. */
-  deploy: number;
-  deployWithRecovery: number;
-  /** A steady-state ETH transfer through execute, without and with recovery (the latter also resets its clock). */
-  execute: number;
-  executeWithRecovery: number;
-  initiate: number;
-  veto: number;
-  finalize: number;
-};
 
 const RECOVERY_PERIOD = 180n * 86_400n;
 const RECOVERY_DELAY = 14n * 86_400n;

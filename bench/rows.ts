@@ -6,7 +6,7 @@
 import { partDetail } from '../chains/evm/gas-breakdown.ts';
 import { type Group, label } from './baseline.ts';
 import type { RecoverySizeReport, TaprootReport } from './bitcoin.ts';
-import type { GasReport, RecoveryGas } from './evm.ts';
+import type { GasReport, RecoveryGas } from './gas-report.ts';
 import type { FaultRun, Throughput } from './network.ts';
 import { type SignPerParty, ZF_FROST } from './per-party.ts';
 import { type Row, row } from './report.ts';

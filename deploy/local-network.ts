@@ -38,9 +38,9 @@ export async function createParties(
   // The node modules take seconds to load; only creating parties needs them (not stopping or cleaning).
   const [{ defaultConfig, loadConfig, saveConfig }, { storeDir }, { initParty }, { openStore }] =
     await Promise.all([
-      import('../node/storage/config.ts'),
+      import('../node/config.ts'),
       import('../node/daemon.ts'),
-      import('../node/storage/init.ts'),
+      import('../node/init.ts'),
       import('../node/storage/store.ts'),
     ]);
   await mkdir(dir, { recursive: true, mode: 0o700 });

@@ -12,17 +12,17 @@ import { Backups } from './ceremonies/backup.ts';
 import { KeyCeremonies } from './ceremonies/key-ceremonies.ts';
 import { proposalApprover } from './ceremonies/proposals.ts';
 import { Repairs } from './ceremonies/repair.ts';
+import { type Config, ConfigFile, loadConfig } from './config.ts';
 import { createLogger, type Logger } from './ops/log.ts';
 import { createRegistry } from './ops/metrics.ts';
 import { PartyPolicy } from './policy/party-policy.ts';
 import { Router } from './session/router.ts';
 import { Coordinator } from './signing/coordinator.ts';
 import { type Policy, Signer } from './signing/signer.ts';
-import { type Config, ConfigFile, loadConfig } from './storage/config.ts';
 import { identitySignatures, loadOrCreateIdentity, peerIdOf } from './storage/identity.ts';
 import { KeyStore } from './storage/keystore.ts';
 import { openStore, readPassphrase, type Store } from './storage/store.ts';
-import { createHost, type Host } from './transport/host.ts';
+import { type Host, prepareHost } from './transport/host.ts';
 import { Liveness } from './transport/liveness.ts';
 import type { Envelope } from './transport/wire.ts';
 
@@ -84,7 +84,9 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     // Without a policy given, the party's own policy file (<dataDir>/policy.json); none there allows all.
     const policy = o.policy ?? (await PartyPolicy.open({ dataDir: cfg.dataDir, self, log: plog }));
     const peerIds = () => config.current.peers.map((p) => p.id).filter((id) => id !== self);
-    const host: Host = await createHost({
+    const heartbeatMs = o.heartbeatMs ?? 5000;
+    // Constructed here, listening only once every service below has registered its handlers.
+    const host: Host = await prepareHost({
       privateKey,
       listen: cfg.listen,
       peers: cfg.peers,
@@ -93,7 +95,6 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       metrics,
       onEnvelope: (env, from) => router.dispatch(env, from),
     });
-    cleanups.push(() => host.stop());
     const transform = o.transformOutbound;
     const send = transform
       ? async (to: string, env: Envelope) => {
@@ -102,8 +103,6 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
         }
       : (to: string, env: Envelope) => host.send(to, env);
     const liveness = new Liveness(host, peerIds);
-    liveness.start(o.heartbeatMs ?? 5000);
-    cleanups.push(async () => liveness.stop());
 
     const sessions = metrics.counter({
       name: 'frostnet_sessions_total',
@@ -187,6 +186,12 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     });
     const backups = new Backups({ self, identity: privateKey, keys, ceremonies, log: plog });
     const requests = new Requests(cfg.limits.maxQueuedRequests);
+
+    // Every handler is registered: listen, then watch the peers. Stopped in reverse order (cleanups).
+    cleanups.push(() => host.stop());
+    await host.start();
+    liveness.start(heartbeatMs);
+    cleanups.push(async () => liveness.stop());
 
     // A pending epoch left by a crash is settled with the other members as soon as they answer.
     const settle = setInterval(() => {

@@ -8,6 +8,7 @@ import type { RNG } from '@noble/curves/abstract/frost.js';
 import { bytesToNumberBE, randomBytes } from '@noble/curves/utils.js';
 import { Fn, Point } from './curve.ts';
 import { msm, mulBase } from './ecc.ts';
+import { at } from './indexing.ts';
 import type { PartyId } from './keys.ts';
 
 /**
@@ -31,7 +32,7 @@ function combination(points: readonly Point[], scalars: readonly bigint[]): Poin
   const ps: Point[] = [];
   const ss: bigint[] = [];
   points.forEach((p, i) => {
-    const s = Fn.create(scalars[i]);
+    const s = Fn.create(at(scalars, i, 'batch scalars'));
     if (s > HALF) {
       ps.push(p.negate());
       ss.push(Fn.neg(s));
@@ -65,7 +66,7 @@ export function failingParties(relations: readonly Relation[], rng: RNG = random
       const w = weight(rng);
       r.points.forEach((p, i) => {
         points.push(p);
-        scalars.push(Fn.mul(w, r.scalars[i]));
+        scalars.push(Fn.mul(w, at(r.scalars, i, `the relation of ${r.party}`)));
       });
       base = Fn.add(base, Fn.mul(w, r.base));
     }

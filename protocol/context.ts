@@ -6,6 +6,7 @@
 
 import type { Identifier, RNG } from '@noble/curves/abstract/frost.js';
 import { FrostnetError } from './errors.ts';
+import { at } from './indexing.ts';
 import {
   groupDigest,
   groupKey,
@@ -130,7 +131,8 @@ export function ceremonyIdentifiers(ctx: CeremonyContext): Map<PartyId, Identifi
   const base = ctx.base;
   let next = 1;
   if (base) {
-    for (const [i, m] of base.members.entries()) ids.set(m, base.identifiers[i]);
+    for (const [i, m] of base.members.entries())
+      ids.set(m, at(base.identifiers, i, 'identifiers of the base group'));
     next = Number(base.identifiers.map(identifierScalar).reduce((a, b) => (a > b ? a : b), 0n)) + 1;
   }
   for (const r of ctx.receivers) if (!ids.has(r)) ids.set(r, numberedIdentifier(next++));

@@ -3,6 +3,7 @@ import { schnorr, secp256k1 } from '@noble/curves/secp256k1.js';
 import { bytesToHex, hexToBytes } from '@noble/curves/utils.js';
 import { decompress, msm, mul, mulSmall } from './ecc.ts';
 import { FrostnetError } from './errors.ts';
+import { at, entry } from './indexing.ts';
 
 export const Point = secp256k1.Point;
 export type Point = InstanceType<typeof secp256k1.Point>;
@@ -57,8 +58,8 @@ const SMALL_X = 1n << 20n;
 export function evalCommitment(commitment: readonly Point[], x: bigint, firstPower = 0): Point {
   if (x >= 0n && x < SMALL_X) {
     const n = Number(x);
-    let acc = commitment.length ? commitment[commitment.length - 1] : Point.ZERO;
-    for (let k = commitment.length - 2; k >= 0; k--) acc = mulSmall(acc, n).add(commitment[k]);
+    let acc = commitment.length ? at(commitment, commitment.length - 1) : Point.ZERO;
+    for (let k = commitment.length - 2; k >= 0; k--) acc = mulSmall(acc, n).add(at(commitment, k));
     for (let i = 0; i < firstPower; i++) acc = mulSmall(acc, n);
     return acc;
   }
@@ -89,10 +90,10 @@ export function evalCommitmentAt(commitment: readonly Point[], xs: readonly bigi
   const table = forwardDifferences(commitment);
   const wanted = new Map(xs.map((x) => [Number(x), Point.ZERO]));
   for (let x = 0; x <= max; x++) {
-    if (wanted.has(x)) wanted.set(x, table[0]);
-    for (let i = 0; i < d; i++) table[i] = table[i].add(table[i + 1]);
+    if (wanted.has(x)) wanted.set(x, at(table, 0));
+    for (let i = 0; i < d; i++) table[i] = at(table, i).add(at(table, i + 1));
   }
-  return xs.map((x) => wanted.get(Number(x))!);
+  return xs.map((x) => entry(wanted, Number(x), 'evaluated commitments'));
 }
 
 /** Δ^k F(0) for k = 0..d, F(x) = Σ C_k x^k: Newton coefficients over 0..d-1 times k!. */
@@ -104,12 +105,12 @@ function forwardDifferences(commitment: readonly Point[]): Point[] {
     // q = (x - z)·s + r: the remainder is the Newton coefficient, the quotient goes on.
     const D = q.length - 1;
     const s: Point[] = new Array(D);
-    s[D - 1] = q[D];
-    for (let m = D - 1; m >= 1; m--) s[m - 1] = q[m].add(mulSmall(s[m], z));
-    newton.push(q[0].add(mulSmall(s[0], z)));
+    s[D - 1] = at(q, D);
+    for (let m = D - 1; m >= 1; m--) s[m - 1] = at(q, m).add(mulSmall(at(s, m), z));
+    newton.push(at(q, 0).add(mulSmall(at(s, 0), z)));
     q = s;
   }
-  newton.push(q[0]);
+  newton.push(at(q, 0));
   let factorial = 1n;
   return newton.map((a, k) => {
     if (k > 1) factorial *= BigInt(k);
@@ -120,7 +121,7 @@ function forwardDifferences(commitment: readonly Point[]): Point[] {
 /** Evaluates a scalar polynomial at x (Horner). */
 export function evalPolynomial(coefficients: readonly bigint[], x: bigint): bigint {
   let acc = 0n;
-  for (let k = coefficients.length - 1; k >= 0; k--) acc = Fn.add(Fn.mul(acc, x), coefficients[k]);
+  for (let k = coefficients.length - 1; k >= 0; k--) acc = Fn.add(Fn.mul(acc, x), at(coefficients, k));
   return acc;
 }
 

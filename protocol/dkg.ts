@@ -26,7 +26,8 @@ import {
 } from './curve.ts';
 import { mulBase } from './ecc.ts';
 import { blameOnThrow, FrostnetError } from './errors.ts';
-import { identifierScalar, type KeyGroup, type KeyShare, type PartyId } from './keys.ts';
+import { at, entry } from './indexing.ts';
+import { identifierScalar, type KeyGroup, type KeyShare, type PartyId, verifyingShareBytes } from './keys.ts';
 import { hashFields } from './transcript.ts';
 import { type Dealing, type Dealt, VssCeremony } from './vss.ts';
 
@@ -92,7 +93,13 @@ function dealPolynomial(dst: string, identifier: string, threshold: number) {
   const commitment = coefficients.map((a) => mulBase(a));
   const k = randomScalar();
   const R = mulBase(k);
-  const z = Fn.add(k, Fn.mul(coefficients[0], proofChallenge(dst, identifier, commitment[0], R)));
+  const z = Fn.add(
+    k,
+    Fn.mul(
+      at(coefficients, 0, 'the polynomial'),
+      proofChallenge(dst, identifier, at(commitment, 0, 'the commitment'), R),
+    ),
+  );
   return { coefficients, commitment, proof: new Uint8Array([...R.toBytes(true), ...Fn.toBytes(z)]) };
 }
 
@@ -137,7 +144,13 @@ class DkgDealing implements Dealing<KeyShare> {
     // party deals its shares (sharesFor).
     this.proofs.set(
       dealer,
-      proofRelation(this.dst, this.id(dealer), dealt.commitment[0], dealt.proof, dealer),
+      proofRelation(
+        this.dst,
+        this.id(dealer),
+        at(dealt.commitment, 0, `the commitment of ${dealer}`),
+        dealt.proof,
+        dealer,
+      ),
     );
   }
 
@@ -159,7 +172,10 @@ class DkgDealing implements Dealing<KeyShare> {
     const t = ctx.threshold;
     // The group's polynomial commitment: every dealer's, summed coefficient by coefficient.
     const sum = Array.from({ length: t }, (_, k) =>
-      ctx.dealers.reduce((acc, d) => acc.add(round1.get(d)!.commitment[k]), Point.ZERO),
+      ctx.dealers.reduce(
+        (acc, d) => acc.add(at(entry(round1, d, 'round 1').commitment, k, `the commitment of ${d}`)),
+        Point.ZERO,
+      ),
     );
     const commitment = normalizeZ(Point, sum);
     const verifying = normalizeZ(
@@ -170,13 +186,16 @@ class DkgDealing implements Dealing<KeyShare> {
       ),
     );
     const verifyingShares = Object.fromEntries(
-      ctx.receivers.map((r, i) => [this.id(r), pointToBytes(verifying[i])]),
+      ctx.receivers.map((r, i) => [this.id(r), pointToBytes(at(verifying, i, 'the verifying shares'))]),
     );
     let share = evalPolynomial(this.coefficients, this.x(ctx.self));
     for (const s of shares.values()) share = Fn.add(share, s);
     this.coefficients.fill(0n);
     const self = this.id(ctx.self);
-    if (share === 0n || !mulBase(share).equals(verifying[ctx.receivers.indexOf(ctx.self)]))
+    if (
+      share === 0n ||
+      !mulBase(share).equals(at(verifying, ctx.receivers.indexOf(ctx.self), 'the verifying shares'))
+    )
       throw new FrostnetError('INTERNAL', 'the DKG share does not match its verifying share');
     const pub = {
       signers: { min: t, max: ctx.receivers.length },
@@ -205,12 +224,12 @@ class DkgDealing implements Dealing<KeyShare> {
 /** The public outcome every member confirms: group commitments and every verifying share, in member order. */
 export function publicSummary(
   identifiers: readonly string[],
-  pub: { commitments: readonly Uint8Array[]; verifyingShares: Record<string, Uint8Array> },
+  pub: { commitments: readonly Uint8Array[]; verifyingShares: Readonly<Record<string, Uint8Array>> },
 ): Uint8Array {
   return hashFields(
     'public',
     [...pub.commitments],
-    identifiers.map((id) => pub.verifyingShares[id]),
+    identifiers.map((id) => verifyingShareBytes(pub, id)),
   );
 }
 

@@ -11,6 +11,7 @@
 import { schnorr, secp256k1 } from '@noble/curves/secp256k1.js';
 import * as wasm from 'tiny-secp256k1';
 import { FrostnetError } from './errors.ts';
+import { at } from './indexing.ts';
 
 type Point = InstanceType<typeof secp256k1.Point>;
 const Point = secp256k1.Point;
@@ -101,9 +102,10 @@ export function msm(points: readonly Point[], scalars: readonly bigint[]): Point
   if (points.length !== scalars.length) throw new Error('msm: as many scalars as points');
   let acc = Point.ZERO;
   for (let i = 0; i < points.length; i++) {
-    const s = scalars[i];
+    const s = at(scalars, i, 'msm scalars');
     if (s === 0n) continue;
-    acc = acc.add(s === 1n ? points[i] : mul(points[i], s));
+    const p = at(points, i, 'msm points');
+    acc = acc.add(s === 1n ? p : mul(p, s));
   }
   return acc;
 }

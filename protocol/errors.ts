@@ -3,43 +3,47 @@
  * and the parties to blame where there are any.
  */
 
-export type ErrorCode =
+/** Every error code, for checking one that came over the wire (remoteCode in node/session/kernel.ts). */
+export const ERROR_CODES = [
   // Input that does not parse or fails validation (lengths, ranges, points, encodings).
-  | 'INVALID_INPUT'
+  'INVALID_INPUT',
   // A message that belongs to another session, ceremony, round or key.
-  | 'WRONG_CONTEXT'
+  'WRONG_CONTEXT',
   // A sender that is not a member of the ceremony, or that sent the same round twice with different content.
-  | 'UNEXPECTED_SENDER'
-  | 'DUPLICATE_MESSAGE'
+  'UNEXPECTED_SENDER',
+  'DUPLICATE_MESSAGE',
   // DKG / refresh / reshare blame.
-  | 'INVALID_COMMITMENT'
-  | 'INVALID_PROOF'
-  | 'INVALID_SHARE'
-  | 'EQUIVOCATION'
-  | 'CONFIRMATION_MISMATCH'
-  | 'KEY_CHANGED'
+  'INVALID_COMMITMENT',
+  'INVALID_PROOF',
+  'INVALID_SHARE',
+  'EQUIVOCATION',
+  'CONFIRMATION_MISMATCH',
+  'KEY_CHANGED',
   // Signing.
-  | 'COMMITMENT_MISMATCH'
-  | 'MESSAGE_MISMATCH'
-  | 'NONCE_REUSED'
-  | 'EPOCH_MISMATCH'
-  | 'INVALID_SIGNATURE_SHARE'
-  | 'INVALID_SIGNATURE'
-  | 'NOT_ENOUGH_SIGNERS'
-  | 'POLICY_DENIED'
+  'COMMITMENT_MISMATCH',
+  'MESSAGE_MISMATCH',
+  'NONCE_REUSED',
+  'EPOCH_MISMATCH',
+  'INVALID_SIGNATURE_SHARE',
+  'INVALID_SIGNATURE',
+  'NOT_ENOUGH_SIGNERS',
+  'POLICY_DENIED',
   // A party's policy holds the request until its operator approves it, or until its time lock has passed.
-  | 'APPROVAL_REQUIRED'
-  | 'TIME_LOCKED'
+  'APPROVAL_REQUIRED',
+  'TIME_LOCKED',
   // Node-level.
-  | 'UNKNOWN_KEY'
-  | 'UNREACHABLE'
-  | 'TIMEOUT'
-  | 'WRONG_PASSPHRASE'
-  | 'STORE_CORRUPT'
-  | 'UNAUTHORIZED'
-  | 'BAD_REQUEST'
-  | 'CONFLICT'
-  | 'INTERNAL';
+  'UNKNOWN_KEY',
+  'UNREACHABLE',
+  'TIMEOUT',
+  'WRONG_PASSPHRASE',
+  'STORE_CORRUPT',
+  'UNAUTHORIZED',
+  'BAD_REQUEST',
+  'CONFLICT',
+  'INTERNAL',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
 
 export class FrostnetError extends Error {
   readonly code: ErrorCode;
@@ -69,7 +73,22 @@ export function blameOnThrow<T>(code: ErrorCode, what: string, culprits: readonl
     return fn();
   } catch (e) {
     if (e instanceof FrostnetError && e.culprits.length > 0) throw e;
-    const reason = e instanceof Error ? e.message : String(e);
-    throw new FrostnetError(code, `${what}: ${reason}`, culprits);
+    throw new FrostnetError(code, `${what}: ${errorMessage(e)}`, culprits);
   }
+}
+
+/** The message of anything thrown: an Error's message, else the value as text. */
+export const errorMessage = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+/**
+ * A FrostnetError as it is, anything else thrown as a typed error: `code` (INTERNAL unless said), its message
+ * after `context` when given, blaming `culprits`.
+ */
+export function toFrostnetError(
+  e: unknown,
+  o: { code?: ErrorCode; context?: string; culprits?: readonly string[] } = {},
+): FrostnetError {
+  if (isFrostnetError(e)) return e;
+  const message = o.context === undefined ? errorMessage(e) : `${o.context}: ${errorMessage(e)}`;
+  return new FrostnetError(o.code ?? 'INTERNAL', message, o.culprits);
 }

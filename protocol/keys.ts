@@ -8,6 +8,7 @@ import type { FrostPublic, FrostSecret, Identifier } from '@noble/curves/abstrac
 import { secp256k1_FROST } from '@noble/curves/secp256k1.js';
 import { type Bytes, bytesToHex, Fn, hexToBytes, type Point, parsePoint, parseScalar } from './curve.ts';
 import { FrostnetError } from './errors.ts';
+import { at } from './indexing.ts';
 import { hashFields } from './transcript.ts';
 
 export type PartyId = string;
@@ -57,8 +58,23 @@ export function validateParameters(threshold: number, members: readonly PartyId[
 /** Decoded group keys, per group and its key's bytes: a party looks its keys up by group key for every request. */
 const GROUP_KEYS = new WeakMap<KeyGroup, { bytes: Uint8Array; point: Point }>();
 
+/** The group's untweaked key, encoded: the first commitment of its public package. */
+export const groupKeyBytes = (pub: { readonly commitments: readonly Uint8Array[] }): Uint8Array =>
+  at(pub.commitments, 0, 'the public package of a key group');
+
+/** The verifying share `pub` lists for identifier `id`; a package without one is refused. */
+export function verifyingShareBytes(
+  pub: { readonly verifyingShares: Readonly<Record<string, Uint8Array>> },
+  id: Identifier,
+): Uint8Array {
+  const share = pub.verifyingShares[id];
+  if (share === undefined)
+    throw new FrostnetError('INVALID_INPUT', `the key group lists no verifying share for identifier ${id}`);
+  return share;
+}
+
 export function groupKey(group: KeyGroup): Point {
-  const bytes = group.public.commitments[0];
+  const bytes = groupKeyBytes(group.public);
   const hit = GROUP_KEYS.get(group);
   if (hit?.bytes === bytes) return hit.point;
   const point = parsePoint(bytes, 'group key');
@@ -78,7 +94,7 @@ export const groupDigest = (g: KeyGroup): Uint8Array =>
     [...g.members],
     [...g.identifiers],
     [...g.public.commitments],
-    g.identifiers.map((id) => g.public.verifyingShares[id]),
+    g.identifiers.map((id) => verifyingShareBytes(g.public, id)),
     g.chainCode,
     g.epoch,
     g.transcript,
@@ -89,7 +105,7 @@ export function identifierOf(group: KeyGroup, party: PartyId): Identifier {
   const i = group.members.indexOf(party);
   if (i < 0)
     throw new FrostnetError('UNEXPECTED_SENDER', `${party} is not a member of this key group`, [party]);
-  return group.identifiers[i];
+  return at(group.identifiers, i, 'identifiers of the key group');
 }
 
 /**
@@ -157,10 +173,11 @@ export function keyGroupFromJSON(j: KeyShareJSON['group']): KeyGroup {
     throw new FrostnetError('INVALID_INPUT', 'key group: identifiers must be distinct');
   const verifyingShares: Record<string, Bytes> = {};
   j.members.forEach((m, i) => {
-    const id = j.identifiers[i];
+    const id = at(j.identifiers, i, 'identifiers of the key group');
     parseScalar(hex(id, `identifier of ${m}`, 32), `identifier of ${m}`, true);
-    verifyingShares[id] = hex(j.verifyingShares?.[id], `verifying share of ${m}`, 33);
-    parsePoint(verifyingShares[id], `verifying share of ${m}`);
+    const share = hex(j.verifyingShares?.[id], `verifying share of ${m}`, 33);
+    parsePoint(share, `verifying share of ${m}`);
+    verifyingShares[id] = share;
   });
   if (!Number.isSafeInteger(j.epoch) || j.epoch < 0)
     throw new FrostnetError('INVALID_INPUT', 'key group: bad epoch');

@@ -20,7 +20,15 @@ import {
 import { publicSummary } from './dkg.ts';
 import { mulBase } from './ecc.ts';
 import { FrostnetError } from './errors.ts';
-import { groupKey, identifierOf, identifierScalar, type KeyShare, type PartyId } from './keys.ts';
+import { at } from './indexing.ts';
+import {
+  groupKey,
+  identifierOf,
+  identifierScalar,
+  type KeyShare,
+  type PartyId,
+  verifyingShareBytes,
+} from './keys.ts';
 import { type Dealing, type Dealt, VssCeremony } from './vss.ts';
 
 const randomNonzeroScalar = (): bigint => Fn.fromBytes(secp256k1.utils.randomSecretKey());
@@ -69,20 +77,20 @@ class RefreshDealing implements Dealing<KeyShare> {
     const commitments = base.public.commitments.map((c) => parsePoint(c));
     for (const { commitment } of round1.values())
       commitment.forEach((p, k) => {
-        commitments[k + 1] = commitments[k + 1].add(p);
+        commitments[k + 1] = at(commitments, k + 1, 'the refreshed commitment').add(p);
       });
-    const key = commitments[0];
+    const key = at(commitments, 0, 'the refreshed commitment');
     if (!key.equals(groupKey(base)))
       throw new FrostnetError('KEY_CHANGED', 'refresh would change the group key');
     const verifyingShares: Record<string, Bytes> = {};
     const values = evalCommitmentAt(commitments, base.identifiers.map(identifierScalar));
     base.identifiers.forEach((id, i) => {
-      verifyingShares[id] = pointToBytes(values[i]);
+      verifyingShares[id] = pointToBytes(at(values, i, 'the refreshed verifying shares'));
     });
     let share = Fn.fromBytes(this.current.secret.signingShare);
     share = Fn.add(share, evalPolynomial([0n, ...this.coefficients], x));
     for (const s of shares.values()) share = Fn.add(share, s);
-    if (share === 0n || !mulBase(share).equals(parsePoint(verifyingShares[self])))
+    if (share === 0n || !mulBase(share).equals(parsePoint(verifyingShareBytes({ verifyingShares }, self))))
       throw new FrostnetError('INTERNAL', 'refreshed share does not match its verifying share');
     const pub = {
       signers: { ...base.public.signers },

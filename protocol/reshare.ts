@@ -32,6 +32,7 @@ import {
 import { publicSummary } from './dkg.ts';
 import { mul, mulBase } from './ecc.ts';
 import { FrostnetError } from './errors.ts';
+import { at, entry } from './indexing.ts';
 import {
   groupKey,
   identifierOf,
@@ -39,6 +40,7 @@ import {
   type KeyGroup,
   type KeyShare,
   type PartyId,
+  verifyingShareBytes,
 } from './keys.ts';
 import { type Dealing, type Dealt, lagrangeCoefficient, VssCeremony } from './vss.ts';
 
@@ -62,7 +64,7 @@ export type ResharePlan = {
 
 /** A member's verifying share s_i·G, parsed. */
 export const verifyingShareOf = (group: KeyGroup, party: PartyId): Point =>
-  parsePoint(group.public.verifyingShares[identifierOf(group, party)], `verifying share of ${party}`);
+  parsePoint(verifyingShareBytes(group.public, identifierOf(group, party)), `verifying share of ${party}`);
 
 /**
  * Refuses a group whose verifying shares do not lie on its commitment. A party that holds only a group's public
@@ -76,7 +78,7 @@ export function checkGroupConsistency(group: KeyGroup): void {
     group.members.map((m) => identifierScalar(identifierOf(group, m))),
   );
   for (const [i, m] of group.members.entries()) {
-    if (!values[i].equals(verifyingShareOf(group, m)))
+    if (!at(values, i, 'the verifying shares').equals(verifyingShareOf(group, m)))
       throw new FrostnetError(
         'INVALID_INPUT',
         `the current key group is inconsistent: the verifying share of ${m} is not on its commitment`,
@@ -101,7 +103,9 @@ class ReshareDealing implements Dealing<ReshareResult> {
     this.commitmentLength = ctx.threshold;
     this.ids = ceremonyIdentifiers(ctx);
     const xs = ctx.dealers.map((d) => identifierScalar(identifierOf(this.base, d)));
-    this.lambdas = new Map(ctx.dealers.map((d, k) => [d, lagrangeCoefficient(xs, xs[k])]));
+    this.lambdas = new Map(
+      ctx.dealers.map((d, k) => [d, lagrangeCoefficient(xs, at(xs, k, 'dealer identifiers'))]),
+    );
   }
 
   private x(party: PartyId): bigint {
@@ -125,7 +129,7 @@ class ReshareDealing implements Dealing<ReshareResult> {
     if (dealt.proof.length !== 0)
       throw new FrostnetError('INVALID_PROOF', `${dealer} sent a proof in a reshare`, [dealer]);
     const expected = mul(verifyingShareOf(this.base, dealer), this.lambdas.get(dealer)!);
-    if (!dealt.commitment[0].equals(expected))
+    if (!at(dealt.commitment, 0, `the commitment of ${dealer}`).equals(expected))
       throw new FrostnetError(
         'INVALID_COMMITMENT',
         `${dealer} dealt a constant term other than its weighted verifying share: it would change the group key`,
@@ -144,10 +148,13 @@ class ReshareDealing implements Dealing<ReshareResult> {
   combine(round1: ReadonlyMap<PartyId, Dealt>, shares: ReadonlyMap<PartyId, bigint>, transcript: Uint8Array) {
     const { ctx, base } = this;
     // The new group commitment: the dealers' commitments summed coefficient by coefficient.
-    const [first, ...rest] = ctx.dealers.map((d) => round1.get(d)!.commitment);
-    const commitments = first.map((c, k) => rest.reduce((acc, other) => acc.add(other[k]), c));
+    const [first, ...rest] = ctx.dealers.map((d) => entry(round1, d, 'round 1').commitment);
+    if (first === undefined) throw new FrostnetError('INVALID_INPUT', 'a reshare needs at least one dealer');
+    const commitments = first.map((c, k) =>
+      rest.reduce((acc, other) => acc.add(at(other, k, 'a dealer commitment')), c),
+    );
     // Implied by the per-dealer checks on a consistent base group; kept as the last word on the key.
-    if (!commitments[0].equals(groupKey(base)))
+    if (!at(commitments, 0, 'the reshared commitment').equals(groupKey(base)))
       throw new FrostnetError('KEY_CHANGED', 'reshare would change the group key');
     const identifiers = ctx.receivers.map((r) => this.ids.get(r)!);
     const verifyingShares: Record<string, Bytes> = {};
@@ -156,7 +163,7 @@ class ReshareDealing implements Dealing<ReshareResult> {
       ctx.receivers.map((r) => this.x(r)),
     );
     ctx.receivers.forEach((r, i) => {
-      verifyingShares[this.ids.get(r)!] = pointToBytes(values[i]);
+      verifyingShares[this.ids.get(r)!] = pointToBytes(at(values, i, 'the reshared verifying shares'));
     });
     const pub = {
       signers: { min: ctx.threshold, max: ctx.receivers.length },
@@ -177,7 +184,10 @@ class ReshareDealing implements Dealing<ReshareResult> {
     let share = ctx.dealers.includes(ctx.self) ? evalPolynomial(this.coefficients, this.x(ctx.self)) : 0n;
     for (const s of shares.values()) share = Fn.add(share, s);
     const identifier = this.ids.get(ctx.self)!;
-    if (share === 0n || !mulBase(share).equals(parsePoint(verifyingShares[identifier])))
+    if (
+      share === 0n ||
+      !mulBase(share).equals(parsePoint(verifyingShareBytes({ verifyingShares }, identifier)))
+    )
       throw new FrostnetError('INTERNAL', 'reshared share does not match its verifying share');
     return { result: { group, secret: { identifier, signingShare: Fn.toBytes(share) as Bytes } }, summary };
   }

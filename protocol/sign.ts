@@ -11,7 +11,15 @@ import { bytesToHex, equalBytes, Fn, type Point, parsePoint, parseScalar, xOnly 
 import { mulBase, verifySchnorr } from './ecc.ts';
 import { FrostnetError } from './errors.ts';
 import { BadCommitment, commitNonces, type Scheme, SigningSession } from './frost.ts';
-import { groupKey, identifierOf, type KeyGroup, type KeyShare, type PartyId } from './keys.ts';
+import {
+  groupKey,
+  groupKeyBytes,
+  identifierOf,
+  type KeyGroup,
+  type KeyShare,
+  type PartyId,
+  verifyingShareBytes,
+} from './keys.ts';
 import { Memo } from './memo.ts';
 import { type ComposedTweak, composeSteps, type TweakStep, tweakPoint } from './tweak.ts';
 
@@ -56,7 +64,7 @@ export const verifyBip340 = (signature: Uint8Array, message: Uint8Array, xOnlyKe
 const TWEAKS = new Memo<ComposedTweak>(1024);
 
 function tweakOf(group: KeyGroup, steps: readonly TweakStep[]): ComposedTweak {
-  const id = `${bytesToHex(group.public.commitments[0])}/${steps.map((s) => `${s.evenY ? 'e' : 'k'}${s.add.toString(16)}`).join('/')}`;
+  const id = `${bytesToHex(groupKeyBytes(group.public))}/${steps.map((s) => `${s.evenY ? 'e' : 'k'}${s.add.toString(16)}`).join('/')}`;
   return TWEAKS.get(id, () => composeSteps(groupKey(group), steps));
 }
 
@@ -239,7 +247,10 @@ export function aggregateSignature(
   // The aggregate is invalid: check each share against its signer's verifying share to name the culprits.
   const shift = tweak.add === 0n ? undefined : mulBase(tweak.add);
   const culprits = signers.filter((p) => {
-    const Y = parsePoint(group.public.verifyingShares[identifierOf(group, p)], `verifying share of ${p}`);
+    const Y = parsePoint(
+      verifyingShareBytes(group.public, identifierOf(group, p)),
+      `verifying share of ${p}`,
+    );
     const moved = tweak.negate ? Y.negate() : Y;
     return !session.verifyShare(
       identifierOf(group, p),

@@ -8,6 +8,7 @@ import type { FrostPublic, FrostSecret } from '@noble/curves/abstract/frost.js';
 import { Fn, hasEvenY, type Point, parsePoint, pointToBytes, taggedHash, xOnly } from './curve.ts';
 import { mulBase } from './ecc.ts';
 import { FrostnetError } from './errors.ts';
+import { at } from './indexing.ts';
 
 /** One derivation step: optionally negate the key to even Y (BIP340 x-only semantics), then add `add`·G. */
 export type TweakStep = { readonly evenY: boolean; readonly add: bigint };
@@ -72,7 +73,7 @@ export function tweakPublic(pub: FrostPublic, steps: readonly TweakStep[]): Fros
     ([id, v]) => [id, parsePoint(v, 'verifying share')] as const,
   );
   for (const s of steps) {
-    const { negated } = applyStep(commitments[0], s);
+    const { negated } = applyStep(at(commitments, 0, 'the public package'), s);
     const tG = s.add === 0n ? undefined : mulBase(s.add);
     const move = (p: Point, shift: boolean) => {
       const q = negated ? p.negate() : p;

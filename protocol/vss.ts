@@ -24,6 +24,7 @@ import {
 } from './context.ts';
 import { equalBytes, Fn, type Point, parsePoint, parseScalar, scalarToBytes } from './curve.ts';
 import { blameOnThrow, FrostnetError } from './errors.ts';
+import { at } from './indexing.ts';
 import { identifierScalar, type PartyId } from './keys.ts';
 import { hashFields } from './transcript.ts';
 
@@ -102,11 +103,12 @@ export class VssCeremony<R> {
   readonly contextHash: Uint8Array;
   private readonly dealing: Dealing<R>;
   private readonly everyone: PartyId[];
-  private readonly inbox = [
-    new Map<PartyId, CeremonyMessage>(),
-    new Map<PartyId, CeremonyMessage>(),
-    new Map(),
-  ];
+  /** Messages of rounds 2, 3 and 4 (index 0: the packages' senders, 1: shares, 2: confirmations). */
+  private readonly inbox: readonly [
+    Map<PartyId, CeremonyMessage>,
+    Map<PartyId, CeremonyMessage>,
+    Map<PartyId, CeremonyMessage>,
+  ] = [new Map(), new Map(), new Map()];
   private readonly seen = new Map<string, Uint8Array>();
   private readonly round1 = new Map<PartyId, Dealt>();
   /** Participants that do not deal and sent their empty round 1. */
@@ -186,7 +188,7 @@ export class VssCeremony<R> {
       else if (message.round === 2) this.checkRound2Shape(from, message);
       else if (!(message.confirmation instanceof Uint8Array) || message.confirmation.length !== 32)
         throw new FrostnetError('INVALID_INPUT', `confirmation from ${from} must be 32 bytes`, [from]);
-      this.inbox[round - 1].set(from, message);
+      at(this.inbox, round - 1, 'inboxes').set(from, message);
       return this.advance([]);
     });
   }
@@ -292,8 +294,8 @@ export class VssCeremony<R> {
     const reporters: string[] = [];
     for (const [from, m] of this.inbox[1] as Map<PartyId, Round2>) {
       m.digests.forEach((d, k) => {
-        if (!equalBytes(d, this.digests![k])) {
-          equivocators.add(this.ctx.dealers[k]);
+        if (!equalBytes(d, at(this.digests ?? [], k, 'round-1 digests'))) {
+          equivocators.add(at(this.ctx.dealers, k, 'dealers'));
           reporters.push(from);
         }
       });

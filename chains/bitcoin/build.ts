@@ -6,6 +6,7 @@
 import { Psbt } from 'bitcoinjs-lib';
 import { xOnly } from '../../protocol/curve.ts';
 import { FrostnetError } from '../../protocol/errors.ts';
+import { at } from '../../protocol/indexing.ts';
 import { addressScript, p2trScript } from './address.ts';
 import {
   addressPath,
@@ -160,7 +161,7 @@ export function buildWalletPsbt(wallet: Wallet, req: BuildRequest): BuiltPsbt {
       `coins hold ${totalIn} sat, not enough for ${paid} sat and the fee`,
     );
   req.payments.forEach((p, i) => {
-    psbt.addOutput({ script: scripts[i], value: p.amount });
+    psbt.addOutput({ script: at(scripts, i, 'payment scripts'), value: p.amount });
   });
   if (keepChange)
     psbt.addOutput({

@@ -25,26 +25,30 @@ function polymod(symbols: readonly number[]): bigint {
   for (const value of symbols) {
     const top = chk >> 35n;
     chk = ((chk & 0x7ffffffffn) << 5n) ^ BigInt(value);
-    for (let i = 0; i < 5; i++) if ((top >> BigInt(i)) & 1n) chk ^= GENERATOR[i];
+    GENERATOR.forEach((g, i) => {
+      if ((top >> BigInt(i)) & 1n) chk ^= g;
+    });
   }
   return chk;
 }
 
 function expand(payload: string): number[] {
   const symbols: number[] = [];
-  const groups: number[] = [];
+  // Each character's group (0..2), three at a time read as one base-3 number.
+  let group = 0;
+  let grouped = 0;
   for (const c of payload) {
     const v = INPUT_CHARSET.indexOf(c);
     if (v < 0) throw new FrostnetError('INVALID_INPUT', `descriptor: character "${c}" is not allowed`);
     symbols.push(v & 31);
-    groups.push(v >> 5);
-    if (groups.length === 3) {
-      symbols.push(groups[0] * 9 + groups[1] * 3 + groups[2]);
-      groups.length = 0;
+    group = group * 3 + (v >> 5);
+    if (++grouped === 3) {
+      symbols.push(group);
+      group = 0;
+      grouped = 0;
     }
   }
-  if (groups.length === 1) symbols.push(groups[0]);
-  else if (groups.length === 2) symbols.push(groups[0] * 3 + groups[1]);
+  if (grouped > 0) symbols.push(group);
   return symbols;
 }
 

@@ -10,6 +10,7 @@ import { address, Psbt, Transaction } from 'bitcoinjs-lib';
 import { bytesToHex, equalBytes, type Point, xOnly } from '../../protocol/curve.ts';
 import { parsePath } from '../../protocol/derive.ts';
 import { blameOnThrow, FrostnetError } from '../../protocol/errors.ts';
+import { at } from '../../protocol/indexing.ts';
 import type { TweakStep } from '../../protocol/tweak.ts';
 import { assertInDomain } from '../domains.ts';
 import { isP2trScript, p2trScript } from './address.ts';
@@ -54,18 +55,25 @@ type Parsed = { readonly psbt: Psbt; readonly tx: Transaction; readonly prevouts
 function parse(source: PsbtSource): Parsed {
   const psbt = loadPsbt(source);
   const tx = Transaction.fromBuffer(psbt.data.globalMap.unsignedTx.toBuffer());
+  if (psbt.data.inputs.length !== tx.ins.length || psbt.data.outputs.length !== tx.outs.length)
+    throw new FrostnetError(
+      'INVALID_INPUT',
+      `the PSBT has ${psbt.data.inputs.length} input and ${psbt.data.outputs.length} output maps for a transaction of ${tx.ins.length} inputs and ${tx.outs.length} outputs`,
+    );
   return { psbt, tx, prevouts: tx.ins.map((_, i) => prevoutOf(psbt, tx, i)) };
 }
 
 function prevoutOf(psbt: Psbt, tx: Transaction, i: number): Prevout {
-  const input = psbt.data.inputs[i];
+  const input = at(psbt.data.inputs, i, 'PSBT inputs');
+  const txIn = at(tx.ins, i, 'transaction inputs');
   if (input.witnessUtxo) return { script: input.witnessUtxo.script, value: input.witnessUtxo.value };
-  if (input.nonWitnessUtxo) {
+  const { nonWitnessUtxo } = input;
+  if (nonWitnessUtxo) {
     const prev = blameOnThrow('INVALID_INPUT', `input ${i}: previous transaction`, [], () =>
-      Transaction.fromBuffer(input.nonWitnessUtxo!),
+      Transaction.fromBuffer(nonWitnessUtxo),
     );
-    const out = prev.outs[tx.ins[i].index];
-    if (!equalBytes(prev.getHash(), tx.ins[i].hash) || !out)
+    const out = prev.outs[txIn.index];
+    if (!equalBytes(prev.getHash(), txIn.hash) || !out)
       throw new FrostnetError(
         'INVALID_INPUT',
         `input ${i}: its previous transaction is not the one it spends`,
@@ -102,7 +110,7 @@ function claimedKey(
         ? `${what} names this wallet only for a script path; its keys have no script path`
         : `${what} carries ${keyPath.length} key-path derivations of this wallet; expected one`,
     );
-  const { path: pathText, pubkey } = keyPath[0];
+  const { path: pathText, pubkey } = at(keyPath, 0, 'key-path derivations');
   const path = blameOnThrow('INVALID_INPUT', `${what}: derivation ${pathText}`, [], () =>
     parsePath(pathText),
   );
@@ -227,7 +235,7 @@ function analyse(source: PsbtSource, wallet: Wallet): Analysis {
       wallet,
       fp,
       input.tapBip32Derivation,
-      prevouts[i].script,
+      at(prevouts, i, 'prevouts').script,
       input.tapInternalKey,
     );
     if (key) checkInputTree(`input ${i}`, key, input);
@@ -239,7 +247,7 @@ function analyse(source: PsbtSource, wallet: Wallet): Analysis {
       wallet,
       fp,
       output.tapBip32Derivation,
-      tx.outs[j].script,
+      at(tx.outs, j, 'transaction outputs').script,
       output.tapInternalKey,
     ),
   );
@@ -257,15 +265,19 @@ function addressOf(script: Uint8Array, network: NetworkName): string | undefined
 const sum = (values: readonly bigint[]): bigint => values.reduce((a, b) => a + b, 0n);
 
 function summarise(a: Analysis, network: NetworkName): PsbtSummary {
-  const inputs = a.tx.ins.map((input, index) => ({
-    index,
-    txid: bytesToHex(Uint8Array.from(input.hash).reverse()),
-    vout: input.index,
-    amount: a.prevouts[index].value,
-    address: addressOf(a.prevouts[index].script, network),
-    ours: a.inputKeys[index] !== undefined,
-    ...(a.inputKeys[index] && { path: a.inputKeys[index].path }),
-  }));
+  const inputs = a.tx.ins.map((input, index) => {
+    const prevout = at(a.prevouts, index, 'prevouts');
+    const key = a.inputKeys[index];
+    return {
+      index,
+      txid: bytesToHex(Uint8Array.from(input.hash).reverse()),
+      vout: input.index,
+      amount: prevout.value,
+      address: addressOf(prevout.script, network),
+      ours: key !== undefined,
+      ...(key && { path: key.path }),
+    };
+  });
   const outputs = a.tx.outs.map((output, index) => ({
     index,
     amount: output.value,
@@ -301,7 +313,7 @@ export function planPsbtSigning(source: PsbtSource, wallet: Wallet, opts: PlanOp
   const allowed = opts.sighashTypes ?? [SIGHASH_DEFAULT];
   const inputs: SigningInput[] = [];
   a.inputKeys.forEach((key, index) => {
-    const input = a.psbt.data.inputs[index];
+    const input = at(a.psbt.data.inputs, index, 'PSBT inputs');
     if (!key) {
       if (opts.skipForeignInputs) return;
       throw new FrostnetError(
@@ -329,7 +341,7 @@ export function planPsbtSigning(source: PsbtSource, wallet: Wallet, opts: PlanOp
       internalKey: key.internalKey,
       ...(key.merkleRoot && { merkleRoot: key.merkleRoot }),
       outputKey: key.outputKey,
-      amount: a.prevouts[index].value,
+      amount: at(a.prevouts, index, 'prevouts').value,
       sighashType,
       sighash: taprootKeySighash(a.tx, index, a.prevouts, sighashType),
     });
@@ -341,13 +353,13 @@ export function planPsbtSigning(source: PsbtSource, wallet: Wallet, opts: PlanOp
 
 /** Verifies a serialized key-path signature (64 bytes, or 65 with a non-default sighash byte) on input i. */
 function checkKeySignature(p: Parsed, i: number, tapKeySig: Uint8Array): void {
-  const script = p.prevouts[i].script;
+  const script = at(p.prevouts, i, 'prevouts').script;
   if (!isP2trScript(script))
     throw new FrostnetError(
       'INVALID_INPUT',
       `input ${i} is not a Taproot output; it has no key-path signature`,
     );
-  const type = tapKeySig.length === 65 ? tapKeySig[64] : SIGHASH_DEFAULT;
+  const type = tapKeySig.length === 65 ? at(tapKeySig, 64, 'the signature') : SIGHASH_DEFAULT;
   if (
     (tapKeySig.length !== 64 && tapKeySig.length !== 65) ||
     (tapKeySig.length === 65 && type === SIGHASH_DEFAULT)
@@ -376,11 +388,12 @@ export function applyKeySignatures(source: PsbtSource, sigs: ReadonlyMap<number,
       throw new FrostnetError('INVALID_INPUT', `signature for input ${i}, which does not exist`);
     if (!(sig instanceof Uint8Array) || sig.length !== 64)
       throw new FrostnetError('INVALID_SIGNATURE', `input ${i}: expected a 64-byte BIP340 signature`);
-    const type = p.psbt.data.inputs[i].sighashType ?? SIGHASH_DEFAULT;
+    const input = at(p.psbt.data.inputs, i, 'PSBT inputs');
+    const type = input.sighashType ?? SIGHASH_DEFAULT;
     const tapKeySig = type === SIGHASH_DEFAULT ? Uint8Array.from(sig) : Uint8Array.from([...sig, type]);
     checkKeySignature(p, i, tapKeySig);
     // A fresh valid signature replaces an earlier one (BIP340 signatures differ with every nonce).
-    delete p.psbt.data.inputs[i].tapKeySig;
+    delete input.tapKeySig;
     blameOnThrow('INVALID_INPUT', `input ${i}: set signature`, [], () =>
       p.psbt.updateInput(i, { tapKeySig }),
     );

@@ -134,7 +134,7 @@ export async function factoryPredict(
   salt = 0n,
 ): Promise<string> {
   const contract = new Contract(factory, factoryInterface(), runner);
-  return getAddress(await contract.predict(keyArg(px), saltArg(salt)));
+  return getAddress(await contract.getFunction('predict')(keyArg(px), saltArg(salt)));
 }
 
 /** Deploys the account of `px` and `salt` through the factory and returns its address. */
@@ -146,7 +146,9 @@ export async function deployAccount(
 ): Promise<string> {
   const contract = new Contract(factory, factoryInterface(), deployer);
   const account = await factoryPredict(deployer, factory, px, salt);
-  await transact(`deploying account ${account}`, () => contract.deploy(keyArg(px), saltArg(salt)));
+  await transact(`deploying account ${account}`, () =>
+    contract.getFunction('deploy')(keyArg(px), saltArg(salt)),
+  );
   return account;
 }
 
@@ -157,12 +159,12 @@ export function accountContract(address: string, runner: ContractRunner): Contra
 
 /** The nonce the account's next action must carry. */
 export async function readNonce(provider: Provider, account: string): Promise<bigint> {
-  return accountContract(account, provider).nonce() as Promise<bigint>;
+  return accountContract(account, provider).getFunction('nonce')() as Promise<bigint>;
 }
 
 /** The account's current x-only key. */
 export async function readGroupKey(provider: Provider, account: string): Promise<Uint8Array> {
-  const key = (await accountContract(account, provider).groupKey()) as bigint;
+  const key = (await accountContract(account, provider).getFunction('groupKey')()) as bigint;
   return getBytes(toBeHex(key, 32));
 }
 
@@ -316,6 +318,9 @@ export async function isValidSignature(
     if (e instanceof FrostnetError && signature.length === 64) return false;
     throw e;
   }
-  const result = (await accountContract(account, provider).isValidSignature(hash, encoded)) as string;
+  const result = (await accountContract(account, provider).getFunction('isValidSignature')(
+    hash,
+    encoded,
+  )) as string;
   return result === ERC1271_MAGIC;
 }

@@ -6,6 +6,7 @@
  * wrong, and the test says so (test/evm/gas-breakdown.test.ts).
  */
 import { getBytes, type JsonRpcProvider } from 'ethers';
+import { at } from '../../protocol/indexing.ts';
 import { compiledContract, sourceFiles } from './compile.ts';
 
 export type GasPiece = { readonly name: string; readonly gas: number; readonly count: number };
@@ -61,8 +62,8 @@ function sourceByPc(code: Uint8Array, sourceMap: string): Map<number, number> {
   const byPc = new Map<number, number>();
   // One source map entry per instruction; PUSH1..PUSH32 (0x60..0x7f) carry 1..32 bytes of data.
   for (let pc = 0, i = 0; pc < code.length && i < files.length; i++) {
-    byPc.set(pc, files[i]);
-    const op = code[pc];
+    byPc.set(pc, at(files, i, 'source map entries'));
+    const op = at(code, pc, 'the code');
     pc += 1 + (op >= 0x60 && op <= 0x7f ? op - 0x5f : 0);
   }
   return byPc;
@@ -125,9 +126,11 @@ export async function gasBreakdown(provider: JsonRpcProvider, txHash: string): P
   }
   const intrinsic = [...parts.gas.values()].reduce((a, b) => a + b, 0);
   // The first step has the gas limit minus what the node charged up front: it must be what was computed here.
-  if (Number(tx.gasLimit) - logs[0].gas !== intrinsic)
+  const first = logs[0];
+  if (first === undefined) throw new Error('gas breakdown: the trace has no step');
+  if (Number(tx.gasLimit) - first.gas !== intrinsic)
     throw new Error(
-      `gas breakdown: the node charged ${Number(tx.gasLimit) - logs[0].gas} before execution, computed ${intrinsic}`,
+      `gas breakdown: the node charged ${Number(tx.gasLimit) - first.gas} before execution, computed ${intrinsic}`,
     );
 
   const code = getBytes(await provider.getCode(tx.to, receipt.blockNumber));
@@ -138,7 +141,8 @@ export async function gasBreakdown(provider: JsonRpcProvider, txHash: string): P
   const top = logs.filter((s) => s.depth === 1);
   let execution = 0;
   top.forEach((step, i) => {
-    const cost = i + 1 < top.length ? step.gas - top[i + 1].gas : step.gasCost;
+    const next = top[i + 1];
+    const cost = next === undefined ? step.gasCost : step.gas - next.gas;
     execution += cost;
     const target = (step.stack ?? []).at(-2);
     const precompile =

@@ -79,7 +79,7 @@ export async function measureGas(
     await deployed.waitForDeployment();
     const harness = new Contract(await deployed.getAddress(), abi, provider);
     const encoded = getBytes(encodeSignature(signed!.signature));
-    const [ok, verification] = (await harness.measure(
+    const [ok, verification] = (await harness.getFunction('measure')(
       BigInt(hexlify(signer.px)),
       signed!.digest,
       word(encoded, 0),

@@ -94,9 +94,10 @@ function sameFields(got: unknown, want: readonly TypedDataField[]): boolean {
     Array.isArray(got) &&
     got.length === want.length &&
     got.every((f, i) => {
-      if (!isRecord(f)) return false;
+      const w = want[i];
+      if (!isRecord(f) || w === undefined) return false;
       const keys = Object.keys(f);
-      return keys.length === 2 && f.name === want[i].name && f.type === want[i].type;
+      return keys.length === 2 && f.name === w.name && f.type === w.type;
     })
   );
 }

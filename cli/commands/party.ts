@@ -90,7 +90,7 @@ const init = defineCommand({
     const listen = await concreteListen(values.listen ?? [DEFAULT_LISTEN]);
     const [{ readPassphrase }, { initParty }] = await Promise.all([
       import('../../node/storage/store.ts'),
-      import('../../node/storage/init.ts'),
+      import('../../node/init.ts'),
     ]);
     const fromBackup = values['from-backup'] === undefined ? undefined : resolve(values['from-backup']);
     const identity =

@@ -5,7 +5,7 @@
  */
 import { DEFAULT_NETWORK, type NetworkName, parseNetwork } from '../../chains/bitcoin/network-names.ts';
 import { hexToBytes } from '../../protocol/curve.ts';
-import { FrostnetError } from '../../protocol/errors.ts';
+import { errorMessage, FrostnetError } from '../../protocol/errors.ts';
 import { MAX_PROPOSAL_SECONDS } from '../../protocol/proposal.ts';
 import { MAX_MESSAGE_BYTES, parseScheme } from '../../protocol/sign.ts';
 import type { SignPayload } from '../session/messages.ts';
@@ -37,7 +37,7 @@ function checked<T>(field: string, check: () => T): T {
   try {
     return check();
   } catch (e) {
-    return bad(field, `is refused: ${(e as Error).message}`);
+    return bad(field, `is refused: ${errorMessage(e)}`);
   }
 }
 

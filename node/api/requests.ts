@@ -8,7 +8,7 @@
  * signed confirmations). A request moves on from either by itself.
  */
 import { randomBytes } from 'node:crypto';
-import { FrostnetError, isFrostnetError } from '../../protocol/errors.ts';
+import { FrostnetError, toFrostnetError } from '../../protocol/errors.ts';
 import type { HeldProposal } from '../ceremonies/proposals.ts';
 
 export type RequestState = 'running' | 'awaiting-approval' | 'settling' | 'done' | 'failed';
@@ -98,7 +98,7 @@ export class Requests {
         view.result = result;
       },
       (e) => {
-        const err = isFrostnetError(e) ? e : new FrostnetError('INTERNAL', (e as Error).message);
+        const err = toFrostnetError(e);
         view.state = 'failed';
         view.error = err.toJSON();
       },

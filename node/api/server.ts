@@ -11,7 +11,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { bytesToHex } from '../../protocol/curve.ts';
-import { type ErrorCode, FrostnetError, isFrostnetError } from '../../protocol/errors.ts';
+import { type ErrorCode, FrostnetError, toFrostnetError } from '../../protocol/errors.ts';
 import type { Credentials } from './credentials.ts';
 import { ApiRefusal } from './refusal.ts';
 import { type Answer, type ApiBackend, findRoute, pathSegments } from './routes.ts';
@@ -80,10 +80,7 @@ export class ControlApi {
       const body = route.method === 'POST' ? await readJson(req) : undefined;
       reply(res, await route.run({ b: this.backend, params, query: new URLSearchParams(query) }, body));
     } catch (e) {
-      const err =
-        e instanceof ApiRefusal || isFrostnetError(e)
-          ? e
-          : new FrostnetError('INTERNAL', (e as Error).message);
+      const err = e instanceof ApiRefusal ? e : toFrostnetError(e);
       const status = err instanceof ApiRefusal ? err.status : (STATUS[err.code] ?? 500);
       sendJson(res, status, { error: err.toJSON() });
     }

@@ -1,7 +1,7 @@
 /**
  * Backups of one party's share of one key: a JSON file whose share and key group are encrypted with
- * XChaCha20-Poly1305 under a key derived from a passphrase with scrypt, as the store does (its helpers are
- * private to it and bind records to database keys, so the few lines are repeated here). A readable header
+ * XChaCha20-Poly1305 under a key derived from a passphrase with scrypt, as the store does (both through
+ * storage/sealing.ts; a backup accepts no scrypt cost below 2^14, a store one down to 2^10). A readable header
  * (key name, group key, epoch, KDF parameters) is authenticated with the ciphertext. On request the party's
  * identity key is encrypted with the share (the header says so): after the loss of a whole machine,
  * `frostnet init --from-backup` sets the party up again under its old peer id, and the import restores the
@@ -13,10 +13,7 @@
  * confirm that the backup's epoch is the group's current one: a backup older than a refresh or reshare is
  * reported as outdated and refused, so it is never used to sign.
  */
-import { randomBytes, scrypt as scryptCb } from 'node:crypto';
-import { promisify } from 'node:util';
 import type { PrivateKey } from '@libp2p/interface';
-import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { isNetworkName, type NetworkName } from '../../chains/bitcoin/network-names.ts';
 import { bytesToHex, Fn, G, hexToBytes } from '../../protocol/curve.ts';
 import { FrostnetError } from '../../protocol/errors.ts';
@@ -32,7 +29,17 @@ import { verifyingShareOf } from '../../protocol/reshare.ts';
 import type { Logger } from '../ops/log.ts';
 import { marshalIdentity, peerIdOf, unmarshalIdentity } from '../storage/identity.ts';
 import { type KeyStore, validateKeyName } from '../storage/keystore.ts';
-import { DEFAULT_SCRYPT, type ScryptParams } from '../storage/store.ts';
+import {
+  DEFAULT_SCRYPT,
+  deriveKey,
+  isBoundedScrypt,
+  MIN_N,
+  newSalt,
+  type SaltedScrypt,
+  type ScryptParams,
+  seal,
+  unseal,
+} from '../storage/sealing.ts';
 import { holdsEpoch, type KeyCeremonies } from './key-ceremonies.ts';
 
 export const BACKUP_FORMAT = 'frostnet-backup';
@@ -43,7 +50,7 @@ const MIN_PASSPHRASE = 12;
 export type BackupFile = {
   format: typeof BACKUP_FORMAT;
   version: 1;
-  /** `network`: the key's Bitcoin network; absent in backups from before it was stored (mainnet). */
+  /** `network`: the key's Bitcoin network; absent in backups of keys with none stored (made before it was). */
   key: {
     name: string;
     groupKey: string;
@@ -54,27 +61,13 @@ export type BackupFile = {
   };
   /** The ciphertext holds the party's identity key too. */
   identity?: true;
-  kdf: ScryptParams & { name: 'scrypt'; salt: string };
+  kdf: SaltedScrypt & { name: 'scrypt' };
   nonce: string;
   ciphertext: string;
 };
 
 /** `identity`: the party's libp2p key (hex protobuf), in a backup made with it. */
 type Plaintext = { share: KeyShareJSON; party: string; exportedAt: string; identity?: string };
-
-const scrypt = promisify(scryptCb) as (
-  password: Uint8Array,
-  salt: Uint8Array,
-  keylen: number,
-  options: ScryptParams & { maxmem: number },
-) => Promise<Buffer>;
-
-async function deriveKey(passphrase: string, kdf: BackupFile['kdf']): Promise<Uint8Array> {
-  const secret = new TextEncoder().encode(passphrase.normalize('NFKC'));
-  const maxmem = 128 * kdf.N * kdf.r * kdf.p + 32 * 1024 * 1024;
-  const key = await scrypt(secret, hexToBytes(kdf.salt), 32, { N: kdf.N, r: kdf.r, p: kdf.p, maxmem });
-  return new Uint8Array(key);
-}
 
 /** Everything readable in the file is bound to the ciphertext: edit any of it and nothing decrypts. */
 const associatedData = (f: Pick<BackupFile, 'key' | 'identity' | 'kdf'>) =>
@@ -130,10 +123,9 @@ export async function sealBackup(
       ...(opts.network && { network: opts.network }),
     },
     ...(opts.identity ? { identity: true as const } : {}),
-    kdf: { name: 'scrypt', ...(opts.kdf ?? DEFAULT_SCRYPT), salt: randomBytes(16).toString('hex') },
+    kdf: { name: 'scrypt', ...(opts.kdf ?? DEFAULT_SCRYPT), salt: newSalt() },
   };
   const key = await deriveKey(passphrase, header.kdf);
-  const nonce = randomBytes(24);
   const plain: Plaintext = {
     share: keyShareToJSON(share),
     party,
@@ -141,14 +133,14 @@ export async function sealBackup(
     ...(opts.identity ? { identity: bytesToHex(marshalIdentity(opts.identity)) } : {}),
   };
   const bytes = new TextEncoder().encode(JSON.stringify(plain));
-  const ct = xchacha20poly1305(key, nonce, associatedData(header)).encrypt(bytes);
+  const { nonce, ciphertext: ct } = seal(key, associatedData(header), bytes);
   key.fill(0);
   bytes.fill(0);
   return {
     format: BACKUP_FORMAT,
     version: VERSION,
     ...header,
-    nonce: nonce.toString('hex'),
+    nonce: bytesToHex(nonce),
     ciphertext: Buffer.from(ct).toString('base64'),
   };
 }
@@ -170,18 +162,7 @@ function parseFile(v: unknown): BackupFile {
     Array.isArray(k.members) &&
     (k.network === undefined || isNetworkName(k.network)) &&
     kdf?.name === 'scrypt' &&
-    Number.isInteger(kdf.N) &&
-    kdf.N >= 2 ** 14 &&
-    kdf.N <= 2 ** 20 &&
-    (kdf.N & (kdf.N - 1)) === 0 &&
-    Number.isInteger(kdf.r) &&
-    kdf.r >= 1 &&
-    kdf.r <= 32 &&
-    Number.isInteger(kdf.p) &&
-    kdf.p >= 1 &&
-    kdf.p <= 16 &&
-    typeof kdf.salt === 'string' &&
-    /^([0-9a-f]{2}){16,64}$/.test(kdf.salt) &&
+    isBoundedScrypt(kdf, MIN_N.backup) &&
     typeof f.nonce === 'string' &&
     /^[0-9a-f]{48}$/.test(f.nonce) &&
     typeof f.ciphertext === 'string' &&
@@ -204,19 +185,13 @@ export type OpenedBackup = {
 export async function openBackup(file: unknown, passphrase: string): Promise<OpenedBackup> {
   const f = parseFile(file);
   const key = await deriveKey(checkPassphrase(passphrase), f.kdf);
-  let bytes: Uint8Array;
-  try {
-    bytes = xchacha20poly1305(key, hexToBytes(f.nonce), associatedData(f)).decrypt(
-      Buffer.from(f.ciphertext, 'base64'),
-    );
-  } catch {
+  const bytes = unseal(key, hexToBytes(f.nonce), associatedData(f), Buffer.from(f.ciphertext, 'base64'));
+  key.fill(0);
+  if (bytes === undefined)
     throw new FrostnetError(
       'WRONG_PASSPHRASE',
       'the backup does not open with this passphrase (or the file was altered)',
     );
-  } finally {
-    key.fill(0);
-  }
   const plain = JSON.parse(new TextDecoder().decode(bytes)) as Plaintext;
   bytes.fill(0);
   const share = keyShareFromJSON(plain.share);

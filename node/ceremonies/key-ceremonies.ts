@@ -19,7 +19,7 @@ import { DEFAULT_NETWORK, type NetworkName } from '../../chains/bitcoin/network-
 import type { CeremonyContext } from '../../protocol/context.ts';
 import { bytesToHex, equalBytes } from '../../protocol/curve.ts';
 import { createDkg } from '../../protocol/dkg.ts';
-import { FrostnetError, isFrostnetError } from '../../protocol/errors.ts';
+import { errorMessage, FrostnetError, toFrostnetError } from '../../protocol/errors.ts';
 import {
   groupKey,
   type KeyGroup,
@@ -60,7 +60,7 @@ import {
   type StoredConfirmations,
   validateKeyName,
 } from '../storage/keystore.ts';
-import type { Envelope } from '../transport/wire.ts';
+import { answerTo, type Envelope, envelope } from '../transport/wire.ts';
 import { Confirmations, renouncementStatement } from './certificates.ts';
 import { keyAttributes, wireNetwork } from './key-network.ts';
 import {
@@ -337,8 +337,8 @@ export class KeyCeremonies {
         .filter((m) => m !== this.o.self)
         .map((m) =>
           this.o
-            .send(m, { version: 1, sessionId, ceremony, round: ROUND.invite, sender: this.o.self, payload })
-            .catch((e) => this.o.log.warn('invite not delivered', { to: m, reason: (e as Error).message })),
+            .send(m, envelope({ sessionId, ceremony, sender: this.o.self }, ROUND.invite, payload))
+            .catch((e) => this.o.log.warn('invite not delivered', { to: m, reason: errorMessage(e) })),
         ),
     );
     try {
@@ -384,11 +384,11 @@ export class KeyCeremonies {
     try {
       return this.onInvite(env, from);
     } catch (e) {
-      const err = isFrostnetError(e) ? e : new FrostnetError('INTERNAL', (e as Error).message);
+      const err = toFrostnetError(e);
       const payload = codecs.abort.encode({ code: err.code, reason: err.message, culprits: [] });
       void this.o
-        .send(from, { ...env, round: ROUND.abort, sender: this.o.self, payload })
-        .catch((x) => this.o.log.warn('refusal not delivered', { to: from, reason: (x as Error).message }));
+        .send(from, answerTo(env, this.o.self, ROUND.abort, payload))
+        .catch((x) => this.o.log.warn('refusal not delivered', { to: from, reason: errorMessage(x) }));
       throw e;
     }
   }
@@ -422,7 +422,7 @@ export class KeyCeremonies {
         held.attach(open());
       } catch (e) {
         this.o.router.remove(ceremony, env.sessionId);
-        this.o.log.warn('held invite refused', { from, ceremony, reason: (e as Error).message });
+        this.o.log.warn('held invite refused', { from, ceremony, reason: errorMessage(e) });
       }
     });
     return held;
@@ -562,7 +562,7 @@ export class KeyCeremonies {
     } catch (e) {
       throw new FrostnetError(
         'INVALID_INPUT',
-        `reshare invite from ${from}: bad current group (${(e as Error).message})`,
+        `reshare invite from ${from}: bad current group (${errorMessage(e)})`,
         [from],
       );
     }
@@ -770,16 +770,11 @@ export class KeyCeremonies {
     void this.statusFor(q, from).then(
       (status) =>
         this.o
-          .send(from, {
-            ...env,
-            round: ROUND.keyStatus,
-            sender: this.o.self,
-            payload: codecs.keyStatus.encode(status),
-          })
+          .send(from, answerTo(env, this.o.self, ROUND.keyStatus, codecs.keyStatus.encode(status)))
           .catch((err) =>
-            this.o.log.warn('status answer not delivered', { to: from, reason: (err as Error).message }),
+            this.o.log.warn('status answer not delivered', { to: from, reason: errorMessage(err) }),
           ),
-      (err) => this.o.log.warn('status query not answered', { from, reason: (err as Error).message }),
+      (err) => this.o.log.warn('status query not answered', { from, reason: errorMessage(err) }),
     );
     return undefined;
   }

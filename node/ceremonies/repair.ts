@@ -16,7 +16,7 @@
  */
 import type { NetworkName } from '../../chains/bitcoin/network-names.ts';
 import { bytesToHex, equalBytes } from '../../protocol/curve.ts';
-import { type ErrorCode, FrostnetError, isFrostnetError } from '../../protocol/errors.ts';
+import { type ErrorCode, errorMessage, FrostnetError, toFrostnetError } from '../../protocol/errors.ts';
 import {
   groupDigest,
   groupKey,
@@ -28,12 +28,13 @@ import {
 } from '../../protocol/keys.ts';
 import { type RepairPlan, repairStep1, repairStep2, repairStep3 } from '../../protocol/repair.ts';
 import type { Logger } from '../ops/log.ts';
+import { CeremonySession, type SessionLink, sendAbort } from '../session/kernel.ts';
 import { codecs, type RepairInviteMsg, ROUND, signedProposalFromWire } from '../session/messages.ts';
 import type { Router, Session } from '../session/router.ts';
 import type { Send } from '../session/rpc.ts';
 import { parsePeerId } from '../storage/identity.ts';
 import { type KeyStore, validateKeyName } from '../storage/keystore.ts';
-import type { Envelope } from '../transport/wire.ts';
+import { type Envelope, envelope } from '../transport/wire.ts';
 import { holdsMembership, holdsShare, type KeyCeremonies, type ProposalOptions } from './key-ceremonies.ts';
 import { wireNetwork } from './key-network.ts';
 import { type CeremonyReport, checkInvitedProposal } from './proposals.ts';
@@ -69,29 +70,18 @@ type RepairSessionOptions = {
 };
 
 /** One party's part in one repair. `done` gives the repaired epoch (coordinator, lost party) or undefined. */
-class RepairSession implements Session {
+class RepairSession extends CeremonySession<number | undefined> {
   private readonly o: RepairSessionOptions;
-  private readonly participants: string[];
   private readonly digest: Uint8Array;
   private readonly deltas = new Map<string, Uint8Array>();
   private readonly sigmas = new Map<string, Uint8Array>();
   private sentSigma = false;
   private repairing = false;
-  private settled = false;
-  private timer?: NodeJS.Timeout;
-  readonly done: Promise<number | undefined>;
-  private resolve!: (epoch: number | undefined) => void;
-  private reject!: (e: FrostnetError) => void;
 
   constructor(o: RepairSessionOptions) {
+    super(repairLink(o), [...o.plan.helpers, o.plan.lost], o.roundTimeoutMs);
     this.o = o;
-    this.participants = [...o.plan.helpers, o.plan.lost];
     this.digest = groupDigest(o.role.kind === 'helper' ? o.role.share.group : o.role.group);
-    this.done = new Promise((res, rej) => {
-      this.resolve = res;
-      this.reject = rej;
-    });
-    this.done.catch(() => {});
   }
 
   start(): void {
@@ -112,12 +102,10 @@ class RepairSession implements Session {
     if (!this.participants.includes(from) || from === this.o.self)
       throw new FrostnetError('UNEXPECTED_SENDER', `${from} takes no part in this repair`, [from]);
     if (env.round === ROUND.abort) {
-      const a = codecs.abort.decode(env.payload, { from });
-      const code = ABORT_CODES.find((c) => c === a.code) ?? 'INVALID_SHARE';
-      const blamed = a.culprits.filter((c) => this.participants.includes(c));
+      const a = this.readAbort(env, from, ABORT_CODES, 'INVALID_SHARE');
       // The coordinator passes it on, so that helpers told nothing (a refusal goes to it alone) stop too.
       this.fail(
-        new FrostnetError(code, `${from} ended the repair: ${a.reason.slice(0, 300)}`, blamed),
+        new FrostnetError(a.code, `${from} ended the repair: ${a.reason}`, a.culprits),
         this.isCoordinator,
       );
       return;
@@ -197,7 +185,7 @@ class RepairSession implements Session {
         );
         this.finish(share.group.epoch);
       },
-      (e) => this.fail(asError(e), true),
+      (e) => this.fail(toFrostnetError(e), true),
     );
   }
 
@@ -205,74 +193,44 @@ class RepairSession implements Session {
     try {
       fn();
     } catch (e) {
-      const err = asError(e);
       // A stray or malformed message from a participant ends the repair: there is no second chance for it.
-      this.fail(err, true);
+      this.fail(toFrostnetError(e), true);
     }
   }
 
   private sendTo(to: string, round: number, payload: Uint8Array): void {
-    sendRepair(this.o, to, round, payload);
+    void this.sendRound(to, round, payload);
   }
 
-  private armTimer(): void {
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      const { plan, role } = this.o;
-      const waiting =
-        role.kind === 'lost'
-          ? plan.helpers.filter((h) => !this.sigmas.has(h))
-          : this.sentSigma
-            ? [plan.lost]
-            : plan.helpers.filter((h) => !this.deltas.has(h));
-      this.fail(
-        new FrostnetError('TIMEOUT', `no repair answer from ${waiting.join(', ')} in time`, waiting),
-        true,
-      );
-    }, this.o.roundTimeoutMs);
-    this.timer.unref?.();
+  protected override onTimeout(): void {
+    const { plan, role } = this.o;
+    const waiting =
+      role.kind === 'lost'
+        ? plan.helpers.filter((h) => !this.sigmas.has(h))
+        : this.sentSigma
+          ? [plan.lost]
+          : plan.helpers.filter((h) => !this.deltas.has(h));
+    this.fail(
+      new FrostnetError('TIMEOUT', `no repair answer from ${waiting.join(', ')} in time`, waiting),
+      true,
+    );
   }
 
-  private finish(epoch: number | undefined): void {
-    if (this.settled) return;
-    this.settled = true;
-    clearTimeout(this.timer);
-    this.resolve(epoch);
-  }
-
-  private fail(err: FrostnetError, tellOthers: boolean): void {
-    if (this.settled) return;
-    this.settled = true;
-    clearTimeout(this.timer);
+  /** A helper's deltas are parts of its share: none outlives a failed repair. */
+  protected override onFail(): undefined {
     this.deltas.clear();
-    if (tellOthers) sendAbort(this.o, this.participants, err);
-    this.reject(err);
+    return undefined;
   }
 }
 
-/** What sending a repair message needs: the session, this party, the link and somewhere to log failures. */
-type RepairLink = { sessionId: Uint8Array; self: string; send: Send; log: Logger };
-
-function sendRepair(o: RepairLink, to: string, round: number, payload: Uint8Array): void {
-  const env: Envelope = {
-    version: 1,
-    sessionId: o.sessionId,
-    ceremony: 'REPAIR',
-    round,
-    sender: o.self,
-    payload,
-  };
-  void o.send(to, env).catch((e) => o.log.warn('send failed', { to, reason: (e as Error).message }));
-}
-
-/** Tells every other participant why this party ends (or refuses) the repair, so none waits for it. */
-function sendAbort(o: RepairLink, participants: readonly string[], err: FrostnetError): void {
-  const payload = codecs.abort.encode({ code: err.code, reason: err.message, culprits: [...err.culprits] });
-  for (const to of participants) if (to !== o.self) sendRepair(o, to, ROUND.abort, payload);
-}
-
-const asError = (e: unknown): FrostnetError =>
-  isFrostnetError(e) ? e : new FrostnetError('INTERNAL', (e as Error).message);
+/** The link of a repair session: the session, this party, the network and somewhere to log failed sends. */
+const repairLink = (o: { sessionId: Uint8Array; self: string; send: Send; log: Logger }): SessionLink => ({
+  sessionId: o.sessionId,
+  ceremony: 'REPAIR',
+  self: o.self,
+  send: o.send,
+  log: o.log,
+});
 
 export type RepairsOptions = {
   self: string;
@@ -378,8 +336,8 @@ export class Repairs {
       const payload = codecs.repairInvite.encode(invite);
       for (const to of [...helpers.slice(1), lost])
         void this.o
-          .send(to, { version: 1, sessionId, ceremony: 'REPAIR', round: ROUND.invite, sender: self, payload })
-          .catch((e) => this.o.log.warn('repair invite not delivered', { to, reason: (e as Error).message }));
+          .send(to, envelope({ sessionId, ceremony: 'REPAIR', sender: self }, ROUND.invite, payload))
+          .catch((e) => this.o.log.warn('repair invite not delivered', { to, reason: errorMessage(e) }));
       const epoch = (await session.done) as number;
       return { name, party: lost, helpers, epoch };
     });
@@ -521,9 +479,9 @@ export class Repairs {
       return { kind: 'lost', group, keyName: inv.keyName, network: wireNetwork(inv.network, from) };
     } catch (e) {
       sendAbort(
-        { sessionId, self, send: this.o.send, log: this.o.log },
+        repairLink({ sessionId, self, send: this.o.send, log: this.o.log }),
         [...new Set([from, plan.lost])],
-        asError(e),
+        toFrostnetError(e),
       );
       throw e;
     }
@@ -552,7 +510,7 @@ function parseGroup(inv: RepairInviteMsg): KeyGroup {
   try {
     g = keyGroupFromJSON(JSON.parse(inv.group) as KeyShareJSON['group']);
   } catch (e) {
-    throw new FrostnetError('INVALID_INPUT', `repair invite: bad key group (${(e as Error).message})`);
+    throw new FrostnetError('INVALID_INPUT', `repair invite: bad key group (${errorMessage(e)})`);
   }
   if (
     !equalBytes(groupKey(g).toBytes(true), inv.groupKey) ||

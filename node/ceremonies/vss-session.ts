@@ -12,11 +12,17 @@
  * honest dealers whose packages do not fit the group it was given.
  */
 import { equalBytes } from '../../protocol/curve.ts';
-import { type ErrorCode, FrostnetError, isFrostnetError } from '../../protocol/errors.ts';
+import {
+  type ErrorCode,
+  errorMessage,
+  FrostnetError,
+  isFrostnetError,
+  toFrostnetError,
+} from '../../protocol/errors.ts';
 import type { CeremonyMessage, Step, VssCeremony } from '../../protocol/vss.ts';
 import type { Logger } from '../ops/log.ts';
+import { CeremonySession } from '../session/kernel.ts';
 import { codecs, decodeVss, encodeVss, ROUND, type Vss4, type VssExtras } from '../session/messages.ts';
-import type { Session } from '../session/router.ts';
 import type { Send } from '../session/rpc.ts';
 import type { Signatures } from '../storage/identity.ts';
 import type { Envelope } from '../transport/wire.ts';
@@ -56,31 +62,23 @@ export type VssSessionOptions<R> = {
   log: Logger;
 };
 
-export class VssSession<R> implements Session {
+export class VssSession<R> extends CeremonySession<R> {
   private readonly o: VssSessionOptions<R>;
-  private readonly participants: string[];
-  private timer?: NodeJS.Timeout;
   private chain: Promise<void> = Promise.resolve();
-  private settled = false;
   /** The outcome this party prepared, and the confirmations of it gathered so far. */
   private outcome?: R;
   private confirmations?: Confirmations;
   /** Verified commits that arrived before this party prepared. */
   private readonly early = new Map<string, Vss4>();
-  readonly done: Promise<R>;
-  private resolve!: (k: R) => void;
-  private reject!: (e: FrostnetError) => void;
 
   constructor(o: VssSessionOptions<R>) {
+    const { ctx } = o.vss;
+    super(
+      { sessionId: o.sessionId, ceremony: o.ceremony, self: o.self, send: o.send, log: o.log },
+      [...new Set([...ctx.dealers, ...ctx.receivers])],
+      o.roundTimeoutMs,
+    );
     this.o = o;
-    const ctx = o.vss.ctx;
-    this.participants = [...new Set([...ctx.dealers, ...ctx.receivers])];
-    this.done = new Promise<R>((res, rej) => {
-      this.resolve = res;
-      this.reject = rej;
-    });
-    // Callers await `done`; keep an unobserved rejection from crashing the process.
-    this.done.catch(() => {});
   }
 
   /** Whether this party persisted an outcome: from then on it settles with the others (certificates.ts). */
@@ -97,13 +95,11 @@ export class VssSession<R> implements Session {
     if (!this.participants.includes(from))
       throw new FrostnetError('UNEXPECTED_SENDER', `${from} takes no part in this ceremony`, [from]);
     if (env.round === ROUND.abort) {
-      const a = codecs.abort.decode(env.payload, { from });
-      const blamed = a.culprits.filter((c) => this.participants.includes(c));
-      const reason = `${from} aborted the ceremony: ${a.reason.slice(0, 300)}`;
       // A refused invite keeps its code (another epoch, no such key, a ceremony already running, a proposal it
       // does not accept); anything else reads as a failed confirmation.
-      const code = REFUSAL_CODES.find((c) => c === a.code) ?? 'CONFIRMATION_MISMATCH';
-      this.fail(new FrostnetError(code, reason, blamed.length ? blamed : [from]), this.isInitiator);
+      const a = this.readAbort(env, from, REFUSAL_CODES, 'CONFIRMATION_MISMATCH');
+      const reason = `${from} aborted the ceremony: ${a.reason}`;
+      this.fail(new FrostnetError(a.code, reason, a.culprits.length ? a.culprits : [from]), this.isInitiator);
       return;
     }
     if (env.round === ROUND.vssCommit) {
@@ -180,7 +176,10 @@ export class VssSession<R> implements Session {
     }
     const context = { context: this.o.vss.contextHash };
     await Promise.all(
-      s.send.map((o) => this.sendRound(o.to, encodeVss(o.message, o.message.round === 1 ? context : {}))),
+      s.send.map((o) => {
+        const m = encodeVss(o.message, o.message.round === 1 ? context : {});
+        return this.sendRound(o.to, m.round, m.payload);
+      }),
     );
     if (s.pending) for (const [from, commit] of this.early) await this.acceptCommit(from, commit);
     this.early.clear();
@@ -221,13 +220,12 @@ export class VssSession<R> implements Session {
       await Promise.all(
         this.participants
           .filter((p) => p !== this.o.self)
-          .map((p) => this.sendRound(p, { round: ROUND.vssCommit, payload })),
+          .map((p) => this.sendRound(p, ROUND.vssCommit, payload)),
       );
     }
     if (!c.complete || this.settled) return;
     await this.o.onResult(this.outcome as R, c);
-    this.settle();
-    this.resolve(this.outcome as R);
+    this.finish(this.outcome as R);
   }
 
   /** Steps run one at a time, in arrival order, because persisting is asynchronous. */
@@ -237,7 +235,7 @@ export class VssSession<R> implements Session {
       try {
         await work();
       } catch (e) {
-        const err = isFrostnetError(e) ? e : new FrostnetError('INTERNAL', (e as Error).message);
+        const err = toFrostnetError(e);
         // Only a fault of a participant ends the ceremony; a stray message is just dropped.
         if (err.culprits.some((c) => this.participants.includes(c)) || !isFrostnetError(e))
           this.fail(err, true);
@@ -246,65 +244,21 @@ export class VssSession<R> implements Session {
     });
   }
 
-  private async sendRound(to: string, m: { round: number; payload: Uint8Array }): Promise<void> {
-    try {
-      await this.o.send(to, this.envelope(m.round, m.payload));
-    } catch (e) {
-      // An unreachable participant shows up as a timeout naming it; keep going with the others.
-      this.o.log.warn('send failed', { to, reason: (e as Error).message });
-    }
-  }
-
-  private envelope(round: number, payload: Uint8Array): Envelope {
-    return {
-      version: 1,
-      sessionId: this.o.sessionId,
-      ceremony: this.o.ceremony,
-      round,
-      sender: this.o.self,
-      payload,
-    };
-  }
-
-  private armTimer(): void {
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      const c = this.confirmations;
-      const waiting = c?.has(this.o.self) ? c.missing : this.o.vss.waitingFor();
-      this.fail(
-        new FrostnetError('TIMEOUT', `no answer from ${waiting.join(', ') || 'any party'} in time`, waiting),
-        false,
-      );
-    }, this.o.roundTimeoutMs);
-    this.timer.unref?.();
-  }
-
-  private fail(err: FrostnetError, tellOthers: boolean): void {
-    if (this.settled) return;
-    this.settle();
-    if (tellOthers) {
-      const payload = codecs.abort.encode({
-        code: err.code,
-        reason: err.message,
-        culprits: [...err.culprits],
-      });
-      for (const p of this.participants)
-        if (p !== this.o.self) void this.sendRound(p, { round: ROUND.abort, payload });
-    }
-    // What was gathered stays with the pending outcome, for settling it with the others.
+  protected override onTimeout(): void {
     const c = this.confirmations;
-    const kept = c ? this.o.onUnsettled(c) : Promise.resolve();
-    kept.then(
-      () => this.reject(err),
-      (e) => {
-        this.o.log.error('could not keep the confirmations gathered', { reason: (e as Error).message });
-        this.reject(err);
-      },
+    const waiting = c?.has(this.o.self) ? c.missing : this.o.vss.waitingFor();
+    this.fail(
+      new FrostnetError('TIMEOUT', `no answer from ${waiting.join(', ') || 'any party'} in time`, waiting),
+      false,
     );
   }
 
-  private settle(): void {
-    this.settled = true;
-    clearTimeout(this.timer);
+  /** What was gathered stays with the pending outcome, for settling it with the others. */
+  protected override onFail(): Promise<void> | undefined {
+    const c = this.confirmations;
+    if (!c) return undefined;
+    return this.o.onUnsettled(c).catch((e) => {
+      this.o.log.error('could not keep the confirmations gathered', { reason: errorMessage(e) });
+    });
   }
 }

@@ -12,13 +12,8 @@
  */
 import { FrostnetError } from '../../protocol/errors.ts';
 import { readJsonFile, writeJsonFile } from '../storage/json-file.ts';
+import { BITCOIN_ASSET, type Spend } from './describe.ts';
 import type { Usage } from './evaluate.ts';
-
-/** The amount a request moves and in what (a rolling limit's counter): sent satoshis, or wei of value. */
-export type Spend = { asset: string; amount: bigint };
-
-/** A key's one Bitcoin counter; EVM value counts per chain id ("evm:<id>"), which the signed data fixes. */
-export const BITCOIN_ASSET = 'bitcoin';
 
 export const HOUR_MS = 3_600_000;
 export const DAY_MS = 24 * HOUR_MS;

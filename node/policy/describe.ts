@@ -10,7 +10,6 @@ import { bytesToHex } from '../../protocol/curve.ts';
 import { formatPath } from '../../protocol/derive.ts';
 import { type ProposalKind, proposalChange } from '../../protocol/proposal.ts';
 import type { ResolvedRequest } from '../signing/targets.ts';
-import { BITCOIN_ASSET, type Spend } from './counters.ts';
 
 /**
  * A stable id of what is signed: the key and every message with its scheme (plus the derivation of a raw
@@ -239,6 +238,12 @@ export function decodeCall(data: string): string | undefined {
     return undefined;
   }
 }
+
+/** The amount a request moves and in what (a rolling limit's counter): sent satoshis, or wei of value. */
+export type Spend = { asset: string; amount: bigint };
+
+/** A key's one Bitcoin counter; EVM value counts per chain id ("evm:<id>"), which the signed data fixes. */
+export const BITCOIN_ASSET = 'bitcoin';
 
 /** The amount a request moves and in what asset, as this party decoded it. */
 export function spendOf(r: ResolvedRequest): Spend | undefined {

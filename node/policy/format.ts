@@ -15,7 +15,7 @@ import { address } from 'bitcoinjs-lib';
 import { getAddress, isHexString } from 'ethers';
 import { bitcoinNetwork, NETWORK_NAMES, type NetworkName } from '../../chains/bitcoin/network.ts';
 import { bytesToHex } from '../../protocol/curve.ts';
-import { FrostnetError } from '../../protocol/errors.ts';
+import { errorMessage, FrostnetError } from '../../protocol/errors.ts';
 import { PROPOSAL_KINDS, type ProposalKind } from '../../protocol/proposal.ts';
 import { SCHEMES, type Scheme } from '../../protocol/sign.ts';
 import { parsePeerId } from '../storage/identity.ts';
@@ -163,13 +163,13 @@ export async function loadPolicyFile(file: string): Promise<PolicyFile | undefin
     text = await readFile(file, 'utf8');
   } catch (e) {
     if ((e as { code?: string }).code === 'ENOENT') return undefined;
-    throw new FrostnetError('INVALID_INPUT', `cannot read policy ${file}: ${(e as Error).message}`);
+    throw new FrostnetError('INVALID_INPUT', `cannot read policy ${file}: ${errorMessage(e)}`);
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (e) {
-    throw new FrostnetError('INVALID_INPUT', `policy ${file} is not valid JSON: ${(e as Error).message}`);
+    throw new FrostnetError('INVALID_INPUT', `policy ${file} is not valid JSON: ${errorMessage(e)}`);
   }
   return parsePolicy(json, `policy ${file}`);
 }

@@ -10,7 +10,7 @@
  * session (a signing package, an answer this party never asked for) is dropped at once, never buffered.
  */
 import { bytesToHex } from '../../protocol/curve.ts';
-import { FrostnetError } from '../../protocol/errors.ts';
+import { errorMessage, FrostnetError } from '../../protocol/errors.ts';
 import type { Logger } from '../ops/log.ts';
 import type { Ceremony, Envelope } from '../transport/wire.ts';
 import { type EarlyLimits, EarlyMessages } from './early-messages.ts';
@@ -94,7 +94,7 @@ export class Router {
       } catch (e) {
         // Remembered like a finished session: the same refused opener sent again is dropped unread.
         this.remember(key);
-        this.drop(env, from, (e as Error).message);
+        this.drop(env, from, errorMessage(e));
         return;
       }
       if (opened) this.add(env.ceremony, env.sessionId, opened);
@@ -113,7 +113,7 @@ export class Router {
     try {
       session.receive(env, from);
     } catch (e) {
-      this.drop(env, from, (e as Error).message);
+      this.drop(env, from, errorMessage(e));
     }
   }
 

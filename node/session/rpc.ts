@@ -1,7 +1,7 @@
 /** One request, one answer, over the session router: the answer comes back on the request's session id. */
 import { randomBytes } from 'node:crypto';
 import { FrostnetError } from '../../protocol/errors.ts';
-import type { Ceremony, Envelope } from '../transport/wire.ts';
+import { type Ceremony, type Envelope, envelope } from '../transport/wire.ts';
 import type { Router } from './router.ts';
 
 export type Send = (to: string, env: Envelope) => Promise<void>;
@@ -26,7 +26,7 @@ export async function request(
     },
   });
   try {
-    await deps.send(to, { version: 1, sessionId, ceremony, round, sender: deps.self, payload });
+    await deps.send(to, envelope({ sessionId, ceremony, sender: deps.self }, round, payload));
     return await promise;
   } finally {
     clearTimeout(timer);

@@ -7,10 +7,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { bytesToHex } from '../../protocol/curve.ts';
-import { FrostnetError, isFrostnetError } from '../../protocol/errors.ts';
+import { ERROR_CODES, errorMessage, FrostnetError, toFrostnetError } from '../../protocol/errors.ts';
 import { groupKey, identifierOf, type KeyShare } from '../../protocol/keys.ts';
 import { aggregateSignature, type Scheme } from '../../protocol/sign.ts';
 import type { Logger } from '../ops/log.ts';
+import { remoteCode } from '../session/kernel.ts';
 import {
   codecs,
   encodeSignOneRound,
@@ -26,7 +27,7 @@ import type { Router, Session } from '../session/router.ts';
 import type { Send } from '../session/rpc.ts';
 import { request as rpc } from '../session/rpc.ts';
 import type { KeyStore } from '../storage/keystore.ts';
-import type { Envelope } from '../transport/wire.ts';
+import { type Envelope, envelope } from '../transport/wire.ts';
 import { BATCH, NoncePool } from './nonce-pool.ts';
 import type { Signer } from './signer.ts';
 import { type ResolvedRequest, resolveRequest } from './targets.ts';
@@ -101,7 +102,7 @@ class Attempt implements Session {
     if (!w) throw new FrostnetError('UNEXPECTED_SENDER', `unsolicited signing reply from ${from}`, [from]);
     if (env.round === ROUND.signRefusal) {
       const r = codecs.signRefusal.decode(env.payload, { from });
-      const code = (r.code || 'POLICY_DENIED') as FrostnetError['code'];
+      const code = remoteCode(r.code, ERROR_CODES, 'POLICY_DENIED');
       w.done({
         ok: false,
         party: from,
@@ -129,21 +130,16 @@ class Attempt implements Session {
         resolve(r);
       };
       this.waiting.set(party, { round: replyRound, done: finish });
-      const env: Envelope = {
-        version: 1,
-        sessionId: this.sessionId,
-        ceremony: 'SIGN',
+      const env = envelope(
+        { sessionId: this.sessionId, ceremony: 'SIGN', sender: this.o.self },
         round,
-        sender: this.o.self,
         payload,
-      };
+      );
       this.o.send(party, env).catch((e) =>
         finish({
           ok: false,
           party,
-          error: isFrostnetError(e)
-            ? e
-            : new FrostnetError('UNREACHABLE', `${party}: ${(e as Error).message}`, [party]),
+          error: toFrostnetError(e, { code: 'UNREACHABLE', context: party, culprits: [party] }),
         }),
       );
     });
@@ -425,7 +421,7 @@ export class Coordinator {
           const batch = codecs.nonceBatch.decode(r.payload, { from: party }).commitments;
           this.pool.add(key, party, checkCommitments(party, batch, batch.length));
         })
-        .catch((e) => this.o.log.debug('nonce batch not added', { party, reason: (e as Error).message }))
+        .catch((e) => this.o.log.debug('nonce batch not added', { party, reason: errorMessage(e) }))
         .finally(() => this.pool.endRefill(key, party));
     }
   }
@@ -447,5 +443,4 @@ async function settle(party: string, work: () => Promise<Uint8Array>): Promise<R
   }
 }
 
-const asTyped = (e: unknown, party: string): FrostnetError =>
-  isFrostnetError(e) ? e : new FrostnetError('INTERNAL', `${party}: ${(e as Error).message}`);
+const asTyped = (e: unknown, party: string): FrostnetError => toFrostnetError(e, { context: party });

@@ -11,7 +11,7 @@
  */
 import type { NonceCommitments } from '@noble/curves/abstract/frost.js';
 import { bytesToHex, equalBytes } from '../../protocol/curve.ts';
-import { FrostnetError, isFrostnetError } from '../../protocol/errors.ts';
+import { errorMessage, FrostnetError, toFrostnetError } from '../../protocol/errors.ts';
 import { identifierOf, type KeyShare } from '../../protocol/keys.ts';
 import { NonceStore, parseScheme, signShare } from '../../protocol/sign.ts';
 import type { Logger } from '../ops/log.ts';
@@ -29,7 +29,7 @@ import {
 import type { Router, Session } from '../session/router.ts';
 import type { Send } from '../session/rpc.ts';
 import type { KeyEntry, KeyStore } from '../storage/keystore.ts';
-import type { Envelope } from '../transport/wire.ts';
+import { answerTo, type Envelope } from '../transport/wire.ts';
 import { describeRequest, type ResolvedRequest, resolveRequest } from './targets.ts';
 
 /** What a party's policy sees: the request as this party decoded it, never a coordinator's summary. */
@@ -334,7 +334,7 @@ export class Signer {
     }
     const req = { keyName: c.entry.name, requester, resolved: c.resolved };
     void Promise.resolve(this.o.policy.signed?.(req)).catch((e) =>
-      this.o.log.error('policy could not record a signature', { reason: (e as Error).message }),
+      this.o.log.error('policy could not record a signature', { reason: errorMessage(e) }),
     );
     return shares;
   }
@@ -379,17 +379,10 @@ export class Signer {
   private replier(env: Envelope, from: string) {
     const reply = (round: number, payload: Uint8Array) =>
       this.o
-        .send(from, {
-          version: 1,
-          sessionId: env.sessionId,
-          ceremony: 'SIGN',
-          round,
-          sender: this.o.self,
-          payload,
-        })
-        .catch((e) => this.o.log.warn('reply not delivered', { to: from, reason: (e as Error).message }));
+        .send(from, answerTo(env, this.o.self, round, payload))
+        .catch((e) => this.o.log.warn('reply not delivered', { to: from, reason: errorMessage(e) }));
     const refuse = (e: unknown) => {
-      const err = isFrostnetError(e) ? e : new FrostnetError('INTERNAL', (e as Error).message);
+      const err = toFrostnetError(e);
       this.o.log.warn('refused to sign', { requester: from, code: err.code, reason: err.message });
       void reply(ROUND.signRefusal, codecs.signRefusal.encode({ code: err.code, reason: err.message }));
     };

@@ -6,7 +6,7 @@
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys';
 import type { PeerId, PrivateKey } from '@libp2p/interface';
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id';
-import { FrostnetError } from '../../protocol/errors.ts';
+import { errorMessage, FrostnetError } from '../../protocol/errors.ts';
 
 /** Store record holding the identity key (libp2p protobuf encoding). */
 export const IDENTITY_SECRET = 'identity/ed25519';
@@ -72,7 +72,7 @@ export async function loadOrCreateIdentity(store: SecretStore, given?: PrivateKe
     try {
       key = unmarshalIdentity(stored);
     } catch (e) {
-      throw new FrostnetError('STORE_CORRUPT', `stored identity is unreadable: ${(e as Error).message}`);
+      throw new FrostnetError('STORE_CORRUPT', `stored identity is unreadable: ${errorMessage(e)}`);
     }
     if (given && !key.equals(given))
       throw new FrostnetError('CONFLICT', `this store holds another identity (${peerIdOf(key)})`);

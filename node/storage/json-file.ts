@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { FrostnetError } from '../../protocol/errors.ts';
+import { errorMessage, FrostnetError } from '../../protocol/errors.ts';
 
 /** The parsed file, or undefined when it does not exist yet. */
 export async function readJsonFile(file: string): Promise<unknown> {
@@ -23,7 +23,7 @@ export async function readJsonFile(file: string): Promise<unknown> {
   } catch (e) {
     throw new FrostnetError(
       'STORE_CORRUPT',
-      `${file} is not valid JSON (${(e as Error).message}); restore it from a backup or move it away`,
+      `${file} is not valid JSON (${errorMessage(e)}); restore it from a backup or move it away`,
     );
   }
 }

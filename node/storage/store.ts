@@ -13,12 +13,22 @@
  * `batch` applies secret and public puts and deletes atomically (one LevelDB write batch), which is how a
  * ceremony switches a key to its next epoch: a crash leaves either the old records or the new ones.
  */
-import { scrypt as scryptCb } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
-import { promisify } from 'node:util';
-import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { Level } from 'level';
-import { FrostnetError } from '../../protocol/errors.ts';
+import { errorMessage, FrostnetError } from '../../protocol/errors.ts';
+import {
+  DEFAULT_SCRYPT,
+  deriveKey,
+  isBoundedScrypt,
+  MIN_N,
+  NONCE_BYTES,
+  newSalt,
+  type SaltedScrypt,
+  type ScryptParams,
+  seal,
+  TAG_BYTES,
+  unseal,
+} from './sealing.ts';
 
 export type RecordKind = 'secret' | 'public';
 
@@ -43,20 +53,10 @@ export interface Store {
   close(): Promise<void>;
 }
 
-export interface ScryptParams {
-  /** CPU/memory cost, a power of two. */
-  N: number;
-  r: number;
-  p: number;
-}
-
 export interface OpenStoreOptions {
   /** scrypt cost for a NEW store (tests, small devices); an existing store always uses its stored parameters. */
   kdf?: Partial<ScryptParams>;
 }
-
-/** ~128 MiB and a few hundred ms per open: the passphrase is the only thing guarding the shares on disk. */
-export const DEFAULT_SCRYPT: Readonly<ScryptParams> = { N: 2 ** 17, r: 8, p: 1 };
 
 const KDF_KEY = 'm:kdf';
 const CHECK_KEY = 'm:check';
@@ -65,27 +65,10 @@ const PUBLIC_PREFIX = 'p:';
 const CHECK_VALUE = new TextEncoder().encode('frostnet passphrase check v1');
 const AD_PREFIX = 'frostnet/store/v1\0';
 const RECORD_VERSION = 1;
-const NONCE_BYTES = 24;
-const TAG_BYTES = 16;
-const KEY_BYTES = 32;
-const SALT_BYTES = 16;
 const MAX_NAME_CHARS = 512;
 
-const scrypt = promisify(scryptCb) as (
-  password: Uint8Array,
-  salt: Uint8Array,
-  keylen: number,
-  options: { N: number; r: number; p: number; maxmem: number },
-) => Promise<Buffer>;
-
-interface KdfRecord {
-  v: 1;
-  kdf: 'scrypt';
-  N: number;
-  r: number;
-  p: number;
-  salt: string;
-}
+/** The store's record `m:kdf`. */
+type KdfRecord = SaltedScrypt & { v: 1; kdf: 'scrypt' };
 
 const utf8 = new TextEncoder();
 
@@ -106,7 +89,7 @@ export async function openStore(
     if (cause?.code === 'LEVEL_LOCKED') {
       throw new FrostnetError('CONFLICT', `the store at ${dir} is in use by another process`);
     }
-    throw new FrostnetError('STORE_CORRUPT', `cannot open the store at ${dir}: ${(e as Error).message}`);
+    throw new FrostnetError('STORE_CORRUPT', `cannot open the store at ${dir}: ${errorMessage(e)}`);
   }
   try {
     const key = await unlock(db, dir, passphrase, opts);
@@ -124,7 +107,6 @@ async function unlock(
   passphrase: string,
   opts: OpenStoreOptions,
 ) {
-  const secret = utf8.encode(passphrase.normalize('NFKC'));
   const kdfBytes = await db.get(KDF_KEY);
   if (kdfBytes === undefined) {
     if (await hasAnyRecord(db)) {
@@ -134,21 +116,21 @@ async function unlock(
       );
     }
     const params = { ...DEFAULT_SCRYPT, ...opts.kdf };
-    const record: KdfRecord = { v: 1, kdf: 'scrypt', ...params, salt: randomHex(SALT_BYTES) };
+    const record: KdfRecord = { v: 1, kdf: 'scrypt', ...params, salt: newSalt() };
     checkKdf(record, dir);
-    const key = await deriveKey(secret, record);
+    const key = await deriveKey(passphrase, record);
     await db.batch([
       { type: 'put', key: KDF_KEY, value: utf8.encode(JSON.stringify(record)) },
-      { type: 'put', key: CHECK_KEY, value: seal(key, CHECK_KEY, CHECK_VALUE) },
+      { type: 'put', key: CHECK_KEY, value: sealRecord(key, CHECK_KEY, CHECK_VALUE) },
     ]);
     return key;
   }
   const record = parseKdf(kdfBytes, dir);
-  const key = await deriveKey(secret, record);
+  const key = await deriveKey(passphrase, record);
   const check = await db.get(CHECK_KEY);
   if (check === undefined)
     throw new FrostnetError('STORE_CORRUPT', `the store at ${dir} has no passphrase check`);
-  const opened = open(key, CHECK_KEY, check);
+  const opened = openRecord(key, CHECK_KEY, check);
   if (opened === undefined || !equalBytes(opened, CHECK_VALUE)) {
     key.fill(0);
     throw new FrostnetError('WRONG_PASSPHRASE', `wrong passphrase for the store at ${dir}`);
@@ -170,7 +152,7 @@ function makeStore(db: Level<string, Uint8Array>, dir: string, key: Uint8Array):
           throw new FrostnetError('INVALID_INPUT', `secret ${JSON.stringify(op.name)} must be bytes`);
         }
         const dbKey = SECRET_PREFIX + op.name;
-        return { type: 'put' as const, key: dbKey, value: seal(key, dbKey, op.value) };
+        return { type: 'put' as const, key: dbKey, value: sealRecord(key, dbKey, op.value) };
       }
       case 'putPublic': {
         const bad = jsonProblem(op.value, op.name);
@@ -205,7 +187,7 @@ function makeStore(db: Level<string, Uint8Array>, dir: string, key: Uint8Array):
       const dbKey = SECRET_PREFIX + name;
       const sealed = await db.get(dbKey);
       if (sealed === undefined) return undefined;
-      const value = open(key, dbKey, sealed);
+      const value = openRecord(key, dbKey, sealed);
       if (value === undefined) {
         throw new FrostnetError(
           'STORE_CORRUPT',
@@ -266,9 +248,8 @@ function makeStore(db: Level<string, Uint8Array>, dir: string, key: Uint8Array):
 // Records
 
 /** version(1) || nonce(24) || XChaCha20-Poly1305(ciphertext || tag), bound to the record's database key. */
-function seal(key: Uint8Array, dbKey: string, plaintext: Uint8Array): Uint8Array {
-  const nonce = crypto.getRandomValues(new Uint8Array(NONCE_BYTES));
-  const ct = xchacha20poly1305(key, nonce, utf8.encode(AD_PREFIX + dbKey)).encrypt(plaintext);
+function sealRecord(key: Uint8Array, dbKey: string, plaintext: Uint8Array): Uint8Array {
+  const { nonce, ciphertext: ct } = seal(key, utf8.encode(AD_PREFIX + dbKey), plaintext);
   const out = new Uint8Array(1 + NONCE_BYTES + ct.byteLength);
   out[0] = RECORD_VERSION;
   out.set(nonce, 1);
@@ -277,25 +258,10 @@ function seal(key: Uint8Array, dbKey: string, plaintext: Uint8Array): Uint8Array
 }
 
 /** The plaintext, or undefined when the record is malformed or fails authentication. */
-function open(key: Uint8Array, dbKey: string, record: Uint8Array): Uint8Array | undefined {
+function openRecord(key: Uint8Array, dbKey: string, record: Uint8Array): Uint8Array | undefined {
   if (record.byteLength < 1 + NONCE_BYTES + TAG_BYTES || record[0] !== RECORD_VERSION) return undefined;
   const nonce = record.subarray(1, 1 + NONCE_BYTES);
-  try {
-    return xchacha20poly1305(key, nonce, utf8.encode(AD_PREFIX + dbKey)).decrypt(
-      record.subarray(1 + NONCE_BYTES),
-    );
-  } catch {
-    return undefined;
-  }
-}
-
-async function deriveKey(secret: Uint8Array, kdf: KdfRecord): Promise<Uint8Array> {
-  const salt = Buffer.from(kdf.salt, 'hex');
-  const maxmem = 128 * kdf.N * kdf.r * kdf.p + 32 * 1024 * 1024;
-  const derived = await scrypt(secret, salt, KEY_BYTES, { N: kdf.N, r: kdf.r, p: kdf.p, maxmem });
-  const key = new Uint8Array(derived);
-  derived.fill(0);
-  return key;
+  return unseal(key, nonce, utf8.encode(AD_PREFIX + dbKey), record.subarray(1 + NONCE_BYTES));
 }
 
 function parseKdf(bytes: Uint8Array, dir: string): KdfRecord {
@@ -311,23 +277,7 @@ function parseKdf(bytes: Uint8Array, dir: string): KdfRecord {
 
 /** Bounds stored parameters too, so an edited record cannot make an open take gigabytes or hours. */
 function checkKdf(k: KdfRecord, dir: string): void {
-  const ok =
-    k !== null &&
-    typeof k === 'object' &&
-    k.v === 1 &&
-    k.kdf === 'scrypt' &&
-    Number.isInteger(k.N) &&
-    k.N >= 2 ** 10 &&
-    k.N <= 2 ** 20 &&
-    (k.N & (k.N - 1)) === 0 &&
-    Number.isInteger(k.r) &&
-    k.r >= 1 &&
-    k.r <= 32 &&
-    Number.isInteger(k.p) &&
-    k.p >= 1 &&
-    k.p <= 16 &&
-    typeof k.salt === 'string' &&
-    /^([0-9a-f]{2}){16,64}$/.test(k.salt);
+  const ok = isBoundedScrypt(k, MIN_N.store) && k.v === 1 && k.kdf === 'scrypt';
   if (!ok) {
     throw new FrostnetError(
       'STORE_CORRUPT',
@@ -378,10 +328,6 @@ function jsonProblem(v: unknown, path: string, depth = 0): string | null {
   return `${path} is a ${typeof v}, not JSON data`;
 }
 
-function randomHex(n: number): string {
-  return Buffer.from(crypto.getRandomValues(new Uint8Array(n))).toString('hex');
-}
-
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.byteLength === b.byteLength && a.every((x, i) => x === b[i]);
 }
@@ -409,7 +355,7 @@ export async function readPassphrase(src: PassphraseSource = {}): Promise<string
     } catch (e) {
       const code = (e as { code?: string }).code;
       const why =
-        code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable' : (e as Error).message;
+        code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable' : errorMessage(e);
       throw new FrostnetError('INVALID_INPUT', `passphrase file ${src.file} ${why}`);
     }
     const passphrase = text.replace(/\r?\n$/, '');

@@ -12,8 +12,12 @@
  *   equal the authenticated remote peer. A bad frame is dropped with a logged reason naming the peer; the
  *   stream stays usable unless the framing itself is broken (an oversized length closes that stream only).
  * - Liveness: a background loop redials configured peers that are not connected, with exponential backoff
- *   (capped at a few seconds) and jitter; `ping` measures a round trip on `/frostnet/ping/1.0.0`, the same
- *   echo protocol libp2p's connection monitor uses here to detect dead connections.
+ *   (capped at a few seconds) and jitter. libp2p's connection monitor pings every connection on
+ *   `/frostnet/ping/1.0.0` each `pingIntervalMs` (the echo handler below answers it): it keeps the round trip
+ *   on the connection (`rtt`, what liveness.ts reads) and closes a connection whose ping fails. `ping`
+ *   measures one round trip on demand.
+ * - Start: `prepareHost` registers every handler without listening; `start` listens. The daemon registers its
+ *   services in between, so nothing arrives before they can take it.
  */
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
@@ -35,8 +39,9 @@ import {
 } from './wire.ts';
 
 export const PROTOCOL = '/frostnet/1.0.0';
-/** `/${prefix}/ping/1.0.0` is what libp2p's connection monitor dials; see `connectionMonitor` below. */
-export const PING_PROTOCOL = '/frostnet/ping/1.0.0';
+/** libp2p's connection monitor pings `/${PING_PREFIX}/ping/1.0.0`, the echo protocol answered below. */
+const PING_PREFIX = 'frostnet';
+export const PING_PROTOCOL = `/${PING_PREFIX}/ping/1.0.0`;
 const PING_BYTES = 32;
 
 export interface PeerInfo {
@@ -67,6 +72,11 @@ export interface HostOptions {
   redial?: { minDelayMs?: number; maxDelayMs?: number };
   /** Registers frostnet_envelopes_*, frostnet_outbound_streams_opened_total and frostnet_connected_peers. */
   metrics?: Registry;
+  /**
+   * How often libp2p's connection monitor pings each connection (its round trip is `rtt`) and closes one that
+   * does not answer; libp2p's default (10 s) unless a test needs it sooner.
+   */
+  pingIntervalMs?: number;
 }
 
 export interface Host {
@@ -81,6 +91,8 @@ export interface Host {
   send(to: string, env: Envelope): Promise<void>;
   /** Round-trip time in ms; UNREACHABLE or TIMEOUT (default timeout: dialTimeoutMs) naming the peer. */
   ping(to: string, opts?: { timeoutMs?: number }): Promise<number>;
+  /** The round trip the connection monitor last measured on the open connection to `peer`, in ms. */
+  rtt(peer: string): number | undefined;
   /** Configured peers with an open connection right now. */
   connected(): string[];
   /**
@@ -90,6 +102,9 @@ export interface Host {
   onDisconnect(listener: (peer: string) => void): () => void;
   /** Replaces the peer list: removed peers are disconnected and refused from now on; new ones are dialed. */
   setPeers(peers: PeerInfo[]): void;
+  /** Starts listening and dialing the peers (once every handler is registered); CONFLICT if the address is taken. */
+  start(): Promise<void>;
+  /** Stops listening and closes every connection. */
   stop(): Promise<void>;
 }
 
@@ -110,7 +125,15 @@ interface HostCounters {
   streams: Counter;
 }
 
+/** A host listening at once: prepareHost, then start. */
 export async function createHost(opts: HostOptions): Promise<Host> {
+  const host = await prepareHost(opts);
+  await host.start();
+  return host;
+}
+
+/** A host with every handler registered that does not listen yet: `start` does. */
+export async function prepareHost(opts: HostOptions): Promise<Host> {
   const self = peerIdOf(opts.privateKey);
   const maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
   const dialTimeoutMs = opts.dialTimeoutMs ?? 5000;
@@ -139,7 +162,10 @@ export async function createHost(opts: HostOptions): Promise<Host> {
       // Parties often share one IP (tests, one machine per operator); room for all of them to (re)connect.
       inboundConnectionThreshold: 5 + 2 * peers.size,
     },
-    connectionMonitor: { protocolPrefix: 'frostnet' },
+    connectionMonitor: {
+      protocolPrefix: PING_PREFIX,
+      ...(opts.pingIntervalMs === undefined ? {} : { pingInterval: opts.pingIntervalMs }),
+    },
     nodeInfo: { name: 'frostnet', version: '1' },
   });
 
@@ -299,19 +325,22 @@ export async function createHost(opts: HostOptions): Promise<Host> {
     }
   });
 
-  try {
-    await node.start();
-  } catch (e) {
-    const inUse = (e as { code?: string }).code === 'EADDRINUSE' || /EADDRINUSE/.test(reason(e));
-    throw new FrostnetError(
-      inUse ? 'CONFLICT' : 'INVALID_INPUT',
-      `cannot listen on ${opts.listen.join(', ')}: ${inUse ? 'the address is in use' : reason(e)}`,
-    );
-  }
-  log.info('host started', { addrs: node.getMultiaddrs().map(String), peers: peers.size });
-  redialer.setPeers([...peers.keys()]);
-
   const host: Host = {
+    async start() {
+      if (stopped) throw new FrostnetError('INTERNAL', 'the host is stopped');
+      try {
+        await node.start();
+      } catch (e) {
+        await Promise.resolve(node.stop()).catch(() => {});
+        const inUse = (e as { code?: string }).code === 'EADDRINUSE' || /EADDRINUSE/.test(reason(e));
+        throw new FrostnetError(
+          inUse ? 'CONFLICT' : 'INVALID_INPUT',
+          `cannot listen on ${opts.listen.join(', ')}: ${inUse ? 'the address is in use' : reason(e)}`,
+        );
+      }
+      log.info('host started', { addrs: node.getMultiaddrs().map(String), peers: peers.size });
+      redialer.setPeers([...peers.keys()]);
+    },
     peerId: self,
     addrs: () => node.getMultiaddrs().map(String),
     connected,
@@ -395,6 +424,13 @@ export async function createHost(opts: HostOptions): Promise<Host> {
       }
       redialer.setPeers([...peers.keys()]);
       log.info('peer list updated', { peers: peers.size, removed });
+    },
+
+    rtt(id) {
+      const peer = known(id);
+      return (
+        peer && node.getConnections(peer.peerId).find((c) => c.status === 'open' && c.rtt !== undefined)?.rtt
+      );
     },
 
     async stop() {

@@ -1,45 +1,49 @@
 /**
- * Heartbeats: every configured peer is pinged periodically; the last time it answered and its round-trip
- * time rank it for signing (responsive parties first) and show in `frostnet peers`.
+ * Which peers are alive and how close: libp2p's connection monitor pings every connection (host.ts) and closes
+ * one whose ping fails, so a peer with an open connection answered lately. Each beat notes, for every connected
+ * peer, the time and the monitor's last round trip; that ranks the parties for signing (responsive ones first)
+ * and shows in `frostnet peers`. Nothing here sends anything.
  */
 import type { Host } from './host.ts';
 
 export type PeerLiveness = { id: string; connected: boolean; lastSeen?: string; rttMs?: number };
 
-export class Liveness {
-  private readonly host: Pick<Host, 'ping' | 'connected'>;
-  private readonly seen = new Map<string, { at: number; rtt: number }>();
-  private timer?: NodeJS.Timeout;
-  private peers: () => string[];
+type LiveHost = Pick<Host, 'connected' | 'rtt'>;
 
-  constructor(host: Pick<Host, 'ping' | 'connected'>, peers: () => string[]) {
+export class Liveness {
+  private readonly host: LiveHost;
+  private readonly seen = new Map<string, { at: number; rtt?: number }>();
+  private readonly peers: () => string[];
+  private readonly clock: () => number;
+  private timer?: NodeJS.Timeout;
+
+  /** `clock`: milliseconds since the epoch (Date.now unless a test says otherwise). */
+  constructor(host: LiveHost, peers: () => string[], clock: () => number = Date.now) {
     this.host = host;
     this.peers = peers;
+    this.clock = clock;
   }
 
   start(intervalMs: number): void {
     this.stop();
-    const beat = () => void this.pingAll();
-    this.timer = setInterval(beat, intervalMs);
+    this.timer = setInterval(() => this.observe(), intervalMs);
     this.timer.unref?.();
-    beat();
+    this.observe();
   }
 
   stop(): void {
     clearInterval(this.timer);
   }
 
-  async pingAll(): Promise<void> {
-    await Promise.all(
-      this.peers().map(async (id) => {
-        try {
-          const rtt = await this.host.ping(id, { timeoutMs: 2000 });
-          this.seen.set(id, { at: Date.now(), rtt });
-        } catch {
-          // Unreachable now: lastSeen stays where it was.
-        }
-      }),
-    );
+  /** Notes every connected configured peer as seen now, with the connection's last measured round trip. */
+  observe(): void {
+    const connected = new Set(this.host.connected());
+    const at = this.clock();
+    for (const id of this.peers()) {
+      if (!connected.has(id)) continue;
+      const rtt = this.host.rtt(id) ?? this.seen.get(id)?.rtt;
+      this.seen.set(id, rtt === undefined ? { at } : { at, rtt });
+    }
   }
 
   view(): PeerLiveness[] {
@@ -50,12 +54,12 @@ export class Liveness {
         id,
         connected: connected.has(id),
         lastSeen: s && new Date(s.at).toISOString(),
-        rttMs: s && Math.round(s.rtt * 100) / 100,
+        rttMs: s?.rtt === undefined ? undefined : Math.round(s.rtt * 100) / 100,
       };
     });
   }
 
-  /** Connected peers first, then by recent round-trip time; peers never seen last. */
+  /** Connected peers first, then by recent round-trip time; peers never measured last. */
   rank(parties: readonly string[]): string[] {
     const connected = new Set(this.host.connected());
     const score = (p: string) => (connected.has(p) ? 0 : 1e9) + (this.seen.get(p)?.rtt ?? 1e6);

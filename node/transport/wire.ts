@@ -190,6 +190,27 @@ export interface Envelope {
   payload: Uint8Array;
 }
 
+/** What every envelope of one session from one party carries besides its round and payload. */
+export type EnvelopeHeader = {
+  readonly sessionId: Uint8Array;
+  readonly ceremony: Ceremony;
+  readonly sender: string;
+};
+
+/** An envelope of this version: the one place outbound envelopes are made. */
+export const envelope = (h: EnvelopeHeader, round: number, payload: Uint8Array): Envelope => ({
+  version: ENVELOPE_VERSION,
+  sessionId: h.sessionId,
+  ceremony: h.ceremony,
+  round,
+  sender: h.sender,
+  payload,
+});
+
+/** `sender`'s answer to `env`, on the session and ceremony `env` came on. */
+export const answerTo = (env: Envelope, sender: string, round: number, payload: Uint8Array): Envelope =>
+  envelope({ sessionId: env.sessionId, ceremony: env.ceremony, sender }, round, payload);
+
 /** The envelope as the schema allows it, before validation. */
 interface RawEnvelope {
   version: number;

@@ -9,7 +9,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { describe, test } from 'node:test';
 import { ROOT } from '../../deploy/local-network.ts';
 import { DAEMON_NODE_OPTIONS, daemonEnv } from '../../deploy/node-options.ts';
-import { loadConfig } from '../../node/storage/config.ts';
+import { loadConfig } from '../../node/config.ts';
 
 const DEPLOY = join(ROOT, 'deploy');
 const PARTIES = ['party-a', 'party-b', 'party-c'];

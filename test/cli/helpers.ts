@@ -23,7 +23,7 @@ export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
 export async function lightStore(dataDir: string, passphrase: string): Promise<void> {
   // Loaded here: the node modules take seconds to load, and most test files never need them.
   const [{ defaultConfig }, { storeDir }, { openStore }] = await Promise.all([
-    import('../../node/storage/config.ts'),
+    import('../../node/config.ts'),
     import('../../node/daemon.ts'),
     import('../../node/storage/store.ts'),
   ]);

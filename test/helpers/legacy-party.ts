@@ -1,13 +1,13 @@
 /**
  * A party's data dir as `frostnet init` made it before the control API had scoped tokens (commit 7d12da2,
- * node/storage/init.ts): config.json, the encrypted store with the identity, and one api-token (mode 600) that
+ * node/init.ts): config.json, the encrypted store with the identity, and one api-token (mode 600) that
  * opened every route. Tests start today's daemon on it to check the migration.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { type Config, defaultConfig, saveConfig } from '../../node/config.ts';
 import { openPartyStore } from '../../node/daemon.ts';
-import { type Config, defaultConfig, saveConfig } from '../../node/storage/config.ts';
 import { loadOrCreateIdentity, peerIdOf } from '../../node/storage/identity.ts';
 import { KeyStore } from '../../node/storage/keystore.ts';
 import type { KeyShare } from '../../protocol/keys.ts';

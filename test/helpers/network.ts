@@ -11,11 +11,11 @@ import type { PrivateKey } from '@libp2p/interface';
 import { freePort } from '../../cli/listen.ts';
 import { ensureTokens, type TokenScope } from '../../node/api/credentials.ts';
 import { findRoute, pathSegments } from '../../node/api/routes.ts';
+import { type Config, loadConfig, saveConfig } from '../../node/config.ts';
 import { type Daemon, type DaemonOptions, startDaemon } from '../../node/daemon.ts';
+import { initParty } from '../../node/init.ts';
 import { nullLogger } from '../../node/ops/log.ts';
-import { type Config, loadConfig, saveConfig } from '../../node/storage/config.ts';
 import { generateIdentity, peerIdOf } from '../../node/storage/identity.ts';
-import { initParty } from '../../node/storage/init.ts';
 
 export const ROOT = new URL('../../', import.meta.url).pathname;
 export const NODE = join(ROOT, 'node_modules/.bin/node');

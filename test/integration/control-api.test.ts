@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
-import { loadConfig } from '../../node/storage/config.ts';
+import { loadConfig } from '../../node/config.ts';
 import { generateIdentity, peerIdOf } from '../../node/storage/identity.ts';
 import { assertOneLineError, frostnet } from '../cli/helpers.ts';
 import { getWithHost } from '../helpers/http.ts';

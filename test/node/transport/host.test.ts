@@ -10,7 +10,7 @@ import { createLibp2p, type Libp2p } from 'libp2p';
 import { createLogger } from '../../../node/ops/log.ts';
 import { createRegistry, type Registry } from '../../../node/ops/metrics.ts';
 import { generateIdentity, peerIdOf } from '../../../node/storage/identity.ts';
-import { createHost, type Host, type PeerInfo, PROTOCOL } from '../../../node/transport/host.ts';
+import { createHost, type Host, type PeerInfo, PROTOCOL, prepareHost } from '../../../node/transport/host.ts';
 import { type Envelope, encodeEnvelope, encodeFrame } from '../../../node/transport/wire.ts';
 import { FrostnetError } from '../../../protocol/errors.ts';
 
@@ -37,7 +37,7 @@ afterEach(async () => {
 async function startParty(
   key: PrivateKey,
   peers: PeerInfo[] = [],
-  opts: { listen?: string[]; maxFrameBytes?: number } = {},
+  opts: { listen?: string[]; maxFrameBytes?: number; pingIntervalMs?: number } = {},
 ): Promise<Party> {
   const inbox: Received[] = [];
   const logs: Array<Record<string, unknown>> = [];
@@ -50,6 +50,7 @@ async function startParty(
     log,
     metrics,
     maxFrameBytes: opts.maxFrameBytes,
+    pingIntervalMs: opts.pingIntervalMs,
     onEnvelope: (env, from) => inbox.push({ env, from }),
     redial: { minDelayMs: 50, maxDelayMs: 500 },
   });
@@ -281,6 +282,43 @@ describe('host', () => {
     assert.equal(typeof rtt, 'number');
     assert.ok(rtt >= 0);
     assert.ok((await b.host.ping(a.id)) >= 0);
+  });
+
+  test(
+    "libp2p's connection monitor measures each connection's round trip on /frostnet/ping/1.0.0",
+    T,
+    async () => {
+      const ka = await generateIdentity();
+      const kb = await generateIdentity();
+      const a = await startParty(ka, [], { pingIntervalMs: 50 });
+      const b = await startParty(kb, [info(a)], { pingIntervalMs: 50 });
+      a.host.setPeers([info(b)]);
+      await b.host.send(a.id, envelope(b.id));
+      assert.equal(a.host.rtt('12D3KooWNotAPeer'), undefined);
+      await until(() => a.host.rtt(b.id) !== undefined && b.host.rtt(a.id) !== undefined);
+      assert.ok((a.host.rtt(b.id) ?? -1) >= 0);
+    },
+  );
+
+  test('a prepared host listens only once started', T, async () => {
+    const a = await startParty(await generateIdentity());
+    const key = await generateIdentity();
+    const inbox: Envelope[] = [];
+    const b = await prepareHost({
+      privateKey: key,
+      listen: LOCAL,
+      peers: [info(a)],
+      log: createLogger({ level: 'error', stream: { write: () => {} } }),
+      onEnvelope: (env) => inbox.push(env),
+    });
+    running.push(b);
+    assert.deepEqual(b.addrs(), [], 'no address before start');
+    await b.start();
+    assert.equal(b.addrs().length, 1);
+    a.host.setPeers([{ id: b.peerId, addrs: b.addrs() }]);
+    await a.host.send(b.peerId, envelope(a.id, { round: 7 }));
+    await until(() => inbox.length === 1);
+    assert.equal(inbox[0]?.round, 7);
   });
 
   test('removing a peer disconnects it and refuses it from then on', T, async () => {

@@ -6,11 +6,11 @@
 import { access, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PrivateKey } from '@libp2p/interface';
-import { FrostnetError } from '../../protocol/errors.ts';
-import { ensureTokens, TOKEN_SCOPES, type TokenScope, tokenFile } from '../api/credentials.ts';
-import { openPartyStore } from '../daemon.ts';
+import { FrostnetError } from '../protocol/errors.ts';
+import { ensureTokens, TOKEN_SCOPES, type TokenScope, tokenFile } from './api/credentials.ts';
 import { type Config, defaultConfig, saveConfig } from './config.ts';
-import { loadOrCreateIdentity, peerIdOf } from './identity.ts';
+import { openPartyStore } from './daemon.ts';
+import { loadOrCreateIdentity, peerIdOf } from './storage/identity.ts';
 
 export const CONFIG_FILE = 'config.json';
 

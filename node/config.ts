@@ -1,11 +1,20 @@
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { FrostnetError } from '../../protocol/errors.ts';
-import { isLogLevel, LOG_LEVELS, type LogLevel } from '../ops/log.ts';
-import { DEFAULT_MAX_FRAME_BYTES } from '../transport/wire.ts';
-import { array, integer, nonEmptyString, object, only, peerAddrs, peerId, tcpMultiaddr } from './fields.ts';
-import { Serial, writeJsonFile } from './json-file.ts';
+import { errorMessage, FrostnetError } from '../protocol/errors.ts';
+import { isLogLevel, LOG_LEVELS, type LogLevel } from './ops/log.ts';
+import {
+  array,
+  integer,
+  nonEmptyString,
+  object,
+  only,
+  peerAddrs,
+  peerId,
+  tcpMultiaddr,
+} from './storage/fields.ts';
+import { Serial, writeJsonFile } from './storage/json-file.ts';
+import { DEFAULT_MAX_FRAME_BYTES } from './transport/wire.ts';
 
 export interface PeerConfig {
   /** The party's libp2p peer id. */
@@ -157,16 +166,14 @@ export async function loadConfig(file: string): Promise<Config> {
     const code = (e as { code?: string }).code;
     throw new FrostnetError(
       'INVALID_INPUT',
-      code === 'ENOENT'
-        ? `config ${file} does not exist`
-        : `cannot read config ${file}: ${(e as Error).message}`,
+      code === 'ENOENT' ? `config ${file} does not exist` : `cannot read config ${file}: ${errorMessage(e)}`,
     );
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (e) {
-    throw new FrostnetError('INVALID_INPUT', `config ${file} is not valid JSON: ${(e as Error).message}`);
+    throw new FrostnetError('INVALID_INPUT', `config ${file} is not valid JSON: ${errorMessage(e)}`);
   }
   return parseConfig(json, { baseDir: dirname(resolve(file)), source: file });
 }

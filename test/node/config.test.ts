@@ -11,9 +11,9 @@ import {
   loadConfig,
   parseConfig,
   saveConfig,
-} from '../../../node/storage/config.ts';
-import { generateIdentity, peerIdOf } from '../../../node/storage/identity.ts';
-import { FrostnetError } from '../../../protocol/errors.ts';
+} from '../../node/config.ts';
+import { generateIdentity, peerIdOf } from '../../node/storage/identity.ts';
+import { FrostnetError } from '../../protocol/errors.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'frostnet-config-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

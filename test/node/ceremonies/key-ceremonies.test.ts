@@ -1,0 +1,154 @@
+/**
+ * The DKG / refresh engine over the in-memory network (test/helpers/mem-network.ts), driving interleavings the
+ * daemon tests cannot: round-1 packages that reach a party before its invite, an abort in place of a commit
+ * while the others settle, and two refreshes of one key started at once.
+ */
+import assert from 'node:assert/strict';
+import { afterEach, describe, test } from 'node:test';
+import { codecs, ROUND } from '../../../node/session/messages.ts';
+import { envelope } from '../../../node/transport/wire.ts';
+import { bytesToHex } from '../../../protocol/curve.ts';
+import { groupKey } from '../../../protocol/keys.ts';
+import { MemNetwork } from '../../helpers/mem-network.ts';
+
+const T = { timeout: 60_000 };
+const open: MemNetwork[] = [];
+afterEach(() => {
+  for (const n of open.splice(0)) n.close();
+});
+const network = async (n: number) => {
+  const net = await MemNetwork.create(n);
+  open.push(net);
+  return net;
+};
+
+const keyOf = (net: MemNetwork, i: number, name: string) => {
+  const share = net.parties[i]?.keys.get(name)?.active;
+  return share && { key: bytesToHex(groupKey(share.group).toBytes(true)), epoch: share.group.epoch };
+};
+
+/** Every party's view of `name`, once the network is quiet. */
+async function views(net: MemNetwork, name: string) {
+  await net.settle();
+  return net.parties.map((_, i) => keyOf(net, i, name));
+}
+
+/** A certificate is complete: every participant of the epoch signed it. */
+function assertCertified(net: MemNetwork, name: string): void {
+  for (const p of net.parties) {
+    const e = p.keys.get(name);
+    if (!e?.active) continue;
+    const participants = e.activeParticipants ?? e.active.group.members;
+    const signed = Object.keys(e.activeCertificate?.signatures ?? {});
+    assert.deepEqual(
+      [...signed].sort(),
+      [...participants].sort(),
+      `${p.id} activated without a full certificate`,
+    );
+  }
+}
+
+describe('key ceremonies on the in-memory network', () => {
+  test('round-1 packages that reach a party before its invite wait for its session', T, async () => {
+    const net = await network(3);
+    const late = net.ids[2] ?? '';
+    const invite = net.hold((d) => d.to === late && d.env.ceremony === 'DKG' && d.env.round === ROUND.invite);
+    const dkg = net.parties[0]?.ceremonies.dkg('early', 2, net.ids);
+    // The others' round 1 reaches the late party while its invite is held.
+    for (;;) {
+      await net.settle();
+      const early = net.delivered.filter(
+        (d) => d.to === late && d.env.ceremony === 'DKG' && d.env.round === 1,
+      );
+      if (early.length === 2) break;
+    }
+    assert.equal(invite.count(), 1);
+    assert.equal(net.parties[2]?.keys.get('early'), undefined);
+    invite.release();
+    await dkg;
+    const v = await views(net, 'early');
+    assert.ok(
+      v.every((x) => x !== undefined && x.key === v[0]?.key && x.epoch === 0),
+      JSON.stringify(v),
+    );
+    assertCertified(net, 'early');
+  });
+
+  test(
+    'an abort in place of a commit: no party activates without a certificate; all settle alike',
+    T,
+    async () => {
+      const net = await network(3);
+      const [a, b, c] = net.parties;
+      assert.ok(a && b && c);
+      // c signs and keeps its commit, but tells the others it aborts instead of sending it.
+      net.tamper = (d) => {
+        if (d.from !== c.id || d.env.ceremony !== 'DKG' || d.env.round !== ROUND.vssCommit) return [d];
+        const payload = codecs.abort.encode({
+          code: 'INTERNAL',
+          reason: 'crashed while committing',
+          culprits: [],
+        });
+        return [
+          {
+            ...d,
+            env: envelope(
+              { sessionId: d.env.sessionId, ceremony: 'DKG', sender: c.id },
+              ROUND.abort,
+              payload,
+            ),
+          },
+        ];
+      };
+      await a.ceremonies.dkg('settle', 2, net.ids).catch(() => {});
+      await net.settle();
+      assertCertified(net, 'settle');
+      // c's commit never went over the wire, its abort did. Whatever a and b hold, they hold it pending or on a
+      // full certificate (assertCertified above): c's signed commit reaches them only in a status answer.
+      const fromC = net.delivered.filter((d) => d.from === c.id && d.env.ceremony === 'DKG');
+      assert.equal(fromC.filter((d) => d.env.round === ROUND.vssCommit).length, 0);
+      assert.ok(fromC.some((d) => d.env.round === ROUND.abort));
+      for (const p of [a, b]) assert.ok(p.keys.get('settle'), `${p.id} keeps what it prepared`);
+      net.tamper = (d) => [d];
+      // Settling asks the others: c's signed commit completes the certificate at a and b.
+      for (const p of net.parties) await p.ceremonies.resolvePending('settle').catch(() => 'waiting');
+      const v = await views(net, 'settle');
+      assert.ok(
+        v.every((x) => x !== undefined && x.key === v[0]?.key),
+        JSON.stringify(v),
+      );
+      assertCertified(net, 'settle');
+    },
+  );
+
+  test(
+    'two refreshes of one key started at once end with every party on one epoch of the same key',
+    T,
+    async () => {
+      const net = await network(3);
+      const [a, b] = net.parties;
+      assert.ok(a && b);
+      await a.ceremonies.dkg('race', 2, net.ids);
+      const before = (await views(net, 'race'))[0];
+      const outcomes = await Promise.allSettled([a.ceremonies.refresh('race'), b.ceremonies.refresh('race')]);
+      assert.ok(
+        outcomes.some((o) => o.status === 'fulfilled'),
+        JSON.stringify(outcomes.map((o) => o.status)),
+      );
+      for (const o of outcomes)
+        if (o.status === 'rejected')
+          assert.match(String(o.reason?.code), /CONFLICT|EPOCH_MISMATCH|TIMEOUT|CONFIRMATION_MISMATCH/);
+      for (const p of net.parties) await p.ceremonies.resolvePending('race').catch(() => 'waiting');
+      const v = await views(net, 'race');
+      assert.ok(
+        v.every((x) => x?.key === before?.key),
+        'the group key never changes',
+      );
+      assert.ok(
+        v.every((x) => x?.epoch === v[0]?.epoch && (x?.epoch ?? 0) >= 1),
+        JSON.stringify(v),
+      );
+      assertCertified(net, 'race');
+    },
+  );
+});

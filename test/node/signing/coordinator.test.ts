@@ -1,0 +1,48 @@
+/**
+ * The coordinator and signers on the in-memory network (test/helpers/mem-network.ts): a signature that
+ * verifies under the key it is for, made by t of the n parties.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { afterEach, describe, test } from 'node:test';
+import { schnorr } from '@noble/curves/secp256k1.js';
+import { DRILL_PATH, drillMessage } from '../../../chains/domains.ts';
+import { xOnly as xOnlyOf } from '../../../protocol/curve.ts';
+import { derivePath } from '../../../protocol/derive.ts';
+import { groupKey } from '../../../protocol/keys.ts';
+import { MemNetwork } from '../../helpers/mem-network.ts';
+
+const T = { timeout: 60_000 };
+const open: MemNetwork[] = [];
+afterEach(() => {
+  for (const n of open.splice(0)) n.close();
+});
+
+async function keyed(n: number, t: number) {
+  const net = await MemNetwork.create(n, { roundTimeoutMs: 2000 });
+  open.push(net);
+  const share = await net.parties[0]?.ceremonies.dkg('k', t, net.ids);
+  assert.ok(share);
+  await net.settle();
+  const root = { key: groupKey(share.group), chainCode: share.group.chainCode };
+  return { net, xOnly: xOnlyOf(derivePath(root, DRILL_PATH).key) };
+}
+
+/** A drill: signed under the drill key, over the drill's tagged hash of the challenge. */
+const drill = (challenge: Uint8Array) => ({
+  scheme: 'bip340' as const,
+  payload: { drill: { challenge } },
+});
+
+describe('coordinator on the in-memory network', () => {
+  test('signs a message with t of n parties; the signature verifies under the key it is for', T, async () => {
+    const { net, xOnly } = await keyed(3, 2);
+    const message = randomBytes(32);
+    const out = await net.parties[1]?.coordinator.sign('k', drill(message));
+    assert.ok(out);
+    assert.equal(out.signatures.length, 1);
+    assert.ok(schnorr.verify(out.signatures[0] ?? new Uint8Array(), drillMessage(message), xOnly));
+    assert.equal(out.signers.length, 2);
+    assert.deepEqual(out.excluded, []);
+  });
+});
