@@ -51,13 +51,16 @@ export class Waiting extends Error {
   readonly code: 'AWAITING_APPROVAL' | 'SETTLING';
   readonly request: string;
   readonly hint: string;
+  /** For a held request: who holds it, who approved, how many are needed (the daemon's `held`). */
+  readonly held?: unknown;
 
-  constructor(code: Waiting['code'], message: string, request: string, hint: string) {
+  constructor(code: Waiting['code'], message: string, request: string, hint: string, held?: unknown) {
     super(message);
     this.name = 'Waiting';
     this.code = code;
     this.request = request;
     this.hint = hint;
+    this.held = held;
   }
 }
 
@@ -162,8 +165,9 @@ export class Output {
   /** Prints the one-line error (and the JSON error with --json); returns the exit code. */
   error(e: unknown, debug = false): number {
     if (e instanceof Waiting) {
-      const { code, message, request, hint } = e;
-      if (this.json) this.stdout.write(`${JSON.stringify({ waiting: { code, message, request, hint } })}\n`);
+      const { code, message, request, hint, held } = e;
+      if (this.json)
+        this.stdout.write(`${JSON.stringify({ waiting: { code, message, request, hint, held } })}\n`);
       this.stderr.write(`${oneLine(`waiting: ${message} — ${hint}`)}\n`);
       return EXIT_WAITING;
     }

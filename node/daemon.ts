@@ -14,10 +14,13 @@ import { proposalApprover } from './ceremonies/proposals.ts';
 import { Repairs } from './ceremonies/repair.ts';
 import { createLogger, type Logger } from './ops/log.ts';
 import { createRegistry } from './ops/metrics.ts';
+import { requestId, shortId } from './policy/describe.ts';
 import { PartyPolicy } from './policy/party-policy.ts';
 import { Router } from './session/router.ts';
-import { Coordinator } from './signing/coordinator.ts';
+import { Coordinator, type SignOptions } from './signing/coordinator.ts';
+import { signWhenCleared } from './signing/held.ts';
 import { type Policy, Signer } from './signing/signer.ts';
+import { resolveRequest } from './signing/targets.ts';
 import { type Config, ConfigFile, loadConfig } from './storage/config.ts';
 import { identitySignatures, loadOrCreateIdentity, peerIdOf } from './storage/identity.ts';
 import { KeyStore } from './storage/keystore.ts';
@@ -28,6 +31,8 @@ import type { Envelope } from './transport/wire.ts';
 
 /** Written at start, removed at stop: where this party's API listens, for the CLI. */
 export const RUNTIME_FILE = 'daemon.json';
+/** A signing request held by parties is asked again at most this far apart (from 1 s, doubling). */
+const HELD_SIGN_MAX_PAUSE_MS = 5000;
 
 export type DaemonOptions = {
   configPath: string;
@@ -187,6 +192,14 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     });
     const backups = new Backups({ self, identity: privateKey, keys, ceremonies, log: plog });
     const requests = new Requests(cfg.limits.maxQueuedRequests);
+    const signRequestId = async (name: string, opts: SignOptions): Promise<string | undefined> => {
+      try {
+        const { group } = keys.active(name);
+        return shortId(requestId(name, await resolveRequest(group, opts.scheme, opts.payload)));
+      } catch {
+        return undefined;
+      }
+    };
 
     // A pending epoch left by a crash is settled with the other members as soon as they answer.
     const settle = setInterval(() => {
@@ -226,7 +239,22 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
         keys: () => keys.list(),
         key: (name) => keys.get(name),
         dkg: (name, t, parties) => ceremonies.dkg(name, t, parties),
-        sign: (name, opts) => coordinator.sign(name, opts),
+        sign: async (name, opts, held) => {
+          const { group } = keys.active(name);
+          return signWhenCleared(
+            () => coordinator.sign(name, opts),
+            {
+              id: (await signRequestId(name, opts)) ?? '',
+              kind: 'sign',
+              members: opts.signers ? [...new Set(opts.signers)] : group.members,
+              threshold: group.threshold,
+              maxPauseMs: HELD_SIGN_MAX_PAUSE_MS,
+            },
+            held,
+            { clock: Date.now },
+          );
+        },
+        requestIdOf: signRequestId,
         refresh: (name, report, opts) => ceremonies.refresh(name, report, opts),
         reshare: (name, t, parties, report, opts) => ceremonies.reshare(name, t, parties, report, opts),
         repair: (name, party, report, opts) => repairs.repair(name, party, report, opts),

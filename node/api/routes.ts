@@ -17,6 +17,7 @@ import { DECISIONS } from '../policy/approvals.ts';
 import type { ApprovalsBackend } from '../policy/party-policy.ts';
 import type { SignPayload } from '../session/messages.ts';
 import type { SignOptions, SignOutcome } from '../signing/coordinator.ts';
+import type { HeldRequest } from '../signing/held.ts';
 import type { KeyEntry } from '../storage/keystore.ts';
 import {
   abandonBody,
@@ -48,7 +49,16 @@ export interface ApiBackend {
   keys(): KeyEntry[];
   key(name: string): KeyEntry | undefined;
   dkg(name: string, threshold: number, parties: string[]): Promise<KeyShare>;
-  sign(name: string, opts: SignOptions): Promise<SignOutcome>;
+  /**
+   * Signs; while parties hold the request for their operators it waits (telling `held` who holds it) and asks
+   * again, until t sign or too few could.
+   */
+  sign(name: string, opts: SignOptions, held?: (h: HeldRequest | undefined) => void): Promise<SignOutcome>;
+  /**
+   * The id of what `opts` asks the key to sign, as every party's approvals queue names it (a hash of the key
+   * name and the decoded content); undefined when the request does not decode (it then fails as it runs).
+   */
+  requestIdOf(name: string, opts: SignOptions): Promise<string | undefined>;
   refresh(name: string, report: CeremonyReport, opts: ProposalOptions): Promise<KeyShare>;
   reshare(
     name: string,
@@ -192,12 +202,22 @@ export const ROUTES: readonly Route[] = [
       const e = knownKey(ctx);
       return signBody(raw, (e.active ?? e.pending!).group.members);
     },
-    handle: ({ b, params }, { opts, finalize }) =>
-      started(
-        b.requests.start('sign', async (progress) =>
-          signResult(await b.sign(params.name, opts), opts.payload, finalize, progress),
+    handle: async ({ b, params }, { opts, finalize }) => {
+      // A PSBT or EVM action asked again while the first ask runs, waits or is done is that same request.
+      const chain = 'psbt' in opts.payload || 'typedData' in opts.payload;
+      const id = chain ? await b.requestIdOf(params.name, opts) : undefined;
+      const same = id && JSON.stringify([id, finalize, opts.signers ?? null]);
+      const td = 'typedData' in opts.payload ? opts.payload.typedData : undefined;
+      return started(
+        b.requests.start(
+          'sign',
+          async (progress, report) =>
+            signResult(await b.sign(params.name, opts, report.held), opts.payload, finalize, progress),
+          same,
+          { key: params.name, ...(td && { typedData: td.json, account: td.account }) },
         ),
-      ),
+      );
+    },
   }),
   route({
     method: 'POST',
@@ -315,6 +335,13 @@ export const ROUTES: readonly Route[] = [
       handle: async ({ b, params }) => ok(await approvals(b).decide(params.id, decision)),
     }),
   ),
+  // The requests this daemon runs or ran (newest first), e.g. to find an EVM action asked before.
+  route({
+    method: 'GET',
+    path: '/v1/requests',
+    scope: 'read',
+    handle: ({ b, query }) => ok(b.requests.list(query.get('key') ?? undefined)),
+  }),
   route({
     method: 'GET',
     path: '/v1/requests/:id',

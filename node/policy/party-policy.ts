@@ -10,6 +10,7 @@
 import { join } from 'node:path';
 import { FrostnetError } from '../../protocol/errors.ts';
 import type { Logger } from '../ops/log.ts';
+import { HeldError } from '../signing/hold-error.ts';
 import type { Policy, PolicyRequest } from '../signing/signer.ts';
 import { Serial } from '../storage/json-file.ts';
 import {
@@ -197,12 +198,13 @@ export class PartyPolicy implements Policy {
             ? `request ${short} expired without approval at ${iso(entry.approval!.expiresAt)}`
             : `request ${short} for key ${keyName} awaits approval by this party's operator (${entry.approval!.reason}) until ${iso(entry.approval!.expiresAt)}${lock}; approve it with "frostnet approvals approve ${short}", then ask again`;
         await this.record(req, id, status === 'expired' ? 'denied' : 'approval-required', why);
-        throw new FrostnetError(status === 'expired' ? 'POLICY_DENIED' : 'APPROVAL_REQUIRED', why);
+        if (status === 'expired') throw new FrostnetError('POLICY_DENIED', why);
+        throw new HeldError('APPROVAL_REQUIRED', why, iso(entry.approval!.expiresAt));
       }
       if (status === 'time-locked') {
         const why = `request ${short} for key ${keyName} is time-locked at this party until ${iso(entry.lock!.unlockAt)} (${entry.lock!.reason}); ask again after that. Its operator can cancel it with "frostnet approvals cancel ${short}"`;
         await this.record(req, id, 'time-locked', why);
-        throw new FrostnetError('TIME_LOCKED', why);
+        throw new HeldError('TIME_LOCKED', why, iso(entry.lock!.unlockAt));
       }
       cleared = [
         entry.approval && `approved by this party's operator at ${iso(entry.decidedAt!)}`,

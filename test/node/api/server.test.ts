@@ -47,6 +47,7 @@ function recordingBackend() {
     key: (name) => (name === 'vault' ? vault : undefined),
     dkg: work('dkg', share),
     sign: work('sign', { signatures: [], signers: [], excluded: [], attempts: 1, resolved: {} as never }),
+    requestIdOf: async () => undefined,
     refresh: work('refresh', share),
     reshare: work('reshare', {} as never),
     repair: work('repair', {} as never),
