@@ -133,7 +133,7 @@ export function parseCommandArgs(
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({
-      args: [...args],
+      args: negativeValues(cmd, args),
       options: Object.fromEntries(
         Object.entries(cmd.options).map(([name, o]) => [
           name,
@@ -165,6 +165,25 @@ export function parseCommandArgs(
       `unexpected argument ${JSON.stringify(parsed.positionals[cmd.positionals])}`,
     );
   return { values, positionals: parsed.positionals, fromEnv };
+}
+
+/**
+ * `--threshold -1` is a value that starts with a dash, which parseArgs takes for an option ("ambiguous"): a
+ * string option followed by a negative number gets it as its value, so the option's own check can say that it
+ * must be ≥ 0.
+ */
+function negativeValues(cmd: Command, args: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    const name = a.startsWith('--') ? a.slice(2) : undefined;
+    const next = args[i + 1];
+    if (name && cmd.options[name]?.type === 'string' && next !== undefined && /^-\d/.test(next)) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
 }
 
 /** parseArgs messages carry advice for programmers ("To specify a positional argument..."): keep the first sentence. */
@@ -232,6 +251,8 @@ export async function commandClient(
 
 /** A whole-number option in [min, max]. */
 export function integerOption(cmd: string, name: string, value: string, min: number, max: number): number {
+  if (/^\s*-\s*\d/.test(value))
+    throw new UsageError(cmd, `--${name} must be ≥ ${Math.max(0, min)}, not ${JSON.stringify(value)}`);
   if (!/^\d+$/.test(value.trim()) || Number(value) < min || Number(value) > max)
     throw new UsageError(
       cmd,

@@ -56,6 +56,23 @@ function generalHelp(): string {
   ].join('\n');
 }
 
+/** The help of a group: its commands with one line each. */
+function groupHelp(group: string): string | undefined {
+  const cmds = COMMANDS.filter((c) => c.name.startsWith(`${group} `) || c.name === group);
+  if (cmds.length < 2 && !cmds.some((c) => c.name !== group)) return undefined;
+  const width = Math.max(...cmds.map((c) => c.name.length)) + 2;
+  return [
+    `usage: frostnet ${group} <command> [options]`,
+    '',
+    'commands:',
+    ...cmds.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
+    '',
+    `Run "frostnet ${group} <command> --help" for its options.`,
+  ].join('\n');
+}
+
+const isHelp = (a: string | undefined) => a === '--help' || a === '-h' || a === 'help';
+
 /** The command named by the leading words of argv, and the rest of argv. */
 function findCommand(argv: readonly string[]): { cmd: Command; rest: string[] } {
   const [first = '', second = ''] = argv;
@@ -87,6 +104,18 @@ async function main(argv: readonly string[], out: Output, env: NodeJS.ProcessEnv
     const pkg = await import('../package.json', { with: { type: 'json' } });
     process.stdout.write(`frostnet ${pkg.default.version}\n`);
     return EXIT_OK;
+  }
+  // "frostnet peers --help": the group's commands (a group that is also a command, like keys, shows its own).
+  if (isHelp(argv[1]) && !COMMANDS.some((c) => c.name === first)) {
+    const help = groupHelp(first);
+    if (help) {
+      process.stdout.write(`${help}\n`);
+      return EXIT_OK;
+    }
+  }
+  if (argv.length === 1 && !COMMANDS.some((c) => c.name === first) && groupHelp(first)) {
+    process.stderr.write(`${groupHelp(first)}\n`);
+    return EXIT_USAGE;
   }
   const { cmd, rest } = findCommand(argv);
   const { values, positionals, fromEnv } = parseCommandArgs(cmd, rest, env);

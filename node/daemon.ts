@@ -15,18 +15,20 @@ import { Repairs } from './ceremonies/repair.ts';
 import { createLogger, type Logger } from './ops/log.ts';
 import { createRegistry } from './ops/metrics.ts';
 import { requestId, shortId } from './policy/describe.ts';
+import { notifyCommand } from './policy/notify.ts';
 import { PartyPolicy } from './policy/party-policy.ts';
 import { Router } from './session/router.ts';
 import { Coordinator, type SignOptions } from './signing/coordinator.ts';
 import { signWhenCleared } from './signing/held.ts';
 import { type Policy, Signer } from './signing/signer.ts';
 import { resolveRequest } from './signing/targets.ts';
-import { type Config, ConfigFile, loadConfig } from './storage/config.ts';
+import { type Config, ConfigFile, loadConfig, type PeerConfig } from './storage/config.ts';
 import { identitySignatures, loadOrCreateIdentity, peerIdOf } from './storage/identity.ts';
 import { KeyStore } from './storage/keystore.ts';
+import { renamedPeer, withoutPeer, withPeer } from './storage/peer-changes.ts';
 import { openStore, readPassphrase, type Store } from './storage/store.ts';
 import { createHost, type Host } from './transport/host.ts';
-import { Liveness } from './transport/liveness.ts';
+import { Liveness, requireReachable } from './transport/liveness.ts';
 import type { Envelope } from './transport/wire.ts';
 
 /** Written at start, removed at stop: where this party's API listens, for the CLI. */
@@ -87,7 +89,8 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     // Every configured peer gets an even share of the early-message buffer.
     const router = new Router(plog, { peers: () => config.current.peers.length });
     // Without a policy given, the party's own policy file (<dataDir>/policy.json); none there allows all.
-    const policy = o.policy ?? (await PartyPolicy.open({ dataDir: cfg.dataDir, self, log: plog }));
+    const notify = cfg.notify && notifyCommand(cfg.notify.command, plog);
+    const policy = o.policy ?? (await PartyPolicy.open({ dataDir: cfg.dataDir, self, log: plog, notify }));
     const peerIds = () => config.current.peers.map((p) => p.id).filter((id) => id !== self);
     const host: Host = await createHost({
       privateKey,
@@ -225,20 +228,43 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
           return config.current.peers.map((p) => ({ ...p, ...live.get(p.id) }));
         },
         addPeer: async (p) => {
-          await config.update((current) => ({
-            ...current,
-            peers: [
-              ...current.peers.filter((x) => x.id !== p.id),
-              { id: p.id, addrs: p.addrs, ...(p.name ? { name: p.name } : {}) },
-            ],
-          }));
+          await config.update((current) => withPeer(current, p));
           // The latest list: a change saved after this one may already have replaced it.
           host.setPeers(config.current.peers);
           return config.current.peers;
         },
+        removePeer: async (ref) => {
+          let removed: PeerConfig | undefined;
+          await config.update((current) => {
+            const out = withoutPeer(current, ref);
+            removed = out.config.peers.length < current.peers.length ? out.removed : undefined;
+            return out.config;
+          });
+          host.setPeers(config.current.peers);
+          const id = removed!.id;
+          const memberOf = keys
+            .list()
+            .filter((e) => (e.active ?? e.pending)?.group.members.includes(id))
+            .map((e) => e.name);
+          plog.warn('peer removed by the operator', { peer: id, memberOf });
+          return { removed, memberOf, peers: config.current.peers };
+        },
+        renamePeer: async (ref, name) => {
+          await config.update((current) => renamedPeer(current, ref, name));
+          return config.current.peers;
+        },
         keys: () => keys.list(),
         key: (name) => keys.get(name),
-        dkg: (name, t, parties) => ceremonies.dkg(name, t, parties),
+        dkg: async (name, t, parties) => {
+          // Every member must take part: one that cannot be reached fails the DKG now, by name, not after a round.
+          await requireReachable(
+            host,
+            parties.filter((p) => p !== self),
+            (id) => config.current.peers.find((p) => p.id === id)?.name,
+            `the DKG of ${name} needs every member`,
+          );
+          return ceremonies.dkg(name, t, parties);
+        },
         sign: async (name, opts, held) => {
           const { group } = keys.active(name);
           return signWhenCleared(

@@ -27,6 +27,7 @@ import {
   keygenBody,
   type PartyView,
   peerBody,
+  peerNameBody,
   refreshBody,
   repairBody,
   reshareBody,
@@ -46,6 +47,9 @@ export interface ApiBackend {
   status(): unknown;
   peers(): unknown;
   addPeer(p: { id: string; addrs: string[]; name?: string }): Promise<unknown>;
+  /** Removes the peer with this id or name from the config; says which keys still list it as a member. */
+  removePeer(ref: string): Promise<unknown>;
+  renamePeer(ref: string, name: string): Promise<unknown>;
   keys(): KeyEntry[];
   key(name: string): KeyEntry | undefined;
   dkg(name: string, threshold: number, parties: string[]): Promise<KeyShare>;
@@ -169,6 +173,19 @@ export const ROUTES: readonly Route[] = [
     scope: 'admin',
     body: (raw, { b }) => peerBody(raw, party(b)),
     handle: async ({ b }, p) => ok(await b.addPeer(p)),
+  }),
+  route({
+    method: 'POST',
+    path: '/v1/peers/:peer/remove',
+    scope: 'admin',
+    handle: async ({ b, params }) => ok(await b.removePeer(params.peer)),
+  }),
+  route({
+    method: 'POST',
+    path: '/v1/peers/:peer/rename',
+    scope: 'admin',
+    body: (raw) => peerNameBody(raw),
+    handle: async ({ b, params }, { name }) => ok(await b.renamePeer(params.peer, name)),
   }),
   route({ method: 'GET', path: '/v1/keys', scope: 'read', handle: ({ b }) => ok(b.keys().map(keyView)) }),
   route({

@@ -45,6 +45,8 @@ export type PartyPolicyOptions = {
   clock?: () => number;
   log?: Logger;
   reservationMs?: number;
+  /** Told of every request newly held for this party's operator (the config's notify hook). */
+  notify?: (held: EntryView) => void;
 };
 
 /** A queue entry as the control API and the CLI show it. */
@@ -86,15 +88,22 @@ export class PartyPolicy implements Policy {
   private readonly queue: ApprovalQueue;
   private readonly audit: AuditLog;
   private readonly serial = new Serial();
+  private readonly notify?: (held: EntryView) => void;
   readonly approvals: ApprovalsBackend;
 
   private constructor(
-    o: { self: string; clock: () => number; rules: PolicyFile | undefined },
+    o: {
+      self: string;
+      clock: () => number;
+      rules: PolicyFile | undefined;
+      notify?: (held: EntryView) => void;
+    },
     parts: { counters: RollingCounters; queue: ApprovalQueue; audit: AuditLog },
   ) {
     this.self = o.self;
     this.clock = o.clock;
     this.rules = o.rules;
+    this.notify = o.notify;
     this.counters = parts.counters;
     this.queue = parts.queue;
     this.audit = parts.audit;
@@ -124,7 +133,7 @@ export class PartyPolicy implements Policy {
     );
     const queue = await ApprovalQueue.open(join(o.dataDir, APPROVALS_FILE), clock);
     const audit = new AuditLog(join(o.dataDir, AUDIT_FILE), clock);
-    return new PartyPolicy({ self: o.self, clock, rules }, { counters, queue, audit });
+    return new PartyPolicy({ self: o.self, clock, rules, notify: o.notify }, { counters, queue, audit });
   }
 
   /**
@@ -177,6 +186,7 @@ export class PartyPolicy implements Policy {
     let cleared = 'within policy';
     if (verdict.decision === 'hold' || earlier) {
       const details = describe(resolved);
+      const known = this.queue.get(id) !== undefined;
       const entry =
         verdict.decision === 'hold'
           ? await this.queue.hold(
@@ -187,6 +197,8 @@ export class PartyPolicy implements Policy {
           : earlier!;
       const now = this.clock();
       const status = statusOf(entry, now);
+      if (!known && this.notify && (status === 'awaiting approval' || status === 'time-locked'))
+        this.notify(this.view(entry));
       if (status === 'expired') await this.sweep();
       if (status === 'awaiting approval' || status === 'expired') {
         const lock =

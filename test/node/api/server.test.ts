@@ -43,6 +43,8 @@ function recordingBackend() {
     status: () => ({ peerId: SELF }),
     peers: () => [],
     addPeer: work('addPeer', []),
+    removePeer: work('removePeer', {}),
+    renamePeer: work('renamePeer', []),
     keys: () => [vault],
     key: (name) => (name === 'vault' ? vault : undefined),
     dkg: work('dkg', share),
