@@ -85,6 +85,7 @@ function findCommand(argv: readonly string[]): { cmd: Command; rest: string[] } 
     throw new UsageError(
       '',
       `"frostnet ${first}" needs one of: ${group.map((g) => g.split(' ')[1]).join(', ')}`,
+      `see "frostnet ${first} --help"`,
     );
   throw new UsageError('', `unknown command ${JSON.stringify(first)}`);
 }
@@ -112,10 +113,6 @@ async function main(argv: readonly string[], out: Output, env: NodeJS.ProcessEnv
       process.stdout.write(`${help}\n`);
       return EXIT_OK;
     }
-  }
-  if (argv.length === 1 && !COMMANDS.some((c) => c.name === first) && groupHelp(first)) {
-    process.stderr.write(`${groupHelp(first)}\n`);
-    return EXIT_USAGE;
   }
   const { cmd, rest } = findCommand(argv);
   const { values, positionals, fromEnv } = parseCommandArgs(cmd, rest, env);

@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -16,6 +16,7 @@ import { getAddress, JsonRpcProvider, type Signer, Wallet } from 'ethers';
 import { walletRoot } from '../../chains/bitcoin/keys.ts';
 import { deployAccount, deployFactory } from '../../chains/evm/account.ts';
 import { evmKey } from '../../chains/evm/keys.ts';
+import { loadConfig, saveConfig } from '../../node/storage/config.ts';
 import { hexToBytes } from '../../protocol/curve.ts';
 import { testWallet } from '../bitcoin/helpers.ts';
 import { type Anvil, startAnvil } from '../helpers/anvil.ts';
@@ -66,6 +67,7 @@ describe('held signing requests on real daemons', () => {
   let relayerFile: string;
   let groupKey: string;
   let chainCode: string;
+  let notified: string;
 
   before(async () => {
     const [a] = await Promise.all([
@@ -78,6 +80,13 @@ describe('held signing requests on real daemons', () => {
             join(p.dataDir, 'policy.json'),
             JSON.stringify({ default: { requireApproval: true } }),
           );
+        // Party 2 tells its operator through a notify hook: here a shell line that keeps the JSON it is given.
+        notified = join(net.parties[1].dataDir, 'notified.json');
+        const cfg = await loadConfig(net.parties[1].configPath);
+        await saveConfig(net.parties[1].configPath, {
+          ...cfg,
+          notify: { command: ['sh', '-c', 'cat >> "$0"', notified] },
+        });
         await net.startAll();
       })(),
     ]);
@@ -131,6 +140,13 @@ describe('held signing requests on real daemons', () => {
     // Shown before anything is asked: the outputs as this party decoded them.
     assert.match(text.stderr, new RegExp(`out #0 {2}60000 sat {2}${payee} {2}PAYMENT`));
     assert.match(text.stderr, /out #1 {2}\d+ sat {2}\S+ {2}change back to this key m\/1\/0/);
+
+    // Party 2's hook was told, once, with the request as its queue shows it.
+    let told: string | undefined;
+    while (!told?.includes('\n')) told = await readFile(notified, 'utf8').catch(() => undefined);
+    const hook = JSON.parse(told.trim().split('\n')[0]);
+    assert.deepEqual([hook.shortId, hook.status, hook.key], [first.held.id, 'awaiting approval', 'vault']);
+    assert.equal(told.trim().split('\n').length, 1, 'asked twice, told once');
 
     // The holder's queue shows the same id; --wait completes once party 2's operator approves.
     const queued = JSON.parse((await cli(['approvals', 'list', '--json', ...at(1)])).stdout);
