@@ -222,4 +222,44 @@ describe('held signing requests on real daemons', () => {
       [[first.held.id, 'signed']],
     );
   });
+
+  test('an EVM action the account cannot pay for is refused before anything is signed or held', async () => {
+    const funder: Signer = await provider.getSigner(0);
+    const px = evmKey(walletRoot(hexToBytes(groupKey), hexToBytes(chainCode)), 0).px;
+    const factory = await deployFactory(funder);
+    const account = await deployAccount(funder, factory, px);
+    await (await funder.sendTransaction({ to: account, value: 10n ** 18n })).wait();
+    const asked = async () =>
+      (await net.call(0, 'GET', '/v1/requests?key=vault')).json.filter(
+        (v: { asked?: { typedData?: string } }) => v.asked?.typedData,
+      ).length;
+    const before = await asked();
+    const r = await cli([
+      'evm',
+      'send',
+      '--key',
+      'vault',
+      '--to',
+      `0x${'12'.repeat(20)}`,
+      '--value',
+      '5eth',
+      '--rpc',
+      anvil.rpcUrl,
+      '--factory',
+      factory,
+      '--relayer-key-file',
+      relayerFile,
+      ...at(0),
+    ]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `^error: account ${account} holds 1 ETH, less than the 5 ETH to send; nothing was signed — fund`,
+        'm',
+      ),
+    );
+    assert.match(r.stderr, /value {5}5 ETH \(5000000000000000000 wei\)/);
+    assert.equal(await asked(), before, 'the parties were not asked');
+  });
 });
