@@ -330,7 +330,7 @@ export class Client {
 
 /** An error the daemon returned, with the advice for its code. */
 const apiError = (code: string, message: string, culprits: readonly string[]) =>
-  new CliError(code, message, hintFor(code), culprits);
+  new CliError(code, message, hintFor(code, message), culprits);
 
 function unreachable(d: DaemonLocation, e: unknown): CliError {
   const cause = (e as { cause?: { code?: string; message?: string } }).cause;
