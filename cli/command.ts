@@ -17,6 +17,8 @@ export type OptionSpec = {
   readonly required?: boolean;
   /** Environment variable that supplies the value when the option is absent. */
   readonly env?: string;
+  /** Older spellings still accepted (documented in the help), e.g. --evm-factory for --factory. */
+  readonly aliases?: readonly string[];
 };
 
 export type OptionSpecs = Readonly<Record<string, OptionSpec>>;
@@ -135,9 +137,16 @@ export function parseCommandArgs(
     parsed = parseArgs({
       args: negativeValues(cmd, args),
       options: Object.fromEntries(
-        Object.entries(cmd.options).map(([name, o]) => [
-          name,
-          { type: o.type, ...(o.multiple ? { multiple: true } : {}), ...(o.short ? { short: o.short } : {}) },
+        Object.entries(cmd.options).flatMap(([name, o]) => [
+          [
+            name,
+            {
+              type: o.type,
+              ...(o.multiple ? { multiple: true } : {}),
+              ...(o.short ? { short: o.short } : {}),
+            },
+          ],
+          ...(o.aliases ?? []).map((a) => [a, { type: o.type, ...(o.multiple ? { multiple: true } : {}) }]),
         ]),
       ),
       allowPositionals: true,
@@ -148,6 +157,14 @@ export function parseCommandArgs(
   }
   // parseArgs typed the values by the specs' types; its own result type is looser.
   const values = { ...parsed.values } as Record<string, string | boolean | string[] | undefined>;
+  for (const [name, o] of Object.entries(cmd.options))
+    for (const alias of o.aliases ?? []) {
+      if (values[alias] === undefined) continue;
+      if (values[name] !== undefined)
+        throw new UsageError(cmd.name, `--${alias} is another name of --${name}: give one of them`);
+      values[name] = values[alias];
+      delete values[alias];
+    }
   const fromEnv = new Set<string>();
   if (values.help === true) return { values, positionals: parsed.positionals, fromEnv };
   for (const [name, o] of Object.entries(cmd.options)) {
@@ -196,7 +213,12 @@ function parseErrorText(e: unknown): string {
 export function commandHelp(cmd: Command): string {
   const rows = Object.entries(cmd.options).map(([name, o]) => {
     const flag = `${o.short ? `-${o.short}, ` : ''}--${name}${o.arg ? ` ${o.arg}` : ''}`;
-    const notes = [o.required ? 'required' : '', o.env ? `env ${o.env}` : '', o.multiple ? 'repeatable' : '']
+    const notes = [
+      o.required ? 'required' : '',
+      o.env ? `env ${o.env}` : '',
+      o.multiple ? 'repeatable' : '',
+      ...(o.aliases ?? []).map((a) => `also --${a}`),
+    ]
       .filter(Boolean)
       .join('; ');
     return [flag, `${o.help}${notes ? ` (${notes})` : ''}`] as const;

@@ -32,7 +32,7 @@ const ENVIRONMENT = [
   'FROSTNET_API          default --api: the control API URL (with FROSTNET_TOKEN)',
   "FROSTNET_TOKEN        the API token (default: the command's token in <data dir>/tokens/)",
   'FROSTNET_PASSPHRASE   the store passphrase, unless the config names another variable or a file',
-  'FROSTNET_EVM_FACTORY  default --evm-factory: the account factory, to show EVM account addresses',
+  'FROSTNET_EVM_FACTORY  default --factory: the account factory, to show EVM account addresses',
   'FROSTNET_RELAYER_KEY  the relayer private key (hex) that pays gas for evm deploy/send',
   'FROSTNET_BACKUP_PASSPHRASE  the passphrase of backup files (backup export/import), unless --passphrase-file',
   'FROSTNET_DEBUG=1      print stack traces with errors (for bug reports)',

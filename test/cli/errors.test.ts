@@ -111,7 +111,7 @@ describe('frostnet errors', () => {
           '--evm-factory',
           '0x5FbDB2315678afecb367f032d7b8d3ca3c3180aa',
         ],
-        /--evm-factory .*checksum/,
+        /--factory .*checksum/, // --evm-factory: the older name, still accepted
       ],
       [['status'], /which party\? give --data-dir/],
       [['init', '--data-dir', root, '--passphrase-env', 'A', '--passphrase-file', 'B'], /not both/],
