@@ -282,12 +282,19 @@ export class Client {
       return await this.get<RequestView>(`/v1/requests/${encodeURIComponent(id)}?wait=5000&change=1`, 60_000);
     } catch (e) {
       if (!(e instanceof CliError) || e.code !== 'NOT_FOUND') throw e;
-      throw new CliError(
-        'REQUEST_LOST',
-        `the daemon at ${this.daemon.api} no longer knows request ${id} (did it restart?)`,
-        'check with "frostnet keys" or "frostnet status" whether it completed, then retry',
-      );
+      throw await this.lost(id);
     }
+  }
+
+  /** What to say of a request the daemon does not know: most often, it restarted and forgot it. */
+  private async lost(id: string): Promise<CliError> {
+    const status = await this.get<{ startedAt?: string }>('/v1/status').catch(() => undefined);
+    const since = status?.startedAt ? ` (it restarted at ${status.startedAt})` : ' (did it restart?)';
+    return new CliError(
+      'REQUEST_LOST',
+      `the daemon at ${this.daemon.api} no longer knows request ${id}${since}: a request dies with the daemon that coordinates it, and its result, had there been one, never left that daemon`,
+      'ask again with the same command: a PSBT or EVM action asked again is the same request at every party, so approvals given to it still count ("frostnet keys" shows whether a keygen or ceremony completed)',
+    );
   }
 
   private async call<T>(method: string, path: string, body: unknown, timeoutMs: number): Promise<T> {

@@ -195,6 +195,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     });
     const backups = new Backups({ self, identity: privateKey, keys, ceremonies, log: plog });
     const requests = new Requests(cfg.limits.maxQueuedRequests);
+    const startedAt = new Date().toISOString();
     const signRequestId = async (name: string, opts: SignOptions): Promise<string | undefined> => {
       try {
         const { group } = keys.active(name);
@@ -217,6 +218,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
         peerIds,
         status: () => ({
           peerId: self,
+          startedAt,
           addrs: host.addrs(),
           keys: keys.list().length,
           peers: liveness.view(),

@@ -119,6 +119,7 @@ const card = defineCommand({
   },
   async run({ values, out, client }) {
     const key = await keyFor(client, values.key);
+    const book = await PartyBook.load(await client());
     const wallet = await walletOf(key, values.network);
     const [{ walletDescriptors }, { walletAddress }, { xpub, fingerprintHex }] = await Promise.all([
       import('../../chains/bitcoin/descriptor.ts'),
@@ -144,8 +145,8 @@ const card = defineCommand({
       [
         `Frostnet wallet card: ${data.key} (${data.network})`,
         `  ${data.threshold}-of-${data.parties.length} threshold key; any ${data.threshold} parties sign, fewer learn nothing`,
-        '  parties (peer ids):',
-        ...data.parties.map((p, i) => `    ${i + 1}. ${p}`),
+        '  parties:',
+        ...data.parties.map((p, i) => `    ${i + 1}. ${book.label(p)}`),
         `  group key     ${data.groupKey}`,
         `  fingerprint   ${data.fingerprint}`,
         `  xpub          ${data.xpub}`,
@@ -293,7 +294,7 @@ const signPsbt = defineCommand({
       vsize?: number;
       signers: string[];
       inputs: number[];
-    }>(`/v1/keys/${encodeURIComponent(key.name)}/sign`, body, (line) => out.note(`  ${line}`), {
+    }>(`/v1/keys/${encodeURIComponent(key.name)}/sign`, body, (line) => out.note(`  ${book.named(line)}`), {
       wait: values.wait === true,
       label: (p) => book.short(p),
       again: true,

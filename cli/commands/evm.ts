@@ -634,7 +634,7 @@ const send = defineCommand({
         json: out.json,
       });
       const book = await PartyBook.load(c);
-      const sig = await signTypedData(c, keyName, key, typedData, (line) => out.note(`  ${line}`), {
+      const sig = await signTypedData(c, keyName, key, typedData, (line) => out.note(`  ${book.named(line)}`), {
         wait: values.wait === true,
         label: (p) => book.short(p),
         again: true,

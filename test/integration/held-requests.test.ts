@@ -262,4 +262,29 @@ describe('held signing requests on real daemons', () => {
     assert.match(r.stderr, /value {5}5 ETH \(5000000000000000000 wei\)/);
     assert.equal(await asked(), before, 'the parties were not asked');
   });
+
+  test('a coordinator that restarted says the request was lost, and the same ask is the same request again', async () => {
+    const wallet = { root: walletRoot(hexToBytes(groupKey), hexToBytes(chainCode)), network: NET } as const;
+    const payee = outsideAddress(testWallet(NET, 'payee').wallet, 1);
+    const psbt = spendPsbt(wallet, {
+      payments: [{ address: payee, amount: 70_000n }],
+      utxos: [coin('lost psbt', 300_000n)],
+    }).toBase64();
+    const args = ['btc', 'sign-psbt', '--key', 'vault', '--psbt', psbt, '--network', NET, ...at(0), '--json'];
+    const first = waiting(await cli(args));
+    await net.kill(0);
+    await net.start(0);
+    const lost = await cli(['requests', 'show', first.request, '--wait', ...at(0)]);
+    assert.equal(lost.code, 1, lost.stderr);
+    assert.match(
+      lost.stderr,
+      new RegExp(
+        `^error: the daemon at \\S+ no longer knows request ${first.request} \\(it restarted at [0-9T:.-]+Z\\): .* — ask again with the same command`,
+        'm',
+      ),
+    );
+    const again = waiting(await cli(args));
+    assert.notEqual(again.request, first.request, 'a new request at the restarted coordinator ...');
+    assert.equal(again.held.id, first.held.id, '... that is the same request at every party');
+  });
 });
