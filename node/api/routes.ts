@@ -123,6 +123,8 @@ function route<T>(spec: RouteSpec<T>): Route {
 }
 
 const ok = (json: unknown): Answer => ({ status: 200, json });
+/** The largest EVM typed data a request view keeps for a second ask (`asked`). */
+const MAX_KEPT_TYPED_DATA_CHARS = 16 * 1024;
 const started = (json: unknown): Answer => ({ status: 202, json });
 
 export function keyView(e: KeyEntry) {
@@ -224,7 +226,11 @@ export const ROUTES: readonly Route[] = [
       const chain = 'psbt' in opts.payload || 'typedData' in opts.payload;
       const id = chain ? await b.requestIdOf(params.name, opts) : undefined;
       const same = id && JSON.stringify([id, finalize, opts.signers ?? null]);
-      const td = 'typedData' in opts.payload ? opts.payload.typedData : undefined;
+      // Kept for a second ask to find (evm send); a very large one is not, so the kept views stay small.
+      const td =
+        'typedData' in opts.payload && opts.payload.typedData.json.length <= MAX_KEPT_TYPED_DATA_CHARS
+          ? opts.payload.typedData
+          : undefined;
       return started(
         b.requests.start(
           'sign',
@@ -352,11 +358,12 @@ export const ROUTES: readonly Route[] = [
       handle: async ({ b, params }) => ok(await approvals(b).decide(params.id, decision)),
     }),
   ),
-  // The requests this daemon runs or ran (newest first), e.g. to find an EVM action asked before.
+  // The requests this daemon runs or ran (newest first), e.g. to find an EVM action asked before. Their results
+  // (signed PSBTs among them) are the requester's: the request token only.
   route({
     method: 'GET',
     path: '/v1/requests',
-    scope: 'read',
+    scope: 'request',
     handle: ({ b, query }) => ok(b.requests.list(query.get('key') ?? undefined)),
   }),
   route({
