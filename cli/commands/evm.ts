@@ -634,11 +634,18 @@ const send = defineCommand({
         json: out.json,
       });
       const book = await PartyBook.load(c);
-      const sig = await signTypedData(c, keyName, key, typedData, (line) => out.note(`  ${book.named(line)}`), {
-        wait: values.wait === true,
-        label: (p) => book.short(p),
-        again: true,
-      });
+      const sig = await signTypedData(
+        c,
+        keyName,
+        key,
+        typedData,
+        (line) => out.note(`  ${book.named(line)}`),
+        {
+          wait: values.wait === true,
+          label: (p) => book.short(p),
+          again: true,
+        },
+      );
       out.note(`submitting from relayer ${relayer.address}`);
       const { hexToBytes } = await import('../../protocol/curve.ts');
       const receipt = await onChain(`execute on ${at}`, () =>

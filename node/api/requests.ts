@@ -97,7 +97,8 @@ export class Requests {
     const report: RequestReport = {
       held: (h) => {
         // Asked again and held as before is no change: long polls wake only when something moved.
-        if (h && view.state === 'awaiting-approval' && JSON.stringify(h) === JSON.stringify(view.held)) return;
+        if (h && view.state === 'awaiting-approval' && JSON.stringify(h) === JSON.stringify(view.held))
+          return;
         view.held = h;
         view.state = h ? 'awaiting-approval' : 'running';
         touch();
