@@ -47,14 +47,20 @@ export type LocateOptions = {
   scope: CommandScope;
 };
 
-/** A custody proposal held for approval, as the daemon reports it (node/ceremonies/proposals.ts). */
+/**
+ * A request held for approval, as the daemon reports it (node/signing/held.ts): a signing request (kind
+ * `sign`) or a custody proposal (which also names itself `proposal`). `id` is what the holders' approval
+ * queues show.
+ */
 export type HeldView = {
-  proposal: string;
+  id: string;
+  proposal?: string;
   kind: string;
-  holders: { party: string; code: string; reason: string }[];
+  holders: { party: string; code: string; reason: string; until?: string }[];
   approvals: string[];
   needed: number;
-  expiresAt: string;
+  refused?: { party: string; code: string; reason: string }[];
+  expiresAt?: string;
 };
 
 export type RequestView = {
@@ -66,10 +72,26 @@ export type RequestView = {
   settling?: { missing: string[] };
   result?: unknown;
   error?: { code: string; message: string; culprits: string[] };
+  /** What a signing request asked: its key and, for an EVM action, its typed data (JSON text). */
+  asked?: { key: string; typedData?: string; account?: number };
 };
 
-/** How a long request is followed: whether to wait while it is held or settling, and how to name parties. */
-export type FollowOptions = { wait?: boolean; label?: (peer: string) => string };
+/**
+ * How a long request is followed: whether to wait while it is held or settling, how to name parties, and the
+ * command that asks for the same request again (it then completes it).
+ */
+export type FollowOptions = { wait?: boolean; label?: (peer: string) => string; again?: boolean };
+
+/** What to do about a waiting request: how to follow it, and who decides. */
+function waitingHint(view: RequestView, again: boolean | undefined): string {
+  const follow = again
+    ? 'run the same command again once they decided (it is the same request), or add --wait to wait here'
+    : `follow it with "frostnet requests show ${view.id} --wait"`;
+  if (view.state !== 'awaiting-approval') return `the daemon goes on with it; ${follow}`;
+  const approve =
+    view.held?.kind === 'sign' ? `"frostnet approvals approve ${view.held.id}"` : '"frostnet approvals"';
+  return `the daemon goes on with it; the named operators run ${approve}; ${follow}`;
+}
 
 /** One line on what a waiting request waits for. */
 export function waitingLine(view: RequestView, label: (peer: string) => string = (p) => p): string {
@@ -77,10 +99,16 @@ export function waitingLine(view: RequestView, label: (peer: string) => string =
     return `settling: this party confirmed the new epoch and waits for the signed confirmations of ${(view.settling?.missing ?? []).map(label).join(', ') || 'the others'}`;
   const h = view.held;
   if (!h) return view.state;
-  const holders = h.holders.map(
-    (x) => `${label(x.party)} (${x.code === 'TIME_LOCKED' ? 'time lock' : 'approval'})`,
+  const holders = h.holders.map((x) =>
+    x.code === 'TIME_LOCKED'
+      ? `${label(x.party)} (time lock${x.until ? ` until ${x.until}` : ''})`
+      : `${label(x.party)} (approval${x.until ? `, expires ${x.until}` : ''})`,
   );
-  return `the ${h.kind} proposal ${h.proposal} awaits approval: ${h.approvals.length} of ${h.needed} approvals; held by ${holders.join(', ')}; valid until ${h.expiresAt}`;
+  const what = h.kind === 'sign' ? `request ${h.id}` : `the ${h.kind} proposal ${h.proposal ?? h.id}`;
+  const have = h.approvals.length ? ` (${h.approvals.map(label).join(', ')})` : '';
+  const refused = h.refused?.length ? `; refused by ${h.refused.map((r) => label(r.party)).join(', ')}` : '';
+  const until = h.expiresAt ? `; valid until ${h.expiresAt}` : '';
+  return `${what} awaits approval: ${h.approvals.length} of ${h.needed} approvals${have}; held by ${holders.join(', ')}${refused}${until}`;
 }
 
 const readText = async (file: string): Promise<string | undefined> => {
@@ -240,7 +268,8 @@ export class Client {
           view.state === 'settling' ? 'SETTLING' : 'AWAITING_APPROVAL',
           line,
           id,
-          `the daemon goes on with it; follow it with "frostnet requests show ${id} --wait"${view.state === 'awaiting-approval' ? ' while the named operators run "frostnet approvals"' : ''}`,
+          waitingHint(view, opts.again),
+          view.held,
         );
       if (line !== said) onProgress(line);
       said = line;
@@ -253,12 +282,19 @@ export class Client {
       return await this.get<RequestView>(`/v1/requests/${encodeURIComponent(id)}?wait=5000&change=1`, 60_000);
     } catch (e) {
       if (!(e instanceof CliError) || e.code !== 'NOT_FOUND') throw e;
-      throw new CliError(
-        'REQUEST_LOST',
-        `the daemon at ${this.daemon.api} no longer knows request ${id} (did it restart?)`,
-        'check with "frostnet keys" or "frostnet status" whether it completed, then retry',
-      );
+      throw await this.lost(id);
     }
+  }
+
+  /** What to say of a request the daemon does not know: most often, it restarted and forgot it. */
+  private async lost(id: string): Promise<CliError> {
+    const status = await this.get<{ startedAt?: string }>('/v1/status').catch(() => undefined);
+    const since = status?.startedAt ? ` (it restarted at ${status.startedAt})` : ' (did it restart?)';
+    return new CliError(
+      'REQUEST_LOST',
+      `the daemon at ${this.daemon.api} no longer knows request ${id}${since}: a request dies with the daemon that coordinates it, and its result, had there been one, never left that daemon`,
+      'ask again with the same command: a PSBT or EVM action asked again is the same request at every party, so approvals given to it still count ("frostnet keys" shows whether a keygen or ceremony completed)',
+    );
   }
 
   private async call<T>(method: string, path: string, body: unknown, timeoutMs: number): Promise<T> {
@@ -301,7 +337,7 @@ export class Client {
 
 /** An error the daemon returned, with the advice for its code. */
 const apiError = (code: string, message: string, culprits: readonly string[]) =>
-  new CliError(code, message, hintFor(code), culprits);
+  new CliError(code, message, hintFor(code, message), culprits);
 
 function unreachable(d: DaemonLocation, e: unknown): CliError {
   const cause = (e as { cause?: { code?: string; message?: string } }).cause;

@@ -17,6 +17,8 @@ export type OptionSpec = {
   readonly required?: boolean;
   /** Environment variable that supplies the value when the option is absent. */
   readonly env?: string;
+  /** Older spellings still accepted (documented in the help), e.g. --evm-factory for --factory. */
+  readonly aliases?: readonly string[];
 };
 
 export type OptionSpecs = Readonly<Record<string, OptionSpec>>;
@@ -133,11 +135,18 @@ export function parseCommandArgs(
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({
-      args: [...args],
+      args: negativeValues(cmd, args),
       options: Object.fromEntries(
-        Object.entries(cmd.options).map(([name, o]) => [
-          name,
-          { type: o.type, ...(o.multiple ? { multiple: true } : {}), ...(o.short ? { short: o.short } : {}) },
+        Object.entries(cmd.options).flatMap(([name, o]) => [
+          [
+            name,
+            {
+              type: o.type,
+              ...(o.multiple ? { multiple: true } : {}),
+              ...(o.short ? { short: o.short } : {}),
+            },
+          ],
+          ...(o.aliases ?? []).map((a) => [a, { type: o.type, ...(o.multiple ? { multiple: true } : {}) }]),
         ]),
       ),
       allowPositionals: true,
@@ -148,6 +157,14 @@ export function parseCommandArgs(
   }
   // parseArgs typed the values by the specs' types; its own result type is looser.
   const values = { ...parsed.values } as Record<string, string | boolean | string[] | undefined>;
+  for (const [name, o] of Object.entries(cmd.options))
+    for (const alias of o.aliases ?? []) {
+      if (values[alias] === undefined) continue;
+      if (values[name] !== undefined)
+        throw new UsageError(cmd.name, `--${alias} is another name of --${name}: give one of them`);
+      values[name] = values[alias];
+      delete values[alias];
+    }
   const fromEnv = new Set<string>();
   if (values.help === true) return { values, positionals: parsed.positionals, fromEnv };
   for (const [name, o] of Object.entries(cmd.options)) {
@@ -167,6 +184,25 @@ export function parseCommandArgs(
   return { values, positionals: parsed.positionals, fromEnv };
 }
 
+/**
+ * `--threshold -1` is a value that starts with a dash, which parseArgs takes for an option ("ambiguous"): a
+ * string option followed by a negative number gets it as its value, so the option's own check can say that it
+ * must be ≥ 0.
+ */
+function negativeValues(cmd: Command, args: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    const name = a.startsWith('--') ? a.slice(2) : undefined;
+    const next = args[i + 1];
+    if (name && cmd.options[name]?.type === 'string' && next !== undefined && /^-\d/.test(next)) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
+}
+
 /** parseArgs messages carry advice for programmers ("To specify a positional argument..."): keep the first sentence. */
 function parseErrorText(e: unknown): string {
   const text = e instanceof Error ? e.message : String(e);
@@ -177,7 +213,12 @@ function parseErrorText(e: unknown): string {
 export function commandHelp(cmd: Command): string {
   const rows = Object.entries(cmd.options).map(([name, o]) => {
     const flag = `${o.short ? `-${o.short}, ` : ''}--${name}${o.arg ? ` ${o.arg}` : ''}`;
-    const notes = [o.required ? 'required' : '', o.env ? `env ${o.env}` : '', o.multiple ? 'repeatable' : '']
+    const notes = [
+      o.required ? 'required' : '',
+      o.env ? `env ${o.env}` : '',
+      o.multiple ? 'repeatable' : '',
+      ...(o.aliases ?? []).map((a) => `also --${a}`),
+    ]
       .filter(Boolean)
       .join('; ');
     return [flag, `${o.help}${notes ? ` (${notes})` : ''}`] as const;
@@ -232,6 +273,8 @@ export async function commandClient(
 
 /** A whole-number option in [min, max]. */
 export function integerOption(cmd: string, name: string, value: string, min: number, max: number): number {
+  if (/^\s*-\s*\d/.test(value))
+    throw new UsageError(cmd, `--${name} must be ≥ ${Math.max(0, min)}, not ${JSON.stringify(value)}`);
   if (!/^\d+$/.test(value.trim()) || Number(value) < min || Number(value) > max)
     throw new UsageError(
       cmd,

@@ -32,7 +32,7 @@ const ENVIRONMENT = [
   'FROSTNET_API          default --api: the control API URL (with FROSTNET_TOKEN)',
   "FROSTNET_TOKEN        the API token (default: the command's token in <data dir>/tokens/)",
   'FROSTNET_PASSPHRASE   the store passphrase, unless the config names another variable or a file',
-  'FROSTNET_EVM_FACTORY  default --evm-factory: the account factory, to show EVM account addresses',
+  'FROSTNET_EVM_FACTORY  default --factory: the account factory, to show EVM account addresses',
   'FROSTNET_RELAYER_KEY  the relayer private key (hex) that pays gas for evm deploy/send',
   'FROSTNET_BACKUP_PASSPHRASE  the passphrase of backup files (backup export/import), unless --passphrase-file',
   'FROSTNET_DEBUG=1      print stack traces with errors (for bug reports)',
@@ -56,6 +56,23 @@ function generalHelp(): string {
   ].join('\n');
 }
 
+/** The help of a group: its commands with one line each. */
+function groupHelp(group: string): string | undefined {
+  const cmds = COMMANDS.filter((c) => c.name.startsWith(`${group} `) || c.name === group);
+  if (cmds.length < 2 && !cmds.some((c) => c.name !== group)) return undefined;
+  const width = Math.max(...cmds.map((c) => c.name.length)) + 2;
+  return [
+    `usage: frostnet ${group} <command> [options]`,
+    '',
+    'commands:',
+    ...cmds.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
+    '',
+    `Run "frostnet ${group} <command> --help" for its options.`,
+  ].join('\n');
+}
+
+const isHelp = (a: string | undefined) => a === '--help' || a === '-h' || a === 'help';
+
 /** The command named by the leading words of argv, and the rest of argv. */
 function findCommand(argv: readonly string[]): { cmd: Command; rest: string[] } {
   const [first = '', second = ''] = argv;
@@ -68,6 +85,7 @@ function findCommand(argv: readonly string[]): { cmd: Command; rest: string[] } 
     throw new UsageError(
       '',
       `"frostnet ${first}" needs one of: ${group.map((g) => g.split(' ')[1]).join(', ')}`,
+      `see "frostnet ${first} --help"`,
     );
   throw new UsageError('', `unknown command ${JSON.stringify(first)}`);
 }
@@ -87,6 +105,14 @@ async function main(argv: readonly string[], out: Output, env: NodeJS.ProcessEnv
     const pkg = await import('../package.json', { with: { type: 'json' } });
     process.stdout.write(`frostnet ${pkg.default.version}\n`);
     return EXIT_OK;
+  }
+  // "frostnet peers --help": the group's commands (a group that is also a command, like keys, shows its own).
+  if (isHelp(argv[1]) && !COMMANDS.some((c) => c.name === first)) {
+    const help = groupHelp(first);
+    if (help) {
+      process.stdout.write(`${help}\n`);
+      return EXIT_OK;
+    }
   }
   const { cmd, rest } = findCommand(argv);
   const { values, positionals, fromEnv } = parseCommandArgs(cmd, rest, env);

@@ -51,13 +51,16 @@ export class Waiting extends Error {
   readonly code: 'AWAITING_APPROVAL' | 'SETTLING';
   readonly request: string;
   readonly hint: string;
+  /** For a held request: who holds it, who approved, how many are needed (the daemon's `held`). */
+  readonly held?: unknown;
 
-  constructor(code: Waiting['code'], message: string, request: string, hint: string) {
+  constructor(code: Waiting['code'], message: string, request: string, hint: string, held?: unknown) {
     super(message);
     this.name = 'Waiting';
     this.code = code;
     this.request = request;
     this.hint = hint;
+    this.held = held;
   }
 }
 
@@ -75,7 +78,7 @@ const HINTS: Readonly<Record<string, string>> = {
   NOT_FOUND: 'check the name or id (see --help)',
   METHOD_NOT_ALLOWED: 'check the command (see --help)',
   UNKNOWN_KEY: 'list the keys this party holds with "frostnet keys"',
-  CONFLICT: 'wait for the running ceremony to end, or pick another name or data dir',
+  CONFLICT: 'wait for the running ceremony of this key to end, then retry',
   EPOCH_MISMATCH: 'a refresh is settling; try again in a few seconds',
   NOT_ENOUGH_SIGNERS: 'start the named parties or check their addresses ("frostnet peers list"), then retry',
   UNREACHABLE: 'start the named parties or check their addresses ("frostnet peers list"), then retry',
@@ -91,8 +94,72 @@ const HINTS: Readonly<Record<string, string>> = {
 };
 const DEFAULT_HINT = "see the daemon's log for details";
 
-/** The advice for an error code. */
-export const hintFor = (code: string): string => HINTS[code] ?? DEFAULT_HINT;
+/**
+ * Advice that fits what happened, where one code covers different situations (CONFLICT is a port in use, a
+ * store locked, a key that exists, a decided request...): the first rule of the code whose pattern the
+ * message matches wins over the code's general hint.
+ */
+const HINT_RULES: readonly { code: string; when: RegExp; hint: string }[] = [
+  {
+    code: 'CONFLICT',
+    when: /in use by another process/,
+    hint: 'another daemon runs on this data dir: stop it, or use another data dir',
+  },
+  {
+    code: 'CONFLICT',
+    when: /address is in use|port \d+ is in use/,
+    hint: 'another program listens there: stop it, or pick another port (--listen, --api-port, or the config)',
+  },
+  {
+    code: 'CONFLICT',
+    when: /already holds a party/,
+    hint: 'use another data dir, or start the party that is there',
+  },
+  {
+    code: 'CONFLICT',
+    when: /a key named \S+ already exists/,
+    hint: 'pick another name; "frostnet keys" lists the keys of this party',
+  },
+  {
+    code: 'CONFLICT',
+    when: /holds key \S+ already; a backup restores only a missing key/,
+    hint: 'nothing to restore: this party holds the key ("frostnet keys")',
+  },
+  {
+    code: 'CONFLICT',
+    when: /is already (rejected|cancelled|expired|signed)/,
+    hint: 'nothing to do: the request is decided ("frostnet approvals show ID")',
+  },
+  {
+    code: 'CONFLICT',
+    when: /needs no approval; it is time-locked/,
+    hint: 'wait for the time lock to end, or cancel the request to refuse it',
+  },
+  {
+    code: 'CONFLICT',
+    when: /already names peer/,
+    hint: 'rename or remove that peer first ("frostnet peers rename|remove"), or pick another name',
+  },
+  {
+    code: 'CONFLICT',
+    when: /too many requests running/,
+    hint: 'wait for some to end ("frostnet status"), then retry',
+  },
+  {
+    code: 'WRONG_PASSPHRASE',
+    when: /backup/,
+    hint: 'give the passphrase the backup was made with (FROSTNET_BACKUP_PASSPHRASE or --passphrase-file)',
+  },
+  {
+    code: 'EPOCH_MISMATCH',
+    when: /not vouched alike/,
+    hint: 'every member must vouch for the replaced party ("frostnet vouch") and be on the current epoch; a refresh still settling ends by itself',
+  },
+];
+
+/** The advice for an error code, fitted to its message when the code covers several situations. */
+export const hintFor = (code: string, message = ''): string =>
+  HINT_RULES.find((r) => r.code === code && r.when.test(message))?.hint ?? HINTS[code] ?? DEFAULT_HINT;
 
 export type ErrorReport = {
   readonly line: string;
@@ -123,7 +190,7 @@ export function describeError(e: unknown): ErrorReport {
     code = e.code;
     message = e.message;
     culprits = [...e.culprits];
-    hint = e instanceof CliError ? e.hint : hintFor(e.code);
+    hint = e instanceof CliError ? e.hint : hintFor(e.code, e.message);
   } else {
     code = 'INTERNAL';
     message = e instanceof Error ? e.message : String(e);
@@ -162,8 +229,9 @@ export class Output {
   /** Prints the one-line error (and the JSON error with --json); returns the exit code. */
   error(e: unknown, debug = false): number {
     if (e instanceof Waiting) {
-      const { code, message, request, hint } = e;
-      if (this.json) this.stdout.write(`${JSON.stringify({ waiting: { code, message, request, hint } })}\n`);
+      const { code, message, request, hint, held } = e;
+      if (this.json)
+        this.stdout.write(`${JSON.stringify({ waiting: { code, message, request, hint, held } })}\n`);
       this.stderr.write(`${oneLine(`waiting: ${message} — ${hint}`)}\n`);
       return EXIT_WAITING;
     }

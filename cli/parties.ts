@@ -16,6 +16,7 @@ export type PeerView = {
 
 export type StatusView = {
   peerId: string;
+  startedAt?: string;
   addrs: string[];
   keys: number;
   peers: { id: string; connected: boolean; lastSeen?: string; rttMs?: number }[];
@@ -74,6 +75,16 @@ export class PartyBook {
   label(id: string): string {
     const name = id === this.self ? 'self' : this.names.get(id);
     return name === undefined ? id : `${name} (${id})`;
+  }
+
+  /** `text` with every configured party's peer id replaced by its name ("self" for this party), for people. */
+  named(text: string): string {
+    let out = text;
+    for (const id of this.all) {
+      const name = this.short(id);
+      if (name !== id) out = out.split(id).join(name);
+    }
+    return out;
   }
 
   /** The name alone, or the id when the party has none. */

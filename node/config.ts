@@ -41,6 +41,11 @@ export interface Config {
   passphraseFile?: string;
   logLevel: LogLevel;
   limits: Limits;
+  /**
+   * A command this party runs when its policy holds a request for its operator (program first, then its
+   * arguments; no shell), given the held request as one JSON document on its stdin.
+   */
+  notify?: { command: string[] };
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -87,7 +92,7 @@ export function parseConfig(input: unknown, opts: ParseConfigOptions = {}): Conf
   const top = object(input, '(top level)', fail);
   only(
     top,
-    ['dataDir', 'listen', 'api', 'peers', 'passphraseEnv', 'passphraseFile', 'logLevel', 'limits'],
+    ['dataDir', 'listen', 'api', 'peers', 'passphraseEnv', 'passphraseFile', 'logLevel', 'limits', 'notify'],
     '',
     fail,
   );
@@ -115,6 +120,7 @@ export function parseConfig(input: unknown, opts: ParseConfigOptions = {}): Conf
 
   if (top.peers !== undefined) {
     const seen = new Set<string>();
+    const names = new Map<string, string>();
     cfg.peers = array(top.peers, 'peers', fail).map((p, i) => {
       const at = `peers[${i}]`;
       const peer = object(p, at, fail);
@@ -124,9 +130,26 @@ export function parseConfig(input: unknown, opts: ParseConfigOptions = {}): Conf
       seen.add(id);
       const addrs = peerAddrs(peer.addrs ?? [], id, `${at}.addrs`, fail);
       const out: PeerConfig = { id, addrs };
-      if (peer.name !== undefined) out.name = nonEmptyString(peer.name, `${at}.name`, fail);
+      if (peer.name !== undefined) {
+        out.name = nonEmptyString(peer.name, `${at}.name`, fail);
+        const other = names.get(out.name);
+        if (other !== undefined)
+          fail(`${at}.name`, `"${out.name}" already names peer ${other}; every peer's name must be its own`);
+        if (out.name === 'self') fail(`${at}.name`, 'cannot be "self", which always means this party');
+        names.set(out.name, id);
+      }
       return out;
     });
+  }
+
+  if (top.notify !== undefined) {
+    const n = object(top.notify, 'notify', fail);
+    only(n, ['command'], 'notify.', fail);
+    const command = array(n.command, 'notify.command', fail).map((c, i) =>
+      nonEmptyString(c, `notify.command[${i}]`, fail),
+    );
+    if (command.length === 0) fail('notify.command', 'needs at least the program to run');
+    cfg.notify = { command };
   }
 
   if (top.passphraseEnv !== undefined) {

@@ -12,22 +12,29 @@ import { Backups } from './ceremonies/backup.ts';
 import { KeyCeremonies } from './ceremonies/key-ceremonies.ts';
 import { proposalApprover } from './ceremonies/proposals.ts';
 import { Repairs } from './ceremonies/repair.ts';
-import { type Config, ConfigFile, loadConfig } from './config.ts';
+import { type Config, ConfigFile, loadConfig, type PeerConfig } from './config.ts';
 import { createLogger, type Logger } from './ops/log.ts';
 import { createRegistry } from './ops/metrics.ts';
+import { renamedPeer, withoutPeer, withPeer } from './peer-changes.ts';
+import { requestId, shortId } from './policy/describe.ts';
+import { notifyCommand } from './policy/notify.ts';
 import { PartyPolicy } from './policy/party-policy.ts';
 import { Router } from './session/router.ts';
-import { Coordinator } from './signing/coordinator.ts';
+import { Coordinator, type SignOptions } from './signing/coordinator.ts';
+import { signWhenCleared } from './signing/held.ts';
 import { type Policy, Signer } from './signing/signer.ts';
+import { resolveRequest } from './signing/targets.ts';
 import { identitySignatures, loadOrCreateIdentity, peerIdOf } from './storage/identity.ts';
 import { KeyStore } from './storage/keystore.ts';
 import { openStore, readPassphrase, type Store } from './storage/store.ts';
 import { type Host, prepareHost } from './transport/host.ts';
-import { Liveness } from './transport/liveness.ts';
+import { Liveness, requireReachable } from './transport/liveness.ts';
 import type { Envelope } from './transport/wire.ts';
 
 /** Written at start, removed at stop: where this party's API listens, for the CLI. */
 export const RUNTIME_FILE = 'daemon.json';
+/** A signing request held by parties is asked again at most this far apart (from 1 s, doubling). */
+const HELD_SIGN_MAX_PAUSE_MS = 5000;
 
 export type DaemonOptions = {
   configPath: string;
@@ -82,7 +89,8 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     // Every configured peer gets an even share of the early-message buffer.
     const router = new Router(plog, { peers: () => config.current.peers.length });
     // Without a policy given, the party's own policy file (<dataDir>/policy.json); none there allows all.
-    const policy = o.policy ?? (await PartyPolicy.open({ dataDir: cfg.dataDir, self, log: plog }));
+    const notify = cfg.notify && notifyCommand(cfg.notify.command, plog);
+    const policy = o.policy ?? (await PartyPolicy.open({ dataDir: cfg.dataDir, self, log: plog, notify }));
     const peerIds = () => config.current.peers.map((p) => p.id).filter((id) => id !== self);
     const heartbeatMs = o.heartbeatMs ?? 5000;
     // Constructed here, listening only once every service below has registered its handlers.
@@ -186,6 +194,16 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     });
     const backups = new Backups({ self, identity: privateKey, keys, ceremonies, log: plog });
     const requests = new Requests(cfg.limits.maxQueuedRequests);
+    const startedAt = new Date().toISOString();
+    const signRequestId = async (name: string, opts: SignOptions): Promise<string | undefined> => {
+      try {
+        const { group } = keys.active(name);
+        const network = keys.get(name)?.network;
+        return shortId(requestId(name, await resolveRequest({ group, network }, opts.scheme, opts.payload)));
+      } catch {
+        return undefined;
+      }
+    };
 
     // Every handler is registered: listen, then watch the peers. Stopped in reverse order (cleanups).
     cleanups.push(() => host.stop());
@@ -206,6 +224,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
         peerIds,
         status: () => ({
           peerId: self,
+          startedAt,
           addrs: host.addrs(),
           keys: keys.list().length,
           peers: liveness.view(),
@@ -217,21 +236,59 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
           return config.current.peers.map((p) => ({ ...p, ...live.get(p.id) }));
         },
         addPeer: async (p) => {
-          await config.update((current) => ({
-            ...current,
-            peers: [
-              ...current.peers.filter((x) => x.id !== p.id),
-              { id: p.id, addrs: p.addrs, ...(p.name ? { name: p.name } : {}) },
-            ],
-          }));
+          await config.update((current) => withPeer(current, p));
           // The latest list: a change saved after this one may already have replaced it.
           host.setPeers(config.current.peers);
           return config.current.peers;
         },
+        removePeer: async (ref) => {
+          let removed: PeerConfig | undefined;
+          await config.update((current) => {
+            const out = withoutPeer(current, ref);
+            removed = out.config.peers.length < current.peers.length ? out.removed : undefined;
+            return out.config;
+          });
+          host.setPeers(config.current.peers);
+          const id = removed!.id;
+          const memberOf = keys
+            .list()
+            .filter((e) => (e.active ?? e.pending)?.group.members.includes(id))
+            .map((e) => e.name);
+          plog.warn('peer removed by the operator', { peer: id, memberOf });
+          return { removed, memberOf, peers: config.current.peers };
+        },
+        renamePeer: async (ref, name) => {
+          await config.update((current) => renamedPeer(current, ref, name));
+          return config.current.peers;
+        },
         keys: () => keys.list(),
         key: (name) => keys.get(name),
-        dkg: (name, t, parties, network) => ceremonies.dkg(name, t, parties, {}, network),
-        sign: (name, opts) => coordinator.sign(name, opts),
+        dkg: async (name, t, parties, network) => {
+          // Every member must take part: one that cannot be reached fails the DKG now, by name, not after a round.
+          await requireReachable(
+            host,
+            parties.filter((p) => p !== self),
+            (id) => config.current.peers.find((p) => p.id === id)?.name,
+            `the DKG of ${name} needs every member`,
+          );
+          return ceremonies.dkg(name, t, parties, {}, network);
+        },
+        sign: async (name, opts, held) => {
+          const { group } = keys.active(name);
+          return signWhenCleared(
+            () => coordinator.sign(name, opts),
+            {
+              id: (await signRequestId(name, opts)) ?? '',
+              kind: 'sign',
+              members: opts.signers ? [...new Set(opts.signers)] : group.members,
+              threshold: group.threshold,
+              maxPauseMs: HELD_SIGN_MAX_PAUSE_MS,
+            },
+            held,
+            { clock: Date.now },
+          );
+        },
+        requestIdOf: signRequestId,
         refresh: (name, report, opts) => ceremonies.refresh(name, report, opts),
         reshare: (name, t, parties, report, opts) => ceremonies.reshare(name, t, parties, report, opts),
         repair: (name, party, report, opts) => repairs.repair(name, party, report, opts),

@@ -1,18 +1,23 @@
 /**
  * Creates a party: its data dir, its config file, its encrypted store holding its Ed25519 identity (a new one,
  * or one restored from a backup), and one control API token per scope (node/api/credentials.ts). Refuses to
- * touch a data dir that already holds a party.
+ * touch a data dir that already holds a party. Everything is checked before anything is written (the
+ * passphrase's length, the config, that this machine can listen where it says), and a failure midway removes
+ * what init made, so a failed init leaves nothing behind.
  */
-import { access, mkdir } from 'node:fs/promises';
+import { access, mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PrivateKey } from '@libp2p/interface';
 import { FrostnetError } from '../protocol/errors.ts';
 import { ensureTokens, TOKEN_SCOPES, type TokenScope, tokenFile } from './api/credentials.ts';
-import { type Config, defaultConfig, saveConfig } from './config.ts';
+import { type Config, defaultConfig, parseConfig, saveConfig } from './config.ts';
 import { openPartyStore } from './daemon.ts';
+import { bindTargets, checkBindable } from './storage/bind-check.ts';
 import { loadOrCreateIdentity, peerIdOf } from './storage/identity.ts';
 
 export const CONFIG_FILE = 'config.json';
+/** A store passphrase is at least this long: as strict as a backup's (node/ceremonies/backup.ts). */
+export const MIN_STORE_PASSPHRASE = 12;
 
 export type InitOptions = {
   dataDir: string;
@@ -48,7 +53,11 @@ export async function initParty(o: InitOptions): Promise<InitResult> {
       'CONFLICT',
       `${o.dataDir} already holds a party (${configPath}); use another data dir`,
     );
-  await mkdir(o.dataDir, { recursive: true, mode: 0o700 });
+  if (o.passphrase.length < MIN_STORE_PASSPHRASE)
+    throw new FrostnetError(
+      'INVALID_INPUT',
+      `the store passphrase has ${o.passphrase.length} characters; it needs at least ${MIN_STORE_PASSPHRASE}`,
+    );
   const config: Config = {
     ...defaultConfig(o.dataDir),
     ...(o.listen ? { listen: o.listen } : {}),
@@ -56,15 +65,34 @@ export async function initParty(o: InitOptions): Promise<InitResult> {
     ...(o.passphraseFile ? { passphraseFile: o.passphraseFile } : {}),
   };
   if (o.apiPort !== undefined) config.api = { ...config.api, port: o.apiPort };
-  const store = await openPartyStore(config, o.passphrase);
+  parseConfig(config, { source: configPath });
+  await checkBindable('listen address', bindTargets(config.listen));
+  if (config.api.port !== 0)
+    await checkBindable('control API', [
+      { ma: `${config.api.host}:${config.api.port}`, host: config.api.host, port: config.api.port },
+    ]);
+  const existed = await exists(o.dataDir);
+  const before = new Set(existed ? await readdir(o.dataDir) : []);
+  await mkdir(o.dataDir, { recursive: true, mode: 0o700 });
   let peerId: string;
+  let tokens: Record<TokenScope, string>;
   try {
-    peerId = peerIdOf(await loadOrCreateIdentity(store, o.identity));
-  } finally {
-    await store.close();
+    const store = await openPartyStore(config, o.passphrase);
+    try {
+      peerId = peerIdOf(await loadOrCreateIdentity(store, o.identity));
+    } finally {
+      await store.close();
+    }
+    ({ tokens } = await ensureTokens(o.dataDir));
+    await saveConfig(configPath, config);
+  } catch (e) {
+    // Nothing of a half-made party stays: the dir if init made it, else what init put in it.
+    if (!existed) await rm(o.dataDir, { recursive: true, force: true });
+    else
+      for (const entry of await readdir(o.dataDir))
+        if (!before.has(entry)) await rm(join(o.dataDir, entry), { recursive: true, force: true });
+    throw e;
   }
-  const { tokens } = await ensureTokens(o.dataDir);
-  await saveConfig(configPath, config);
   const tokenFiles = Object.fromEntries(TOKEN_SCOPES.map((s) => [s, tokenFile(o.dataDir, s)])) as Record<
     TokenScope,
     string

@@ -250,14 +250,14 @@ const backupExport = defineCommand({
       required: true,
       help: 'the backup file to create (never overwritten)',
     },
-    'passphrase-file': BACKUP_PASSPHRASE_FILE_OPTION,
+    'backup-passphrase-file': { ...BACKUP_PASSPHRASE_FILE_OPTION, aliases: ['passphrase-file'] },
     'with-identity': { type: 'boolean', help: "also keep this party's identity key in the file" },
   },
   async run({ values, out, client, env }) {
     const passphrase = await backupPassphrase(
       'backup export',
-      'passphrase-file',
-      values['passphrase-file'],
+      'backup-passphrase-file',
+      values['backup-passphrase-file'],
       env,
     );
     const c = await client();
@@ -299,13 +299,13 @@ const backupImport = defineCommand({
   daemon: 'admin',
   options: {
     file: { type: 'string', arg: 'FILE', required: true, help: 'the backup file' },
-    'passphrase-file': BACKUP_PASSPHRASE_FILE_OPTION,
+    'backup-passphrase-file': { ...BACKUP_PASSPHRASE_FILE_OPTION, aliases: ['passphrase-file'] },
   },
   async run({ values, out, client, env }) {
     const passphrase = await backupPassphrase(
       'backup import',
-      'passphrase-file',
-      values['passphrase-file'],
+      'backup-passphrase-file',
+      values['backup-passphrase-file'],
       env,
     );
     const backup = await readBackupFile(values.file, '--file');

@@ -166,7 +166,7 @@ const NEXT: Record<string, (e: EntryView) => string> = {
   approve: (e) =>
     e.status === 'time-locked'
       ? `still time-locked until ${e.unlockAt}; the requester can ask again after that`
-      : 'the requester can ask again now',
+      : 'a request waiting at its coordinator goes on by itself; a requester that stopped asks again (the same request)',
   reject: () => 'this party will refuse it from now on',
   cancel: () => 'this party will refuse it from now on',
 };

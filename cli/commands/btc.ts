@@ -3,11 +3,15 @@
  * and chain code alone (pure chain code, nothing secret); `btc sign-psbt` has the network sign a PSBT, each
  * party recomputing every sighash from the PSBT itself.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import type { Client } from '../client.ts';
-import { type Command, defineCommand } from '../command.ts';
+import { type Command, defineCommand, listOption } from '../command.ts';
+import { confirmSigning } from '../confirm.ts';
 import { type KeyView, keyNetwork } from '../keyview.ts';
+import { checkOut, FORCE_OPTION, writeOut } from '../out-file.ts';
 import { CliError, UsageError } from '../output.ts';
+import { PartyBook } from '../parties.ts';
+import { SIGNERS_OPTION, WAIT_OPTION, YES_OPTION } from '../request-options.ts';
 import { fetchKey } from '../signing.ts';
 
 const NETWORK_OPTION = {
@@ -116,6 +120,7 @@ const card = defineCommand({
   },
   async run({ values, out, client }) {
     const key = await keyFor(client, values.key);
+    const book = await PartyBook.load(await client());
     const wallet = await walletOf(key, values.network);
     const [{ walletDescriptors }, { walletAddress }, { xpub, fingerprintHex }] = await Promise.all([
       import('../../chains/bitcoin/descriptor.ts'),
@@ -141,8 +146,8 @@ const card = defineCommand({
       [
         `Frostnet wallet card: ${data.key} (${data.network})`,
         `  ${data.threshold}-of-${data.parties.length} threshold key; any ${data.threshold} parties sign, fewer learn nothing`,
-        '  parties (peer ids):',
-        ...data.parties.map((p, i) => `    ${i + 1}. ${p}`),
+        '  parties:',
+        ...data.parties.map((p, i) => `    ${i + 1}. ${book.label(p)}`),
         `  group key     ${data.groupKey}`,
         `  fingerprint   ${data.fingerprint}`,
         `  xpub          ${data.xpub}`,
@@ -175,14 +180,55 @@ async function psbtBase64(v: string): Promise<string> {
   return b64;
 }
 
+/** A fee above this share of what is sent (or any fee when nothing leaves the wallet) is warned about. */
+export const FEE_WARN_SHARE = 0.1;
+/** A fee rate above this (sat/vB) is warned about. */
+export const FEE_RATE_WARN = 1000;
+
+type Summary = import('../../chains/bitcoin/psbt.ts').PsbtSummary;
+
+/** The warnings a person should read before this PSBT is signed. */
+export function feeWarnings(s: Summary, feeRate: number): string[] {
+  const w: string[] = [];
+  if (s.sent === 0n ? s.fee > 0n && s.fee * 10n > s.totalIn : Number(s.fee) > Number(s.sent) * FEE_WARN_SHARE)
+    w.push(
+      `the fee of ${s.fee} sat is ${s.sent === 0n ? 'paid on a transfer to yourself' : `${((Number(s.fee) / Number(s.sent)) * 100).toFixed(1)}% of the ${s.sent} sat sent`} (above ${FEE_WARN_SHARE * 100}%)`,
+    );
+  if (feeRate > FEE_RATE_WARN)
+    w.push(`the fee rate of ${feeRate.toFixed(1)} sat/vB is above ${FEE_RATE_WARN} sat/vB`);
+  return w;
+}
+
+/** What this party decoded of the PSBT: every input and output (change marked), fee and fee rate. */
+export function psbtLines(s: Summary, feeRate: number): string[] {
+  const path = (p?: readonly number[]) => (p ? ` m/${p.join('/')}` : '');
+  return [
+    `PSBT on ${s.network}: ${s.inputs.length} input(s), ${s.outputs.length} output(s)`,
+    ...s.inputs.map(
+      (i) =>
+        `  in  #${i.index}  ${i.amount} sat  ${i.txid}:${i.vout}  ${i.ours ? `this key${path(i.path)}` : 'NOT this key'}`,
+    ),
+    ...s.outputs.map(
+      (o) =>
+        `  out #${o.index}  ${o.amount} sat  ${o.address ?? '(no address)'}  ${o.change ? `change back to this key${path(o.path)}` : 'PAYMENT'}`,
+    ),
+    `  sends ${s.sent} sat; fee ${s.fee} sat (${feeRate.toFixed(1)} sat/vB)`,
+  ];
+}
+
 const signPsbt = defineCommand({
   name: 'btc sign-psbt',
   summary: 'Has the network sign every input of this key in a PSBT (BIP174/BIP371, Taproot key path).',
-  usage: '--key NAME --psbt FILE|BASE64 [--network NET] [--finalize] [--out FILE] [--signers ID,...]',
+  usage:
+    '--key NAME --psbt FILE|BASE64 [--network NET] [--finalize] [--out FILE [--force]] [--signers P,...] [--yes] [--wait]',
   details: [
-    'Every signing party recomputes each BIP341 sighash from the PSBT (prevouts, amounts, scripts) and refuses',
-    "inputs that are not this key's own. Prints the signed PSBT (base64), or with --finalize the raw",
-    'transaction hex ready to broadcast.',
+    'Shows every input and output as this party decoded it (which outputs are change back to this key), the fee',
+    'and the fee rate, and asks before signing on a terminal (--yes answers for scripts; without a terminal a',
+    'request with a warning, such as a fee above 10% of the amount sent, is refused unless --yes). Every signing',
+    "party recomputes each BIP341 sighash from the PSBT and refuses inputs that are not this key's own. Prints",
+    'the signed PSBT (base64), or with --finalize the raw transaction hex ready to broadcast. When parties hold',
+    'the request for approval it stops with exit code 3 and says who; the same command asked again is the same',
+    'request, and --wait waits for the approvals instead.',
   ].join('\n'),
   daemon: 'request',
   options: {
@@ -198,28 +244,49 @@ const signPsbt = defineCommand({
     out: {
       type: 'string',
       arg: 'FILE',
-      help: 'also write the signed PSBT (base64) or the transaction hex here',
+      help: 'also write the signed PSBT (base64) or the transaction hex here (never over a file without --force)',
     },
-    signers: { type: 'string', arg: 'ID,...', help: 'only these parties may sign (peer ids)' },
+    ...FORCE_OPTION,
+    signers: SIGNERS_OPTION,
+    yes: YES_OPTION,
+    wait: WAIT_OPTION,
   },
   async run({ values, out, client }) {
+    const cmd = 'btc sign-psbt';
+    await checkOut(cmd, values.out, values.force === true);
     const psbt = await psbtBase64(values.psbt);
     const c = await client();
-    const key = await fetchKey(c, values.key);
+    const [key, book] = await Promise.all([fetchKey(c, values.key), PartyBook.load(c)]);
     const wallet = await walletOf(key, values.network);
-    const { summarizePsbt } = await import('../../chains/bitcoin/psbt.ts');
-    let summary: ReturnType<typeof summarizePsbt>;
+    const [{ summarizePsbt }, { estimateWeight }] = await Promise.all([
+      import('../../chains/bitcoin/psbt.ts'),
+      import('../../chains/bitcoin/build.ts'),
+    ]);
+    let summary: Summary;
     try {
       summary = summarizePsbt(psbt, wallet);
     } catch (e) {
       throw new CliError('INVALID_INPUT', (e as Error).message, 'check the PSBT and --network');
     }
-    out.note(`signing ${summary.inputs.length} input(s): sends ${summary.sent} sat, fee ${summary.fee} sat`);
+    const weight = estimateWeight(
+      summary.inputs.length,
+      summary.outputs.map((o) => o.script),
+    );
+    const feeRate = (Number(summary.fee) * 4) / weight;
+    for (const line of psbtLines(summary, feeRate)) out.note(line);
+    const warnings = feeWarnings(summary, feeRate);
+    for (const w of warnings) out.note(`warning: ${w}`);
+    await confirmSigning(`this PSBT with key ${key.name}`, warnings, {
+      yes: values.yes === true,
+      json: out.json,
+    });
     const body = {
       psbt,
       network: wallet.network,
       finalize: values.finalize === true,
-      ...(values.signers ? { signers: values.signers.split(',').map((s) => s.trim()) } : {}),
+      ...(values.signers
+        ? { signers: book.resolve(listOption(cmd, 'signers', values.signers), cmd, 'signers') }
+        : {}),
     };
     const r = await c.run<{
       psbt: string;
@@ -228,9 +295,13 @@ const signPsbt = defineCommand({
       vsize?: number;
       signers: string[];
       inputs: number[];
-    }>(`/v1/keys/${encodeURIComponent(key.name)}/sign`, body, (line) => out.note(`  ${line}`));
+    }>(`/v1/keys/${encodeURIComponent(key.name)}/sign`, body, (line) => out.note(`  ${book.named(line)}`), {
+      wait: values.wait === true,
+      label: (p) => book.short(p),
+      again: true,
+    });
     const written = values.finalize ? r.txHex : r.psbt;
-    if (values.out && written) await writeFile(values.out, `${written}\n`);
+    if (values.out && written) await writeOut(values.out, `${written}\n`, values.force === true);
     out.result(
       {
         key: key.name,
@@ -240,11 +311,18 @@ const signPsbt = defineCommand({
         ...(values.finalize ? { txHex: r.txHex, txid: r.txid, vsize: r.vsize } : {}),
         sent: summary.sent.toString(),
         fee: summary.fee.toString(),
+        feeRate: Math.round(feeRate * 100) / 100,
+        outputs: summary.outputs.map((o) => ({
+          index: o.index,
+          address: o.address,
+          amount: o.amount.toString(),
+          change: o.change,
+        })),
       },
       () =>
         values.finalize
-          ? `txid ${r.txid} (${r.vsize} vB), signed by ${r.signers.length} parties\n${r.txHex}`
-          : `signed inputs ${r.inputs.join(', ')} by ${r.signers.length} parties\n${r.psbt}`,
+          ? `txid ${r.txid} (${r.vsize} vB), signed by ${r.signers.map((p) => book.short(p)).join(', ')}\n${r.txHex}`
+          : `signed inputs ${r.inputs.join(', ')} by ${r.signers.map((p) => book.short(p)).join(', ')}\n${r.psbt}`,
     );
     return undefined;
   },

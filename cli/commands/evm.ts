@@ -10,10 +10,14 @@
  */
 import type { JsonRpcProvider, Wallet } from 'ethers';
 import type { TypedData } from '../../chains/evm/typed-data.ts';
-import type { Client } from '../client.ts';
+import type { Client, FollowOptions, RequestView } from '../client.ts';
 import { type Command, defineCommand, integerOption } from '../command.ts';
+import { confirmSigning } from '../confirm.ts';
+import { formatEth, parseEth } from '../eth-units.ts';
 import type { KeyView } from '../keyview.ts';
 import { CliError, UsageError } from '../output.ts';
+import { PartyBook } from '../parties.ts';
+import { WAIT_OPTION, YES_OPTION } from '../request-options.ts';
 import { readSecret } from '../secret-input.ts';
 import { fetchKey } from '../signing.ts';
 
@@ -161,6 +165,26 @@ async function onChain<T>(what: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** Gas the call itself takes from the account, estimated by the chain; a call that reverts is refused here. */
+async function estimateCall(
+  provider: JsonRpcProvider,
+  from: string,
+  to: string,
+  value: bigint,
+  data: string,
+): Promise<bigint> {
+  try {
+    return await provider.estimateGas({ from, to, value, data });
+  } catch (e) {
+    const why = (e as { shortMessage?: string }).shortMessage ?? (e as Error).message;
+    throw new CliError(
+      'CALL_WOULD_FAIL',
+      `the call from ${from} to ${to} would fail on chain (${why.slice(0, 200)}); nothing was signed`,
+      'check --to, --value and --data, and the account balance',
+    );
+  }
+}
+
 /**
  * Which account a command acts on: --address, else the key's counterfactual account at --factory: asked of the
  * factory when a chain is at hand (a factory built from other account code deploys elsewhere), else computed.
@@ -239,6 +263,7 @@ export async function signTypedData(
   key: AccountKey,
   typedData: unknown,
   onProgress?: (line: string) => void,
+  follow: FollowOptions = {},
 ): Promise<TypedDataSignature> {
   const [{ decodeTypedData }, { encodeSignature }, { schnorr }, { bytesToHex, hexToBytes }] =
     await Promise.all([
@@ -252,6 +277,7 @@ export async function signTypedData(
     `/v1/keys/${encodeURIComponent(keyName)}/sign`,
     { typedData, account: key.account },
     onProgress,
+    follow,
   );
   const signatures = r?.signatures;
   if (
@@ -439,9 +465,57 @@ const deploy = defineCommand({
 
 /** --value: whole wei. */
 function weiOption(cmd: string, value: string): bigint {
-  if (!/^(0|[1-9][0-9]{0,77})$/.test(value) || BigInt(value) >= 1n << 256n)
-    throw new UsageError(cmd, `--value ${value}: expected a whole number of wei (1 ether = 10^18 wei)`);
-  return BigInt(value);
+  const wei = parseEth(value);
+  if (wei === undefined)
+    throw new UsageError(
+      cmd,
+      /^\s*-/.test(value)
+        ? `--value ${value}: must be ≥ 0`
+        : `--value ${value}: expected an amount like 0.5eth, 20gwei or a whole number of wei`,
+    );
+  return wei;
+}
+
+/**
+ * The typed data of an Execute this daemon was asked for before, with the same account, chain, target, value
+ * and call data, that can still be executed (its nonce is the account's next one and its deadline has not
+ * passed): asking again with it is the same request at every party, so approvals given to it count.
+ */
+async function earlierExecute(
+  c: Client,
+  keyName: string,
+  want: {
+    account: string;
+    chainId: bigint;
+    to: string;
+    value: bigint;
+    data: string;
+    nonce: bigint;
+    now: bigint;
+  },
+): Promise<TypedData | undefined> {
+  const { decodeTypedData } = await import('../../chains/evm/typed-data.ts');
+  const asked = await c.get<RequestView[]>(`/v1/requests?key=${encodeURIComponent(keyName)}`);
+  for (const r of asked) {
+    if (r.state === 'failed' || !r.asked?.typedData) continue;
+    let parsed: TypedData;
+    try {
+      parsed = JSON.parse(r.asked.typedData) as TypedData;
+      const d = decodeTypedData(parsed);
+      if (
+        d.kind === 'Execute' &&
+        d.account.address.toLowerCase() === want.account.toLowerCase() &&
+        d.account.chainId === want.chainId &&
+        d.fields.to.toLowerCase() === want.to.toLowerCase() &&
+        d.fields.value === want.value &&
+        d.fields.data.toLowerCase() === want.data &&
+        d.fields.nonce === want.nonce &&
+        d.fields.deadline > want.now
+      )
+        return parsed;
+    } catch {}
+  }
+  return undefined;
 }
 
 /** --data: 0x-prefixed hex bytes. */
@@ -456,20 +530,29 @@ const send = defineCommand({
   name: 'evm send',
   summary: "Sends a call from a key's EVM account: the network signs it, a relayer submits it.",
   usage:
-    '--key NAME --to ADDRESS --value WEI [--data HEX] [--deadline SECONDS] --rpc URL [--account N] [--factory ADDRESS | --address ADDRESS] [--relayer-key-file FILE]',
+    '--key NAME --to ADDRESS --value AMOUNT [--data HEX] [--deadline SECONDS] --rpc URL [--account N] [--factory ADDRESS | --address ADDRESS] [--relayer-key-file FILE] [--yes] [--wait]',
   details: [
     'Builds the EIP-712 Execute typed data (chain id and nonce read from the chain), has the parties sign it',
     'through the daemon, verifies the signature, and submits it from the relayer (--relayer-key-file or',
     `${RELAYER_KEY_ENV}), who pays the gas. --deadline is how long the signature stays valid, in seconds`,
     `after the chain's latest block (default ${DEFAULT_DEADLINE_SECONDS}). --address names an account whose key was`,
-    'rotated to this key; otherwise the account is the one the factory gives this key.',
+    'rotated to this key; otherwise the account is the one the factory gives this key. It shows the target, the',
+    'value in ETH and the decoded call, and refuses before signing when the account holds less than the value',
+    'or the call would revert (a gas estimate). When parties hold the action for approval it stops with exit',
+    'code 3; the same command asked again (even blocks later) is the same request, with the first deadline',
+    'and nonce, and completes once approved; --wait waits for the approvals instead.',
   ].join('\n'),
   daemon: 'request',
   options: {
     ...OPTIONS,
     rpc: RPC_REQUIRED,
     to: { type: 'string', arg: 'ADDRESS', required: true, help: 'the recipient or the contract to call' },
-    value: { type: 'string', arg: 'WEI', required: true, help: 'how much ETH to send, in wei' },
+    value: {
+      type: 'string',
+      arg: 'AMOUNT',
+      required: true,
+      help: 'how much ETH to send: 0.5eth, 20gwei, or a whole number of wei',
+    },
     data: { type: 'string', arg: 'HEX', help: 'call data, 0x-prefixed hex (default none)' },
     deadline: { type: 'string', arg: 'SECONDS', help: 'validity of the signature in seconds (default 3600)' },
     address: {
@@ -477,6 +560,8 @@ const send = defineCommand({
       arg: 'ADDRESS',
       help: 'the account (default: the one --factory gives this key); it wins over --factory',
     },
+    yes: YES_OPTION,
+    wait: WAIT_OPTION,
   },
   async run({ values, out, client, env }) {
     const cmd = 'evm send';
@@ -503,15 +588,64 @@ const send = defineCommand({
           `the relayer ${relayer.address} has no ETH on chain ${chainId} to pay for the gas`,
           'fund the relayer account, or give another one',
         );
-      const { prepareExecute, submitExecute } = await import('../../chains/evm/account.ts');
-      const typedData: TypedData = await onChain('preparing the call', async () => {
-        const latest = await provider.getBlock('latest');
-        const deadline = BigInt(latest?.timestamp ?? Math.floor(Date.now() / 1000)) + BigInt(seconds);
-        return prepareExecute(provider, at, { to, value, data, deadline });
+      const { prepareExecute, submitExecute, readNonce } = await import('../../chains/evm/account.ts');
+      const { decodeCall } = await import('../../node/policy/describe.ts');
+      const [latest, accountNonce, balance] = await onChain('reading the account', () =>
+        Promise.all([provider.getBlock('latest'), readNonce(provider, at), provider.getBalance(at)]),
+      );
+      const now = BigInt(latest?.timestamp ?? Math.floor(Date.now() / 1000));
+      // Asked before (and perhaps approved meanwhile)? Then the same typed data: same deadline, same nonce.
+      const earlier = await earlierExecute(c, keyName, {
+        account: at,
+        chainId,
+        to,
+        value,
+        data,
+        nonce: accountNonce,
+        now,
       });
+      const typedData: TypedData =
+        earlier ??
+        (await onChain('preparing the call', () =>
+          prepareExecute(provider, at, { to, value, data, deadline: now + BigInt(seconds) }),
+        ));
       const nonce = typedData.message.nonce;
-      out.note(`asking the parties to sign Execute #${nonce} of ${at}: ${value} wei to ${to}`);
-      const sig = await signTypedData(c, keyName, key, typedData, (line) => out.note(`  ${line}`));
+      const call =
+        data === '0x'
+          ? 'no call data'
+          : (decodeCall(data) ?? `call data ${data.slice(0, 74)}${data.length > 74 ? '…' : ''}`);
+      out.note(`Execute #${nonce} of account ${at} on chain ${chainId}`);
+      out.note(`  to        ${to}`);
+      out.note(`  value     ${formatEth(value)} (${value} wei)`);
+      out.note(`  call      ${call}`);
+      out.note(`  deadline  ${new Date(Number(typedData.message.deadline) * 1000).toISOString()}`);
+      if (earlier) out.note('  asked before: the same request, with its first deadline and nonce');
+      // Refused here, before anything is signed: an action the account cannot pay for, or a call that reverts.
+      if (balance < value)
+        throw new CliError(
+          'INSUFFICIENT_FUNDS',
+          `account ${at} holds ${formatEth(balance)}, less than the ${formatEth(value)} to send; nothing was signed`,
+          'fund the account, or send less',
+        );
+      const gas = await estimateCall(provider, at, to, value, data);
+      out.note(`  gas       about ${gas} for the call (the relayer pays)`);
+      await confirmSigning(`Execute #${nonce} with key ${keyName}`, [], {
+        yes: values.yes === true,
+        json: out.json,
+      });
+      const book = await PartyBook.load(c);
+      const sig = await signTypedData(
+        c,
+        keyName,
+        key,
+        typedData,
+        (line) => out.note(`  ${book.named(line)}`),
+        {
+          wait: values.wait === true,
+          label: (p) => book.short(p),
+          again: true,
+        },
+      );
       out.note(`submitting from relayer ${relayer.address}`);
       const { hexToBytes } = await import('../../protocol/curve.ts');
       const receipt = await onChain(`execute on ${at}`, () =>
@@ -540,9 +674,9 @@ const send = defineCommand({
           ['account', `${at} (nonce ${nonce})`],
           [
             'sent',
-            `${value} wei to ${to}${data === '0x' ? '' : ` with ${(data.length - 2) / 2} bytes of call data`}`,
+            `${formatEth(value)} to ${to}${data === '0x' ? '' : ` with ${(data.length - 2) / 2} bytes of call data`}`,
           ],
-          ['signed by', sig.signers.join(', ')],
+          ['signed by', sig.signers.map((p) => book.short(p)).join(', ')],
         ]),
       );
       return 0;

@@ -17,11 +17,12 @@ const FACTORY_OPTION = {
   type: 'string',
   arg: 'ADDRESS',
   env: 'FROSTNET_EVM_FACTORY',
-  help: "the account factory's address, to show the key's counterfactual EVM account",
+  aliases: ['evm-factory'],
+  help: "the account factory's address, to show the key's counterfactual EVM account (as in the evm commands)",
 } as const;
 
-/** Checks --network and --evm-factory before anything runs (a typo must not cost a ceremony). */
-async function walletOptions(cmd: string, v: { network?: string; 'evm-factory'?: string }) {
+/** Checks --network and --factory before anything runs (a typo must not cost a ceremony). */
+async function walletOptions(cmd: string, v: { network?: string; factory?: string }) {
   const network = v.network?.trim().toLowerCase();
   if (network !== undefined) {
     // Loaded only here: bitcoinjs takes a while to load, and listing keys does without it.
@@ -29,7 +30,7 @@ async function walletOptions(cmd: string, v: { network?: string; 'evm-factory'?:
     if (!isNetworkName(network))
       throw new UsageError(cmd, `--network ${network}: expected one of ${NETWORK_NAMES.join(', ')}`);
   }
-  const given = v['evm-factory'];
+  const given = v.factory;
   if (given === undefined) return { network, factory: undefined };
   const { getAddress } = await import('ethers');
   try {
@@ -38,7 +39,7 @@ async function walletOptions(cmd: string, v: { network?: string; 'evm-factory'?:
   } catch {
     throw new UsageError(
       cmd,
-      `--evm-factory ${given}: not an address (0x and 40 hex digits, checksum if mixed case)`,
+      `--factory ${given}: not an address (0x and 40 hex digits, checksum if mixed case)`,
     );
   }
 }
@@ -62,7 +63,7 @@ function describeKey(k: KeyView, w: WalletInfo, book?: PartyBook): string {
 const keygen = defineCommand({
   name: 'keygen',
   summary: 'Creates a threshold key with the other parties (a DKG); prints the group key and its addresses.',
-  usage: '--name NAME --threshold T [--parties ID|NAME,...] [--network NETWORK] [--evm-factory ADDRESS]',
+  usage: '--name NAME --threshold T [--parties ID|NAME,...] [--network NETWORK] [--factory ADDRESS]',
   details: [
     'The parties are every member, this one included ("self"), as peer ids or as names from this party\'s',
     'config; by default this party and every configured peer. All of them must be running.',
@@ -73,7 +74,7 @@ const keygen = defineCommand({
     threshold: { type: 'string', arg: 'T', required: true, help: 'how many parties must sign' },
     parties: { type: 'string', arg: 'ID,...', help: 'the members, comma-separated' },
     network: NETWORK_OPTION,
-    'evm-factory': FACTORY_OPTION,
+    factory: FACTORY_OPTION,
   },
   async run({ values, out, client }) {
     const { network, factory } = await walletOptions('keygen', values);
@@ -106,10 +107,10 @@ const keygen = defineCommand({
 const keys = defineCommand({
   name: 'keys',
   summary: 'Lists the keys this party holds, or shows one with its addresses.',
-  usage: '[NAME] [--network NETWORK] [--evm-factory ADDRESS]',
+  usage: '[NAME] [--network NETWORK] [--factory ADDRESS]',
   daemon: 'read',
   positionals: 1,
-  options: { network: NETWORK_OPTION, 'evm-factory': FACTORY_OPTION },
+  options: { network: NETWORK_OPTION, factory: FACTORY_OPTION },
   async run({ values, positionals, out, client }) {
     const { network, factory } = await walletOptions('keys', values);
     const c = await client();

@@ -242,7 +242,8 @@ async function withContext<T>(what: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (e) {
-    if (isFrostnetError(e)) throw new CliError(e.code, `${what}: ${e.message}`, hintFor(e.code), e.culprits);
+    if (isFrostnetError(e))
+      throw new CliError(e.code, `${what}: ${e.message}`, hintFor(e.code, e.message), e.culprits);
     const code = (e as { code?: unknown }).code;
     throw new CliError(
       typeof code === 'string' ? code : 'FAILED',

@@ -140,10 +140,21 @@ export function peerBody(raw: unknown, party: PartyView) {
   if (id === party.self) bad('id', 'is this party itself');
   const addrs = peerAddrs(b.addrs ?? [], id, 'addrs', bad);
   if (b.name === undefined) return { id, addrs };
-  const name = nonEmptyString(b.name, 'name', bad);
+  return { id, addrs, name: peerName(b.name) };
+}
+
+function peerName(raw: unknown): string {
+  const name = nonEmptyString(raw, 'name', bad);
   if (!PEER_NAME.test(name)) bad('name', 'may hold letters, digits, "_", "-" and "." (at most 64)');
   if (name === 'self') bad('name', 'cannot be "self", which always means this party');
-  return { id, addrs, name };
+  return name;
+}
+
+/** POST /v1/peers/:peer/rename: the new name. */
+export function peerNameBody(raw: unknown): { name: string } {
+  const b = body(raw);
+  for (const k of Object.keys(b)) if (k !== 'name') bad(k, 'is not a field of this request');
+  return { name: peerName(b.name) };
 }
 
 /**

@@ -9,7 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { FrostnetError, toFrostnetError } from '../../protocol/errors.ts';
-import type { HeldProposal } from '../ceremonies/proposals.ts';
+import type { HeldRequest } from '../signing/held.ts';
 
 export type RequestState = 'running' | 'awaiting-approval' | 'settling' | 'done' | 'failed';
 export type RequestView = {
@@ -19,23 +19,31 @@ export type RequestView = {
   startedAt: string;
   endedAt?: string;
   progress: string[];
-  /** While awaiting approval: the proposal, who holds it and why, and the approvals in hand. */
-  held?: HeldProposal;
+  /**
+   * While awaiting approval: the request's id in the holders' queues (and, for a custody proposal, `proposal`),
+   * who holds it and why, and the approvals in hand.
+   */
+  held?: HeldRequest;
   /** While settling: the parties whose signed confirmations are still missing. */
   settling?: { missing: string[] };
   result?: unknown;
   error?: { code: string; message: string; culprits: string[] };
+  /**
+   * What was asked, for a request that may be asked again as is: the key and, for an EVM action, its typed
+   * data (whose deadline and nonce a second ask must keep to be the same request).
+   */
+  asked?: { key: string; typedData?: string; account?: number };
 };
 
 /** What running work reports beside its progress lines. */
 export type RequestReport = {
-  held: (h: HeldProposal | undefined) => void;
+  held: (h: HeldRequest | undefined) => void;
   settling: (missing: string[] | undefined) => void;
 };
 
 const KEEP_FINISHED = 1000;
 
-type Item = { view: RequestView; done: Promise<void>; changed: () => Promise<void> };
+type Item = { view: RequestView; done: Promise<void>; changed: () => Promise<void>; same?: string };
 
 export class Requests {
   private readonly items = new Map<string, Item>();
@@ -51,11 +59,20 @@ export class Requests {
     return n;
   }
 
-  /** Starts `work`; refuses with CONFLICT when too many requests are already running. */
+  /**
+   * Starts `work`; refuses with CONFLICT when too many requests are already running. `same` names what the
+   * request asks for (the same key and decoded content give the same name): while a request of that name is
+   * running, waiting or done, asking again answers that request instead of starting another.
+   */
   start(
     kind: string,
     work: (progress: (line: string) => void, report: RequestReport) => Promise<unknown>,
+    same?: string,
+    asked?: RequestView['asked'],
   ): RequestView {
+    if (same !== undefined)
+      for (const item of this.items.values())
+        if (item.same === same && item.view.state !== 'failed') return item.view;
     if (this.running >= this.maxRunning)
       throw new FrostnetError(
         'CONFLICT',
@@ -67,6 +84,7 @@ export class Requests {
       state: 'running',
       startedAt: new Date().toISOString(),
       progress: [],
+      ...(asked && { asked }),
     };
     // Long polls wait for the next change; every change wakes them and arms the next one.
     let wake!: () => void;
@@ -78,6 +96,9 @@ export class Requests {
     };
     const report: RequestReport = {
       held: (h) => {
+        // Asked again and held as before is no change: long polls wake only when something moved.
+        if (h && view.state === 'awaiting-approval' && JSON.stringify(h) === JSON.stringify(view.held))
+          return;
         view.held = h;
         view.state = h ? 'awaiting-approval' : 'running';
         touch();
@@ -110,7 +131,7 @@ export class Requests {
       touch();
       this.prune();
     });
-    this.items.set(view.id, { view, done, changed: () => next });
+    this.items.set(view.id, { view, done, changed: () => next, same });
     return view;
   }
 
@@ -128,6 +149,14 @@ export class Requests {
       clearTimeout(timer);
     }
     return item.view;
+  }
+
+  /** Every request, newest first; with `key`, only those that asked for that key. */
+  list(key?: string): RequestView[] {
+    return [...this.items.values()]
+      .map((i) => i.view)
+      .filter((v) => key === undefined || v.asked?.key === key)
+      .reverse();
   }
 
   private prune(): void {

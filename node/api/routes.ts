@@ -18,6 +18,7 @@ import { DECISIONS } from '../policy/approvals.ts';
 import type { ApprovalsBackend } from '../policy/party-policy.ts';
 import type { SignPayload } from '../session/messages.ts';
 import type { SignOptions, SignOutcome } from '../signing/coordinator.ts';
+import type { HeldRequest } from '../signing/held.ts';
 import type { KeyEntry } from '../storage/keystore.ts';
 import {
   abandonBody,
@@ -27,6 +28,7 @@ import {
   keygenBody,
   type PartyView,
   peerBody,
+  peerNameBody,
   refreshBody,
   repairBody,
   reshareBody,
@@ -46,10 +48,22 @@ export interface ApiBackend {
   status(): unknown;
   peers(): unknown;
   addPeer(p: { id: string; addrs: string[]; name?: string }): Promise<unknown>;
+  /** Removes the peer with this id or name from the config; says which keys still list it as a member. */
+  removePeer(ref: string): Promise<unknown>;
+  renamePeer(ref: string, name: string): Promise<unknown>;
   keys(): KeyEntry[];
   key(name: string): KeyEntry | undefined;
   dkg(name: string, threshold: number, parties: string[], network: NetworkName): Promise<KeyShare>;
-  sign(name: string, opts: SignOptions): Promise<SignOutcome>;
+  /**
+   * Signs; while parties hold the request for their operators it waits (telling `held` who holds it) and asks
+   * again, until t sign or too few could.
+   */
+  sign(name: string, opts: SignOptions, held?: (h: HeldRequest | undefined) => void): Promise<SignOutcome>;
+  /**
+   * The id of what `opts` asks the key to sign, as every party's approvals queue names it (a hash of the key
+   * name and the decoded content); undefined when the request does not decode (it then fails as it runs).
+   */
+  requestIdOf(name: string, opts: SignOptions): Promise<string | undefined>;
   refresh(name: string, report: CeremonyReport, opts: ProposalOptions): Promise<KeyShare>;
   reshare(
     name: string,
@@ -110,6 +124,8 @@ function route<T>(spec: RouteSpec<T>): Route {
 }
 
 const ok = (json: unknown): Answer => ({ status: 200, json });
+/** The largest EVM typed data a request view keeps for a second ask (`asked`). */
+const MAX_KEPT_TYPED_DATA_CHARS = 16 * 1024;
 const started = (json: unknown): Answer => ({ status: 202, json });
 
 export function keyView(e: KeyEntry) {
@@ -162,6 +178,19 @@ export const ROUTES: readonly Route[] = [
     body: (raw, { b }) => peerBody(raw, party(b)),
     handle: async ({ b }, p) => ok(await b.addPeer(p)),
   }),
+  route({
+    method: 'POST',
+    path: '/v1/peers/:peer/remove',
+    scope: 'admin',
+    handle: async ({ b, params }) => ok(await b.removePeer(params.peer)),
+  }),
+  route({
+    method: 'POST',
+    path: '/v1/peers/:peer/rename',
+    scope: 'admin',
+    body: (raw) => peerNameBody(raw),
+    handle: async ({ b, params }, { name }) => ok(await b.renamePeer(params.peer, name)),
+  }),
   route({ method: 'GET', path: '/v1/keys', scope: 'read', handle: ({ b }) => ok(b.keys().map(keyView)) }),
   route({
     method: 'POST',
@@ -194,12 +223,26 @@ export const ROUTES: readonly Route[] = [
       const e = knownKey(ctx);
       return signBody(raw, { members: (e.active ?? e.pending!).group.members, network: e.network });
     },
-    handle: ({ b, params }, { opts, finalize }) =>
-      started(
-        b.requests.start('sign', async (progress) =>
-          signResult(await b.sign(params.name, opts), opts.payload, finalize, progress),
+    handle: async ({ b, params }, { opts, finalize }) => {
+      // A PSBT or EVM action asked again while the first ask runs, waits or is done is that same request.
+      const chain = 'psbt' in opts.payload || 'typedData' in opts.payload;
+      const id = chain ? await b.requestIdOf(params.name, opts) : undefined;
+      const same = id && JSON.stringify([id, finalize, opts.signers ?? null]);
+      // Kept for a second ask to find (evm send); a very large one is not, so the kept views stay small.
+      const td =
+        'typedData' in opts.payload && opts.payload.typedData.json.length <= MAX_KEPT_TYPED_DATA_CHARS
+          ? opts.payload.typedData
+          : undefined;
+      return started(
+        b.requests.start(
+          'sign',
+          async (progress, report) =>
+            signResult(await b.sign(params.name, opts, report.held), opts.payload, finalize, progress),
+          same,
+          { key: params.name, ...(td && { typedData: td.json, account: td.account }) },
         ),
-      ),
+      );
+    },
   }),
   route({
     method: 'POST',
@@ -317,6 +360,14 @@ export const ROUTES: readonly Route[] = [
       handle: async ({ b, params }) => ok(await approvals(b).decide(params.id, decision)),
     }),
   ),
+  // The requests this daemon runs or ran (newest first), e.g. to find an EVM action asked before. Their results
+  // (signed PSBTs among them) are the requester's: the request token only.
+  route({
+    method: 'GET',
+    path: '/v1/requests',
+    scope: 'request',
+    handle: ({ b, query }) => ok(b.requests.list(query.get('key') ?? undefined)),
+  }),
   route({
     method: 'GET',
     path: '/v1/requests/:id',

@@ -9,7 +9,6 @@
  * signature by the group key, the same key group it holds (or was given), the same plan and session as the
  * invite, not expired, and proposed by the party that invites. A failed check names the inviting party.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { equalBytes } from '../../protocol/curve.ts';
 import { FrostnetError } from '../../protocol/errors.ts';
 import type { KeyGroup } from '../../protocol/keys.ts';
@@ -23,26 +22,14 @@ import {
 } from '../../protocol/proposal.ts';
 import { requestIdOf, shortId } from '../policy/describe.ts';
 import type { SignedProposal } from '../session/messages.ts';
-import { SignersExhausted, type SignOptions, type SignOutcome } from '../signing/coordinator.ts';
+import type { SignOptions, SignOutcome } from '../signing/coordinator.ts';
+import { type HeldRequest, signWhenCleared } from '../signing/held.ts';
 
 /** How long a proposal stays valid unless the proposer says otherwise: a working day for its approvers. */
 export const DEFAULT_PROPOSAL_SECONDS = 86_400;
 
-/** Why a party holds a request instead of signing it. */
-const HELD_CODES = new Set(['APPROVAL_REQUIRED', 'TIME_LOCKED']);
-/** Failures that may go away by themselves (a party restarting); anything else is a refusal. */
-const TRANSIENT_CODES = new Set(['UNREACHABLE', 'TIMEOUT', 'NONCE_REUSED']);
-
-/** A proposal that waits for approvals: who holds it and why, and how many of the t approvals are in hand. */
-export type HeldProposal = {
-  proposal: string;
-  kind: ProposalKind;
-  holders: { party: string; code: string; reason: string }[];
-  /** Parties that did not hold or refuse it in the last attempt: they approve it. */
-  approvals: string[];
-  needed: number;
-  expiresAt: string;
-};
+/** A proposal that waits for approvals (node/signing/held.ts), named also by `proposal`, its id. */
+export type HeldProposal = HeldRequest & { proposal: string; kind: ProposalKind; expiresAt: string };
 
 /** What a long ceremony tells its requester while it runs. */
 export type CeremonyReport = {
@@ -70,36 +57,28 @@ export function proposalApprover(o: {
 }): ApproveProposal {
   return async (keyName, group, proposal, report) => {
     const id = approvalId(keyName, proposal);
-    for (let pause = 1000; ; pause = Math.min(pause * 2, 15_000)) {
-      try {
-        const out = await o.sign(keyName, { scheme: 'bip340', payload: { proposal: { proposal } } });
-        report.held?.(undefined);
-        return { proposal, signature: out.signatures[0] };
-      } catch (e) {
-        if (!(e instanceof SignersExhausted)) throw e;
-        const held = e.excluded.filter((x) => HELD_CODES.has(x.code));
-        const refused = e.excluded.filter((x) => !HELD_CODES.has(x.code) && !TRANSIENT_CODES.has(x.code));
-        const possible = group.members.filter((m) => !refused.some((r) => r.party === m));
-        if (held.length === 0 || possible.length < group.threshold)
-          throw refusal(proposal.kind, keyName, group.threshold, refused.length ? refused : e.excluded);
-        if (o.clock() >= proposal.expiresAt * 1000)
-          throw new FrostnetError(
+    const out = await signWhenCleared(
+      () => o.sign(keyName, { scheme: 'bip340', payload: { proposal: { proposal } } }),
+      {
+        id,
+        kind: proposal.kind,
+        members: group.members,
+        threshold: group.threshold,
+        expiresAt: proposal.expiresAt * 1000,
+        refused: (refused) => refusal(proposal.kind, keyName, group.threshold, refused),
+        expired: (held) =>
+          new FrostnetError(
             'POLICY_DENIED',
             `the ${proposal.kind} proposal ${id} for key ${keyName} expired before ${group.threshold} members approved it`,
             held.map((h) => h.party),
-          );
-        const out = new Set(e.excluded.map((x) => x.party));
-        report.held?.({
-          proposal: id,
-          kind: proposal.kind,
-          holders: held.map(({ party, code, reason }) => ({ party, code, reason })),
-          approvals: group.members.filter((m) => !out.has(m)),
-          needed: group.threshold,
-          expiresAt: new Date(proposal.expiresAt * 1000).toISOString(),
-        });
-        await sleep(pause);
-      }
-    }
+          ),
+      },
+      report.held &&
+        ((h) =>
+          report.held?.(h && { ...h, proposal: id, kind: proposal.kind, expiresAt: h.expiresAt ?? '' })),
+      { clock: o.clock },
+    );
+    return { proposal, signature: out.signatures[0] };
   };
 }
 

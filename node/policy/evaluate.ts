@@ -164,6 +164,16 @@ function bitcoin(b: BitcoinRules, r: PsbtRequest, usage: Usage, deny: string[]):
     if (rate > b.maxFeeRate)
       deny.push(`the fee rate of ${rate.toFixed(2)} sat/vB is above the limit of ${b.maxFeeRate} sat/vB`);
   }
+  // The fee against what is sent (against what is spent when all of it comes back as change), in integers:
+  // fee > share * base, with the share in millionths.
+  const base = s.sent === 0n ? s.totalIn : s.sent;
+  if (
+    b.maxFeeShare !== undefined &&
+    s.fee * 1_000_000n > BigInt(Math.round(b.maxFeeShare * 1_000_000)) * base
+  )
+    deny.push(
+      `the fee of ${s.fee} sat is ${((Number(s.fee) / Number(base)) * 100).toFixed(2)}% of the ${base} sat ${s.sent === 0n ? 'spent' : 'sent'}, above the limit of ${b.maxFeeShare * 100}%`,
+    );
   return amountRules(
     s.sent,
     'sat',

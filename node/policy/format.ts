@@ -42,6 +42,8 @@ export type BitcoinRules = {
   readonly maxFee?: bigint;
   /** sat/vB. */
   readonly maxFeeRate?: number;
+  /** The fee's largest share of what is sent (0.05 = 5%); of what is spent when nothing leaves the key. */
+  readonly maxFeeShare?: number;
   readonly approvalAbove?: bigint;
   readonly timeLock?: TimeLockRule;
 };
@@ -269,6 +271,7 @@ function parseBitcoin(v: unknown, at: string, fail: Fail): BitcoinRules {
       'maxChangeIndex',
       'maxFee',
       'maxFeeRate',
+      'maxFeeShare',
       'approvalAbove',
       'timeLock',
     ],
@@ -305,6 +308,11 @@ function parseBitcoin(v: unknown, at: string, fail: Fail): BitcoinRules {
     (typeof b.maxFeeRate !== 'number' || !(b.maxFeeRate > 0) || b.maxFeeRate > 1e6)
   )
     fail(`${at}.maxFeeRate`, 'must be a positive number of sat/vB (at most 1000000)');
+  if (
+    b.maxFeeShare !== undefined &&
+    (typeof b.maxFeeShare !== 'number' || !(b.maxFeeShare > 0) || b.maxFeeShare > 1)
+  )
+    fail(`${at}.maxFeeShare`, 'must be a number above 0 and at most 1 (0.05 = 5% of what is sent)');
   if (b.maxChangeIndex !== undefined && b.changeToSelf !== true)
     fail(`${at}.maxChangeIndex`, 'only applies with "changeToSelf": true');
   return {
@@ -319,6 +327,7 @@ function parseBitcoin(v: unknown, at: string, fail: Fail): BitcoinRules {
         : integer(b.maxChangeIndex, `${at}.maxChangeIndex`, 0, 2 ** 31 - 1, fail),
     ...sats('maxFee'),
     ...(b.maxFeeRate !== undefined && { maxFeeRate: b.maxFeeRate as number }),
+    ...(b.maxFeeShare !== undefined && { maxFeeShare: b.maxFeeShare as number }),
     ...sats('approvalAbove'),
     ...(b.timeLock !== undefined && { timeLock: timeLock(b.timeLock, `${at}.timeLock`, SAT_UNITS, fail) }),
   } as BitcoinRules;

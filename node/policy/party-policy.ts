@@ -10,6 +10,7 @@
 import { join } from 'node:path';
 import { FrostnetError } from '../../protocol/errors.ts';
 import type { Logger } from '../ops/log.ts';
+import { HeldError } from '../signing/hold-error.ts';
 import type { Policy, PolicyRequest } from '../signing/signer.ts';
 import { Serial } from '../storage/json-file.ts';
 import {
@@ -44,6 +45,8 @@ export type PartyPolicyOptions = {
   clock?: () => number;
   log?: Logger;
   reservationMs?: number;
+  /** Told of every request newly held for this party's operator (the config's notify hook). */
+  notify?: (held: EntryView) => void;
 };
 
 /** A queue entry as the control API and the CLI show it. */
@@ -85,15 +88,22 @@ export class PartyPolicy implements Policy {
   private readonly queue: ApprovalQueue;
   private readonly audit: AuditLog;
   private readonly serial = new Serial();
+  private readonly notify?: (held: EntryView) => void;
   readonly approvals: ApprovalsBackend;
 
   private constructor(
-    o: { self: string; clock: () => number; rules: PolicyFile | undefined },
+    o: {
+      self: string;
+      clock: () => number;
+      rules: PolicyFile | undefined;
+      notify?: (held: EntryView) => void;
+    },
     parts: { counters: RollingCounters; queue: ApprovalQueue; audit: AuditLog },
   ) {
     this.self = o.self;
     this.clock = o.clock;
     this.rules = o.rules;
+    this.notify = o.notify;
     this.counters = parts.counters;
     this.queue = parts.queue;
     this.audit = parts.audit;
@@ -123,7 +133,7 @@ export class PartyPolicy implements Policy {
     );
     const queue = await ApprovalQueue.open(join(o.dataDir, APPROVALS_FILE), clock);
     const audit = new AuditLog(join(o.dataDir, AUDIT_FILE), clock);
-    return new PartyPolicy({ self: o.self, clock, rules }, { counters, queue, audit });
+    return new PartyPolicy({ self: o.self, clock, rules, notify: o.notify }, { counters, queue, audit });
   }
 
   /**
@@ -176,6 +186,7 @@ export class PartyPolicy implements Policy {
     let cleared = 'within policy';
     if (verdict.decision === 'hold' || earlier) {
       const details = describe(resolved);
+      const known = this.queue.get(id) !== undefined;
       const entry =
         verdict.decision === 'hold'
           ? await this.queue.hold(
@@ -186,6 +197,8 @@ export class PartyPolicy implements Policy {
           : earlier!;
       const now = this.clock();
       const status = statusOf(entry, now);
+      if (!known && this.notify && (status === 'awaiting approval' || status === 'time-locked'))
+        this.notify(this.view(entry));
       if (status === 'expired') await this.sweep();
       if (status === 'awaiting approval' || status === 'expired') {
         const lock =
@@ -197,12 +210,13 @@ export class PartyPolicy implements Policy {
             ? `request ${short} expired without approval at ${iso(entry.approval!.expiresAt)}`
             : `request ${short} for key ${keyName} awaits approval by this party's operator (${entry.approval!.reason}) until ${iso(entry.approval!.expiresAt)}${lock}; approve it with "frostnet approvals approve ${short}", then ask again`;
         await this.record(req, id, status === 'expired' ? 'denied' : 'approval-required', why);
-        throw new FrostnetError(status === 'expired' ? 'POLICY_DENIED' : 'APPROVAL_REQUIRED', why);
+        if (status === 'expired') throw new FrostnetError('POLICY_DENIED', why);
+        throw new HeldError('APPROVAL_REQUIRED', why, iso(entry.approval!.expiresAt));
       }
       if (status === 'time-locked') {
         const why = `request ${short} for key ${keyName} is time-locked at this party until ${iso(entry.lock!.unlockAt)} (${entry.lock!.reason}); ask again after that. Its operator can cancel it with "frostnet approvals cancel ${short}"`;
         await this.record(req, id, 'time-locked', why);
-        throw new FrostnetError('TIME_LOCKED', why);
+        throw new HeldError('TIME_LOCKED', why, iso(entry.lock!.unlockAt));
       }
       cleared = [
         entry.approval && `approved by this party's operator at ${iso(entry.decidedAt!)}`,

@@ -63,7 +63,7 @@ export type SignPackageMsg = {
   signers: { party: string; commitments: WireCommitment[] }[];
 };
 export type SignSharesMsg = { shares: Uint8Array[] };
-export type SignRefusalMsg = { code: string; reason: string };
+export type SignRefusalMsg = { code: string; reason: string; until?: string };
 export type NonceBatchRequestMsg = { groupKey: Uint8Array; epoch: number; count: number };
 export type NonceBatchMsg = { commitments: WireCommitment[] };
 export type SignOneRoundMsg = { request: SignRequestMsg; package: SignPackageMsg };

@@ -28,13 +28,15 @@ import type { Send } from '../session/rpc.ts';
 import { request as rpc } from '../session/rpc.ts';
 import type { KeyStore } from '../storage/keystore.ts';
 import { type Envelope, envelope } from '../transport/wire.ts';
+import { HeldError } from './hold-error.ts';
 import { BATCH, NoncePool } from './nonce-pool.ts';
 import type { Signer } from './signer.ts';
 import { type ResolvedRequest, resolveRequest } from './targets.ts';
 
 /** `signers`, when given, limits the signers to these members and tries them in this order. */
 export type SignOptions = { scheme: Scheme; payload: SignPayload; signers?: readonly string[] };
-export type Exclusion = { party: string; code: string; reason: string };
+/** `until`: for a party that holds the request, when its time lock ends or its approval expires. */
+export type Exclusion = { party: string; code: string; reason: string; until?: string };
 
 /** Fewer than t parties are left to sign; `excluded` says why each party was left out. */
 export class SignersExhausted extends FrostnetError {
@@ -103,11 +105,13 @@ class Attempt implements Session {
     if (env.round === ROUND.signRefusal) {
       const r = codecs.signRefusal.decode(env.payload, { from });
       const code = remoteCode(r.code, ERROR_CODES, 'POLICY_DENIED');
-      w.done({
-        ok: false,
-        party: from,
-        error: new FrostnetError(code, `${from} refused: ${r.reason.slice(0, 500)}`, [from]),
-      });
+      const reason = `${from} refused: ${r.reason.slice(0, 500)}`;
+      const until = r.until && !Number.isNaN(Date.parse(r.until)) ? r.until.slice(0, 40) : undefined;
+      const error =
+        code === 'APPROVAL_REQUIRED' || code === 'TIME_LOCKED'
+          ? new HeldError(code, reason, until, [from])
+          : new FrostnetError(code, reason, [from]);
+      w.done({ ok: false, party: from, error });
     } else if (env.round === w.round) w.done({ ok: true, party: from, payload: env.payload });
     else throw new FrostnetError('INVALID_INPUT', `unexpected round ${env.round} from ${from}`, [from]);
   }
@@ -169,7 +173,8 @@ export class Coordinator {
     for (const p of pool) identifierOf(group, p);
     const excluded: Exclusion[] = [];
     const exclude = (party: string, e: FrostnetError) => {
-      excluded.push({ party, code: e.code, reason: e.message });
+      const until = e instanceof HeldError ? e.until : undefined;
+      excluded.push({ party, code: e.code, reason: e.message, ...(until && { until }) });
       this.o.log.warn('signer excluded', { party, code: e.code, reason: e.message });
     };
     const request: SignRequestMsg = {

@@ -30,6 +30,7 @@ import type { Router, Session } from '../session/router.ts';
 import type { Send } from '../session/rpc.ts';
 import type { KeyEntry, KeyStore } from '../storage/keystore.ts';
 import { answerTo, type Envelope } from '../transport/wire.ts';
+import { HeldError } from './hold-error.ts';
 import { describeRequest, type ResolvedRequest, resolveRequest } from './targets.ts';
 
 /** What a party's policy sees: the request as this party decoded it, never a coordinator's summary. */
@@ -384,7 +385,11 @@ export class Signer {
     const refuse = (e: unknown) => {
       const err = toFrostnetError(e);
       this.o.log.warn('refused to sign', { requester: from, code: err.code, reason: err.message });
-      void reply(ROUND.signRefusal, codecs.signRefusal.encode({ code: err.code, reason: err.message }));
+      const until = err instanceof HeldError ? err.until : undefined;
+      void reply(
+        ROUND.signRefusal,
+        codecs.signRefusal.encode({ code: err.code, reason: err.message, ...(until && { until }) }),
+      );
     };
     return { reply, refuse };
   }

@@ -4,6 +4,7 @@
  * peer, the time and the monitor's last round trip; that ranks the parties for signing (responsive ones first)
  * and shows in `frostnet peers`. Nothing here sends anything.
  */
+import { FrostnetError } from '../../protocol/errors.ts';
 import type { Host } from './host.ts';
 
 export type PeerLiveness = { id: string; connected: boolean; lastSeen?: string; rttMs?: number };
@@ -65,4 +66,39 @@ export class Liveness {
     const score = (p: string) => (connected.has(p) ? 0 : 1e9) + (this.seen.get(p)?.rtt ?? 1e6);
     return [...parties].sort((a, b) => score(a) - score(b));
   }
+}
+
+/** How long a ceremony waits for a party's answer to a ping before it names the party unreachable. */
+export const REACH_TIMEOUT_MS = 3000;
+
+/**
+ * Pings every one of `parties` at once; throws UNREACHABLE naming (by config name, with the peer id) every one
+ * that does not answer in time, so a ceremony that needs them all fails at once instead of after a round.
+ */
+export async function requireReachable(
+  host: Pick<Host, 'ping'>,
+  parties: readonly string[],
+  nameOf: (id: string) => string | undefined,
+  why: string,
+  timeoutMs = REACH_TIMEOUT_MS,
+): Promise<void> {
+  const answers = await Promise.all(
+    parties.map((id) =>
+      host.ping(id, { timeoutMs }).then(
+        () => undefined,
+        () => id,
+      ),
+    ),
+  );
+  const down = answers.filter((id): id is string => id !== undefined);
+  if (down.length === 0) return;
+  const label = (id: string) => {
+    const name = nameOf(id);
+    return name ? `${name} (${id})` : id;
+  };
+  throw new FrostnetError(
+    'UNREACHABLE',
+    `${why}, and ${down.map(label).join(', ')} ${down.length === 1 ? 'does' : 'do'} not answer`,
+    down,
+  );
 }

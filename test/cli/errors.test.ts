@@ -16,6 +16,8 @@ const COMMANDS = [
   'status',
   'peers list',
   'peers add',
+  'peers remove',
+  'peers rename',
   'keygen',
   'keys',
   'sign',
@@ -47,10 +49,48 @@ describe('frostnet errors', () => {
     assert.equal((await frostnet(['help', 'keygen'])).stdout, (await frostnet(['keygen', '-h'])).stdout);
   });
 
+  test("a group's --help lists its commands, one line each (exit 0)", async () => {
+    const groups: Record<string, string[]> = {
+      peers: ['list', 'add', 'remove', 'rename'],
+      btc: ['address', 'descriptor', 'card', 'sign-psbt'],
+      backup: ['export', 'import'],
+      approvals: ['list', 'show', 'approve', 'reject', 'cancel'],
+      evm: ['address', 'deploy', 'send', 'sign-typed-data'],
+    };
+    for (const [group, verbs] of Object.entries(groups)) {
+      const r = await frostnet([group, '--help']);
+      assert.equal(r.code, 0, `${group}: ${r.stderr}`);
+      assert.ok(r.stdout.startsWith(`usage: frostnet ${group} <command>`), r.stdout);
+      for (const v of verbs) assert.match(r.stdout, new RegExp(`\\n  ${group} ${v} +\\S`), `${group} ${v}`);
+    }
+  });
+
   test('wrong arguments: one line, exit 2', async () => {
     const cases: [string[], RegExp][] = [
       [['frobnicate'], /unknown command "frobnicate"/],
-      [['peers'], /needs one of: list, add/],
+      [['peers'], /needs one of: list, add, remove, rename/],
+      // A negative number is a value, not an option ("ambiguous" before): the option says what it must be.
+      [
+        ['keygen', '--name', 'k', '--threshold', '-1', '--data-dir', root],
+        /--threshold must be ≥ 2, not "-1"/,
+      ],
+      [
+        [
+          'evm',
+          'send',
+          '--key',
+          'k',
+          '--to',
+          `0x${'ab'.repeat(20)}`,
+          '--value',
+          '-5',
+          '--rpc',
+          'http://127.0.0.1:9',
+          '--data-dir',
+          root,
+        ],
+        /--value -5: must be ≥ 0/,
+      ],
       [['keygen', '--threshold', '2', '--data-dir', root], /--name is required/],
       [
         ['keygen', '--name', 'k', '--threshold', 'two', '--data-dir', root],
@@ -71,7 +111,7 @@ describe('frostnet errors', () => {
           '--evm-factory',
           '0x5FbDB2315678afecb367f032d7b8d3ca3c3180aa',
         ],
-        /--evm-factory .*checksum/,
+        /--factory .*checksum/, // --evm-factory: the older name, still accepted
       ],
       [['status'], /which party\? give --data-dir/],
       [['init', '--data-dir', root, '--passphrase-env', 'A', '--passphrase-file', 'B'], /not both/],

@@ -198,6 +198,18 @@ describe('Bitcoin rules, on the PSBT as this party decoded it', () => {
     );
   });
 
+  test('fee share: the fee against what is sent', () => {
+    const req = pay(5000n, { feeRate: 10 });
+    const s = req.kind === 'psbt' ? req.summary : undefined!;
+    const share = Number(s.fee) / 5000;
+    allows(rules({ bitcoin: { maxFeeShare: share + 0.001 } }), req);
+    denies(
+      rules({ bitcoin: { maxFeeShare: share - 0.001 } }),
+      req,
+      new RegExp(`the fee of ${s.fee} sat is \\d+\\.\\d\\d% of the 5000 sat sent, above the limit of`),
+    );
+  });
+
   test('fee ceiling, rate from the exact signed size', () => {
     const req = pay(5000n, { feeRate: 10 });
     assert.equal(req.kind, 'psbt');

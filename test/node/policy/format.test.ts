@@ -115,6 +115,11 @@ const bad: [string, unknown, RegExp][] = [
     /"default\.bitcoin\.maxFeeRate" must be a positive number/,
   ],
   [
+    'fee share',
+    { default: { bitcoin: { maxFeeShare: 1.5 } } },
+    /"default\.bitcoin\.maxFeeShare" must be a number above 0 and at most 1/,
+  ],
+  [
     'time lock without delay',
     { default: { bitcoin: { timeLock: { above: 5 } } } },
     /"default\.bitcoin\.timeLock\.delaySeconds" is required/,
