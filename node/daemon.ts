@@ -12,6 +12,7 @@ import { Backups } from './ceremonies/backup.ts';
 import { KeyCeremonies } from './ceremonies/key-ceremonies.ts';
 import { proposalApprover } from './ceremonies/proposals.ts';
 import { Repairs } from './ceremonies/repair.ts';
+import { consoleExtras } from './console/console.ts';
 import { createLogger, type Logger } from './ops/log.ts';
 import { createRegistry } from './ops/metrics.ts';
 import { PartyPolicy } from './policy/party-policy.ts';
@@ -244,6 +245,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
         approvals: policy instanceof PartyPolicy ? policy.approvals : undefined,
       },
       credentials,
+      consoleExtras({ self, dataDir: cfg.dataDir }),
     );
     const where = await api.listen(cfg.api.host, cfg.api.port);
     cleanups.push(() => api.close());

@@ -130,6 +130,11 @@ export class Requests {
     return item.view;
   }
 
+  /** Every request kept, newest first. */
+  list(): RequestView[] {
+    return [...this.items.values()].map((i) => i.view).reverse();
+  }
+
   private prune(): void {
     const finished = [...this.items.values()].filter((i) => isFinal(i.view));
     for (const i of finished.slice(0, Math.max(0, finished.length - KEEP_FINISHED)))
