@@ -44,6 +44,10 @@ export function launchChromium(): Promise<Browser> {
 export function decodeQr(png: Buffer): string | undefined {
   const img = PNG.sync.read(png);
   // jsqr is CommonJS whose exports also carry the function as `default`; under NodeNext that is how its types see it.
-  const code = jsQRModule.default(new Uint8ClampedArray(img.data.buffer, img.data.byteOffset, img.data.length), img.width, img.height);
+  const code = jsQRModule.default(
+    new Uint8ClampedArray(img.data.buffer, img.data.byteOffset, img.data.length),
+    img.width,
+    img.height,
+  );
   return code?.data;
 }

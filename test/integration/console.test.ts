@@ -58,7 +58,10 @@ describe('web console in Chromium, on real daemons', () => {
     await net.startAll();
     const dkg = await net.keygen(0, 'vault', 2);
     assert.equal(dkg.state, 'done', JSON.stringify(dkg.error));
-    wallet = { root: walletRoot(hexToBytes(dkg.result.groupKey), hexToBytes(dkg.result.chainCode)), network: NET };
+    wallet = {
+      root: walletRoot(hexToBytes(dkg.result.groupKey), hexToBytes(dkg.result.chainCode)),
+      network: NET,
+    };
   });
   after(async () => {
     await browser?.close();
@@ -87,11 +90,15 @@ describe('web console in Chromium, on real daemons', () => {
     const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
     const page = await context.newPage();
     await page.goto(await loginLink(i, scope));
-    await page.locator('#who').filter({ hasText: `${scope} session` }).waitFor();
+    await page
+      .locator('#who')
+      .filter({ hasText: `${scope} session` })
+      .waitFor();
     return { context, page };
   }
 
-  const shot = (page: Page, name: string) => page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+  const shot = (page: Page, name: string) =>
+    page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
   const origin = (i: number) => net.parties[i].api!;
 
   test('logs in with the one-time link: an HttpOnly, SameSite=Strict cookie; the link works once', async () => {
@@ -99,7 +106,11 @@ describe('web console in Chromium, on real daemons', () => {
     const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
     const page = await context.newPage();
     await page.goto(url);
-    assert.equal(new URL(page.url()).pathname, '/ui/', 'redirected to the console, the code out of the address');
+    assert.equal(
+      new URL(page.url()).pathname,
+      '/ui/',
+      'redirected to the console, the code out of the address',
+    );
     await page.locator('#self').filter({ hasText: net.ids[0] }).waitFor();
     await page.locator('#peers').getByText('party-2').waitFor();
     await page.locator('#keys').getByText('vault').waitFor();
@@ -217,7 +228,11 @@ describe('web console in Chromium, on real daemons', () => {
     }
     // From the console's own origin, but without the session's CSRF token:
     const noToken = await approver.page.evaluate(async (url) => {
-      const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      const r = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+      });
       return { status: r.status, body: (await r.json()) as { error: { code: string } } };
     }, target);
     assert.equal(noToken.status, 403);
@@ -264,7 +279,10 @@ describe('web console in Chromium, on real daemons', () => {
     const decoded: string[] = [];
     for (let k = 0; k < 5; k++) {
       const img = figures.nth(k).locator('img');
-      await page.waitForFunction((el) => (el as unknown as { complete: boolean }).complete, await img.elementHandle());
+      await page.waitForFunction(
+        (el) => (el as unknown as { complete: boolean }).complete,
+        await img.elementHandle(),
+      );
       const text = decodeQr(await img.screenshot());
       assert.ok(text, `QR code ${k} decodes`);
       const caption = (await figures.nth(k).locator('figcaption').textContent()) ?? '';
@@ -275,7 +293,8 @@ describe('web console in Chromium, on real daemons', () => {
     assert.match(decoded[0], /^tr\(\[[0-9a-f]{8}\]tpub[1-9A-HJ-NP-Za-km-z]+\/0\/\*\)#[a-z0-9]{8}$/);
     const text = (await page.locator('main').textContent()) ?? '';
     assert.match(text, /No secret is on this card/);
-    for (const token of Object.values(net.parties[0].tokens)) assert.ok(!text.includes(token), 'no token shown');
+    for (const token of Object.values(net.parties[0].tokens))
+      assert.ok(!text.includes(token), 'no token shown');
     await page.emulateMedia({ media: 'print' });
     await shot(page, 'wallet-card');
     await page.emulateMedia({ media: 'screen' });
@@ -295,7 +314,16 @@ describe('web console in Chromium, on real daemons', () => {
       subsets.add(signers.split(',').sort().join(','));
     }
     const [a, b, c] = net.ids;
-    assert.deepEqual(subsets, new Set([[a, b], [a, c], [b, c]].map((s) => s.sort().join(','))));
+    assert.deepEqual(
+      subsets,
+      new Set(
+        [
+          [a, b],
+          [a, c],
+          [b, c],
+        ].map((s) => s.sort().join(',')),
+      ),
+    );
     await shot(page, 'drill');
     await context.close();
   });
