@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import { FrostnetError } from '../../protocol/errors.ts';
 import { ApiRefusal } from '../api/refusal.ts';
 import { errorReply, type Pages, type RouteCall, reply, sendJson } from '../api/server.ts';
+import { AUDIT_DECISIONS } from '../policy/audit.ts';
 import { MAX_QR_TEXT, qrSvg } from './qr.ts';
 import { CONSOLE_PREFIX } from './routes.ts';
 import { type ConsoleSessions, SESSION_TTL_MS, type Session, sameSecret } from './sessions.ts';
@@ -98,7 +99,12 @@ export class ConsolePages implements Pages {
       const { id, session } = this.session(req);
       if (method === 'POST') this.checkSameOrigin(req, session);
       if (method === 'GET' && sub === '/api/session')
-        return sendJson(res, 200, { scope: session.scope, csrf: session.csrf, self: this.self });
+        return sendJson(res, 200, {
+          scope: session.scope,
+          csrf: session.csrf,
+          self: this.self,
+          decisions: AUDIT_DECISIONS,
+        });
       if (method === 'POST' && sub === '/api/logout') {
         this.sessions.logout(id);
         res.setHeader(

@@ -24,7 +24,7 @@ import { G, hexToBytes, pointToBytes } from '../../protocol/curve.ts';
 import { fakeTxid, scureNetwork } from '../bitcoin/helpers.ts';
 import { decodeQr, launchChromium } from '../helpers/browser.ts';
 import { CLI, Network, NODE, ROOT } from '../helpers/network.ts';
-import { writePolicy } from '../helpers/network-extra.ts';
+import { approveHeld, writePolicy } from '../helpers/network-extra.ts';
 
 const execFileAsync = promisify(execFile);
 const NET = 'regtest';
@@ -96,6 +96,21 @@ describe('web console in Chromium, on real daemons', () => {
       .waitFor();
     return { context, page };
   }
+
+  /** A POST by a script of the console's own page, with or without the session's CSRF token. */
+  const postFromPage = (page: Page, url: string, withCsrf: boolean) =>
+    page.evaluate(
+      async ([url, withCsrf]) => {
+        const s = (await (await fetch('/ui/api/session')).json()) as { csrf: string };
+        const r = await fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...(withCsrf ? { 'x-frostnet-csrf': s.csrf } : {}) },
+          body: '{}',
+        });
+        return { status: r.status, body: (await r.json()) as { error: { code: string } } };
+      },
+      [url, withCsrf] as const,
+    );
 
   const shot = (page: Page, name: string) =>
     page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
@@ -188,15 +203,7 @@ describe('web console in Chromium, on real daemons', () => {
     await page.locator(`[data-entry="${heldId}"]`).waitFor();
     assert.equal(await page.locator('button.approve').count(), 0, 'no approve button for a request session');
     // The button's absence is a courtesy; the server is the check. Same origin, right CSRF token, wrong scope:
-    const answer = await page.evaluate(async (id) => {
-      const s = (await (await fetch('/ui/api/session')).json()) as { csrf: string };
-      const r = await fetch(`/ui/api/v1/approvals/${id}/approve`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-frostnet-csrf': s.csrf },
-        body: '{}',
-      });
-      return { status: r.status, body: (await r.json()) as { error: { code: string } } };
-    }, heldId);
+    const answer = await postFromPage(page, `/ui/api/v1/approvals/${heldId}/approve`, true);
     assert.equal(answer.status, 403);
     assert.equal(answer.body.error.code, 'WRONG_SCOPE');
     const still = await net.call(0, 'GET', `/v1/approvals/${heldId}`);
@@ -227,14 +234,7 @@ describe('web console in Chromium, on real daemons', () => {
       evil.close();
     }
     // From the console's own origin, but without the session's CSRF token:
-    const noToken = await approver.page.evaluate(async (url) => {
-      const r = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: '{}',
-      });
-      return { status: r.status, body: (await r.json()) as { error: { code: string } } };
-    }, target);
+    const noToken = await postFromPage(approver.page, target, false);
     assert.equal(noToken.status, 403);
     assert.equal(noToken.body.error.code, 'CROSS_SITE');
     const still = await net.call(0, 'GET', `/v1/approvals/${heldId}`);
@@ -326,5 +326,32 @@ describe('web console in Chromium, on real daemons', () => {
     );
     await shot(page, 'drill');
     await context.close();
+  });
+  test('a held custody proposal shows the old and new members and thresholds and its approvals; approved, it runs', async () => {
+    // Every party's policy holds a reshare for its operator (the default, which parties 1 and 2 keep too).
+    const started = await net.call(0, 'POST', '/v1/keys/vault/reshare', { threshold: 3, parties: net.ids });
+    assert.equal(started.status, 202, JSON.stringify(started.json));
+    const { page } = approver;
+    await page.goto(`${origin(0)}/ui/#approvals`);
+    const card = page.locator('article.entry', { has: page.locator('dl.proposal') });
+    await card.locator('[data-status="awaiting approval"]').waitFor();
+    const text = (await card.locator('dl.proposal').textContent()) ?? '';
+    assert.match(text, /reshare of vault at epoch 0/);
+    assert.match(text, /now2 of 3: this party, party-2, party-3/);
+    assert.match(text, /after3 of 3: this party, party-2, party-3/);
+    const request = page.locator('#requests tbody tr', { hasText: 'reshare' });
+    await request.locator('[data-state="awaiting-approval"]').waitFor();
+    // Which members the last attempt asked varies, so only this party's hold is certain.
+    assert.match((await request.textContent()) ?? '', /[01] of 2 approvals; held by this party \(/);
+    await shot(page, 'approvals-proposal');
+    await card.locator('input.reason').fill('board resolution 7');
+    const view = await net.call(0, 'GET', `/v1/requests/${started.json.id}`);
+    assert.equal(view.json.state, 'awaiting-approval');
+    await card.locator('button.approve').click();
+    // The second approval, by party 2's operator (through its API): now t members approved.
+    await approveHeld(net, 1, view.json.held.proposal);
+    await request.locator('[data-state="done"]').waitFor({ timeout: 60_000 });
+    const key = await net.call(0, 'GET', '/v1/keys/vault');
+    assert.deepEqual([key.json.threshold, key.json.epoch], [3, 1]);
   });
 });

@@ -4,17 +4,6 @@
 
 const POLL_MS = 2000;
 const NETWORKS = ['mainnet', 'testnet', 'signet', 'regtest'];
-const DECISIONS = [
-  'allowed',
-  'denied',
-  'approval-required',
-  'time-locked',
-  'signed',
-  'approved',
-  'rejected',
-  'cancelled',
-  'expired',
-];
 
 let session;
 let names = new Map();
@@ -64,6 +53,8 @@ async function api(method, path, body) {
 
 const nameOf = (id) => (id === session.self ? 'this party' : (names.get(id) ?? `${id.slice(0, 12)}…`));
 const who = (id) => h('span', { title: id, class: 'party', 'data-peer': id }, nameOf(id));
+/** Parties by name, comma-separated. */
+const parties = (ids) => ids.map((m, i) => [i ? ', ' : '', who(m)]);
 const when = (iso) => (iso ? new Date(iso).toLocaleString() : '');
 const enc = encodeURIComponent;
 
@@ -95,6 +86,32 @@ function route() {
   const [name, q = ''] = decodeURIComponent(rest).split('?');
   return { page, name, params: new URLSearchParams(q) };
 }
+
+/** A page's load(): the key's wallet view with `count` addresses per branch, on the network the hash names. */
+const wallet =
+  (count) =>
+  ({ name, params }) =>
+    api(
+      'GET',
+      `/v1/keys/${enc(name)}/wallet?network=${enc(params.get('network') ?? 'mainnet')}&addresses=${count}`,
+    );
+
+/** The wallet root's public facts, as rows of a dl.kv. */
+const rootFacts = (w) => [
+  h('dt', {}, 'group key'),
+  h('dd', { class: 'mono' }, w.groupKey),
+  h('dt', {}, 'fingerprint'),
+  h('dd', { class: 'mono' }, w.fingerprint),
+  h('dt', {}, 'xpub'),
+  h('dd', { class: 'mono' }, w.xpub),
+];
+
+const addressQrs = (list) =>
+  h(
+    'div',
+    { class: 'qrs' },
+    list.map((a) => qr(a.address, `${a.path}  ${a.address}`)),
+  );
 
 // ---- pages: load() gathers the data, render(data) draws it -------------------------------------------------
 
@@ -151,7 +168,7 @@ const pages = {
               keys.map((k) => [
                 h('a', { href: `#key/${enc(k.name)}` }, k.name),
                 `${k.threshold} of ${k.members.length}`,
-                k.members.map((m, i) => [i ? ', ' : '', who(m)]),
+                parties(k.members),
                 k.epoch,
                 k.state + (k.pendingEpoch !== undefined ? ` (epoch ${k.pendingEpoch} settling)` : ''),
               ]),
@@ -162,11 +179,7 @@ const pages = {
   },
 
   key: {
-    load: async ({ name, params }) =>
-      api(
-        'GET',
-        `/v1/keys/${enc(name)}/wallet?network=${enc(params.get('network') ?? 'mainnet')}&addresses=5`,
-      ),
+    load: wallet(5),
     render: (w) => [
       h('h1', {}, `Key ${w.key}`),
       h(
@@ -189,17 +202,8 @@ const pages = {
           h('dt', {}, 'threshold'),
           h('dd', {}, `${w.threshold} of ${w.members.length}, epoch ${w.epoch}`),
           h('dt', {}, 'members'),
-          h(
-            'dd',
-            {},
-            w.members.map((m, i) => [i ? ', ' : '', who(m)]),
-          ),
-          h('dt', {}, 'group key'),
-          h('dd', { class: 'mono' }, w.groupKey),
-          h('dt', {}, 'fingerprint'),
-          h('dd', { class: 'mono' }, w.fingerprint),
-          h('dt', {}, 'xpub'),
-          h('dd', { class: 'mono' }, w.xpub),
+          h('dd', {}, parties(w.members)),
+          rootFacts(w),
           h('dt', {}, 'receive descriptor'),
           h('dd', { class: 'mono' }, w.descriptors.receive),
           h('dt', {}, 'change descriptor'),
@@ -209,26 +213,14 @@ const pages = {
         ),
       ),
       h('h2', {}, 'Receive addresses'),
-      h(
-        'div',
-        { class: 'qrs' },
-        w.receive.map((a) => qr(a.address, `${a.path}  ${a.address}`)),
-      ),
+      addressQrs(w.receive),
       h('h2', {}, 'Change addresses'),
-      h(
-        'div',
-        { class: 'qrs' },
-        w.change.map((a) => qr(a.address, `${a.path}  ${a.address}`)),
-      ),
+      addressQrs(w.change),
     ],
   },
 
   card: {
-    load: async ({ name, params }) =>
-      api(
-        'GET',
-        `/v1/keys/${enc(name)}/wallet?network=${enc(params.get('network') ?? 'mainnet')}&addresses=3`,
-      ),
+    load: wallet(3),
     render: (w) => [
       h(
         'div',
@@ -252,18 +244,7 @@ const pages = {
           {},
           w.members.map((m) => h('li', {}, `${nameOf(m)}: `, h('span', { class: 'mono' }, m))),
         ),
-        h(
-          'dl',
-          { class: 'kv' },
-          h('dt', {}, 'group key'),
-          h('dd', { class: 'mono' }, w.groupKey),
-          h('dt', {}, 'fingerprint'),
-          h('dd', { class: 'mono' }, w.fingerprint),
-          h('dt', {}, 'xpub'),
-          h('dd', { class: 'mono' }, w.xpub),
-          h('dt', {}, 'epoch'),
-          h('dd', {}, w.epoch),
-        ),
+        h('dl', { class: 'kv' }, rootFacts(w), h('dt', {}, 'epoch'), h('dd', {}, w.epoch)),
         h('h2', {}, 'Descriptors (watch-only wallet)'),
         h(
           'div',
@@ -272,11 +253,7 @@ const pages = {
           qr(w.descriptors.change, `change: ${w.descriptors.change}`),
         ),
         h('h2', {}, 'First receive addresses'),
-        h(
-          'div',
-          { class: 'qrs' },
-          w.receive.map((a) => qr(a.address, `${a.path}  ${a.address}`)),
-        ),
+        addressQrs(w.receive),
         h(
           'p',
           { class: 'no-secret' },
@@ -354,7 +331,7 @@ const pages = {
           'key ',
           select(['', ...keys.map((k) => k.name)], key, (v) => go(v, decision), 'filter-key'),
           ' outcome ',
-          select(['', ...DECISIONS], decision, (v) => go(key, v), 'filter-decision'),
+          select(['', ...session.decisions], decision, (v) => go(key, v), 'filter-decision'),
         ),
         h(
           'section',
@@ -639,39 +616,11 @@ function details(d) {
       h('dt', {}, 'ceremony'),
       h('dd', {}, `${d.ceremony} of ${d.key} at epoch ${d.epoch}`),
       h('dt', {}, 'now'),
-      h(
-        'dd',
-        {},
-        `${d.oldThreshold} of ${d.oldMembers.length}: `,
-        d.oldMembers.map((m, i) => [i ? ', ' : '', who(m)]),
-      ),
+      h('dd', {}, `${d.oldThreshold} of ${d.oldMembers.length}: `, parties(d.oldMembers)),
       h('dt', {}, 'after'),
-      h(
-        'dd',
-        {},
-        `${d.newThreshold} of ${d.newMembers.length}: `,
-        d.newMembers.map((m, i) => [i ? ', ' : '', who(m)]),
-      ),
-      d.added.length
-        ? [
-            h('dt', {}, 'added'),
-            h(
-              'dd',
-              {},
-              d.added.map((m, i) => [i ? ', ' : '', who(m)]),
-            ),
-          ]
-        : null,
-      d.removed.length
-        ? [
-            h('dt', {}, 'removed'),
-            h(
-              'dd',
-              {},
-              d.removed.map((m, i) => [i ? ', ' : '', who(m)]),
-            ),
-          ]
-        : null,
+      h('dd', {}, `${d.newThreshold} of ${d.newMembers.length}: `, parties(d.newMembers)),
+      d.added.length ? [h('dt', {}, 'added'), h('dd', {}, parties(d.added))] : null,
+      d.removed.length ? [h('dt', {}, 'removed'), h('dd', {}, parties(d.removed))] : null,
       h('dt', {}, 'proposed by'),
       h('dd', {}, who(d.proposer)),
       h('dt', {}, 'expires'),
