@@ -65,7 +65,7 @@ const ALLOWED: readonly [string, RegExp][] = [
   ['GET', /^\/v1\/(keys|approvals|requests)\/[^/]+$/],
   ['GET', /^\/v1\/keys\/[^/]+\/wallet$/],
   ['POST', /^\/v1\/approvals\/[^/]+\/(approve|reject|cancel)$/],
-  ['POST', /^\/v1\/keys\/[^/]+\/(drill|sign)$/],
+  ['POST', /^\/v1\/keys\/[^/]+\/drill$/],
 ];
 
 export class ConsolePages implements Pages {

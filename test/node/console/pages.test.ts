@@ -11,6 +11,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { commands as uiCommands } from '../../../cli/commands/ui.ts';
 import { Credentials, type TokenScope } from '../../../node/api/credentials.ts';
 import { ControlApi } from '../../../node/api/server.ts';
 import { readAudit } from '../../../node/console/audit-reader.ts';
@@ -19,6 +20,7 @@ import { CSP } from '../../../node/console/pages.ts';
 import { ConsoleSessions, LINK_TTL_MS, SESSION_TTL_MS } from '../../../node/console/sessions.ts';
 import { recordingBackend } from '../../helpers/api-backend.ts';
 import { findChromium } from '../../helpers/browser.ts';
+import { runCommand } from '../../helpers/network-extra.ts';
 
 let now = Date.UTC(2030, 0, 1);
 const clock = () => now;
@@ -205,6 +207,7 @@ describe('console requests', () => {
       ['POST', '/ui/api/v1/peers'],
       ['POST', '/ui/api/v1/backups'],
       ['POST', '/ui/api/v1/console/login'],
+      ['POST', '/ui/api/v1/keys/vault/sign'],
       ['GET', '/ui/api/metrics'],
       ['GET', '/ui/assets/../pages.ts'],
       ['GET', '/ui/assets/constructor'],
@@ -257,6 +260,31 @@ describe('console requests', () => {
     assert.doesNotMatch(CSP, /unsafe-inline|unsafe-eval|\*/);
     const html = (await raw('GET', '/ui/')).body;
     assert.doesNotMatch(html, /<script>|<script [^>]*>[^<]/, 'no inline script in the page');
+  });
+});
+
+describe('console routes for tokens', () => {
+  const call = async (method: string, path: string, as: TokenScope) =>
+    (await fetch(`${origin}${path}`, { method, headers: { authorization: `Bearer ${tokens[as]}` } })).status;
+
+  test('the drill takes the request token; reading takes any but metrics', async () => {
+    assert.equal(await call('POST', '/v1/keys/vault/drill', 'approve'), 403);
+    assert.equal(await call('POST', '/v1/keys/vault/drill', 'admin'), 403);
+    assert.equal(await call('POST', '/v1/keys/nothing/drill', 'request'), 404);
+    assert.equal(await call('POST', '/v1/keys/vault/drill', 'request'), 202);
+    for (const path of ['/v1/requests', '/v1/audit', '/v1/keys/vault/wallet']) {
+      assert.equal(await call('GET', path, 'metrics'), 403, path);
+      for (const as of ['request', 'approve', 'admin'] as const)
+        assert.equal(await call('GET', path, as), 200, path);
+    }
+  });
+
+  test('frostnet ui refuses a scope it has no session for', async () => {
+    const r = await runCommand(uiCommands, ['ui', '--scope', 'metrics', '--api', origin], {
+      FROSTNET_TOKEN: tokens.metrics,
+    });
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--scope must be one of approve, request, admin/);
   });
 });
 
