@@ -23,6 +23,7 @@ const GROUPS: readonly (readonly Command[])[] = [
   (await import('./commands/approvals.ts')).commands,
   (await import('./commands/admin.ts')).commands,
   (await import('./commands/requests.ts')).commands,
+  (await import('./commands/ui.ts')).commands,
 ];
 
 const COMMANDS: readonly Command[] = GROUPS.flat();

@@ -13,6 +13,7 @@ import { KeyCeremonies } from './ceremonies/key-ceremonies.ts';
 import { proposalApprover } from './ceremonies/proposals.ts';
 import { Repairs } from './ceremonies/repair.ts';
 import { type Config, ConfigFile, loadConfig, type PeerConfig } from './config.ts';
+import { consoleExtras } from './console/console.ts';
 import { createLogger, type Logger } from './ops/log.ts';
 import { createRegistry } from './ops/metrics.ts';
 import { renamedPeer, withoutPeer, withPeer } from './peer-changes.ts';
@@ -306,6 +307,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
         approvals: policy instanceof PartyPolicy ? policy.approvals : undefined,
       },
       credentials,
+      consoleExtras({ self, dataDir: cfg.dataDir }),
     );
     const where = await api.listen(cfg.api.host, cfg.api.port);
     cleanups.push(() => api.close());

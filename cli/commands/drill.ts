@@ -4,7 +4,7 @@
  * combination is reported with the reason and the parties to blame, and makes the exit code 1.
  */
 import { randomBytes } from 'node:crypto';
-import { countCombinations, sampleCombinations } from '../combinations.ts';
+import { countCombinations, sampleCombinations } from '../../protocol/combinations.ts';
 import { type Command, defineCommand, integerOption } from '../command.ts';
 import { describeError, table } from '../output.ts';
 import { PartyBook } from '../parties.ts';

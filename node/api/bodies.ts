@@ -103,6 +103,22 @@ export function abandonBody(raw: unknown, name: string) {
   return { confirm: name };
 }
 
+/** The longest reason an operator may give with a decision. */
+export const MAX_REASON_CHARS = 500;
+
+/** POST /v1/approvals/:id/approve|reject|cancel: an optional `reason`, kept in the audit log. */
+export function decisionBody(raw: unknown): { reason?: string } {
+  const r = body(raw).reason;
+  if (r === undefined || r === '') return {};
+  if (
+    typeof r !== 'string' ||
+    r.length > MAX_REASON_CHARS ||
+    [...r].some((ch) => ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f)
+  )
+    bad('reason', `must be text of at most ${MAX_REASON_CHARS} characters, without control characters`);
+  return { reason: (r as string).trim() };
+}
+
 /** POST /v1/keys/:name/vouch: the member replaced and its new peer id. */
 export function vouchBody(raw: unknown) {
   const b = body(raw);

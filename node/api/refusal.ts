@@ -13,7 +13,11 @@ export type RefusalCode =
   /** The single token of the API before scoped tokens; it opens nothing now. */
   | 'TOKEN_RETIRED'
   /** The Host header names another address than the API's (a DNS-rebinding page, a proxy). */
-  | 'WRONG_HOST';
+  | 'WRONG_HOST'
+  /** A console request without a live session cookie (node/console). */
+  | 'NO_SESSION'
+  /** A console POST from another origin, or without the session's CSRF token. */
+  | 'CROSS_SITE';
 
 const STATUS: Record<RefusalCode, number> = {
   NOT_FOUND: 404,
@@ -21,6 +25,8 @@ const STATUS: Record<RefusalCode, number> = {
   WRONG_SCOPE: 403,
   TOKEN_RETIRED: 401,
   WRONG_HOST: 403,
+  NO_SESSION: 401,
+  CROSS_SITE: 403,
 };
 
 export class ApiRefusal extends Error {

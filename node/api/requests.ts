@@ -151,7 +151,7 @@ export class Requests {
     return item.view;
   }
 
-  /** Every request, newest first; with `key`, only those that asked for that key. */
+  /** Every request kept, newest first; with `key`, only those that asked for that key. */
   list(key?: string): RequestView[] {
     return [...this.items.values()]
       .map((i) => i.view)

@@ -24,6 +24,7 @@ import {
   abandonBody,
   backupExportBody,
   backupImportBody,
+  decisionBody,
   eraseBody,
   keygenBody,
   type PartyView,
@@ -35,7 +36,7 @@ import {
   signBody,
   vouchBody,
 } from './bodies.ts';
-import type { RouteScope } from './credentials.ts';
+import type { RouteScope, TokenScope } from './credentials.ts';
 import { ApiRefusal } from './refusal.ts';
 import type { Requests } from './requests.ts';
 
@@ -92,6 +93,8 @@ export type Answer =
 
 export type RouteContext = {
   b: ApiBackend;
+  /** The scope of the caller's credential (a bearer token, or the console session it was bound to). */
+  token: TokenScope;
   params: Readonly<Record<string, string>>;
   query: URLSearchParams;
 };
@@ -114,7 +117,7 @@ type RouteSpec<T> = {
 };
 
 /** A route with its body type erased, as the table holds it. */
-function route<T>(spec: RouteSpec<T>): Route {
+export function route<T>(spec: RouteSpec<T>): Route {
   return {
     method: spec.method,
     path: spec.path,
@@ -146,7 +149,7 @@ export function keyView(e: KeyEntry) {
 }
 
 /** The key named by the route's `:name`; 404 when this party holds no such key. */
-function knownKey({ b, params }: RouteContext): KeyEntry {
+export function knownKey({ b, params }: RouteContext): KeyEntry {
   const e = b.key(params.name);
   if (!e)
     throw new FrostnetError('UNKNOWN_KEY', `no key named ${params.name} on this party (see "frostnet keys")`);
@@ -357,15 +360,16 @@ export const ROUTES: readonly Route[] = [
       method: 'POST',
       path: `/v1/approvals/:id/${decision}`,
       scope: 'approve',
-      handle: async ({ b, params }) => ok(await approvals(b).decide(params.id, decision)),
+      body: decisionBody,
+      handle: async ({ b, params }, { reason }) => ok(await approvals(b).decide(params.id, decision, reason)),
     }),
   ),
-  // The requests this daemon runs or ran (newest first), e.g. to find an EVM action asked before. Their results
-  // (signed PSBTs among them) are the requester's: the request token only.
+  // The requests this daemon runs or ran (newest first), e.g. to find an EVM action asked before, or for the
+  // console's list. Readable like each request's own view (GET /v1/requests/:id).
   route({
     method: 'GET',
     path: '/v1/requests',
-    scope: 'request',
+    scope: 'read',
     handle: ({ b, query }) => ok(b.requests.list(query.get('key') ?? undefined)),
   }),
   route({

@@ -7,18 +7,46 @@
  *   4. the token's scope must grant the route's;
  *   5. the body must pass the route's checks (400 naming the field);
  * and only then does the route run. Errors are `{ error: { code, message, culprits } }`; bad input is never a 500.
+ * Pages (the web console, node/console) are served beside the API under their own prefix: after the Host check
+ * they authenticate their own way (a session cookie) and run the same routes, checked the same way, through
+ * `call` with the session's scope.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { bytesToHex } from '../../protocol/curve.ts';
 import { type ErrorCode, FrostnetError, toFrostnetError } from '../../protocol/errors.ts';
-import type { Credentials } from './credentials.ts';
+import type { Credentials, TokenScope } from './credentials.ts';
 import { ApiRefusal } from './refusal.ts';
-import { type Answer, type ApiBackend, findRoute, pathSegments } from './routes.ts';
+import { type Answer, type ApiBackend, findRoute, pathSegments, ROUTES, type Route } from './routes.ts';
 
 export type { ApiBackend } from './routes.ts';
 
 const MAX_BODY = 8 * 1024 * 1024;
+
+/** Runs the route `method` and `path` name for a caller holding `token`: route, scope, body, as for a bearer. */
+export type RouteCall = (
+  token: TokenScope,
+  method: string,
+  path: string,
+  query: URLSearchParams,
+  req: IncomingMessage,
+) => Promise<Answer>;
+
+/** Pages served under their own paths beside the API, authenticated their own way (node/console). */
+export interface Pages {
+  owns(path: string): boolean;
+  handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    at: { path: string; query: URLSearchParams; call: RouteCall },
+  ): Promise<void>;
+}
+
+export type ControlApiExtras = {
+  /** Routes beside node/api/routes.ts ROUTES, e.g. the console's (node/console/routes.ts). */
+  routes?: readonly Route[];
+  pages?: Pages;
+};
 
 const STATUS: Partial<Record<ErrorCode, number>> = {
   INVALID_INPUT: 400,
@@ -41,10 +69,14 @@ export class ControlApi {
   private readonly credentials: Credentials;
   /** Host header values that name this API (lower case), known once it listens. */
   private hosts = new Set<string>();
+  private readonly routes: readonly Route[];
+  private readonly pages?: Pages;
 
-  constructor(backend: ApiBackend, credentials: Credentials) {
+  constructor(backend: ApiBackend, credentials: Credentials, extras: ControlApiExtras = {}) {
     this.backend = backend;
     this.credentials = credentials;
+    this.routes = [...ROUTES, ...(extras.routes ?? [])];
+    this.pages = extras.pages;
     this.server = createServer((req, res) => void this.handle(req, res));
   }
 
@@ -71,20 +103,39 @@ export class ControlApi {
           'WRONG_HOST',
           `the Host header ${JSON.stringify(host.slice(0, 100))} is not this API's address (${[...this.hosts].join(', ')}); it answers only clients that call it by its own address`,
         );
-      const token = this.credentials.authenticate(req.headers.authorization);
       const url = req.url ?? '/';
       const q = url.indexOf('?');
       const [rawPath, query] = q < 0 ? [url, ''] : [url.slice(0, q), url.slice(q + 1)];
-      const { route, params } = findRoute(req.method ?? 'GET', pathSegments(rawPath));
-      this.credentials.authorize(token, route.scope);
-      const body = route.method === 'POST' ? await readJson(req) : undefined;
-      reply(res, await route.run({ b: this.backend, params, query: new URLSearchParams(query) }, body));
+      if (this.pages?.owns(rawPath)) {
+        await this.pages.handle(req, res, {
+          path: rawPath,
+          query: new URLSearchParams(query),
+          call: this.call,
+        });
+        return;
+      }
+      const token = this.credentials.authenticate(req.headers.authorization);
+      reply(res, await this.call(token, req.method ?? 'GET', rawPath, new URLSearchParams(query), req));
     } catch (e) {
-      const err = e instanceof ApiRefusal ? e : toFrostnetError(e);
-      const status = err instanceof ApiRefusal ? err.status : (STATUS[err.code] ?? 500);
-      sendJson(res, status, { error: err.toJSON() });
+      const { status, json } = errorReply(e);
+      if (!res.headersSent) sendJson(res, status, json);
+      else res.end();
     }
   }
+
+  private readonly call: RouteCall = async (token, method, rawPath, query, req) => {
+    const { route, params } = findRoute(method, pathSegments(rawPath), this.routes);
+    this.credentials.authorize(token, route.scope);
+    const body = route.method === 'POST' ? await readJson(req) : undefined;
+    return route.run({ b: this.backend, params, query, token }, body);
+  };
+}
+
+/** The error answer of a refusal or failure: its HTTP status and JSON body. */
+export function errorReply(e: unknown): { status: number; json: { error: unknown } } {
+  const err = e instanceof ApiRefusal ? e : toFrostnetError(e);
+  const status = err instanceof ApiRefusal ? err.status : (STATUS[err.code] ?? 500);
+  return { status, json: { error: err.toJSON() } };
 }
 
 /** What a client puts in the Host header to reach an API listening on `address:port` (configured as `host`). */
@@ -93,14 +144,14 @@ function ownHosts(host: string, address: string, port: number): string[] {
   return [...new Set([host, address, 'localhost'])].map((h) => `${literal(h)}:${port}`.toLowerCase());
 }
 
-function reply(res: ServerResponse, a: Answer): void {
+export function reply(res: ServerResponse, a: Answer): void {
   if ('text' in a) {
     res.writeHead(a.status, { 'content-type': a.contentType });
     res.end(a.text);
   } else sendJson(res, a.status, a.json);
 }
 
-function sendJson(res: ServerResponse, status: number, json: unknown): void {
+export function sendJson(res: ServerResponse, status: number, json: unknown): void {
   const text = JSON.stringify(json, (_k, v) =>
     typeof v === 'bigint' ? v.toString() : v instanceof Uint8Array ? bytesToHex(v) : v,
   );

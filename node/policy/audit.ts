@@ -9,16 +9,18 @@ import { Serial } from '../storage/json-file.ts';
 
 export const AUDIT_FILE = 'audit.log';
 
-export type AuditDecision =
-  | 'allowed'
-  | 'denied'
-  | 'approval-required'
-  | 'time-locked'
-  | 'signed'
-  | 'approved'
-  | 'rejected'
-  | 'cancelled'
-  | 'expired';
+export const AUDIT_DECISIONS = [
+  'allowed',
+  'denied',
+  'approval-required',
+  'time-locked',
+  'signed',
+  'approved',
+  'rejected',
+  'cancelled',
+  'expired',
+] as const;
+export type AuditDecision = (typeof AUDIT_DECISIONS)[number];
 
 export type AuditRecord = {
   /** ISO 8601. */

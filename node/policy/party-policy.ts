@@ -71,7 +71,8 @@ export type EntryView = {
 export interface ApprovalsBackend {
   list(): Promise<EntryView[]>;
   show(id: string): Promise<EntryView>;
-  decide(id: string, decision: Decision): Promise<EntryView>;
+  /** `note`: the operator's reason, kept in the audit line. */
+  decide(id: string, decision: Decision, note?: string): Promise<EntryView>;
 }
 
 const DONE: Record<Decision, 'approved' | 'rejected' | 'cancelled'> = {
@@ -116,7 +117,7 @@ export class PartyPolicy implements Policy {
     this.approvals = {
       list: () => fresh(() => this.queue.list().map((e) => this.view(e))),
       show: (id) => fresh(() => this.view(this.queue.find(id))),
-      decide: (id, decision) => this.serial.run(() => this.decide(id, decision)),
+      decide: (id, decision, note) => this.serial.run(() => this.decide(id, decision, note)),
     };
   }
 
@@ -231,7 +232,7 @@ export class PartyPolicy implements Policy {
     return { persisted };
   }
 
-  private async decide(idOrPrefix: string, decision: Decision): Promise<EntryView> {
+  private async decide(idOrPrefix: string, decision: Decision, note?: string): Promise<EntryView> {
     await this.sweep();
     const entry = await this.queue.decide(this.queue.find(idOrPrefix).id, decision);
     await this.audit.append({
@@ -240,7 +241,7 @@ export class PartyPolicy implements Policy {
       id: entry.id,
       what: entry.details,
       decision: DONE[decision],
-      reason: `${DONE[decision]} by this party's operator`,
+      reason: `${DONE[decision]} by this party's operator${note ? `: ${note}` : ''}`,
     });
     return this.view(entry);
   }

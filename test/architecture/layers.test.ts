@@ -38,8 +38,11 @@ export const MAY_IMPORT: Record<string, readonly string[]> = {
   'node/policy': ['node/signing', 'node/storage', 'node/ops', 'protocol', 'chains'],
   'node/ceremonies': ['node/policy', 'node/signing', 'node/session', ...BELOW_SESSION, 'chains'],
   'node/api': ['node/ceremonies', 'node/policy', 'node/signing', 'node/session', ...BELOW_SESSION, 'chains'],
+  // The web console serves the control API's routes to a browser session: it sits beside node/api.
+  'node/console': ['node/api', 'node/policy', 'node/signing', ...BELOW_SESSION, 'chains'],
   node: [
     'node/api',
+    'node/console',
     'node/ceremonies',
     'node/policy',
     'node/signing',

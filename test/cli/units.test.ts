@@ -2,11 +2,11 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { describe, test } from 'node:test';
-import { combinations, countCombinations, sampleCombinations } from '../../cli/combinations.ts';
 import { commandHelp, defineCommand, listOption, parseCommandArgs } from '../../cli/command.ts';
 import { concreteListen, shareableAddrs } from '../../cli/listen.ts';
 import { CliError, describeError, UsageError } from '../../cli/output.ts';
 import { PartyBook } from '../../cli/parties.ts';
+import { combinations, countCombinations, sampleCombinations } from '../../protocol/combinations.ts';
 import { FrostnetError } from '../../protocol/errors.ts';
 
 const ALICE = '12D3KooWLB1Quz12DLyu8mMEJBV18aRGGCNQ1dT41KCyCrvXUeLy';

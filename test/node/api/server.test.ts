@@ -10,65 +10,13 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { Credentials, grants, TOKEN_SCOPES, type TokenScope } from '../../../node/api/credentials.ts';
-import { Requests } from '../../../node/api/requests.ts';
-import { type ApiBackend, findRoute, pathSegments, ROUTES } from '../../../node/api/routes.ts';
+import { findRoute, pathSegments, ROUTES } from '../../../node/api/routes.ts';
 import { ControlApi } from '../../../node/api/server.ts';
-import { generateIdentity, peerIdOf } from '../../../node/storage/identity.ts';
-import type { KeyEntry } from '../../../node/storage/keystore.ts';
+import { API_FIXTURE, recordingBackend } from '../../helpers/api-backend.ts';
 import { getWithHost } from '../../helpers/http.ts';
-import { makeKey } from '../../helpers/keys.ts';
 
-const share = makeKey(2, 3).get('party-1')!;
-const ids = await Promise.all(Array.from({ length: 4 }, async () => peerIdOf(await generateIdentity())));
+const { ids } = API_FIXTURE;
 const [SELF, BOB, CAROL, STRANGER] = ids;
-/** The key `vault`, with real peer ids as its members. */
-const vault: KeyEntry = {
-  name: 'vault',
-  createdAt: new Date(0).toISOString(),
-  network: 'mainnet',
-  active: { ...share, group: { ...share.group, members: [SELF, BOB, CAROL] } },
-};
-
-/** A backend that records every call that would start work. */
-function recordingBackend() {
-  const started: string[] = [];
-  const work =
-    <T>(what: string, value: T) =>
-    async () => {
-      started.push(what);
-      return value;
-    };
-  const backend: ApiBackend = {
-    self: SELF,
-    peerIds: () => [BOB, CAROL],
-    status: () => ({ peerId: SELF }),
-    peers: () => [],
-    addPeer: work('addPeer', []),
-    removePeer: work('removePeer', {}),
-    renamePeer: work('renamePeer', []),
-    keys: () => [vault],
-    key: (name) => (name === 'vault' ? vault : undefined),
-    dkg: work('dkg', share),
-    sign: work('sign', { signatures: [], signers: [], excluded: [], attempts: 1, resolved: {} as never }),
-    requestIdOf: async () => undefined,
-    refresh: work('refresh', share),
-    reshare: work('reshare', {} as never),
-    repair: work('repair', {} as never),
-    abandon: work('abandon', {} as never),
-    vouch: work('vouch', {} as never),
-    erase: work('erase', 0),
-    exportBackup: work('exportBackup', {} as never),
-    importBackup: work('importBackup', {} as never),
-    metrics: () => 'frostnet_keys 1\n',
-    requests: new Requests(16),
-    approvals: {
-      list: work('approvals.list', []),
-      show: work('approvals.show', {} as never),
-      decide: work('approvals.decide', {} as never),
-    },
-  };
-  return { backend, started };
-}
 
 let dir: string;
 let api: ControlApi;

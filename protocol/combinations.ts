@@ -1,5 +1,17 @@
 /** k-subsets of n members, for the recovery drill: all of them, or a random sample when there are too many. */
-import { randomInt } from 'node:crypto';
+import { randomBytes } from '@noble/curves/utils.js';
+import { at } from './indexing.ts';
+
+/** A uniform integer in [0, max) from crypto randomness (rejection sampling over 32 bits). */
+function randomBelow(max: number): number {
+  if (!Number.isSafeInteger(max) || max <= 0 || max > 2 ** 32) throw new RangeError(`bad bound ${max}`);
+  const limit = 2 ** 32 - (2 ** 32 % max);
+  for (;;) {
+    const b = randomBytes(4);
+    const v = ((b[0] ?? 0) * 2 ** 24 + (b[1] ?? 0) * 2 ** 16 + (b[2] ?? 0) * 2 ** 8 + (b[3] ?? 0)) >>> 0;
+    if (v < limit) return v % max;
+  }
+}
 
 /** C(n, k), exactly. */
 export function countCombinations(n: number, k: number): bigint {
@@ -18,8 +30,8 @@ export function* combinations(n: number, k: number): Generator<number[]> {
     let i = k - 1;
     while (i >= 0 && idx[i] === n - k + i) i--;
     if (i < 0) return;
-    idx[i]++;
-    for (let j = i + 1; j < k; j++) idx[j] = idx[j - 1] + 1;
+    idx[i] = at(idx, i) + 1;
+    for (let j = i + 1; j < k; j++) idx[j] = at(idx, j - 1) + 1;
   }
 }
 
@@ -31,7 +43,7 @@ export function sampleCombinations(
   n: number,
   k: number,
   count: number,
-  pick: (max: number) => number = (max) => randomInt(max),
+  pick: (max: number) => number = randomBelow,
 ): number[][] {
   if (BigInt(count) >= countCombinations(n, k)) return [...combinations(n, k)];
   const chosen = new Map<string, number[]>();
@@ -40,13 +52,13 @@ export function sampleCombinations(
     const pool = Array.from({ length: n }, (_, i) => i);
     for (let i = 0; i < k; i++) {
       const j = i + pick(n - i);
-      [pool[i], pool[j]] = [pool[j], pool[i]];
+      [pool[i], pool[j]] = [at(pool, j), at(pool, i)];
     }
     const subset = pool.slice(0, k).sort((a, b) => a - b);
     chosen.set(subset.join(','), subset);
   }
   return [...chosen.values()].sort((a, b) => {
-    for (let i = 0; i < k; i++) if (a[i] !== b[i]) return a[i] - b[i];
+    for (let i = 0; i < k; i++) if (a[i] !== b[i]) return at(a, i) - at(b, i);
     return 0;
   });
 }
