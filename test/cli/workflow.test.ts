@@ -41,7 +41,7 @@ describe('the daily workflow through frostnet', () => {
     // Party 4 exists (init) but never runs: the offline party.
     net = await Network.create(4);
     await Promise.all([0, 1, 2].map((i) => net.start(i)));
-    const dkg = await net.keygen(0, 'treasury', 2, net.ids.slice(0, 3));
+    const dkg = await net.keygen(0, 'treasury', 2, net.ids.slice(0, 3), NET);
     assert.equal(dkg.state, 'done', JSON.stringify(dkg.error));
     const d = await frostnetJson(['btc', 'descriptor', '--key', 'treasury', '--network', NET], env(0));
     wallet = fromDescriptor(d.receive);

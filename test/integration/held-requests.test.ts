@@ -91,7 +91,7 @@ describe('held signing requests on real daemons', () => {
       })(),
     ]);
     anvil = a;
-    const dkg = await net.keygen(0, 'vault', 2);
+    const dkg = await net.keygen(0, 'vault', 2, net.ids, NET);
     assert.equal(dkg.state, 'done', JSON.stringify(dkg.error));
     ({ groupKey, chainCode } = dkg.result);
     provider = new JsonRpcProvider(anvil.rpcUrl, undefined, { cacheTimeout: -1 });

@@ -203,8 +203,14 @@ describe('signing domains: no request type lets a member past the rules', () => 
       typedData: rotateKeyTypedData(ACCOUNT, { newKey, nonce: 0n, deadline: 2n ** 40n }),
     };
     refused(await sign(A, 'evm', rotate), /EVM action RotateKey is not allowed \(allowed: Execute\)/);
+    // Held, not refused: the request waits for the operators' decision, each holder saying why.
     const held = await sign(A, 'rot', rotate);
-    refused(held, /awaits approval.*key rotation hands the account to another key/);
+    assert.equal(held.state, 'awaiting-approval', JSON.stringify(held));
+    assert.ok(held.held.holders.length >= 1);
+    for (const h of held.held.holders as { code: string; reason: string }[]) {
+      assert.equal(h.code, 'APPROVAL_REQUIRED');
+      assert.match(h.reason, /a key rotation hands the account to another key and needs approval/);
+    }
     const list = await net.call(B, 'GET', '/v1/approvals');
     const entry = list.json.find((e: { key: string }) => e.key === 'rot');
     assert.equal(entry?.status, 'awaiting approval', JSON.stringify(list.json));
