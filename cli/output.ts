@@ -28,18 +28,29 @@ export class UsageError extends Error {
   }
 }
 
-/** A failure the CLI understands: what failed, what to do, the parties involved (peer ids), a stable code. */
+/**
+ * A failure the CLI understands: what failed, what to do, the parties involved (peer ids), a stable code, and
+ * (from a daemon) the names its message calls those parties by.
+ */
 export class CliError extends Error {
   readonly code: string;
   readonly hint: string;
   readonly culprits: readonly string[];
+  readonly names?: Readonly<Record<string, string>>;
 
-  constructor(code: string, message: string, hint: string, culprits: readonly string[] = []) {
+  constructor(
+    code: string,
+    message: string,
+    hint: string,
+    culprits: readonly string[] = [],
+    names?: Readonly<Record<string, string>>,
+  ) {
     super(message);
     this.name = 'CliError';
     this.code = code;
     this.hint = hint;
     this.culprits = [...culprits];
+    if (names) this.names = names;
   }
 }
 
@@ -146,6 +157,26 @@ const HINT_RULES: readonly { code: string; when: RegExp; hint: string }[] = [
     hint: 'wait for some to end ("frostnet status"), then retry',
   },
   {
+    code: 'INVALID_INPUT',
+    when: /is not an address of this machine/,
+    hint: 'listen on an address of this machine: 127.0.0.1, 0.0.0.0 or one that "ip addr" lists (--listen at init, "listen" in the config)',
+  },
+  {
+    code: 'INVALID_INPUT',
+    when: /port \d+ is in use/,
+    hint: 'another program listens there: stop it, or pick another port (--listen or --api-port at init, or the config)',
+  },
+  {
+    code: 'INVALID_INPUT',
+    when: /port \d+ needs privileges/,
+    hint: 'pick a port above 1023 (--listen at init, "listen" in the config)',
+  },
+  {
+    code: 'NOT_ENOUGH_SIGNERS',
+    when: / refused: /,
+    hint: 'the named parties refused it (their policy or their operators): ask their operators why, or sign with other parties (--signers)',
+  },
+  {
     code: 'WRONG_PASSPHRASE',
     when: /backup/,
     hint: 'give the passphrase the backup was made with (FROSTNET_BACKUP_PASSPHRASE or --passphrase-file)',
@@ -164,7 +195,13 @@ export const hintFor = (code: string, message = ''): string =>
 export type ErrorReport = {
   readonly line: string;
   readonly exitCode: typeof EXIT_FAILURE | typeof EXIT_USAGE;
-  readonly json: { code: string; message: string; culprits: string[]; hint: string };
+  readonly json: {
+    code: string;
+    message: string;
+    culprits: string[];
+    hint: string;
+    names?: Record<string, string>;
+  };
 };
 
 /** Newlines and runs of blanks would break the one-line promise. */
@@ -180,6 +217,7 @@ export function describeError(e: unknown): ErrorReport {
   let message: string;
   let hint: string;
   let culprits: string[] = [];
+  let names: Record<string, string> | undefined;
   let exitCode: ErrorReport['exitCode'] = EXIT_FAILURE;
   if (e instanceof UsageError) {
     code = 'USAGE';
@@ -190,17 +228,23 @@ export function describeError(e: unknown): ErrorReport {
     code = e.code;
     message = e.message;
     culprits = [...e.culprits];
+    if (e instanceof CliError && e.names) names = { ...e.names };
     hint = e instanceof CliError ? e.hint : hintFor(e.code, e.message);
   } else {
     code = 'INTERNAL';
     message = e instanceof Error ? e.message : String(e);
     hint = 'this is a bug in frostnet; run again with FROSTNET_DEBUG=1 and report the output';
   }
-  // Name the parties to blame unless the message already does.
-  const unnamed = culprits.filter((c) => !message.includes(c));
-  const blame = unnamed.length > 0 ? ` (parties: ${unnamed.join(', ')})` : '';
+  // Name the parties to blame unless the message already does (by peer id or by the daemon's name).
+  const nameOf = (c: string) => names?.[c] ?? c;
+  const unnamed = culprits.filter((c) => !message.includes(c) && !message.includes(nameOf(c)));
+  const blame = unnamed.length > 0 ? ` (parties: ${unnamed.map(nameOf).join(', ')})` : '';
   const line = oneLine(`error: ${message}${blame} — ${hint}`);
-  return { line, exitCode, json: { code, message: oneLine(message), culprits, hint } };
+  return {
+    line,
+    exitCode,
+    json: { code, message: oneLine(message), culprits, hint, ...(names && { names }) },
+  };
 }
 
 type Sink = { write(s: string): unknown };
