@@ -74,6 +74,8 @@ export type RequestView = {
   error?: { code: string; message: string; culprits: string[] };
   /** What a signing request asked: its key and, for an EVM action, its typed data (JSON text). */
   asked?: { key: string; typedData?: string; account?: number };
+  /** The daemon's name for each party the view mentions, by peer id (its messages use these names). */
+  names?: Record<string, string>;
 };
 
 /**
@@ -259,10 +261,10 @@ export class Client {
       if (view.state === 'done') return view.result as T;
       if (view.state === 'failed') {
         const err = view.error ?? { code: 'INTERNAL', message: 'the request failed', culprits: [] };
-        throw apiError(err.code, err.message, err.culprits);
+        throw apiError(err.code, err.message, err.culprits, view.names);
       }
       if (view.state !== 'awaiting-approval' && view.state !== 'settling') continue;
-      const line = waitingLine(view, opts.label);
+      const line = waitingLine(view, opts.label ?? ((p) => view.names?.[p] ?? p));
       if (!opts.wait)
         throw new Waiting(
           view.state === 'settling' ? 'SETTLING' : 'AWAITING_APPROVAL',
@@ -336,8 +338,12 @@ export class Client {
 }
 
 /** An error the daemon returned, with the advice for its code. */
-const apiError = (code: string, message: string, culprits: readonly string[]) =>
-  new CliError(code, message, hintFor(code, message), culprits);
+const apiError = (
+  code: string,
+  message: string,
+  culprits: readonly string[],
+  names?: Readonly<Record<string, string>>,
+) => new CliError(code, message, hintFor(code, message), culprits, names);
 
 function unreachable(d: DaemonLocation, e: unknown): CliError {
   const cause = (e as { cause?: { code?: string; message?: string } }).cause;

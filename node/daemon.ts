@@ -30,6 +30,7 @@ import { KeyStore } from './storage/keystore.ts';
 import { openStore, readPassphrase, type Store } from './storage/store.ts';
 import { type Host, prepareHost } from './transport/host.ts';
 import { Liveness, requireReachable } from './transport/liveness.ts';
+import { PeerNames } from './transport/peer-names.ts';
 import type { Envelope } from './transport/wire.ts';
 
 /** Written at start, removed at stop: where this party's API listens, for the CLI. */
@@ -194,7 +195,9 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       log: plog,
     });
     const backups = new Backups({ self, identity: privateKey, keys, ceremonies, log: plog });
-    const requests = new Requests(cfg.limits.maxQueuedRequests);
+    // Parties by the names of this party's config in every line for people (the config changes as it runs).
+    const names = new PeerNames(self, () => config.current.peers);
+    const requests = new Requests(cfg.limits.maxQueuedRequests, names);
     const startedAt = new Date().toISOString();
     const signRequestId = async (name: string, opts: SignOptions): Promise<string | undefined> => {
       try {

@@ -102,13 +102,18 @@ function detailLines(d: Details, label: Label): string[] {
   ];
 }
 
-export function describeEntry(e: EntryView, label: Label = (p) => p): string {
+/** `named` puts names for the peer ids in free text (the held reasons). */
+export function describeEntry(
+  e: EntryView,
+  label: Label = (p) => p,
+  named: (text: string) => string = (t) => t,
+): string {
   return [
     `request ${e.shortId}  (${e.id})`,
     `  key        ${e.key}`,
     `  status     ${e.status}${e.status === 'awaiting approval' ? `, expires ${e.approvalExpiresAt}` : ''}`,
     `  requested  by ${label(e.requester)} at ${e.firstSeen}`,
-    ...e.reasons.map((r) => `  held       ${r}`),
+    ...e.reasons.map((r) => `  held       ${named(r)}`),
     ...(e.unlockAt ? [`  time lock  until ${e.unlockAt}`] : []),
     ...(e.decidedAt ? [`  decided    ${e.decidedAt}`] : []),
     ...(e.signedAt ? [`  signed     ${e.signedAt}`] : []),
@@ -157,7 +162,13 @@ const show = defineCommand({
     const id = idArg('approvals show', positionals);
     const c = await client();
     const [e, book] = await Promise.all([c.get<EntryView>(`/v1/approvals/${id}`), PartyBook.load(c)]);
-    out.result(e, () => describeEntry(e, (p) => book.label(p)));
+    out.result(e, () =>
+      describeEntry(
+        e,
+        (p) => book.short(p),
+        (t) => book.named(t),
+      ),
+    );
     return 0;
   },
 });

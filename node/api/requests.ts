@@ -10,6 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { FrostnetError, toFrostnetError } from '../../protocol/errors.ts';
 import type { HeldRequest } from '../signing/held.ts';
+import type { PeerNames } from '../transport/peer-names.ts';
 
 export type RequestState = 'running' | 'awaiting-approval' | 'settling' | 'done' | 'failed';
 export type RequestView = {
@@ -33,6 +34,12 @@ export type RequestView = {
    * data (whose deadline and nonce a second ask must keep to be the same request).
    */
   asked?: { key: string; typedData?: string; account?: number };
+  /**
+   * The name this party's config gives each party the view mentions (holders, approvals, refusals, missing
+   * confirmations, culprits), by peer id: "self", the configured name, or a short id. The messages, reasons
+   * and progress lines already use these names; the id fields stay peer ids.
+   */
+  names?: Record<string, string>;
 };
 
 /** What running work reports beside its progress lines. */
@@ -48,9 +55,12 @@ type Item = { view: RequestView; done: Promise<void>; changed: () => Promise<voi
 export class Requests {
   private readonly items = new Map<string, Item>();
   private readonly maxRunning: number;
+  private readonly names?: PeerNames;
 
-  constructor(maxRunning: number) {
+  /** With `names`, the parties in messages, reasons and progress lines are called by name (see RequestView). */
+  constructor(maxRunning: number, names?: PeerNames) {
     this.maxRunning = maxRunning;
+    this.names = names;
   }
 
   get running(): number {
@@ -95,22 +105,25 @@ export class Requests {
       w();
     };
     const report: RequestReport = {
-      held: (h) => {
+      held: (raw) => {
+        const h = raw && this.namedHeld(raw);
         // Asked again and held as before is no change: long polls wake only when something moved.
         if (h && view.state === 'awaiting-approval' && JSON.stringify(h) === JSON.stringify(view.held))
           return;
         view.held = h;
         view.state = h ? 'awaiting-approval' : 'running';
+        this.nameParties(view);
         touch();
       },
       settling: (missing) => {
         view.settling = missing && { missing };
         view.state = missing ? 'settling' : 'running';
+        this.nameParties(view);
         touch();
       },
     };
     const progress = (line: string) => {
-      view.progress.push(line);
+      view.progress.push(this.names ? this.names.named(line) : line);
       touch();
     };
     const done = work(progress, report).then(
@@ -119,15 +132,16 @@ export class Requests {
         view.result = result;
       },
       (e) => {
-        const err = toFrostnetError(e);
+        const err = toFrostnetError(e).toJSON();
         view.state = 'failed';
-        view.error = err.toJSON();
+        view.error = this.names ? { ...err, message: this.names.named(err.message) } : err;
       },
     );
     void done.finally(() => {
       view.endedAt = new Date().toISOString();
       view.held = undefined;
       view.settling = undefined;
+      this.nameParties(view);
       touch();
       this.prune();
     });
@@ -157,6 +171,31 @@ export class Requests {
       .map((i) => i.view)
       .filter((v) => key === undefined || v.asked?.key === key)
       .reverse();
+  }
+
+  /** The holders' and refusers' reasons with the parties called by name. */
+  private namedHeld(h: HeldRequest): HeldRequest {
+    const n = this.names;
+    if (!n) return h;
+    return {
+      ...h,
+      holders: h.holders.map((x) => ({ ...x, reason: n.named(x.reason) })),
+      ...(h.refused && { refused: h.refused.map((x) => ({ ...x, reason: n.named(x.reason) })) }),
+    };
+  }
+
+  /** Sets the view's `names`: every party its held state, settling state or error mentions. */
+  private nameParties(view: RequestView): void {
+    if (!this.names) return;
+    const ids = new Set<string>([
+      ...(view.held?.holders.map((x) => x.party) ?? []),
+      ...(view.held?.approvals ?? []),
+      ...(view.held?.refused?.map((x) => x.party) ?? []),
+      ...(view.settling?.missing ?? []),
+      ...(view.error?.culprits ?? []),
+    ]);
+    if (ids.size > 0) view.names = this.names.labels(ids);
+    else delete view.names;
   }
 
   private prune(): void {
