@@ -326,15 +326,25 @@ export class Client {
       );
     }
     if (!res.ok) {
-      const err = (json as { error?: { code?: unknown; message?: unknown; culprits?: unknown } }).error ?? {};
+      const err =
+        (json as { error?: { code?: unknown; message?: unknown; culprits?: unknown; names?: unknown } })
+          .error ?? {};
       throw apiError(
         typeof err.code === 'string' ? err.code : 'INTERNAL',
         typeof err.message === 'string' ? err.message : `HTTP ${res.status}`,
         Array.isArray(err.culprits) ? err.culprits.filter((c): c is string => typeof c === 'string') : [],
+        namesOf(err.names),
       );
     }
     return json as T;
   }
+}
+
+/** The daemon's `names` (peer id to name), when it sent a well-formed one. */
+function namesOf(v: unknown): Record<string, string> | undefined {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return undefined;
+  const entries = Object.entries(v).filter((e): e is [string, string] => typeof e[1] === 'string');
+  return entries.length ? Object.fromEntries(entries) : undefined;
 }
 
 /** An error the daemon returned, with the advice for its code. */

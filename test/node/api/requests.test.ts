@@ -1,9 +1,14 @@
-/** A request's view calls the parties by name in its lines for people, with peer ids in its fields (names beside). */
+/**
+ * A request's view calls the parties by name in its lines for people, with peer ids in its fields (names
+ * beside); an error answer gives the culprits' names beside their ids.
+ */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Requests } from '../../../node/api/requests.ts';
+import { errorReply } from '../../../node/api/server.ts';
 import { SignersExhausted } from '../../../node/signing/coordinator.ts';
 import { PeerNames } from '../../../node/transport/peer-names.ts';
+import { FrostnetError } from '../../../protocol/errors.ts';
 
 const SELF = `12D3KooW${'S'.repeat(44)}`;
 const BOB = `12D3KooW${'B'.repeat(44)}`;
@@ -64,5 +69,25 @@ describe('request views with names', () => {
     const failed = await requests.get(view.id, 10_000);
     assert.match(failed?.error?.message ?? '', new RegExp(BOB));
     assert.equal(failed?.names, undefined);
+  });
+});
+
+describe('error answers with names', () => {
+  test("the culprits' names beside their peer ids; the message as it was", () => {
+    const names = new PeerNames(SELF, () => [{ id: BOB, name: 'bob' }]);
+    const e = new FrostnetError('BAD_REQUEST', `"signers" names parties that are not members: ${BOB}`, [BOB]);
+    const { status, json } = errorReply(e, names);
+    assert.equal(status, 400);
+    assert.deepEqual(json.error, {
+      code: 'BAD_REQUEST',
+      message: `"signers" names parties that are not members: ${BOB}`,
+      culprits: [BOB],
+      names: { [BOB]: 'bob' },
+    });
+    assert.deepEqual(errorReply(new FrostnetError('BAD_REQUEST', 'no'), names).json.error, {
+      code: 'BAD_REQUEST',
+      message: 'no',
+      culprits: [],
+    });
   });
 });
