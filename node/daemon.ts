@@ -209,6 +209,15 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       }
     };
 
+    /** Fails UNREACHABLE at once, naming them by name, unless every one of `parties` but this one answers. */
+    const everyoneAnswers = (parties: readonly string[], why: string) =>
+      requireReachable(
+        host,
+        parties.filter((p) => p !== self),
+        (id) => config.current.peers.find((p) => p.id === id)?.name,
+        why,
+      );
+
     // Every handler is registered: listen, then watch the peers. Stopped in reverse order (cleanups).
     cleanups.push(() => host.stop());
     await host.start();
@@ -269,12 +278,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
         key: (name) => keys.get(name),
         dkg: async (name, t, parties, network) => {
           // Every member must take part: one that cannot be reached fails the DKG now, by name, not after a round.
-          await requireReachable(
-            host,
-            parties.filter((p) => p !== self),
-            (id) => config.current.peers.find((p) => p.id === id)?.name,
-            `the DKG of ${name} needs every member`,
-          );
+          await everyoneAnswers(parties, `the DKG of ${name} needs every member`);
           return ceremonies.dkg(name, t, parties, {}, network);
         },
         sign: async (name, opts, held) => {
@@ -293,7 +297,16 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
           );
         },
         requestIdOf: signRequestId,
-        refresh: (name, report, opts) => ceremonies.refresh(name, report, opts),
+        refresh: async (name, report, opts) => {
+          // A refresh runs among all members, like a DKG: one that cannot be reached fails it now, by name.
+          // An unknown or unsettled key is the refresh's own error to give.
+          let members: readonly string[] = [];
+          try {
+            members = keys.active(name).group.members;
+          } catch {}
+          await everyoneAnswers(members, `the refresh of ${name} needs every member`);
+          return ceremonies.refresh(name, report, opts);
+        },
         reshare: (name, t, parties, report, opts) => ceremonies.reshare(name, t, parties, report, opts),
         repair: (name, party, report, opts) => repairs.repair(name, party, report, opts),
         abandon: (name) => ceremonies.abandonPending(name),

@@ -90,6 +90,16 @@ describe('daemons across restarts and crashes', () => {
       assert.match(failed.error.message, new RegExp(`party-${i + 1}\\b`));
     }
     assert.doesNotMatch(failed.error.message, /12D3KooW/);
+    // A refresh needs every member: it fails at once, before any proposal, naming the ones that do not answer.
+    const refresh = await net.run(0, '/v1/keys/vault/refresh', {});
+    assert.equal(refresh.state, 'failed');
+    assert.equal(refresh.error.code, 'UNREACHABLE');
+    assert.equal(
+      refresh.error.message,
+      'the refresh of vault needs every member, and party-3, party-4, party-5 do not answer',
+    );
+    assert.deepEqual([...refresh.error.culprits].sort(), net.ids.slice(2, 5).sort());
+    assert.doesNotMatch(refresh.progress.join('\n'), /approve/, 'no proposal was asked for');
     for (const i of [2, 3, 4]) await net.start(i);
   });
 
