@@ -102,6 +102,30 @@ const HINTS: Readonly<Record<string, string>> = {
   STORE_CORRUPT: "restore the party's data dir from a backup",
   INVALID_SIGNATURE: 'retry; if it repeats, the named parties misbehave',
   INVALID_SIGNATURE_SHARE: 'retry without the named parties (--signers)',
+  // Ceremony and signing messages that a party got wrong: who is named is blamed.
+  WRONG_CONTEXT:
+    'a message of another session, key or epoch came in: retry; if it repeats, check that the named parties run this version and are on the same epoch ("frostnet keys")',
+  UNEXPECTED_SENDER:
+    'a party that is not in this ceremony sent to it: check the named party and every config\'s peers ("frostnet peers list")',
+  DUPLICATE_MESSAGE: 'the named party sent one round twice, differently: retry; if it repeats, it misbehaves',
+  INVALID_COMMITMENT:
+    'the named party sent an invalid commitment; nothing was activated: retry, and if it repeats leave it out and check its machine',
+  INVALID_PROOF:
+    'the named party sent an invalid proof; nothing was activated: retry, and if it repeats leave it out and check its machine',
+  INVALID_SHARE:
+    'the named party dealt an invalid share; nothing was activated: retry, and if it repeats leave it out and check its machine',
+  EQUIVOCATION:
+    'the named party told members different things: it misbehaves; nothing was activated: leave it out and check its machine',
+  CONFIRMATION_MISMATCH:
+    'the members did not end the ceremony with the same result, so nothing was activated: retry; if it repeats, check the named parties',
+  KEY_CHANGED:
+    'the ceremony would have changed the group key, so nothing was activated: do not retry with the named parties before their machines are checked',
+  COMMITMENT_MISMATCH:
+    'signers were sent different commitments: retry; if it repeats, the named parties (or the coordinator) misbehave',
+  MESSAGE_MISMATCH:
+    'signers were asked to sign different messages: retry; if it repeats, the named parties (or the coordinator) misbehave',
+  NONCE_REUSED: 'a signer will not use a nonce twice (it restarted): retry; fresh nonces are taken',
+  INTERNAL: "this is a bug in frostnet: the daemon's log has the details; please report it",
 };
 const DEFAULT_HINT = "see the daemon's log for details";
 
