@@ -31,10 +31,14 @@ function until(e: EntryView): string {
   return e.decidedAt ?? e.signedAt ?? '-';
 }
 
-export function entriesTable(entries: readonly EntryView[]): string {
+/** `named` puts names for the peer ids in the summaries (a custody proposal's parties). */
+export function entriesTable(
+  entries: readonly EntryView[],
+  named: (text: string) => string = (t) => t,
+): string {
   return table([
     ['ID', 'KEY', 'STATUS', 'UNTIL', 'WHAT'],
-    ...entries.map((e) => [e.shortId, e.key, e.status, until(e), e.summary]),
+    ...entries.map((e) => [e.shortId, e.key, e.status, until(e), named(e.summary)]),
   ]);
 }
 
@@ -138,12 +142,13 @@ const list = defineCommand({
   daemon: 'read',
   options: { all: { type: 'boolean', help: 'include finished requests' } },
   async run({ values, out, client }) {
-    const all = await (await client()).get<EntryView[]>('/v1/approvals');
+    const c = await client();
+    const [all, book] = await Promise.all([c.get<EntryView[]>('/v1/approvals'), PartyBook.load(c)]);
     const shown = values.all ? all : all.filter((e) => OPEN.has(e.status));
     out.result(shown, () =>
       shown.length === 0
         ? `no ${values.all ? '' : 'open '}requests in this party's approvals queue`
-        : entriesTable(shown),
+        : entriesTable(shown, (t) => book.named(t)),
     );
     return 0;
   },

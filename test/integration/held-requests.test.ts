@@ -22,7 +22,7 @@ import { hexToBytes } from '../../protocol/curve.ts';
 import { testWallet } from '../bitcoin/helpers.ts';
 import { type Anvil, startAnvil } from '../helpers/anvil.ts';
 import { CLI, Network, NODE } from '../helpers/network.ts';
-import { coin, NET, outsideAddress, spendPsbt } from '../node/policy/helpers.ts';
+import { coin, executeData, NET, outsideAddress, spendPsbt } from '../node/policy/helpers.ts';
 
 type Run = { code: number | null; stdout: string; stderr: string };
 
@@ -202,6 +202,20 @@ describe('held signing requests on real daemons', () => {
     assert.deepEqual([...signed.signers].sort(), [net.ids[0], net.ids[2]].sort());
   });
 
+  test('held typed data: evm sign-typed-data stops with exit 3, and --wait completes it after one approval', async () => {
+    const typedData = JSON.stringify(executeData({ value: 7n, nonce: 41n }));
+    const args = ['evm', 'sign-typed-data', '--key', 'vault', '--typed-data', typedData, ...at(0)];
+    const first = waiting(await cli([...args, '--json']));
+    assert.deepEqual(first.held.holders.map((h) => h.party).sort(), [net.ids[1], net.ids[2]].sort());
+    const waited = cli([...args, '--wait']);
+    const ok = await cli(['approvals', 'approve', first.held.id, ...at(1)]);
+    assert.equal(ok.code, 0, ok.stderr);
+    const done = await waited;
+    assert.equal(done.code, 0, done.stderr);
+    assert.match(done.stdout, /^signature +[0-9a-f]{128}$/m);
+    assert.match(done.stdout, new RegExp(`^signed by +(self, ${names(1)}|${names(1)}, self)$`, 'm'));
+  });
+
   test("a request its holders reject fails with a message that names them by this party's names", async () => {
     const args = ['sign', '--key', 'vault', '--message', 'c0ffee02', ...at(0), '--json'];
     const first = waiting(await cli(args));
@@ -273,13 +287,19 @@ describe('held signing requests on real daemons', () => {
     assert.equal(r.nonce, '0');
     assert.deepEqual([...r.signers].sort(), [net.ids[0], net.ids[2]].sort());
     assert.equal((await provider.getBalance(recipient)) - before, 25n * 10n ** 16n);
-    // One EVM action asked at the coordinator, one entry in the holder's queue: the same request throughout.
+    // One EVM action for this account asked at the coordinator, one entry in the holder's queue: the same
+    // request throughout.
+    const ours = (a: string) => a.toLowerCase() === account.toLowerCase();
     const asked = (await net.call(0, 'GET', '/v1/requests?key=vault')).json.filter(
-      (v: { asked?: { typedData?: string } }) => v.asked?.typedData,
+      (v: { asked?: { typedData?: string } }) =>
+        v.asked?.typedData && ours(JSON.parse(v.asked.typedData).domain.verifyingContract),
     );
     assert.equal(asked.length, 1);
     const queue = JSON.parse((await cli(['approvals', 'list', '--all', '--json', ...at(2)])).stdout);
-    const evm = queue.filter((e: { details: { kind: string } }) => e.details.kind === 'typedData');
+    const evm = queue.filter(
+      (e: { details: { kind: string; account?: string } }) =>
+        e.details.kind === 'typedData' && ours(e.details.account ?? ''),
+    );
     assert.deepEqual(
       evm.map((e: { shortId: string; status: string }) => [e.shortId, e.status]),
       [[first.held.id, 'signed']],
