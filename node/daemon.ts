@@ -25,6 +25,7 @@ import { Coordinator, type SignOptions } from './signing/coordinator.ts';
 import { signWhenCleared } from './signing/held.ts';
 import { type Policy, Signer } from './signing/signer.ts';
 import { resolveRequest } from './signing/targets.ts';
+import { bindFailure } from './storage/bind-check.ts';
 import { identitySignatures, loadOrCreateIdentity, peerIdOf } from './storage/identity.ts';
 import { KeyStore } from './storage/keystore.ts';
 import { openStore, readPassphrase, type Store } from './storage/store.ts';
@@ -325,7 +326,12 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       credentials,
       consoleExtras({ self, dataDir: cfg.dataDir }),
     );
-    const where = await api.listen(cfg.api.host, cfg.api.port);
+    const { host: apiHost, port: apiPort } = cfg.api;
+    const where = await api.listen(apiHost, apiPort).catch(async (e) => {
+      throw await bindFailure(e, 'the control API cannot listen on', [
+        { ma: `${apiHost}:${apiPort}`, host: apiHost, port: apiPort },
+      ]);
+    });
     cleanups.push(() => api.close());
     const url = `http://${where.host}:${where.port}`;
     const runtime = join(cfg.dataDir, RUNTIME_FILE);

@@ -51,14 +51,22 @@ export async function checkBindable(what: string, addrs: readonly BindTarget[]) 
  * with the reason (a port in use is CONFLICT). Only when every address binds now (the cause went away, or was
  * another) is libp2p's message given, its first line.
  */
-export async function listenFailure(e: unknown, listen: readonly string[]): Promise<FrostnetError> {
-  for (const a of bindTargets(listen)) {
+export function listenFailure(e: unknown, listen: readonly string[]): Promise<FrostnetError> {
+  return bindFailure(e, 'cannot listen on', bindTargets(listen));
+}
+
+/** listenFailure for any addresses: `what` starts the message ("the control API cannot listen on"). */
+export async function bindFailure(
+  e: unknown,
+  what: string,
+  targets: readonly BindTarget[],
+): Promise<FrostnetError> {
+  for (const a of targets) {
     const p = await bindProblem(a);
-    if (p)
-      return new FrostnetError(p.inUse ? 'CONFLICT' : 'INVALID_INPUT', `cannot listen on ${a.ma}: ${p.why}`);
+    if (p) return new FrostnetError(p.inUse ? 'CONFLICT' : 'INVALID_INPUT', `${what} ${a.ma}: ${p.why}`);
   }
   const first = (e instanceof Error ? e.message : String(e)).split('\n')[0]!.replace(/:\s*$/, '');
-  return new FrostnetError('INVALID_INPUT', `cannot listen on ${listen.join(', ')}: ${first}`);
+  return new FrostnetError('INVALID_INPUT', `${what} ${targets.map((a) => a.ma).join(', ')}: ${first}`);
 }
 
 /** The listen addresses and the API port of a config to be, as checkBindable takes them. */

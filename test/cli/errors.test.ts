@@ -183,7 +183,7 @@ describe('frostnet errors', () => {
     assertOneLineError(missing, 1, /PARTY_PASS/);
   });
 
-  test('start on a listen address it cannot bind: one error line with a hint, exit 1, no stack frames', async () => {
+  test('start on a listen address or API port it cannot bind: one error line with a hint, exit 1, no stack frames', async () => {
     const dataDir = join(root, 'unbindable');
     await lightStore(dataDir, 'right passphrase');
     const env = { PARTY_PASS: 'right passphrase' };
@@ -195,22 +195,29 @@ describe('frostnet errors', () => {
     const port = await freePort();
     await new Promise<void>((ok) => busy.listen(port, '127.0.0.1', ok));
     try {
-      const cases: [string, RegExp][] = [
+      const cases: [Record<string, unknown>, RegExp][] = [
         // Taken since init checked it.
         [
-          `/ip4/127.0.0.1/tcp/${port}`,
+          { listen: [`/ip4/127.0.0.1/tcp/${port}`] },
           new RegExp(
             `cannot listen on /ip4/127\\.0\\.0\\.1/tcp/${port}: port ${port} is in use on this machine — another program listens there`,
           ),
         ],
         // TEST-NET-1 (RFC 5737): never an address of this machine.
         [
-          '/ip4/192.0.2.1/tcp/4001',
+          { listen: ['/ip4/192.0.2.1/tcp/4001'] },
           /cannot listen on \/ip4\/192\.0\.2\.1\/tcp\/4001: 192\.0\.2\.1 is not an address of this machine — listen on an address of this machine/,
         ],
       ];
-      for (const [listen, what] of cases) {
-        await writeFile(configFile, JSON.stringify({ ...config, listen: [listen] }));
+      // The control API's port, taken since init checked it.
+      cases.push([
+        { api: { host: '127.0.0.1', port } },
+        new RegExp(
+          `the control API cannot listen on 127\\.0\\.0\\.1:${port}: port ${port} is in use on this machine — another program listens there`,
+        ),
+      ]);
+      for (const [change, what] of cases) {
+        await writeFile(configFile, JSON.stringify({ ...config, ...change }));
         const r = await frostnet(['start', '--data-dir', dataDir], env);
         // The daemon's log lines (JSON) may come first; the failure is one line, the last, and nothing else.
         assert.equal(r.code, 1, r.stderr);
