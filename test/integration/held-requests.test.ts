@@ -116,6 +116,18 @@ describe('held signing requests on real daemons', () => {
   const at = (i: number) => ['--data-dir', net.parties[i].dataDir];
   const names = (i: number) => `party-${i + 1}`;
 
+  /** The one "waiting:" line of a run that stopped with exit 3: "1 of 2 approvals (self)", holders by name. */
+  function waitingLine(r: Run, id: string): string {
+    assert.equal(r.code, 3, r.stderr);
+    const line = r.stderr.split('\n').find((l) => l.startsWith('waiting: '));
+    assert.ok(line, r.stderr);
+    assert.match(line, new RegExp(`request ${id} awaits approval: 1 of 2 approvals \\(self\\)`));
+    assert.match(line, new RegExp(`held by (${names(1)}|${names(2)}) \\(approval`));
+    assert.doesNotMatch(r.stderr, /NOT_ENOUGH_SIGNERS|^error:/m, 'a hold is no error');
+    assert.doesNotMatch(line, /12D3KooW/, 'parties are named, not given by peer id');
+    return line;
+  }
+
   test('a held PSBT reports AWAITING_APPROVAL with its holders, exit 3; --wait completes it after one approval', async () => {
     const wallet = { root: walletRoot(hexToBytes(groupKey), hexToBytes(chainCode)), network: NET } as const;
     const payee = outsideAddress(testWallet(NET, 'payee').wallet, 0);
@@ -135,13 +147,7 @@ describe('held signing requests on real daemons', () => {
 
     // For people: one "waiting:" line, with names, "1 of 2 approvals", and no error wording.
     const text = await cli(args);
-    assert.equal(text.code, 3, text.stderr);
-    const line = text.stderr.split('\n').find((l) => l.startsWith('waiting: '));
-    assert.ok(line, text.stderr);
-    assert.match(line, new RegExp(`request ${first.held.id} awaits approval: 1 of 2 approvals \\(self\\)`));
-    assert.match(line, new RegExp(`held by (${names(1)}|${names(2)}) \\(approval`));
-    assert.doesNotMatch(text.stderr, /NOT_ENOUGH_SIGNERS|^error:/m);
-    assert.doesNotMatch(line, /12D3KooW/, 'parties are named, not given by peer id');
+    waitingLine(text, first.held.id);
     // Shown before anything is asked: the outputs as this party decoded them.
     assert.match(text.stderr, new RegExp(`out #0 {2}60000 sat {2}${payee} {2}PAYMENT`));
     assert.match(text.stderr, /out #1 {2}\d+ sat {2}\S+ {2}change back to this key m\/1\/0/);
@@ -177,13 +183,8 @@ describe('held signing requests on real daemons', () => {
     assert.deepEqual(first.held.holders.map((h) => h.party).sort(), [net.ids[1], net.ids[2]].sort());
     assert.deepEqual(first.held.approvals, [net.ids[0]]);
     const text = await cli(args);
-    assert.equal(text.code, 3, text.stderr);
-    const line = text.stderr.split('\n').find((l) => l.startsWith('waiting: '));
-    assert.ok(line, text.stderr);
-    assert.match(line, new RegExp(`request ${first.held.id} awaits approval: 1 of 2 approvals \\(self\\)`));
-    assert.match(line, new RegExp(`held by (${names(1)}|${names(2)}) \\(approval`));
-    assert.match(line, /run the same command again .* or add --wait/);
-    assert.doesNotMatch(text.stderr, /12D3KooW|^error:/m, 'parties are named, and a hold is no error');
+    assert.match(waitingLine(text, first.held.id), /run the same command again .* or add --wait/);
+    assert.doesNotMatch(text.stderr, /12D3KooW/, 'parties are named everywhere');
 
     // The holder's operator sees who asked, by name.
     const shown = await cli(['approvals', 'show', first.held.id, ...at(2)]);
