@@ -107,9 +107,9 @@ export class Requests {
     const report: RequestReport = {
       held: (raw) => {
         const h = raw && this.namedHeld(raw);
-        // Asked again and held as before is no change: long polls wake only when something moved.
-        if (h && view.state === 'awaiting-approval' && JSON.stringify(h) === JSON.stringify(view.held))
-          return;
+        // Asked again and held as before is no change: long polls wake only when something moved (the
+        // attempts ask parties by liveness, so the same holders may come in another order).
+        if (h && view.state === 'awaiting-approval' && view.held && sameHold(h, view.held)) return;
         view.held = h;
         view.state = h ? 'awaiting-approval' : 'running';
         this.nameParties(view);
@@ -206,3 +206,17 @@ export class Requests {
 }
 
 const isFinal = (v: RequestView) => v.state === 'done' || v.state === 'failed';
+
+/** The same hold, whatever the order of its holders, approvals and refusals. */
+function sameHold(a: HeldRequest, b: HeldRequest): boolean {
+  const canon = (h: HeldRequest) => {
+    const sorted = <T>(xs: readonly T[]) => xs.map((x) => JSON.stringify(x)).sort();
+    return JSON.stringify({
+      ...h,
+      holders: sorted(h.holders),
+      approvals: sorted(h.approvals),
+      refused: sorted(h.refused ?? []),
+    });
+  };
+  return canon(a) === canon(b);
+}

@@ -98,10 +98,6 @@ export async function signWhenCleared(
         );
       }
       const out = new Set(e.excluded.map((x) => x.party));
-      // In a stable order (the attempts ask parties by liveness): the same holds reported again are no change.
-      const byParty = (a: Exclusion, b: Exclusion) => (a.party < b.party ? -1 : a.party > b.party ? 1 : 0);
-      held.sort(byParty);
-      refused.sort(byParty);
       report?.({
         id: plan.id,
         kind: plan.kind,

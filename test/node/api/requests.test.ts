@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Requests } from '../../../node/api/requests.ts';
+import { type RequestReport, Requests } from '../../../node/api/requests.ts';
 import { errorReply } from '../../../node/api/server.ts';
 import { SignersExhausted } from '../../../node/signing/coordinator.ts';
 import { PeerNames } from '../../../node/transport/peer-names.ts';
@@ -57,6 +57,34 @@ describe('request views with names', () => {
     );
     assert.deepEqual(failed?.error?.culprits, [BOB, CAROL]);
     assert.deepEqual(failed?.names, { [BOB]: 'bob', [CAROL]: 'carol' });
+  });
+
+  test('held as before, in another order, is no change: a long poll for the next change is not woken', async () => {
+    const requests = new Requests(4, names);
+    const hold = (holders: string[]) => ({
+      id: 'abcd1234',
+      kind: 'sign',
+      holders: holders.map((party) => ({ party, code: 'APPROVAL_REQUIRED', reason: 'awaits approval' })),
+      approvals: [SELF],
+      needed: 2,
+    });
+    let report!: RequestReport;
+    let end!: () => void;
+    const view = requests.start('sign', async (_progress, r) => {
+      report = r;
+      report.held(hold([BOB, CAROL]));
+      await new Promise<void>((resolve) => (end = resolve));
+    });
+    const polls: string[] = [];
+    const next = requests.get(view.id, 60_000, true).then(() => polls.push('woken'));
+    report.held(hold([CAROL, BOB]));
+    // Every promise the reorder might have settled runs before the next turn of the event loop.
+    await new Promise((r) => setImmediate(r));
+    polls.push('reordered');
+    report.held(hold([CAROL]));
+    await next;
+    assert.deepEqual(polls, ['reordered', 'woken'], 'only the change of holders woke the poll');
+    end();
   });
 
   test('without names the view is as the work reported it', async () => {
