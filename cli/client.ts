@@ -74,6 +74,8 @@ export type RequestView = {
   error?: { code: string; message: string; culprits: string[] };
   /** What a signing request asked: its key and, for an EVM action, its typed data (JSON text). */
   asked?: { key: string; typedData?: string; account?: number };
+  /** The daemon's name for each party the view mentions, by peer id (its messages use these names). */
+  names?: Record<string, string>;
 };
 
 /**
@@ -259,10 +261,10 @@ export class Client {
       if (view.state === 'done') return view.result as T;
       if (view.state === 'failed') {
         const err = view.error ?? { code: 'INTERNAL', message: 'the request failed', culprits: [] };
-        throw apiError(err.code, err.message, err.culprits);
+        throw apiError(err.code, err.message, err.culprits, view.names);
       }
       if (view.state !== 'awaiting-approval' && view.state !== 'settling') continue;
-      const line = waitingLine(view, opts.label);
+      const line = waitingLine(view, opts.label ?? ((p) => view.names?.[p] ?? p));
       if (!opts.wait)
         throw new Waiting(
           view.state === 'settling' ? 'SETTLING' : 'AWAITING_APPROVAL',
@@ -324,20 +326,34 @@ export class Client {
       );
     }
     if (!res.ok) {
-      const err = (json as { error?: { code?: unknown; message?: unknown; culprits?: unknown } }).error ?? {};
+      const err =
+        (json as { error?: { code?: unknown; message?: unknown; culprits?: unknown; names?: unknown } })
+          .error ?? {};
       throw apiError(
         typeof err.code === 'string' ? err.code : 'INTERNAL',
         typeof err.message === 'string' ? err.message : `HTTP ${res.status}`,
         Array.isArray(err.culprits) ? err.culprits.filter((c): c is string => typeof c === 'string') : [],
+        namesOf(err.names),
       );
     }
     return json as T;
   }
 }
 
+/** The daemon's `names` (peer id to name), when it sent a well-formed one. */
+function namesOf(v: unknown): Record<string, string> | undefined {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return undefined;
+  const entries = Object.entries(v).filter((e): e is [string, string] => typeof e[1] === 'string');
+  return entries.length ? Object.fromEntries(entries) : undefined;
+}
+
 /** An error the daemon returned, with the advice for its code. */
-const apiError = (code: string, message: string, culprits: readonly string[]) =>
-  new CliError(code, message, hintFor(code, message), culprits);
+const apiError = (
+  code: string,
+  message: string,
+  culprits: readonly string[],
+  names?: Readonly<Record<string, string>>,
+) => new CliError(code, message, hintFor(code, message), culprits, names);
 
 function unreachable(d: DaemonLocation, e: unknown): CliError {
   const cause = (e as { cause?: { code?: string; message?: string } }).cause;

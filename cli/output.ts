@@ -28,18 +28,29 @@ export class UsageError extends Error {
   }
 }
 
-/** A failure the CLI understands: what failed, what to do, the parties involved (peer ids), a stable code. */
+/**
+ * A failure the CLI understands: what failed, what to do, the parties involved (peer ids), a stable code, and
+ * (from a daemon) the names its message calls those parties by.
+ */
 export class CliError extends Error {
   readonly code: string;
   readonly hint: string;
   readonly culprits: readonly string[];
+  readonly names?: Readonly<Record<string, string>>;
 
-  constructor(code: string, message: string, hint: string, culprits: readonly string[] = []) {
+  constructor(
+    code: string,
+    message: string,
+    hint: string,
+    culprits: readonly string[] = [],
+    names?: Readonly<Record<string, string>>,
+  ) {
     super(message);
     this.name = 'CliError';
     this.code = code;
     this.hint = hint;
     this.culprits = [...culprits];
+    if (names) this.names = names;
   }
 }
 
@@ -91,6 +102,30 @@ const HINTS: Readonly<Record<string, string>> = {
   STORE_CORRUPT: "restore the party's data dir from a backup",
   INVALID_SIGNATURE: 'retry; if it repeats, the named parties misbehave',
   INVALID_SIGNATURE_SHARE: 'retry without the named parties (--signers)',
+  // Ceremony and signing messages that a party got wrong: who is named is blamed.
+  WRONG_CONTEXT:
+    'a message of another session, key or epoch came in: retry; if it repeats, check that the named parties run this version and are on the same epoch ("frostnet keys")',
+  UNEXPECTED_SENDER:
+    'a party that is not in this ceremony sent to it: check the named party and every config\'s peers ("frostnet peers list")',
+  DUPLICATE_MESSAGE: 'the named party sent one round twice, differently: retry; if it repeats, it misbehaves',
+  INVALID_COMMITMENT:
+    'the named party sent an invalid commitment; nothing was activated: retry, and if it repeats leave it out and check its machine',
+  INVALID_PROOF:
+    'the named party sent an invalid proof; nothing was activated: retry, and if it repeats leave it out and check its machine',
+  INVALID_SHARE:
+    'the named party dealt an invalid share; nothing was activated: retry, and if it repeats leave it out and check its machine',
+  EQUIVOCATION:
+    'the named party told members different things: it misbehaves; nothing was activated: leave it out and check its machine',
+  CONFIRMATION_MISMATCH:
+    'the members did not end the ceremony with the same result, so nothing was activated: retry; if it repeats, check the named parties',
+  KEY_CHANGED:
+    'the ceremony would have changed the group key, so nothing was activated: do not retry with the named parties before their machines are checked',
+  COMMITMENT_MISMATCH:
+    'signers were sent different commitments: retry; if it repeats, the named parties (or the coordinator) misbehave',
+  MESSAGE_MISMATCH:
+    'signers were asked to sign different messages: retry; if it repeats, the named parties (or the coordinator) misbehave',
+  NONCE_REUSED: 'a signer will not use a nonce twice (it restarted): retry; fresh nonces are taken',
+  INTERNAL: "this is a bug in frostnet: the daemon's log has the details; please report it",
 };
 const DEFAULT_HINT = "see the daemon's log for details";
 
@@ -146,6 +181,26 @@ const HINT_RULES: readonly { code: string; when: RegExp; hint: string }[] = [
     hint: 'wait for some to end ("frostnet status"), then retry',
   },
   {
+    code: 'INVALID_INPUT',
+    when: /is not an address of this machine/,
+    hint: 'listen on an address of this machine: 127.0.0.1, 0.0.0.0 or one that "ip addr" lists (--listen at init, "listen" in the config)',
+  },
+  {
+    code: 'INVALID_INPUT',
+    when: /port \d+ is in use/,
+    hint: 'another program listens there: stop it, or pick another port (--listen or --api-port at init, or the config)',
+  },
+  {
+    code: 'INVALID_INPUT',
+    when: /port \d+ needs privileges/,
+    hint: 'pick a port above 1023 (--listen at init, "listen" in the config)',
+  },
+  {
+    code: 'NOT_ENOUGH_SIGNERS',
+    when: / refused: /,
+    hint: 'the named parties refused it (their policy or their operators): ask their operators why, or sign with other parties (--signers)',
+  },
+  {
     code: 'WRONG_PASSPHRASE',
     when: /backup/,
     hint: 'give the passphrase the backup was made with (FROSTNET_BACKUP_PASSPHRASE or --passphrase-file)',
@@ -164,7 +219,13 @@ export const hintFor = (code: string, message = ''): string =>
 export type ErrorReport = {
   readonly line: string;
   readonly exitCode: typeof EXIT_FAILURE | typeof EXIT_USAGE;
-  readonly json: { code: string; message: string; culprits: string[]; hint: string };
+  readonly json: {
+    code: string;
+    message: string;
+    culprits: string[];
+    hint: string;
+    names?: Record<string, string>;
+  };
 };
 
 /** Newlines and runs of blanks would break the one-line promise. */
@@ -180,6 +241,7 @@ export function describeError(e: unknown): ErrorReport {
   let message: string;
   let hint: string;
   let culprits: string[] = [];
+  let names: Record<string, string> | undefined;
   let exitCode: ErrorReport['exitCode'] = EXIT_FAILURE;
   if (e instanceof UsageError) {
     code = 'USAGE';
@@ -190,17 +252,23 @@ export function describeError(e: unknown): ErrorReport {
     code = e.code;
     message = e.message;
     culprits = [...e.culprits];
+    if (e instanceof CliError && e.names) names = { ...e.names };
     hint = e instanceof CliError ? e.hint : hintFor(e.code, e.message);
   } else {
     code = 'INTERNAL';
     message = e instanceof Error ? e.message : String(e);
     hint = 'this is a bug in frostnet; run again with FROSTNET_DEBUG=1 and report the output';
   }
-  // Name the parties to blame unless the message already does.
-  const unnamed = culprits.filter((c) => !message.includes(c));
-  const blame = unnamed.length > 0 ? ` (parties: ${unnamed.join(', ')})` : '';
+  // Name the parties to blame unless the message already does (by peer id or by the daemon's name).
+  const nameOf = (c: string) => names?.[c] ?? c;
+  const unnamed = culprits.filter((c) => !message.includes(c) && !message.includes(nameOf(c)));
+  const blame = unnamed.length > 0 ? ` (parties: ${unnamed.map(nameOf).join(', ')})` : '';
   const line = oneLine(`error: ${message}${blame} — ${hint}`);
-  return { line, exitCode, json: { code, message: oneLine(message), culprits, hint } };
+  return {
+    line,
+    exitCode,
+    json: { code, message: oneLine(message), culprits, hint, ...(names && { names }) },
+  };
 }
 
 type Sink = { write(s: string): unknown };

@@ -3,7 +3,7 @@
  * signature, it verifies it under the key the parties signed for (shared by `sign` and `drill`).
  */
 import type { Scheme } from '../protocol/sign.ts';
-import type { Client } from './client.ts';
+import type { Client, FollowOptions } from './client.ts';
 import { asKeyView, type KeyView, verifies, verifyingKey } from './keyview.ts';
 import { CliError } from './output.ts';
 
@@ -58,6 +58,7 @@ export async function signMessage(
   key: KeyView,
   req: MessageRequest,
   onProgress?: (line: string) => void,
+  follow?: FollowOptions,
 ): Promise<CheckedSignature> {
   const body = {
     scheme: req.scheme,
@@ -67,7 +68,7 @@ export async function signMessage(
     ...(req.signers ? { signers: req.signers } : {}),
   };
   const result = asSignResult(
-    await client.run(`/v1/keys/${encodeURIComponent(key.name)}/sign`, body, onProgress),
+    await client.run(`/v1/keys/${encodeURIComponent(key.name)}/sign`, body, onProgress, follow),
   );
   const signingKey = await verifyingKey(key, req.scheme, req.domain, req.path, req.taproot);
   const signature = result.signatures[0];

@@ -25,11 +25,13 @@ import { Coordinator, type SignOptions } from './signing/coordinator.ts';
 import { signWhenCleared } from './signing/held.ts';
 import { type Policy, Signer } from './signing/signer.ts';
 import { resolveRequest } from './signing/targets.ts';
+import { bindFailure } from './storage/bind-check.ts';
 import { identitySignatures, loadOrCreateIdentity, peerIdOf } from './storage/identity.ts';
 import { KeyStore } from './storage/keystore.ts';
 import { openStore, readPassphrase, type Store } from './storage/store.ts';
 import { type Host, prepareHost } from './transport/host.ts';
 import { Liveness, requireReachable } from './transport/liveness.ts';
+import { PeerNames } from './transport/peer-names.ts';
 import type { Envelope } from './transport/wire.ts';
 
 /** Written at start, removed at stop: where this party's API listens, for the CLI. */
@@ -194,7 +196,9 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       log: plog,
     });
     const backups = new Backups({ self, identity: privateKey, keys, ceremonies, log: plog });
-    const requests = new Requests(cfg.limits.maxQueuedRequests);
+    // Parties by the names of this party's config in every line for people (the config changes as it runs).
+    const names = new PeerNames(self, () => config.current.peers);
+    const requests = new Requests(cfg.limits.maxQueuedRequests, names);
     const startedAt = new Date().toISOString();
     const signRequestId = async (name: string, opts: SignOptions): Promise<string | undefined> => {
       try {
@@ -205,6 +209,15 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
         return undefined;
       }
     };
+
+    /** Fails UNREACHABLE at once, naming them by name, unless every one of `parties` but this one answers. */
+    const everyoneAnswers = (parties: readonly string[], why: string) =>
+      requireReachable(
+        host,
+        parties.filter((p) => p !== self),
+        (id) => config.current.peers.find((p) => p.id === id)?.name,
+        why,
+      );
 
     // Every handler is registered: listen, then watch the peers. Stopped in reverse order (cleanups).
     cleanups.push(() => host.stop());
@@ -266,12 +279,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
         key: (name) => keys.get(name),
         dkg: async (name, t, parties, network) => {
           // Every member must take part: one that cannot be reached fails the DKG now, by name, not after a round.
-          await requireReachable(
-            host,
-            parties.filter((p) => p !== self),
-            (id) => config.current.peers.find((p) => p.id === id)?.name,
-            `the DKG of ${name} needs every member`,
-          );
+          await everyoneAnswers(parties, `the DKG of ${name} needs every member`);
           return ceremonies.dkg(name, t, parties, {}, network);
         },
         sign: async (name, opts, held) => {
@@ -290,7 +298,16 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
           );
         },
         requestIdOf: signRequestId,
-        refresh: (name, report, opts) => ceremonies.refresh(name, report, opts),
+        refresh: async (name, report, opts) => {
+          // A refresh runs among all members, like a DKG: one that cannot be reached fails it now, by name.
+          // An unknown or unsettled key is the refresh's own error to give.
+          let members: readonly string[] = [];
+          try {
+            members = keys.active(name).group.members;
+          } catch {}
+          await everyoneAnswers(members, `the refresh of ${name} needs every member`);
+          return ceremonies.refresh(name, report, opts);
+        },
         reshare: (name, t, parties, report, opts) => ceremonies.reshare(name, t, parties, report, opts),
         repair: (name, party, report, opts) => repairs.repair(name, party, report, opts),
         abandon: (name) => ceremonies.abandonPending(name),
@@ -309,7 +326,12 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       credentials,
       consoleExtras({ self, dataDir: cfg.dataDir }),
     );
-    const where = await api.listen(cfg.api.host, cfg.api.port);
+    const { host: apiHost, port: apiPort } = cfg.api;
+    const where = await api.listen(apiHost, apiPort).catch(async (e) => {
+      throw await bindFailure(e, 'the control API cannot listen on', [
+        { ma: `${apiHost}:${apiPort}`, host: apiHost, port: apiPort },
+      ]);
+    });
     cleanups.push(() => api.close());
     const url = `http://${where.host}:${where.port}`;
     const runtime = join(cfg.dataDir, RUNTIME_FILE);

@@ -31,10 +31,14 @@ function until(e: EntryView): string {
   return e.decidedAt ?? e.signedAt ?? '-';
 }
 
-export function entriesTable(entries: readonly EntryView[]): string {
+/** `named` puts names for the peer ids in the summaries (a custody proposal's parties). */
+export function entriesTable(
+  entries: readonly EntryView[],
+  named: (text: string) => string = (t) => t,
+): string {
   return table([
     ['ID', 'KEY', 'STATUS', 'UNTIL', 'WHAT'],
-    ...entries.map((e) => [e.shortId, e.key, e.status, until(e), e.summary]),
+    ...entries.map((e) => [e.shortId, e.key, e.status, until(e), named(e.summary)]),
   ]);
 }
 
@@ -102,13 +106,18 @@ function detailLines(d: Details, label: Label): string[] {
   ];
 }
 
-export function describeEntry(e: EntryView, label: Label = (p) => p): string {
+/** `named` puts names for the peer ids in free text (the held reasons). */
+export function describeEntry(
+  e: EntryView,
+  label: Label = (p) => p,
+  named: (text: string) => string = (t) => t,
+): string {
   return [
     `request ${e.shortId}  (${e.id})`,
     `  key        ${e.key}`,
     `  status     ${e.status}${e.status === 'awaiting approval' ? `, expires ${e.approvalExpiresAt}` : ''}`,
     `  requested  by ${label(e.requester)} at ${e.firstSeen}`,
-    ...e.reasons.map((r) => `  held       ${r}`),
+    ...e.reasons.map((r) => `  held       ${named(r)}`),
     ...(e.unlockAt ? [`  time lock  until ${e.unlockAt}`] : []),
     ...(e.decidedAt ? [`  decided    ${e.decidedAt}`] : []),
     ...(e.signedAt ? [`  signed     ${e.signedAt}`] : []),
@@ -133,12 +142,13 @@ const list = defineCommand({
   daemon: 'read',
   options: { all: { type: 'boolean', help: 'include finished requests' } },
   async run({ values, out, client }) {
-    const all = await (await client()).get<EntryView[]>('/v1/approvals');
+    const c = await client();
+    const [all, book] = await Promise.all([c.get<EntryView[]>('/v1/approvals'), PartyBook.load(c)]);
     const shown = values.all ? all : all.filter((e) => OPEN.has(e.status));
     out.result(shown, () =>
       shown.length === 0
         ? `no ${values.all ? '' : 'open '}requests in this party's approvals queue`
-        : entriesTable(shown),
+        : entriesTable(shown, (t) => book.named(t)),
     );
     return 0;
   },
@@ -157,7 +167,13 @@ const show = defineCommand({
     const id = idArg('approvals show', positionals);
     const c = await client();
     const [e, book] = await Promise.all([c.get<EntryView>(`/v1/approvals/${id}`), PartyBook.load(c)]);
-    out.result(e, () => describeEntry(e, (p) => book.label(p)));
+    out.result(e, () =>
+      describeEntry(
+        e,
+        (p) => book.short(p),
+        (t) => book.named(t),
+      ),
+    );
     return 0;
   },
 });

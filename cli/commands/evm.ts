@@ -718,11 +718,12 @@ async function typedDataInput(cmd: string, v: { file?: string; 'typed-data'?: st
 const signTyped = defineCommand({
   name: 'evm sign-typed-data',
   summary: "Signs EIP-712 typed data of a ThresholdAccount action with a key's EVM account key.",
-  usage: '--key NAME (--file FILE | --typed-data JSON) [--account N]',
+  usage: '--key NAME (--file FILE | --typed-data JSON) [--account N] [--wait]',
   details: [
     'The typed data is an Execute or RotateKey of a ThresholdAccount, as eth_signTypedData_v4 takes it; each',
     'party decodes it and recomputes the digest before signing. Prints the 64-byte BIP340 signature and the',
-    '96-byte encoding the account contract takes (rx || s || ry).',
+    '96-byte encoding the account contract takes (rx || s || ry). When parties hold it for their operators, the',
+    'command stops with exit code 3 (asked again it is the same request); --wait waits for their approvals.',
   ].join('\n'),
   daemon: 'request',
   options: {
@@ -731,6 +732,7 @@ const signTyped = defineCommand({
     file: { type: 'string', arg: 'FILE', help: 'a file holding the typed data (JSON)' },
     // Not --json: that is every command's switch for JSON output.
     'typed-data': { type: 'string', arg: 'JSON', help: 'the typed data itself' },
+    wait: WAIT_OPTION,
   },
   async run({ values, out, client }) {
     const cmd = 'evm sign-typed-data';
@@ -739,7 +741,12 @@ const signTyped = defineCommand({
     // Malformed typed data is refused here, before a daemon is asked.
     const { kind, account } = decodeTypedData(typedData);
     const { c, key, keyName } = await resolveKey(cmd, client, values);
-    const sig = await signTypedData(c, keyName, key, typedData, (line) => out.note(`  ${line}`));
+    const book = await PartyBook.load(c);
+    const sig = await signTypedData(c, keyName, key, typedData, (line) => out.note(`  ${book.named(line)}`), {
+      wait: values.wait === true,
+      label: (p) => book.short(p),
+      again: true,
+    });
     out.result(
       {
         key: keyName,
@@ -757,7 +764,7 @@ const signTyped = defineCommand({
           ['digest', sig.digest],
           ['action', `${kind} for ${account.address} on chain ${account.chainId}`],
           ['verifies under', `${key.hex} (${keyName}, EVM account ${key.account})`],
-          ['signed by', sig.signers.join(', ')],
+          ['signed by', sig.signers.map((p) => book.short(p)).join(', ')],
         ]),
     );
     return 0;

@@ -6,6 +6,7 @@ import type { Scheme } from '../../protocol/sign.ts';
 import { type Command, defineCommand, listOption } from '../command.ts';
 import { CliError, UsageError } from '../output.ts';
 import { PartyBook } from '../parties.ts';
+import { SIGNERS_OPTION, WAIT_OPTION } from '../request-options.ts';
 import { fetchKey, signMessage } from '../signing.ts';
 
 /** The daemon's limit on one message (protocol/sign.ts MAX_MESSAGE_BYTES). */
@@ -71,12 +72,14 @@ const sign = defineCommand({
   summary:
     'Signs a message with a key through the network and prints the signature and the key it verifies under.',
   usage:
-    '--key NAME (--message HEX | --file FILE) [--scheme bip340|rfc9591] [--signers ID|NAME,...] [--path 0/5] [--taproot]',
+    '--key NAME (--message HEX | --file FILE) [--scheme bip340|rfc9591] [--signers P,...] [--path 0/5] [--taproot] [--wait]',
   details: [
     'Raw messages are off unless every signer\'s policy sets "rawMessages": true. They sign under the key\'s',
     'raw-message branch m/5390679 only (its key, or with --path an unhardened child below it, with --taproot its',
     'BIP341 output key), never a key of the wallet, the EVM accounts or custody proposals: a raw signature is',
     'useless for spending or for acting for the account. The signature is verified here before it is printed.',
+    'When parties hold the request for their operators, the command stops with exit code 3 and says who holds',
+    'it; asked again it is the same request at those parties, and --wait waits for their approvals instead.',
   ].join('\n'),
   daemon: 'request',
   options: {
@@ -84,17 +87,14 @@ const sign = defineCommand({
     message: { type: 'string', arg: 'HEX', help: 'the message, hex' },
     file: { type: 'string', arg: 'FILE', help: 'sign the bytes of this file' },
     scheme: SCHEME_OPTION,
-    signers: {
-      type: 'string',
-      arg: 'ID,...',
-      help: 'only these parties may sign (peer ids or names; "self")',
-    },
+    signers: SIGNERS_OPTION,
     path: {
       type: 'string',
       arg: 'PATH',
       help: 'derive the key along this unhardened path below the raw-message branch, e.g. 0/5',
     },
     taproot: { type: 'boolean', help: 'sign for the Taproot output key (bip340 only)' },
+    wait: WAIT_OPTION,
   },
   async run({ values, out, client }) {
     const scheme = parseSchemeOption('sign', values.scheme);
@@ -113,8 +113,12 @@ const sign = defineCommand({
         'sign',
         `key ${key.name} needs ${key.threshold} signers; --signers names ${signers.length}`,
       );
-    const r = await signMessage(c, key, { message, scheme, domain: 'raw', path, taproot, signers }, (line) =>
-      out.note(`  ${line}`),
+    const r = await signMessage(
+      c,
+      key,
+      { message, scheme, domain: 'raw', path, taproot, signers },
+      (line) => out.note(`  ${book.named(line)}`),
+      { wait: values.wait === true, label: (p) => book.short(p), again: true },
     );
     if (!r.verified)
       throw new CliError(
@@ -128,7 +132,7 @@ const sign = defineCommand({
         `signature       ${r.signature}`,
         `verifies under  ${r.publicKey}  (${scheme}, ${pathText}${taproot ? ', taproot output key' : ''})`,
         `signed by       ${r.signers.map((s) => book.short(s)).join(', ')}`,
-        ...r.excluded.map((x) => `excluded        ${book.label(x.party)}: ${x.code} ${x.reason}`),
+        ...r.excluded.map((x) => `excluded        ${book.short(x.party)}: ${x.code} ${book.named(x.reason)}`),
       ].join('\n'),
     );
     return 0;

@@ -10,6 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { FrostnetError, toFrostnetError } from '../../protocol/errors.ts';
 import type { HeldRequest } from '../signing/held.ts';
+import type { PeerNames } from '../transport/peer-names.ts';
 
 export type RequestState = 'running' | 'awaiting-approval' | 'settling' | 'done' | 'failed';
 export type RequestView = {
@@ -33,6 +34,12 @@ export type RequestView = {
    * data (whose deadline and nonce a second ask must keep to be the same request).
    */
   asked?: { key: string; typedData?: string; account?: number };
+  /**
+   * The name this party's config gives each party the view mentions (holders, approvals, refusals, missing
+   * confirmations, culprits), by peer id: "self", the configured name, or a short id. The messages, reasons
+   * and progress lines already use these names; the id fields stay peer ids.
+   */
+  names?: Record<string, string>;
 };
 
 /** What running work reports beside its progress lines. */
@@ -48,9 +55,12 @@ type Item = { view: RequestView; done: Promise<void>; changed: () => Promise<voi
 export class Requests {
   private readonly items = new Map<string, Item>();
   private readonly maxRunning: number;
+  private readonly names?: PeerNames;
 
-  constructor(maxRunning: number) {
+  /** With `names`, the parties in messages, reasons and progress lines are called by name (see RequestView). */
+  constructor(maxRunning: number, names?: PeerNames) {
     this.maxRunning = maxRunning;
+    this.names = names;
   }
 
   get running(): number {
@@ -95,22 +105,25 @@ export class Requests {
       w();
     };
     const report: RequestReport = {
-      held: (h) => {
-        // Asked again and held as before is no change: long polls wake only when something moved.
-        if (h && view.state === 'awaiting-approval' && JSON.stringify(h) === JSON.stringify(view.held))
-          return;
+      held: (raw) => {
+        const h = raw && this.namedHeld(raw);
+        // Asked again and held as before is no change: long polls wake only when something moved (the
+        // attempts ask parties by liveness, so the same holders may come in another order).
+        if (h && view.state === 'awaiting-approval' && view.held && sameHold(h, view.held)) return;
         view.held = h;
         view.state = h ? 'awaiting-approval' : 'running';
+        this.nameParties(view);
         touch();
       },
       settling: (missing) => {
         view.settling = missing && { missing };
         view.state = missing ? 'settling' : 'running';
+        this.nameParties(view);
         touch();
       },
     };
     const progress = (line: string) => {
-      view.progress.push(line);
+      view.progress.push(this.names ? this.names.named(line) : line);
       touch();
     };
     const done = work(progress, report).then(
@@ -119,15 +132,16 @@ export class Requests {
         view.result = result;
       },
       (e) => {
-        const err = toFrostnetError(e);
+        const err = toFrostnetError(e).toJSON();
         view.state = 'failed';
-        view.error = err.toJSON();
+        view.error = this.names ? { ...err, message: this.names.named(err.message) } : err;
       },
     );
     void done.finally(() => {
       view.endedAt = new Date().toISOString();
       view.held = undefined;
       view.settling = undefined;
+      this.nameParties(view);
       touch();
       this.prune();
     });
@@ -159,6 +173,31 @@ export class Requests {
       .reverse();
   }
 
+  /** The holders' and refusers' reasons with the parties called by name. */
+  private namedHeld(h: HeldRequest): HeldRequest {
+    const n = this.names;
+    if (!n) return h;
+    return {
+      ...h,
+      holders: h.holders.map((x) => ({ ...x, reason: n.named(x.reason) })),
+      ...(h.refused && { refused: h.refused.map((x) => ({ ...x, reason: n.named(x.reason) })) }),
+    };
+  }
+
+  /** Sets the view's `names`: every party its held state, settling state or error mentions. */
+  private nameParties(view: RequestView): void {
+    if (!this.names) return;
+    const ids = new Set<string>([
+      ...(view.held?.holders.map((x) => x.party) ?? []),
+      ...(view.held?.approvals ?? []),
+      ...(view.held?.refused?.map((x) => x.party) ?? []),
+      ...(view.settling?.missing ?? []),
+      ...(view.error?.culprits ?? []),
+    ]);
+    if (ids.size > 0) view.names = this.names.labels(ids);
+    else delete view.names;
+  }
+
   private prune(): void {
     const finished = [...this.items.values()].filter((i) => isFinal(i.view));
     for (const i of finished.slice(0, Math.max(0, finished.length - KEEP_FINISHED)))
@@ -167,3 +206,17 @@ export class Requests {
 }
 
 const isFinal = (v: RequestView) => v.state === 'done' || v.state === 'failed';
+
+/** The same hold, whatever the order of its holders, approvals and refusals. */
+function sameHold(a: HeldRequest, b: HeldRequest): boolean {
+  const canon = (h: HeldRequest) => {
+    const sorted = <T>(xs: readonly T[]) => xs.map((x) => JSON.stringify(x)).sort();
+    return JSON.stringify({
+      ...h,
+      holders: sorted(h.holders),
+      approvals: sorted(h.approvals),
+      refused: sorted(h.refused ?? []),
+    });
+  };
+  return canon(a) === canon(b);
+}

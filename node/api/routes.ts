@@ -20,6 +20,7 @@ import type { SignPayload } from '../session/messages.ts';
 import type { SignOptions, SignOutcome } from '../signing/coordinator.ts';
 import type { HeldRequest } from '../signing/held.ts';
 import type { KeyEntry } from '../storage/keystore.ts';
+import type { NamedPeer } from '../transport/peer-names.ts';
 import {
   abandonBody,
   backupExportBody,
@@ -47,7 +48,8 @@ export interface ApiBackend {
   /** The configured peers' ids. */
   peerIds(): readonly string[];
   status(): unknown;
-  peers(): unknown;
+  /** The configured peers (with their liveness): each has its id and, when the config gives one, its name. */
+  peers(): readonly NamedPeer[];
   addPeer(p: { id: string; addrs: string[]; name?: string }): Promise<unknown>;
   /** Removes the peer with this id or name from the config; says which keys still list it as a member. */
   removePeer(ref: string): Promise<unknown>;

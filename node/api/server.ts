@@ -15,6 +15,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { bytesToHex } from '../../protocol/curve.ts';
 import { type ErrorCode, FrostnetError, toFrostnetError } from '../../protocol/errors.ts';
+import { PeerNames } from '../transport/peer-names.ts';
 import type { Credentials, TokenScope } from './credentials.ts';
 import { ApiRefusal } from './refusal.ts';
 import { type Answer, type ApiBackend, findRoute, pathSegments, ROUTES, type Route } from './routes.ts';
@@ -71,9 +72,11 @@ export class ControlApi {
   private hosts = new Set<string>();
   private readonly routes: readonly Route[];
   private readonly pages?: Pages;
+  private readonly names: PeerNames;
 
   constructor(backend: ApiBackend, credentials: Credentials, extras: ControlApiExtras = {}) {
     this.backend = backend;
+    this.names = new PeerNames(backend.self, () => backend.peers());
     this.credentials = credentials;
     this.routes = [...ROUTES, ...(extras.routes ?? [])];
     this.pages = extras.pages;
@@ -117,7 +120,7 @@ export class ControlApi {
       const token = this.credentials.authenticate(req.headers.authorization);
       reply(res, await this.call(token, req.method ?? 'GET', rawPath, new URLSearchParams(query), req));
     } catch (e) {
-      const { status, json } = errorReply(e);
+      const { status, json } = errorReply(e, this.names);
       if (!res.headersSent) sendJson(res, status, json);
       else res.end();
     }
@@ -131,11 +134,22 @@ export class ControlApi {
   };
 }
 
-/** The error answer of a refusal or failure: its HTTP status and JSON body. */
-export function errorReply(e: unknown): { status: number; json: { error: unknown } } {
+/**
+ * The error answer of a refusal or failure: its HTTP status and JSON body. With `names`, the body gives the
+ * culprits' names beside their peer ids. The message stays as it is: an answer to a bad request (a peer to add,
+ * signers that are not members) names the peer ids it is about.
+ */
+export function errorReply(e: unknown, names?: PeerNames): { status: number; json: { error: unknown } } {
   const err = e instanceof ApiRefusal ? e : toFrostnetError(e);
   const status = err instanceof ApiRefusal ? err.status : (STATUS[err.code] ?? 500);
-  return { status, json: { error: err.toJSON() } };
+  const body = err.toJSON();
+  if (!names) return { status, json: { error: body } };
+  return {
+    status,
+    json: {
+      error: { ...body, ...(body.culprits.length > 0 && { names: names.labels(body.culprits) }) },
+    },
+  };
 }
 
 /** What a client puts in the Host header to reach an API listening on `address:port` (configured as `host`). */

@@ -192,7 +192,10 @@ export class Coordinator {
         const left = pool.filter((p) => !out.includes(p));
         const available = opts.signers ? left : this.order(left);
         if (available.length < group.threshold) {
-          const why = excluded.map((x) => `${x.party}: ${x.reason}`).join('; ');
+          // Each reason names its party already ("<party> refused: ...", "<party> did not answer in time").
+          const why = excluded
+            .map((x) => (x.reason.includes(x.party) ? x.reason : `${x.party}: ${x.reason}`))
+            .join('; ');
           throw new SignersExhausted(
             `key ${keyName} needs ${group.threshold} signers, ${available.length} left${why ? ` (${why})` : ''}`,
             excluded,

@@ -28,6 +28,7 @@ import { createLibp2p } from 'libp2p';
 import { FrostnetError } from '../../protocol/errors.ts';
 import type { Logger } from '../ops/log.ts';
 import type { Counter, Registry } from '../ops/metrics.ts';
+import { listenFailure } from '../storage/bind-check.ts';
 import { parsePeerId, peerIdOf } from '../storage/identity.ts';
 import {
   DEFAULT_MAX_FRAME_BYTES,
@@ -332,11 +333,7 @@ export async function prepareHost(opts: HostOptions): Promise<Host> {
         await node.start();
       } catch (e) {
         await Promise.resolve(node.stop()).catch(() => {});
-        const inUse = (e as { code?: string }).code === 'EADDRINUSE' || /EADDRINUSE/.test(reason(e));
-        throw new FrostnetError(
-          inUse ? 'CONFLICT' : 'INVALID_INPUT',
-          `cannot listen on ${opts.listen.join(', ')}: ${inUse ? 'the address is in use' : reason(e)}`,
-        );
+        throw await listenFailure(e, opts.listen);
       }
       log.info('host started', { addrs: node.getMultiaddrs().map(String), peers: peers.size });
       redialer.setPeers([...peers.keys()]);

@@ -3,7 +3,8 @@
  * daemon that will not start exit 1, and every failure is one line "error: <what> — <what to do>".
  */
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -180,5 +181,56 @@ describe('frostnet errors', () => {
     assertOneLineError(r, 1, new RegExp(`cannot start the party of ${dataDir}/config.json: .*passphrase`));
     const missing = await frostnet(['start', '--data-dir', dataDir]);
     assertOneLineError(missing, 1, /PARTY_PASS/);
+  });
+
+  test('start on a listen address or API port it cannot bind: one error line with a hint, exit 1, no stack frames', async () => {
+    const dataDir = join(root, 'unbindable');
+    await lightStore(dataDir, 'right passphrase');
+    const env = { PARTY_PASS: 'right passphrase' };
+    const init = await frostnet(['init', '--data-dir', dataDir, '--passphrase-env', 'PARTY_PASS'], env);
+    assert.equal(init.code, 0, init.stderr);
+    const configFile = join(dataDir, 'config.json');
+    const config = JSON.parse(await readFile(configFile, 'utf8'));
+    const busy: Server = createServer();
+    const port = await freePort();
+    await new Promise<void>((ok) => busy.listen(port, '127.0.0.1', ok));
+    try {
+      const cases: [Record<string, unknown>, RegExp][] = [
+        // Taken since init checked it.
+        [
+          { listen: [`/ip4/127.0.0.1/tcp/${port}`] },
+          new RegExp(
+            `cannot listen on /ip4/127\\.0\\.0\\.1/tcp/${port}: port ${port} is in use on this machine — another program listens there`,
+          ),
+        ],
+        // TEST-NET-1 (RFC 5737): never an address of this machine.
+        [
+          { listen: ['/ip4/192.0.2.1/tcp/4001'] },
+          /cannot listen on \/ip4\/192\.0\.2\.1\/tcp\/4001: 192\.0\.2\.1 is not an address of this machine — listen on an address of this machine/,
+        ],
+      ];
+      // The control API's port, taken since init checked it.
+      cases.push([
+        { api: { host: '127.0.0.1', port } },
+        new RegExp(
+          `the control API cannot listen on 127\\.0\\.0\\.1:${port}: port ${port} is in use on this machine — another program listens there`,
+        ),
+      ]);
+      for (const [change, what] of cases) {
+        await writeFile(configFile, JSON.stringify({ ...config, ...change }));
+        const r = await frostnet(['start', '--data-dir', dataDir], env);
+        // The daemon's log lines (JSON) may come first; the failure is one line, the last, and nothing else.
+        assert.equal(r.code, 1, r.stderr);
+        const lines = r.stderr.trim().split('\n');
+        const errors = lines.filter((l) => !l.startsWith('{'));
+        assert.equal(errors.length, 1, r.stderr);
+        assert.equal(errors[0], lines.at(-1));
+        assert.match(errors[0]!, new RegExp(`^error: cannot start the party of ${dataDir}/config\\.json: `));
+        assert.match(errors[0]!, what);
+        assert.doesNotMatch(r.stderr, /\bat \S+ \(|node:net|Some configured addresses/, 'no stack frames');
+      }
+    } finally {
+      busy.close();
+    }
   });
 });

@@ -92,6 +92,12 @@ describe('error lines', () => {
       `error: party ${BOB} refused — ask its operator`,
       'a party already named is not repeated',
     );
+    // A daemon's message calls the parties by name: the name counts as naming them; blame is by name too.
+    const byName = describeError(new CliError('X', 'bob refused', 'ask', [BOB], { [BOB]: 'bob' }));
+    assert.equal(byName.line, 'error: bob refused — ask');
+    assert.deepEqual([byName.json.culprits, byName.json.names], [[BOB], { [BOB]: 'bob' }]);
+    const blamed = describeError(new CliError('X', 'no answer', 'start them', [BOB], { [BOB]: 'bob' }));
+    assert.equal(blamed.line, 'error: no answer (parties: bob) — start them');
     const bug = describeError(new TypeError('x is undefined'));
     assert.match(bug.line, /^error: x is undefined — this is a bug/);
     assert.equal(bug.json.code, 'INTERNAL');

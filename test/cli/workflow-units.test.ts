@@ -5,7 +5,7 @@ import { feeWarnings } from '../../cli/commands/btc.ts';
 import { confirmSigning } from '../../cli/confirm.ts';
 import { formatEth, parseEth } from '../../cli/eth-units.ts';
 import { describeError, hintFor } from '../../cli/output.ts';
-import { FrostnetError } from '../../protocol/errors.ts';
+import { ERROR_CODES, FrostnetError } from '../../protocol/errors.ts';
 
 describe('ETH amounts', () => {
   test('with units, or plain wei', () => {
@@ -27,6 +27,13 @@ describe('ETH amounts', () => {
 });
 
 describe('hints fit the situation', () => {
+  test('every error code a daemon can return has advice of its own', () => {
+    const fallback = hintFor('NO_SUCH_CODE');
+    const api = ['NOT_FOUND', 'METHOD_NOT_ALLOWED', 'WRONG_SCOPE', 'TOKEN_RETIRED', 'WRONG_HOST'];
+    const without = [...ERROR_CODES, ...api].filter((code) => hintFor(code) === fallback);
+    assert.deepEqual(without, []);
+  });
+
   test('one code, several situations', () => {
     assert.match(hintFor('CONFLICT', 'the store at /x is in use by another process'), /another daemon runs/);
     assert.match(

@@ -187,12 +187,7 @@ describe('the daily workflow through frostnet', () => {
     assert.equal(r.code, 1, r.stderr);
     const errors = r.stderr.split('\n').filter((l) => l.startsWith('error: '));
     assert.equal(errors.length, 1, r.stderr);
-    assert.match(
-      errors[0],
-      new RegExp(
-        `the DKG of everyone needs every member, and dave \\(${net.parties[3].peerId}\\) does not answer — start`,
-      ),
-    );
+    assert.match(errors[0], /the DKG of everyone needs every member, and dave does not answer — start/);
     assert.doesNotMatch(r.stderr, /TIMEOUT|did not answer in time/);
     const keys = await frostnetJson(['keys'], env(0));
     assert.deepEqual(

@@ -187,3 +187,24 @@ export async function runCommand(
     return { code: out.error(e), stdout, stderr };
   }
 }
+
+/**
+ * A failed request's NOT_ENOUGH_SIGNERS message cut into one part per excluded party, by peer id. The message
+ * calls each by the coordinator's name for it (the view's `names`): "<name> refused: <reason>" for a peer,
+ * "self: <reason>" for the coordinator itself; a reason may hold several clauses. No peer id is left in it.
+ */
+export function refusalParts(
+  r: { error?: { message: string }; names?: Record<string, string> },
+  ids: readonly string[],
+): Map<string, string> {
+  const message = r.error?.message ?? '';
+  assert.doesNotMatch(message, /12D3KooW/, 'parties are named, not given by peer id');
+  const named = ids.flatMap((id) => (r.names?.[id] ? [[id, r.names[id]] as const] : []));
+  const parts = message.split(new RegExp(`(?=(?:${named.map(([, n]) => n).join('|')})(?: refused)?: )`));
+  const out = new Map<string, string>();
+  for (const [id, name] of named) {
+    const part = parts.find((s) => s.startsWith(`${name} refused: `) || s.startsWith(`${name}: `));
+    if (part !== undefined) out.set(id, part);
+  }
+  return out;
+}

@@ -17,6 +17,7 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { PrivateKey } from '@libp2p/interface';
 import { commands as adminCommands } from '../../cli/commands/admin.ts';
+import { commands as approvalCommands } from '../../cli/commands/approvals.ts';
 import { commands as requestCommands } from '../../cli/commands/requests.ts';
 import type { RequestView } from '../../node/api/requests.ts';
 import { openBackup } from '../../node/ceremonies/backup.ts';
@@ -358,6 +359,16 @@ describe('custody consent: no change of who holds a key without t approvals; epo
     assert.match(text.stderr, /^waiting: the reshare proposal \w+ awaits approval/m);
     // The first request goes on in the daemon: approved by A and B, it completes while requests show waits.
     const held = (await net.call(A, 'GET', `/v1/requests/${waiting.request}`)).json.held;
+    // B's operator sees the proposal's parties by the names of B's config.
+    const listed = await runCommand(approvalCommands, ['approvals', 'list'], {
+      FROSTNET_DATA_DIR: net.parties[B].dataDir,
+    });
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(
+      listed.stdout,
+      /reshare of key vault-g .*adds party-4; removes party-5; proposed by party-1/,
+    );
+    assert.doesNotMatch(listed.stdout, /12D3KooW/);
     const follow = runCommand(
       requestCommands,
       ['requests', 'show', waiting.request, '--wait', '--json'],
@@ -601,7 +612,8 @@ describe('custody consent: no change of who holds a key without t approvals; epo
       try {
         await approveHeld(net, M, held.held.proposal);
         await approveHeld(net, A, held.held.proposal);
-        const end = await follow(M, rid);
+        // To its end: a retry that ran before A's approval may still report the request held.
+        const end = await follow(M, rid, () => false);
         assert.equal(end.state, 'failed', `${what}: ${JSON.stringify(end)}`);
       } finally {
         attack = honestly;

@@ -84,7 +84,22 @@ describe('daemons across restarts and crashes', () => {
     assert.equal(failed.state, 'failed');
     assert.equal(failed.error.code, 'NOT_ENOUGH_SIGNERS');
     assert.deepEqual([...failed.error.culprits].sort(), net.ids.slice(2, 5).sort());
-    for (const id of net.ids.slice(2, 5)) assert.ok(failed.error.message.includes(id));
+    // Named as party 1's config names them, with the names beside the culprits' peer ids.
+    for (const i of [2, 3, 4]) {
+      assert.equal(failed.names[net.ids[i]], `party-${i + 1}`);
+      assert.match(failed.error.message, new RegExp(`party-${i + 1}\\b`));
+    }
+    assert.doesNotMatch(failed.error.message, /12D3KooW/);
+    // A refresh needs every member: it fails at once, before any proposal, naming the ones that do not answer.
+    const refresh = await net.run(0, '/v1/keys/vault/refresh', {});
+    assert.equal(refresh.state, 'failed');
+    assert.equal(refresh.error.code, 'UNREACHABLE');
+    assert.equal(
+      refresh.error.message,
+      'the refresh of vault needs every member, and party-3, party-4, party-5 do not answer',
+    );
+    assert.deepEqual([...refresh.error.culprits].sort(), net.ids.slice(2, 5).sort());
+    assert.doesNotMatch(refresh.progress.join('\n'), /approve/, 'no proposal was asked for');
     for (const i of [2, 3, 4]) await net.start(i);
   });
 

@@ -1,7 +1,8 @@
 /**
  * Held is a state, not an error (issue 16), on real daemons: three parties, a 2-of-3 key; parties 2 and 3 run
- * a policy that holds every request for their operators, party 1 none. A PSBT and an EVM action asked through
- * `frostnet` stop with exit code 3 and `AWAITING_APPROVAL`, naming the holders and "1 of 2 approvals"; `--wait`
+ * a policy that holds every request for their operators, party 1 none. A PSBT, a raw message and an EVM action
+ * asked through `frostnet` stop with exit code 3 and `AWAITING_APPROVAL`, naming the holders and "1 of 2
+ * approvals"; a request the holders reject fails naming them by name (culprits stay peer ids); `--wait`
  * completes them once one holder's operator ran `frostnet approvals approve`; and an EVM action asked again
  * after the chain moved on (anvil `evm_mine`) is the same request at every party: same deadline, same nonce,
  * same approval id, so the approval given to the first ask lets it through.
@@ -21,7 +22,7 @@ import { hexToBytes } from '../../protocol/curve.ts';
 import { testWallet } from '../bitcoin/helpers.ts';
 import { type Anvil, startAnvil } from '../helpers/anvil.ts';
 import { CLI, Network, NODE } from '../helpers/network.ts';
-import { coin, NET, outsideAddress, spendPsbt } from '../node/policy/helpers.ts';
+import { coin, executeData, NET, outsideAddress, spendPsbt } from '../node/policy/helpers.ts';
 
 type Run = { code: number | null; stdout: string; stderr: string };
 
@@ -74,11 +75,15 @@ describe('held signing requests on real daemons', () => {
       startAnvil(),
       (async () => {
         net = await Network.create(3);
-        // Parties 2 and 3 hold every request of every key for their operators.
+        // Parties 2 and 3 hold every request of every key for their operators; raw messages are on everywhere.
+        await writeFile(
+          join(net.parties[0].dataDir, 'policy.json'),
+          JSON.stringify({ default: { rawMessages: true } }),
+        );
         for (const p of net.parties.slice(1))
           await writeFile(
             join(p.dataDir, 'policy.json'),
-            JSON.stringify({ default: { requireApproval: true } }),
+            JSON.stringify({ default: { requireApproval: true, rawMessages: true } }),
           );
         // Party 2 tells its operator through a notify hook: here a shell line that keeps the JSON it is given.
         notified = join(net.parties[1].dataDir, 'notified.json');
@@ -111,6 +116,18 @@ describe('held signing requests on real daemons', () => {
   const at = (i: number) => ['--data-dir', net.parties[i].dataDir];
   const names = (i: number) => `party-${i + 1}`;
 
+  /** The one "waiting:" line of a run that stopped with exit 3: "1 of 2 approvals (self)", holders by name. */
+  function waitingLine(r: Run, id: string): string {
+    assert.equal(r.code, 3, r.stderr);
+    const line = r.stderr.split('\n').find((l) => l.startsWith('waiting: '));
+    assert.ok(line, r.stderr);
+    assert.match(line, new RegExp(`request ${id} awaits approval: 1 of 2 approvals \\(self\\)`));
+    assert.match(line, new RegExp(`held by (${names(1)}|${names(2)}) \\(approval`));
+    assert.doesNotMatch(r.stderr, /NOT_ENOUGH_SIGNERS|^error:/m, 'a hold is no error');
+    assert.doesNotMatch(line, /12D3KooW/, 'parties are named, not given by peer id');
+    return line;
+  }
+
   test('a held PSBT reports AWAITING_APPROVAL with its holders, exit 3; --wait completes it after one approval', async () => {
     const wallet = { root: walletRoot(hexToBytes(groupKey), hexToBytes(chainCode)), network: NET } as const;
     const payee = outsideAddress(testWallet(NET, 'payee').wallet, 0);
@@ -130,13 +147,7 @@ describe('held signing requests on real daemons', () => {
 
     // For people: one "waiting:" line, with names, "1 of 2 approvals", and no error wording.
     const text = await cli(args);
-    assert.equal(text.code, 3, text.stderr);
-    const line = text.stderr.split('\n').find((l) => l.startsWith('waiting: '));
-    assert.ok(line, text.stderr);
-    assert.match(line, new RegExp(`request ${first.held.id} awaits approval: 1 of 2 approvals \\(self\\)`));
-    assert.match(line, new RegExp(`held by (${names(1)}|${names(2)}) \\(approval`));
-    assert.doesNotMatch(text.stderr, /NOT_ENOUGH_SIGNERS|^error:/m);
-    assert.doesNotMatch(line, /12D3KooW/, 'parties are named, not given by peer id');
+    waitingLine(text, first.held.id);
     // Shown before anything is asked: the outputs as this party decoded them.
     assert.match(text.stderr, new RegExp(`out #0 {2}60000 sat {2}${payee} {2}PAYMENT`));
     assert.match(text.stderr, /out #1 {2}\d+ sat {2}\S+ {2}change back to this key m\/1\/0/);
@@ -164,6 +175,73 @@ describe('held signing requests on real daemons', () => {
     assert.deepEqual(signed.inputs, [0]);
     const shown = JSON.parse((await cli(['approvals', 'show', first.held.id, '--json', ...at(1)])).stdout);
     assert.equal(shown.status, 'signed');
+  });
+
+  test('a held raw message: sign stops with exit 3 naming the holders, and sign --wait completes it after one approval', async () => {
+    const args = ['sign', '--key', 'vault', '--message', 'c0ffee01', ...at(0)];
+    const first = waiting(await cli([...args, '--json']));
+    assert.deepEqual(first.held.holders.map((h) => h.party).sort(), [net.ids[1], net.ids[2]].sort());
+    assert.deepEqual(first.held.approvals, [net.ids[0]]);
+    const text = await cli(args);
+    assert.match(waitingLine(text, first.held.id), /run the same command again .* or add --wait/);
+    assert.doesNotMatch(text.stderr, /12D3KooW/, 'parties are named everywhere');
+
+    // The holder's operator sees who asked, by name.
+    const shown = await cli(['approvals', 'show', first.held.id, ...at(2)]);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(shown.stdout, new RegExp(`requested  by ${names(0)} at `));
+    assert.match(shown.stdout, /raw message, bip340/);
+    assert.doesNotMatch(shown.stdout, /12D3KooW/);
+
+    const waited = cli([...args, '--wait', '--json']);
+    const ok = await cli(['approvals', 'approve', first.held.id, ...at(2)]);
+    assert.equal(ok.code, 0, ok.stderr);
+    const done = await waited;
+    assert.equal(done.code, 0, done.stderr);
+    const signed = JSON.parse(done.stdout);
+    assert.equal(signed.verified, true);
+    assert.deepEqual([...signed.signers].sort(), [net.ids[0], net.ids[2]].sort());
+  });
+
+  test('held typed data: evm sign-typed-data stops with exit 3, and --wait completes it after one approval', async () => {
+    const typedData = JSON.stringify(executeData({ value: 7n, nonce: 41n }));
+    const args = ['evm', 'sign-typed-data', '--key', 'vault', '--typed-data', typedData, ...at(0)];
+    const first = waiting(await cli([...args, '--json']));
+    assert.deepEqual(first.held.holders.map((h) => h.party).sort(), [net.ids[1], net.ids[2]].sort());
+    const waited = cli([...args, '--wait']);
+    const ok = await cli(['approvals', 'approve', first.held.id, ...at(1)]);
+    assert.equal(ok.code, 0, ok.stderr);
+    const done = await waited;
+    assert.equal(done.code, 0, done.stderr);
+    assert.match(done.stdout, /^signature +[0-9a-f]{128}$/m);
+    assert.match(done.stdout, new RegExp(`^signed by +(self, ${names(1)}|${names(1)}, self)$`, 'm'));
+  });
+
+  test("a request its holders reject fails with a message that names them by this party's names", async () => {
+    const args = ['sign', '--key', 'vault', '--message', 'c0ffee02', ...at(0), '--json'];
+    const first = waiting(await cli(args));
+    for (const i of [1, 2]) {
+      const r = await cli(['approvals', 'reject', first.held.id, ...at(i)]);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    const failed = await cli(['requests', 'show', first.request, '--wait', '--json', ...at(0)]);
+    assert.equal(failed.code, 1, failed.stderr);
+    const line = failed.stderr.trim();
+    assert.match(line, /^error: key vault needs 2 signers, 1 left \(/);
+    for (const i of [1, 2])
+      assert.match(line, new RegExp(`${names(i)} refused: request ${first.held.id} was rejected by`));
+    assert.doesNotMatch(line, /12D3KooW/, 'parties are named, not given by peer id');
+    assert.match(line, / — the named parties refused it/);
+    // For machines: the culprits stay peer ids, with this party's names beside them.
+    const { error } = JSON.parse(failed.stdout.trim().split('\n').pop()!);
+    assert.equal(error.code, 'NOT_ENOUGH_SIGNERS');
+    assert.deepEqual([...error.culprits].sort(), [net.ids[1], net.ids[2]].sort());
+    assert.deepEqual(error.names, { [net.ids[1]]: names(1), [net.ids[2]]: names(2) });
+    // The daemon's own view says the same.
+    const view = (await net.call(0, 'GET', `/v1/requests/${first.request}`)).json;
+    assert.equal(view.state, 'failed');
+    assert.doesNotMatch(view.error.message, /12D3KooW/);
+    assert.equal(view.names[net.ids[1]], names(1));
   });
 
   test('a held EVM action asked again after the chain moved on is the same request, and goes through once approved', async () => {
@@ -210,13 +288,19 @@ describe('held signing requests on real daemons', () => {
     assert.equal(r.nonce, '0');
     assert.deepEqual([...r.signers].sort(), [net.ids[0], net.ids[2]].sort());
     assert.equal((await provider.getBalance(recipient)) - before, 25n * 10n ** 16n);
-    // One EVM action asked at the coordinator, one entry in the holder's queue: the same request throughout.
+    // One EVM action for this account asked at the coordinator, one entry in the holder's queue: the same
+    // request throughout.
+    const ours = (a: string) => a.toLowerCase() === account.toLowerCase();
     const asked = (await net.call(0, 'GET', '/v1/requests?key=vault')).json.filter(
-      (v: { asked?: { typedData?: string } }) => v.asked?.typedData,
+      (v: { asked?: { typedData?: string } }) =>
+        v.asked?.typedData && ours(JSON.parse(v.asked.typedData).domain.verifyingContract),
     );
     assert.equal(asked.length, 1);
     const queue = JSON.parse((await cli(['approvals', 'list', '--all', '--json', ...at(2)])).stdout);
-    const evm = queue.filter((e: { details: { kind: string } }) => e.details.kind === 'typedData');
+    const evm = queue.filter(
+      (e: { details: { kind: string; account?: string } }) =>
+        e.details.kind === 'typedData' && ours(e.details.account ?? ''),
+    );
     assert.deepEqual(
       evm.map((e: { shortId: string; status: string }) => [e.shortId, e.status]),
       [[first.held.id, 'signed']],

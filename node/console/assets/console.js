@@ -53,6 +53,9 @@ async function api(method, path, body) {
 
 const nameOf = (id) => (id === session.self ? 'this party' : (names.get(id) ?? `${id.slice(0, 12)}…`));
 const who = (id) => h('span', { title: id, class: 'party', 'data-peer': id }, nameOf(id));
+/** Free text (a reason, a message) with the peer id of this party and of every named peer replaced by its name. */
+const namedText = (text) =>
+  [session.self, ...names.keys()].reduce((t, id) => t.split(id).join(nameOf(id)), String(text));
 /** Parties by name, comma-separated. */
 const parties = (ids) => ids.map((m, i) => [i ? ', ' : '', who(m)]);
 const when = (iso) => (iso ? new Date(iso).toLocaleString() : '');
@@ -346,7 +349,7 @@ const pages = {
                   r.decision,
                   r.requester === 'operator' ? 'operator' : who(r.requester),
                   h('span', { class: 'mono' }, r.id.slice(0, 16)),
-                  r.reason,
+                  namedText(r.reason),
                 ]),
                 'audit',
               ),
@@ -705,7 +708,7 @@ function drillReport(run) {
             ),
             r.ok
               ? ''
-              : `${r.error.code}: ${r.error.message}${r.error.culprits.length ? ` (parties: ${r.error.culprits.map(nameOf).join(', ')})` : ''}`,
+              : `${r.error.code}: ${namedText(r.error.message)}${r.error.culprits.length ? ` (parties: ${r.error.culprits.map(nameOf).join(', ')})` : ''}`,
           ]),
           'drill-results',
         )
