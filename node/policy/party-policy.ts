@@ -186,7 +186,7 @@ export class PartyPolicy implements Policy {
     }
     let cleared = 'within policy';
     if (verdict.decision === 'hold' || earlier) {
-      const details = describe(resolved);
+      const details = await describe(resolved);
       const known = this.queue.get(id) !== undefined;
       const entry =
         verdict.decision === 'hold'
@@ -259,7 +259,7 @@ export class PartyPolicy implements Policy {
       });
   }
 
-  private record(
+  private async record(
     req: PolicyRequest,
     id: string,
     decision: 'allowed' | 'denied' | 'approval-required' | 'time-locked' | 'signed',
@@ -269,7 +269,7 @@ export class PartyPolicy implements Policy {
       requester: req.requester,
       key: req.keyName,
       id,
-      what: describe(req.resolved),
+      what: await describe(req.resolved),
       decision,
       reason,
     });
