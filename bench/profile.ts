@@ -126,16 +126,16 @@ async function memory(): Promise<void> {
     ['bitcoinjs-lib', 'bitcoinjs-lib'],
     ['ethers', 'ethers'],
     ['libp2p', 'libp2p'],
-    // What keeps ethers and bitcoinjs-lib resident: the modules of the daemon that import them at start.
+    // The daemon's big parts; none imports ethers or bitcoinjs-lib at start (test/node/daemon-footprint.test.ts).
     [
       'node/signing/coordinator.ts (chain decoders load on demand)',
       join(ROOT, 'node/signing/coordinator.ts'),
     ],
     [
-      'node/policy/party-policy.ts (imports ethers, bitcoinjs-lib)',
+      'node/policy/party-policy.ts (address checks load with a policy that names addresses)',
       join(ROOT, 'node/policy/party-policy.ts'),
     ],
-    ['node/api/server.ts (imports chains/bitcoin)', join(ROOT, 'node/api/server.ts')],
+    ['node/api/server.ts (PSBT finalization loads with the first PSBT)', join(ROOT, 'node/api/server.ts')],
     ['node/daemon.ts (everything a daemon loads, not started)', join(ROOT, 'node/daemon.ts')],
   ];
   const show = (mb: number, label: string) => console.log(`${round(mb).toString().padStart(6)} MB  ${label}`);

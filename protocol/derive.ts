@@ -4,9 +4,10 @@
  */
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha512 } from '@noble/hashes/sha2.js';
-import { Fn, type Point, pointToBytes } from './curve.ts';
+import { bytesToHex, Fn, type Point, pointToBytes } from './curve.ts';
 import { mulBase } from './ecc.ts';
 import { FrostnetError } from './errors.ts';
+import { Memo } from './memo.ts';
 import type { TweakStep } from './tweak.ts';
 
 export const HARDENED = 0x80000000;
@@ -36,16 +37,28 @@ export function deriveChild(parent: ExtendedKey, index: number): ExtendedKey & {
   return { key, chainCode: I.slice(32), tweak: t };
 }
 
+/**
+ * Children already derived, by parent and path: every party derives the key of each request it signs (a raw
+ * message's path, the drill key, an EVM account), most often the same few again, and each step costs an
+ * HMAC-SHA512, a base multiplication and an addition. Public data only.
+ */
+const derived = new Memo<Derived>(1024);
+
 /** Derives along an unhardened path and returns the tweaks that take the parent's shares to the child's. */
 export function derivePath(root: ExtendedKey, path: readonly number[]): Derived {
+  const key = `${bytesToHex(pointToBytes(root.key))}${bytesToHex(root.chainCode)}/${path.join('/')}`;
+  return derived.get(key, () => deriveUncached(root, path));
+}
+
+function deriveUncached(root: ExtendedKey, path: readonly number[]): Derived {
   let node: ExtendedKey = root;
   const steps: TweakStep[] = [];
   for (const index of path) {
     const child = deriveChild(node, index);
-    steps.push({ evenY: false, add: child.tweak });
+    steps.push(Object.freeze({ evenY: false, add: child.tweak }));
     node = child;
   }
-  return { key: node.key, chainCode: node.chainCode, steps };
+  return Object.freeze({ key: node.key, chainCode: node.chainCode, steps: Object.freeze(steps) });
 }
 
 /** "m/0/5": a path as PSBT derivation fields and descriptors write it. */

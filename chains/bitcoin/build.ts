@@ -17,36 +17,21 @@ import {
   type WalletKey,
 } from './keys.ts';
 import { bitcoinNetwork } from './network.ts';
+import { estimateWeight } from './weight.ts';
 
-// Outpoint 36 + empty scriptSig 1 + sequence 4, times 4; witness: item count 1 + length 1 + signature 64.
-export const KEY_PATH_INPUT_WEIGHT = 41 * 4 + 66;
-export const KEY_PATH_INPUT_VSIZE = KEY_PATH_INPUT_WEIGHT / 4;
+export {
+  estimateVsize,
+  estimateWeight,
+  KEY_PATH_INPUT_VSIZE,
+  KEY_PATH_INPUT_WEIGHT,
+  transactionWeight,
+  varintSize,
+} from './weight.ts';
+
 /** Below this a P2TR change output costs more to spend than it holds (Bitcoin Core's dust limit). */
 export const P2TR_DUST = 330n;
 /** Opt in to replace-by-fee (BIP125) so that a stuck spend can be bumped. */
 export const RBF_SEQUENCE = 0xfffffffd;
-
-export const varintSize = (n: number): number => (n < 0xfd ? 1 : n <= 0xffff ? 3 : 5);
-
-/**
- * Weight of a segwit transaction with inputs of these weights (each its outpoint, scriptSig, sequence and
- * witness) and these output scripts: version and locktime, the counts, the marker and flag, inputs and outputs.
- */
-export function transactionWeight(
-  inputWeights: readonly number[],
-  outputScripts: readonly Uint8Array[],
-): number {
-  const base = 8 + varintSize(inputWeights.length) + varintSize(outputScripts.length);
-  const outputs = outputScripts.reduce((w, s) => w + 8 + varintSize(s.length) + s.length, 0);
-  return (base + outputs) * 4 + 2 + inputWeights.reduce((a, w) => a + w, 0);
-}
-
-/** Weight of a transaction that spends `inputCount` key-path inputs (SIGHASH_DEFAULT) to these output scripts. */
-export const estimateWeight = (inputCount: number, outputScripts: readonly Uint8Array[]): number =>
-  transactionWeight(new Array<number>(inputCount).fill(KEY_PATH_INPUT_WEIGHT), outputScripts);
-
-export const estimateVsize = (inputCount: number, outputScripts: readonly Uint8Array[]): number =>
-  estimateWeight(inputCount, outputScripts) / 4;
 
 /** A coin of this wallet: the outpoint, its amount, and the key it pays to. */
 export type WalletUtxo = {

@@ -589,7 +589,7 @@ const send = defineCommand({
           'fund the relayer account, or give another one',
         );
       const { prepareExecute, submitExecute, readNonce } = await import('../../chains/evm/account.ts');
-      const { decodeCall } = await import('../../node/policy/describe.ts');
+      const { decodeCall } = await import('../../node/policy/calls.ts');
       const [latest, accountNonce, balance] = await onChain('reading the account', () =>
         Promise.all([provider.getBlock('latest'), readNonce(provider, at), provider.getBalance(at)]),
       );

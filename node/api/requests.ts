@@ -54,6 +54,11 @@ type Item = { view: RequestView; done: Promise<void>; changed: () => Promise<voi
 
 export class Requests {
   private readonly items = new Map<string, Item>();
+  /** The latest request of each `same` name: no scan of every kept request at each start. */
+  private readonly bySame = new Map<string, Item>();
+  /** Ids of finished requests, oldest end first: pruning drops from the front. */
+  private readonly finished = new Set<string>();
+  private unfinished = 0;
   private readonly maxRunning: number;
   private readonly names?: PeerNames;
 
@@ -64,9 +69,7 @@ export class Requests {
   }
 
   get running(): number {
-    let n = 0;
-    for (const { view } of this.items.values()) if (!isFinal(view)) n++;
-    return n;
+    return this.unfinished;
   }
 
   /**
@@ -80,9 +83,10 @@ export class Requests {
     same?: string,
     asked?: RequestView['asked'],
   ): RequestView {
-    if (same !== undefined)
-      for (const item of this.items.values())
-        if (item.same === same && item.view.state !== 'failed') return item.view;
+    if (same !== undefined) {
+      const earlier = this.bySame.get(same);
+      if (earlier && earlier.view.state !== 'failed') return earlier.view;
+    }
     if (this.running >= this.maxRunning)
       throw new FrostnetError(
         'CONFLICT',
@@ -142,10 +146,15 @@ export class Requests {
       view.held = undefined;
       view.settling = undefined;
       this.nameParties(view);
+      this.unfinished--;
+      this.finished.add(view.id);
       touch();
       this.prune();
     });
-    this.items.set(view.id, { view, done, changed: () => next, same });
+    const item: Item = { view, done, changed: () => next, same };
+    this.items.set(view.id, item);
+    this.unfinished++;
+    if (same !== undefined) this.bySame.set(same, item);
     return view;
   }
 
@@ -198,10 +207,15 @@ export class Requests {
     else delete view.names;
   }
 
+  /** Keeps the KEEP_FINISHED requests that ended last (and every unfinished one). */
   private prune(): void {
-    const finished = [...this.items.values()].filter((i) => isFinal(i.view));
-    for (const i of finished.slice(0, Math.max(0, finished.length - KEEP_FINISHED)))
-      this.items.delete(i.view.id);
+    for (const id of this.finished) {
+      if (this.finished.size <= KEEP_FINISHED) break;
+      this.finished.delete(id);
+      const item = this.items.get(id);
+      this.items.delete(id);
+      if (item?.same !== undefined && this.bySame.get(item.same) === item) this.bySame.delete(item.same);
+    }
   }
 }
 

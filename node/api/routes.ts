@@ -5,7 +5,6 @@
  * request id to follow (GET /v1/requests/:id?wait=ms, with change=1 until its next change).
  */
 import type { NetworkName } from '../../chains/bitcoin/network-names.ts';
-import { applyKeySignatures, finalizePsbt } from '../../chains/bitcoin/psbt.ts';
 import { bytesToHex } from '../../protocol/curve.ts';
 import { FrostnetError } from '../../protocol/errors.ts';
 import { groupKey, type KeyShare } from '../../protocol/keys.ts';
@@ -242,7 +241,7 @@ export const ROUTES: readonly Route[] = [
         b.requests.start(
           'sign',
           async (progress, report) =>
-            signResult(await b.sign(params.name, opts, report.held), opts.payload, finalize, progress),
+            await signResult(await b.sign(params.name, opts, report.held), opts.payload, finalize, progress),
           same,
           { key: params.name, ...(td && { typedData: td.json, account: td.account }) },
         ),
@@ -446,7 +445,7 @@ function matchPath(
   return params;
 }
 
-function signResult(
+async function signResult(
   out: SignOutcome,
   payload: SignPayload,
   finalize: boolean,
@@ -460,6 +459,8 @@ function signResult(
   };
   progress(`signed by ${out.signers.join(', ')}`);
   if (!('psbt' in payload) || out.resolved.kind !== 'psbt') return base;
+  // bitcoinjs-lib loads with the first PSBT (node/signing/targets.ts decoded it with the same module).
+  const { applyKeySignatures, finalizePsbt } = await import('../../chains/bitcoin/psbt.ts');
   const sigs = new Map(out.resolved.inputs.map((index, i) => [index, out.signatures[i]]));
   const signed = applyKeySignatures(payload.psbt.psbt, sigs);
   const result: Record<string, unknown> = { ...base, inputs: out.resolved.inputs, psbt: signed.toBase64() };

@@ -3,16 +3,17 @@
  * same way: a one-time console login link for the caller's own scope, the audit log, a key's wallet view, the
  * recovery drill run by the daemon, and the list of requests this daemon runs.
  */
-import { parseNetwork } from '../../chains/bitcoin/network.ts';
+import { parseNetwork } from '../../chains/bitcoin/network-names.ts';
 import { errorMessage, FrostnetError } from '../../protocol/errors.ts';
 import { knownKey, type Route, route } from '../api/routes.ts';
 import { AUDIT_DECISIONS } from '../policy/audit.ts';
 import { readAudit } from './audit-reader.ts';
 import { runDrill } from './drill.ts';
 import type { ConsoleSessions } from './sessions.ts';
-import { MAX_ADDRESSES, walletView } from './wallet.ts';
 
 export const CONSOLE_PREFIX = '/ui';
+/** Addresses the wallet page shows per branch, at most. */
+export const MAX_ADDRESSES = 20;
 
 export type ConsoleRouteDeps = {
   sessions: ConsoleSessions;
@@ -64,7 +65,7 @@ export function consoleRoutes(d: ConsoleRouteDeps): Route[] {
       method: 'GET',
       path: '/v1/keys/:name/wallet',
       scope: 'read',
-      handle: (ctx) => {
+      handle: async (ctx) => {
         const e = knownKey(ctx);
         // The key's own network; `network` may only repeat it (a key from before it was stored takes it).
         let network: ReturnType<typeof parseNetwork>;
@@ -79,6 +80,8 @@ export function consoleRoutes(d: ConsoleRouteDeps): Route[] {
         const count = Number(ctx.query.get('addresses') ?? 5);
         if (!Number.isSafeInteger(count) || count < 1 || count > MAX_ADDRESSES)
           bad('addresses', `must be an integer from 1 to ${MAX_ADDRESSES}`);
+        // The wallet's address and descriptor code (bitcoinjs-lib) loads with the first wallet page shown.
+        const { walletView } = await import('./wallet.ts');
         return { status: 200, json: walletView(e, network, count) };
       },
     }),

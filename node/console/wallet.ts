@@ -12,9 +12,6 @@ import { bytesToHex } from '../../protocol/curve.ts';
 import { groupKey } from '../../protocol/keys.ts';
 import type { KeyEntry } from '../storage/keystore.ts';
 
-/** Addresses shown per branch, at most. */
-export const MAX_ADDRESSES = 20;
-
 export type WalletView = {
   key: string;
   network: NetworkName;

@@ -26,12 +26,75 @@ type AcceptedRecord = { id: string; key: string; at: number };
 type State = { version: 1; accepted: AcceptedRecord[]; signed: SignedRecord[] };
 type Reservation = { key: string; asset: string; amount: bigint; until: number };
 
+/**
+ * One counter's records in the order they were made (one key's requests, or one key's amounts of one asset):
+ * the distinct ids newer than a cutoff and the sum of their amounts, kept as records come and go, so that a
+ * check costs the same whatever a busy hour left behind. Records leave from the front only, so one out of
+ * time order (a clock set back) stays until those before it left: counted longer, never shorter.
+ */
+class Window {
+  private records: { id: string; at: number; amount: bigint }[] = [];
+  private head = 0;
+  private readonly ids = new Map<string, { amount: bigint; n: number }>();
+  /** The sum of the distinct ids' amounts. */
+  sum = 0n;
+
+  add(id: string, at: number, amount = 0n): void {
+    this.records.push({ id, at, amount });
+    const e = this.ids.get(id);
+    if (e) e.n++;
+    else {
+      this.ids.set(id, { amount, n: 1 });
+      this.sum += amount;
+    }
+  }
+
+  /** Drops the records made at or before `cutoff`. */
+  expire(cutoff: number): void {
+    while (this.head < this.records.length && this.records[this.head].at <= cutoff) {
+      const r = this.records[this.head++];
+      const e = this.ids.get(r.id)!;
+      if (--e.n === 0) {
+        this.ids.delete(r.id);
+        this.sum -= e.amount;
+      }
+    }
+    if (this.head > 1024 && this.head * 2 > this.records.length) {
+      this.records = this.records.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  has(id: string): boolean {
+    return this.ids.has(id);
+  }
+
+  amountOf(id: string): bigint {
+    return this.ids.get(id)?.amount ?? 0n;
+  }
+
+  get distinct(): number {
+    return this.ids.size;
+  }
+}
+
+/** The window of `name`, made empty on first use. */
+const windowOf = (m: Map<string, Window>, name: string): Window => {
+  let w = m.get(name);
+  if (!w) m.set(name, (w = new Window()));
+  return w;
+};
+const spentName = (key: string, asset: string) => `${key}\n${asset}`;
+
 export class RollingCounters {
   private readonly file: string;
   private readonly clock: () => number;
   private readonly reservationMs: number;
   private state: State;
   private readonly reserved = new Map<string, Reservation>();
+  /** The same records as `state`, by key (and asset): what `usage` reads. */
+  private readonly requests = new Map<string, Window>();
+  private readonly spent = new Map<string, Window>();
   private inFlight?: Promise<void>;
   private queued?: Promise<void>;
 
@@ -40,6 +103,24 @@ export class RollingCounters {
     this.clock = clock;
     this.reservationMs = reservationMs;
     this.state = state;
+    for (const a of [...state.accepted].sort((x, y) => x.at - y.at))
+      windowOf(this.requests, a.key).add(a.id, a.at);
+    for (const x of [...state.signed].sort((p, q) => p.at - q.at))
+      windowOf(this.spent, spentName(x.key, x.asset)).add(x.id, x.at, BigInt(x.amount));
+  }
+
+  /** Key `key`'s requests of the past hour. */
+  private requestsOf(key: string, now: number): Window {
+    const w = windowOf(this.requests, key);
+    w.expire(now - HOUR_MS);
+    return w;
+  }
+
+  /** Key `key`'s signed amounts of `asset` of the past day. */
+  private spentOf(key: string, asset: string, now: number): Window {
+    const w = windowOf(this.spent, spentName(key, asset));
+    w.expire(now - DAY_MS);
+    return w;
   }
 
   static async open(
@@ -59,31 +140,25 @@ export class RollingCounters {
   /** What this party already did for `key` (and the spend's asset), leaving request `id` itself out. */
   usage(key: string, id: string, spend: Spend | undefined): Usage {
     const now = this.clock();
-    const hourAgo = now - HOUR_MS;
-    const dayAgo = now - DAY_MS;
-    const requests = new Set(
-      this.state.accepted.filter((a) => a.key === key && a.at > hourAgo && a.id !== id).map((a) => a.id),
-    );
+    const requests = this.requestsOf(key, now);
     let spent = 0n;
     if (spend) {
-      const counted = new Set<string>();
-      for (const s of this.state.signed)
-        if (s.key === key && s.asset === spend.asset && s.at > dayAgo && s.id !== id && !counted.has(s.id)) {
-          counted.add(s.id);
-          spent += BigInt(s.amount);
-        }
+      const signed = this.spentOf(key, spend.asset, now);
+      spent = signed.sum - signed.amountOf(id);
       for (const [rid, r] of this.reserved)
-        if (r.key === key && r.asset === spend.asset && r.until > now && rid !== id && !counted.has(rid))
+        if (r.key === key && r.asset === spend.asset && r.until > now && rid !== id && !signed.has(rid))
           spent += r.amount;
     }
-    return { requestsLastHour: requests.size, spentLastDay: spent };
+    return { requestsLastHour: requests.distinct - (requests.has(id) ? 1 : 0), spentLastDay: spent };
   }
 
   /** Request `id` passed the policy: it counts towards requests per hour, and its amount is reserved. */
   async accepted(key: string, id: string, spend: Spend | undefined): Promise<void> {
     const now = this.clock();
     if (spend) this.reserved.set(id, { key, ...spend, until: now + this.reservationMs });
-    if (this.state.accepted.some((a) => a.key === key && a.id === id && a.at > now - HOUR_MS)) return;
+    const requests = this.requestsOf(key, now);
+    if (requests.has(id)) return;
+    requests.add(id, now);
     this.state.accepted.push({ id, key, at: now });
     await this.save(now);
   }
@@ -93,7 +168,9 @@ export class RollingCounters {
     this.reserved.delete(id);
     if (!spend) return;
     const now = this.clock();
-    if (this.state.signed.some((s) => s.key === key && s.id === id && s.at > now - DAY_MS)) return;
+    const signed = this.spentOf(key, spend.asset, now);
+    if (signed.has(id)) return;
+    signed.add(id, now, spend.amount);
     this.state.signed.push({ id, key, asset: spend.asset, amount: spend.amount.toString(), at: now });
     await this.save(now);
   }

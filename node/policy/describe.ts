@@ -4,8 +4,7 @@
  * audit log and `frostnet approvals show`), and the amount it moves.
  */
 import { sha256 } from '@noble/hashes/sha2.js';
-import { Interface } from 'ethers';
-import { estimateWeight } from '../../chains/bitcoin/build.ts';
+import { estimateWeight } from '../../chains/bitcoin/weight.ts';
 import { bytesToHex } from '../../protocol/curve.ts';
 import { formatPath } from '../../protocol/derive.ts';
 import { type ProposalKind, proposalChange } from '../../protocol/proposal.ts';
@@ -115,8 +114,11 @@ export type ProposalDetails = {
 
 export type Details = RawDetails | DrillDetails | PsbtDetails | TypedDataDetails | ProposalDetails;
 
-/** The decoded request, JSON-safe. */
-export function describe(r: ResolvedRequest): Details {
+/**
+ * The decoded request, JSON-safe. Asynchronous because naming a known EVM call loads ethers (calls.ts), which
+ * only a typed-data request, already decoded with it, needs.
+ */
+export async function describe(r: ResolvedRequest): Promise<Details> {
   if (r.kind === 'raw')
     return {
       kind: 'raw',
@@ -188,7 +190,7 @@ export function describe(r: ResolvedRequest): Details {
     };
   const { to, value, data } = a.fields;
   const selector = selectorOf(data);
-  const call = decodeCall(data);
+  const call = data === '0x' ? undefined : (await import('./calls.ts')).decodeCall(data);
   return {
     ...base,
     action: 'Execute',
@@ -217,26 +219,6 @@ export function feeRate(r: Extract<ResolvedRequest, { kind: 'psbt' }>): number {
 export function selectorOf(data: string): string | undefined {
   if (data === '0x') return '0x';
   return data.length >= 10 ? data.slice(0, 10).toLowerCase() : undefined;
-}
-
-// Calls an operator meets most; anything else is shown as its selector and raw data.
-const KNOWN_CALLS = new Interface([
-  'function transfer(address to, uint256 amount)',
-  'function approve(address spender, uint256 amount)',
-  'function transferFrom(address from, address to, uint256 amount)',
-  'function safeTransferFrom(address from, address to, uint256 tokenId)',
-  'function setApprovalForAll(address operator, bool approved)',
-]);
-
-/** "transfer(0xabc..., 1000)" for a known call, else undefined. */
-export function decodeCall(data: string): string | undefined {
-  try {
-    const tx = KNOWN_CALLS.parseTransaction({ data });
-    if (!tx) return undefined;
-    return `${tx.name}(${tx.args.map((a) => String(a)).join(', ')})`;
-  } catch {
-    return undefined;
-  }
 }
 
 /** The amount a request moves and in what (a rolling limit's counter): sent satoshis, or wei of value. */

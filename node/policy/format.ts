@@ -11,14 +11,13 @@
  * }
  */
 import { readFile } from 'node:fs/promises';
-import { address } from 'bitcoinjs-lib';
-import { getAddress, isHexString } from 'ethers';
-import { bitcoinNetwork, NETWORK_NAMES, type NetworkName } from '../../chains/bitcoin/network.ts';
+import { NETWORK_NAMES, type NetworkName } from '../../chains/bitcoin/network-names.ts';
 import { bytesToHex } from '../../protocol/curve.ts';
 import { errorMessage, FrostnetError } from '../../protocol/errors.ts';
 import { PROPOSAL_KINDS, type ProposalKind } from '../../protocol/proposal.ts';
 import { SCHEMES, type Scheme } from '../../protocol/sign.ts';
 import { parsePeerId } from '../storage/identity.ts';
+import { type AddressChecks, loadAddressChecks } from './address-checks.ts';
 
 export const POLICY_FILE = 'policy.json';
 export const DEFAULT_APPROVAL_EXPIRY_SECONDS = 86_400;
@@ -133,11 +132,27 @@ export function rulesFor(p: PolicyFile, keyName: string): Rules | undefined {
 
 type Fail = (field: string, problem: string) => never;
 type Obj = Record<string, unknown>;
+/** The address checks, or a throw of NeedsAddressChecks when the caller gave none. */
+type Checks = () => AddressChecks;
 
-/** Validates a parsed policy file; throws INVALID_INPUT naming the field. */
-export function parsePolicy(input: unknown, source = 'policy'): PolicyFile {
+/** Thrown by parsePolicy given no address checks for a file that names an address to check. */
+class NeedsAddressChecks extends FrostnetError {
+  constructor() {
+    super('INTERNAL', 'this policy names addresses: parse it with the address checks (loadAddressChecks)');
+  }
+}
+
+/**
+ * Validates a parsed policy file; throws INVALID_INPUT naming the field. `checks` is needed only when the
+ * file names Bitcoin destinations or mixed-case EVM targets (parsePolicyLoading loads them then).
+ */
+export function parsePolicy(input: unknown, source = 'policy', checks?: AddressChecks): PolicyFile {
   const fail: Fail = (field, problem) => {
     throw new FrostnetError('INVALID_INPUT', `${source}: "${field}" ${problem}`);
+  };
+  const need: Checks = () => {
+    if (!checks) throw new NeedsAddressChecks();
+    return checks;
   };
   const top = object(input, '(top level)', fail);
   only(top, ['version', 'approvalExpirySeconds', 'default', 'keys'], '', fail);
@@ -149,11 +164,11 @@ export function parsePolicy(input: unknown, source = 'policy'): PolicyFile {
   const keys: Record<string, Rules> = {};
   if (top.keys !== undefined) {
     for (const [name, rules] of Object.entries(object(top.keys, 'keys', fail)))
-      keys[name] = parseRules(rules, `keys.${name}`, fail);
+      keys[name] = parseRules(rules, `keys.${name}`, fail, need);
   }
   return {
     approvalExpirySeconds,
-    ...(top.default !== undefined && { default: parseRules(top.default, 'default', fail) }),
+    ...(top.default !== undefined && { default: parseRules(top.default, 'default', fail, need) }),
     keys,
   };
 }
@@ -173,10 +188,20 @@ export async function loadPolicyFile(file: string): Promise<PolicyFile | undefin
   } catch (e) {
     throw new FrostnetError('INVALID_INPUT', `policy ${file} is not valid JSON: ${errorMessage(e)}`);
   }
-  return parsePolicy(json, `policy ${file}`);
+  return parsePolicyLoading(json, `policy ${file}`);
 }
 
-function parseRules(v: unknown, at: string, fail: Fail): Rules {
+/** parsePolicy, with the chain decoders of the address checks loaded only if the file names an address. */
+export async function parsePolicyLoading(input: unknown, source = 'policy'): Promise<PolicyFile> {
+  try {
+    return parsePolicy(input, source);
+  } catch (e) {
+    if (!(e instanceof NeedsAddressChecks)) throw e;
+  }
+  return parsePolicy(input, source, await loadAddressChecks());
+}
+
+function parseRules(v: unknown, at: string, fail: Fail, checks: Checks): Rules {
   const r = object(v, at, fail);
   only(
     r,
@@ -209,8 +234,8 @@ function parseRules(v: unknown, at: string, fail: Fail): Rules {
     bitcoin:
       r.bitcoin === false
         ? false
-        : parseBitcoin(r.bitcoin === undefined ? {} : r.bitcoin, `${at}.bitcoin`, fail),
-    evm: r.evm === false ? false : parseEvm(r.evm === undefined ? {} : r.evm, `${at}.evm`, fail),
+        : parseBitcoin(r.bitcoin === undefined ? {} : r.bitcoin, `${at}.bitcoin`, fail, checks),
+    evm: r.evm === false ? false : parseEvm(r.evm === undefined ? {} : r.evm, `${at}.evm`, fail, checks),
     ceremonies: parseCeremonies(r.ceremonies, `${at}.ceremonies`, fail),
   };
 }
@@ -258,7 +283,7 @@ function parseCeremonies(v: unknown, at: string, fail: Fail): CeremonyRules {
 const SAT_UNITS = { sat: 0, btc: 8 };
 const WEI_UNITS = { wei: 0, gwei: 9, eth: 18, ether: 18 };
 
-function parseBitcoin(v: unknown, at: string, fail: Fail): BitcoinRules {
+function parseBitcoin(v: unknown, at: string, fail: Fail, checks: Checks): BitcoinRules {
   const b = object(v, at, fail);
   only(
     b,
@@ -290,9 +315,10 @@ function parseBitcoin(v: unknown, at: string, fail: Fail): BitcoinRules {
     destinations = nonEmpty(b.destinations, `${at}.destinations`, fail).map((a, i) => {
       const field = `${at}.destinations[${i}]`;
       if (typeof a !== 'string') fail(field, 'must be a Bitcoin address');
+      const c = checks();
       const valid = (networks ?? NETWORK_NAMES).filter((n) => {
         try {
-          scripts.add(`${n}:${bytesToHex(address.toOutputScript(a as string, bitcoinNetwork(n)))}`);
+          scripts.add(`${n}:${bytesToHex(c.outputScript(a as string, n))}`);
           return true;
         } catch {
           return false;
@@ -333,7 +359,7 @@ function parseBitcoin(v: unknown, at: string, fail: Fail): BitcoinRules {
   } as BitcoinRules;
 }
 
-function parseEvm(v: unknown, at: string, fail: Fail): EvmRules {
+function parseEvm(v: unknown, at: string, fail: Fail, checks: Checks): EvmRules {
   const e = object(v, at, fail);
   only(
     e,
@@ -370,12 +396,14 @@ function parseEvm(v: unknown, at: string, fail: Fail): EvmRules {
         : boolean(e.rotateKeyRequiresApproval, `${at}.rotateKeyRequiresApproval`, fail),
     ...(e.targets !== undefined && {
       targets: nonEmpty(e.targets, `${at}.targets`, fail).map((a, i) => {
-        if (typeof a !== 'string' || !isHexString(a, 20)) fail(`${at}.targets[${i}]`, 'must be a 0x address');
-        try {
-          return getAddress(a as string).toLowerCase();
-        } catch {
-          return fail(`${at}.targets[${i}]`, `has a wrong checksum: ${a}`);
-        }
+        if (typeof a !== 'string' || !/^0x[0-9a-fA-F]{40}$/.test(a))
+          fail(`${at}.targets[${i}]`, 'must be a 0x address');
+        const hex = (a as string).slice(2);
+        // EIP-55: an address in one case carries no checksum; one in mixed case must carry the right one.
+        const mixed = hex !== hex.toLowerCase() && hex !== hex.toUpperCase();
+        if (mixed && !checks().checksumOk(a as string))
+          fail(`${at}.targets[${i}]`, `has a wrong checksum: ${a}`);
+        return (a as string).toLowerCase();
       }),
     }),
     ...(e.selectors !== undefined && {

@@ -75,6 +75,13 @@ export interface ApprovalsBackend {
   decide(id: string, decision: Decision, note?: string): Promise<EntryView>;
 }
 
+/** Settles once both are written, failing if either fails; awaited later, so never an unhandled rejection. */
+function both(a: Promise<void>, b: Promise<void>): Promise<void> {
+  const done = Promise.all([a, b]).then(() => {});
+  done.catch(() => {});
+  return done;
+}
+
 const DONE: Record<Decision, 'approved' | 'rejected' | 'cancelled'> = {
   approve: 'approved',
   reject: 'rejected',
@@ -138,8 +145,9 @@ export class PartyPolicy implements Policy {
   }
 
   /**
-   * Decisions run one at a time (each sees the counters the previous one left); the counters file is written
-   * after, outside that queue, so concurrent requests share its writes.
+   * Decisions run one at a time (each sees the counters the previous one left); the counters and the audit line
+   * are written after, outside that queue, so concurrent requests share their writes. The check resolves only
+   * once both are on disk.
    */
   async check(req: PolicyRequest): Promise<void> {
     const { persisted } = await this.serial.run(() => this.decideRequest(req));
@@ -152,8 +160,9 @@ export class PartyPolicy implements Policy {
       const counted = this.counters.signed(req.keyName, id, spendOf(req.resolved));
       counted.catch(() => {}); // awaited below
       await this.queue.markSigned(id);
-      await this.record(req, id, 'signed', 'this party released its signature shares');
-      return { persisted: counted };
+      return {
+        persisted: both(counted, this.record(req, id, 'signed', 'this party released its signature shares')),
+      };
     });
     await persisted;
   }
@@ -186,7 +195,7 @@ export class PartyPolicy implements Policy {
     }
     let cleared = 'within policy';
     if (verdict.decision === 'hold' || earlier) {
-      const details = describe(resolved);
+      const details = await describe(resolved);
       const known = this.queue.get(id) !== undefined;
       const entry =
         verdict.decision === 'hold'
@@ -226,10 +235,8 @@ export class PartyPolicy implements Policy {
         .filter(Boolean)
         .join('; ');
     }
-    const persisted = this.counters.accepted(keyName, id, spend);
-    persisted.catch(() => {}); // awaited by check(); this keeps a failing audit line from orphaning it
-    await this.record(req, id, 'allowed', cleared || 'within policy');
-    return { persisted };
+    const counted = this.counters.accepted(keyName, id, spend);
+    return { persisted: both(counted, this.record(req, id, 'allowed', cleared || 'within policy')) };
   }
 
   private async decide(idOrPrefix: string, decision: Decision, note?: string): Promise<EntryView> {
@@ -259,20 +266,23 @@ export class PartyPolicy implements Policy {
       });
   }
 
+  /** Appends the audit line now (its place in the log is fixed by this call); resolves once it is written. */
   private record(
     req: PolicyRequest,
     id: string,
     decision: 'allowed' | 'denied' | 'approval-required' | 'time-locked' | 'signed',
     reason: string,
   ): Promise<void> {
-    return this.audit.append({
-      requester: req.requester,
-      key: req.keyName,
-      id,
-      what: describe(req.resolved),
-      decision,
-      reason,
-    });
+    return this.audit.append(
+      describe(req.resolved).then((what) => ({
+        requester: req.requester,
+        key: req.keyName,
+        id,
+        what,
+        decision,
+        reason,
+      })),
+    );
   }
 
   private view(e: Entry): EntryView {

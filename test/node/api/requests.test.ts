@@ -1,121 +1,66 @@
 /**
- * A request's view calls the parties by name in its lines for people, with peer ids in its fields (names
- * beside); an error answer gives the culprits' names beside their ids.
+ * The control API's request tracker: the running limit, the same request asked again answered by the one
+ * already there (unless it failed), and the finished requests kept, the last 1,000 to end.
  */
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
-import { type RequestReport, Requests } from '../../../node/api/requests.ts';
-import { errorReply } from '../../../node/api/server.ts';
-import { SignersExhausted } from '../../../node/signing/coordinator.ts';
-import { PeerNames } from '../../../node/transport/peer-names.ts';
+import { test } from 'node:test';
+import { Requests } from '../../../node/api/requests.ts';
 import { FrostnetError } from '../../../protocol/errors.ts';
 
-const SELF = `12D3KooW${'S'.repeat(44)}`;
-const BOB = `12D3KooW${'B'.repeat(44)}`;
-const CAROL = `12D3KooW${'C'.repeat(44)}`;
+const settled = () => new Promise((r) => setImmediate(r));
 
-describe('request views with names', () => {
-  const names = new PeerNames(SELF, () => [
-    { id: BOB, name: 'bob' },
-    { id: CAROL, name: 'carol' },
-  ]);
-
-  test('progress, held reasons and the error message by name; holders, approvals and culprits by id', async () => {
-    const requests = new Requests(4, names);
-    let go!: () => void;
-    const cleared = new Promise<void>((r) => (go = r));
-    const view = requests.start('sign', async (progress, report) => {
-      progress(`asking ${BOB} and ${CAROL}`);
-      report.held({
-        id: 'abcd1234',
-        kind: 'sign',
-        holders: [{ party: BOB, code: 'APPROVAL_REQUIRED', reason: `${BOB} refused: awaits approval` }],
-        approvals: [SELF],
-        needed: 2,
-      });
-      await cleared;
-      throw new SignersExhausted(
-        `key k needs 2 signers, 1 left (${BOB} refused: rejected; ${CAROL} refused: no)`,
-        [
-          { party: BOB, code: 'POLICY_DENIED', reason: `${BOB} refused: rejected` },
-          { party: CAROL, code: 'POLICY_DENIED', reason: `${CAROL} refused: no` },
-        ],
-      );
-    });
-    const held = await requests.get(view.id);
-    assert.equal(held?.state, 'awaiting-approval');
-    assert.deepEqual(held?.progress, ['asking bob and carol']);
-    assert.equal(held?.held?.holders[0]?.party, BOB);
-    assert.equal(held?.held?.holders[0]?.reason, 'bob refused: awaits approval');
-    assert.deepEqual(held?.names, { [BOB]: 'bob', [SELF]: 'self' });
-    go();
-    const failed = await requests.get(view.id, 10_000);
-    assert.equal(failed?.state, 'failed');
-    assert.equal(
-      failed?.error?.message,
-      'key k needs 2 signers, 1 left (bob refused: rejected; carol refused: no)',
-    );
-    assert.deepEqual(failed?.error?.culprits, [BOB, CAROL]);
-    assert.deepEqual(failed?.names, { [BOB]: 'bob', [CAROL]: 'carol' });
-  });
-
-  test('held as before, in another order, is no change: a long poll for the next change is not woken', async () => {
-    const requests = new Requests(4, names);
-    const hold = (holders: string[]) => ({
-      id: 'abcd1234',
-      kind: 'sign',
-      holders: holders.map((party) => ({ party, code: 'APPROVAL_REQUIRED', reason: 'awaits approval' })),
-      approvals: [SELF],
-      needed: 2,
-    });
-    let report!: RequestReport;
-    let end!: () => void;
-    const view = requests.start('sign', async (_progress, r) => {
-      report = r;
-      report.held(hold([BOB, CAROL]));
-      await new Promise<void>((resolve) => (end = resolve));
-    });
-    const polls: string[] = [];
-    const next = requests.get(view.id, 60_000, true).then(() => polls.push('woken'));
-    report.held(hold([CAROL, BOB]));
-    // Every promise the reorder might have settled runs before the next turn of the event loop.
-    await new Promise((r) => setImmediate(r));
-    polls.push('reordered');
-    report.held(hold([CAROL]));
-    await next;
-    assert.deepEqual(polls, ['reordered', 'woken'], 'only the change of holders woke the poll');
-    end();
-  });
-
-  test('without names the view is as the work reported it', async () => {
-    const requests = new Requests(4);
-    const view = requests.start('sign', async () => {
-      throw new SignersExhausted(`key k needs 2 signers, 1 left (${BOB} refused: no)`, [
-        { party: BOB, code: 'POLICY_DENIED', reason: 'no' },
-      ]);
-    });
-    const failed = await requests.get(view.id, 10_000);
-    assert.match(failed?.error?.message ?? '', new RegExp(BOB));
-    assert.equal(failed?.names, undefined);
-  });
+test('at most maxRunning at once; the count goes down as they end', async () => {
+  const r = new Requests(2);
+  let finish!: () => void;
+  const held = new Promise<void>((res) => (finish = res));
+  r.start('sign', () => held);
+  r.start('sign', () => held);
+  assert.equal(r.running, 2);
+  assert.throws(
+    () => r.start('sign', async () => {}),
+    (e) => e instanceof FrostnetError && e.code === 'CONFLICT',
+  );
+  finish();
+  await settled();
+  assert.equal(r.running, 0);
+  r.start('sign', async () => {});
 });
 
-describe('error answers with names', () => {
-  test("the culprits' names beside their peer ids; the message as it was", () => {
-    const names = new PeerNames(SELF, () => [{ id: BOB, name: 'bob' }]);
-    const e = new FrostnetError('BAD_REQUEST', `"signers" names parties that are not members: ${BOB}`, [BOB]);
-    const { status, json } = errorReply(e, names);
-    assert.equal(status, 400);
-    assert.deepEqual(json.error, {
-      code: 'BAD_REQUEST',
-      message: `"signers" names parties that are not members: ${BOB}`,
-      culprits: [BOB],
-      names: { [BOB]: 'bob' },
-    });
-    assert.deepEqual(errorReply(new FrostnetError('BAD_REQUEST', 'no'), names).json.error, {
-      code: 'BAD_REQUEST',
-      message: 'no',
-      culprits: [],
-    });
-  });
+test('asked again: the running or done request of that name answers; a failed one does not', async () => {
+  const r = new Requests(10);
+  const a = r.start('sign', async () => 'a', 'same-a');
+  assert.equal(r.start('sign', async () => 'other', 'same-a').id, a.id);
+  await settled();
+  assert.equal(r.start('sign', async () => 'other', 'same-a').id, a.id);
+  const f = r.start(
+    'sign',
+    async () => {
+      throw new Error('no');
+    },
+    'same-f',
+  );
+  await settled();
+  assert.equal((await r.get(f.id))?.state, 'failed');
+  const again = r.start('sign', async () => 'ok', 'same-f');
+  assert.notEqual(again.id, f.id);
+  assert.equal(r.start('sign', async () => 'ok', 'same-f').id, again.id);
+});
+
+test('the last 1,000 requests to end are kept, every unfinished one too', async () => {
+  const r = new Requests(2000);
+  let finish!: () => void;
+  const slow = r.start('dkg', () => new Promise<void>((res) => (finish = res)), 'slow');
+  const first = r.start('sign', async () => {}, 'first');
+  await settled();
+  const ids = [];
+  for (let i = 0; i < 1000; i++) ids.push(r.start('sign', async () => {}, `n${i}`).id);
+  await settled();
+  assert.equal(await r.get(first.id), undefined, 'the oldest finished one is dropped');
+  assert.notEqual(r.start('sign', async () => {}, 'first').id, first.id, 'and its name is free again');
+  assert.equal((await r.get(slow.id))?.state, 'running');
+  finish();
+  await settled();
+  assert.equal((await r.get(slow.id))?.state, 'done');
+  assert.equal(await r.get(ids[0]), undefined);
+  assert.equal(r.list().length, 1000);
 });

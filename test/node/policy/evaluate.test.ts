@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { estimateWeight } from '../../../chains/bitcoin/build.ts';
+import { loadAddressChecks } from '../../../node/policy/address-checks.ts';
 import { evaluate, type Usage, type Verdict } from '../../../node/policy/evaluate.ts';
 import { parsePolicy, type Rules, rulesFor } from '../../../node/policy/format.ts';
 import type { ResolvedRequest } from '../../../node/signing/targets.ts';
@@ -32,7 +33,8 @@ const PAYEE = outsideAddress(other, 0);
 const THIEF = outsideAddress(other, 1);
 const NONE: Usage = { requestsLastHour: 0, spentLastDay: 0n };
 
-const rules = (json: unknown): Rules => parsePolicy({ default: json }).default!;
+const CHECKS = await loadAddressChecks();
+const rules = (json: unknown): Rules => parsePolicy({ default: json }, 'policy', CHECKS).default!;
 const verdict = (r: Rules, resolved: ResolvedRequest, usage = NONE, requester = PEER): Verdict =>
   evaluate(r, { keyName: 'k', requester, self: SELF, resolved }, usage);
 const pay = (amount: bigint, o: { to?: string; changeIndex?: number; feeRate?: number } = {}) =>

@@ -3,13 +3,15 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { loadPolicyFile, parsePolicy } from '../../../node/policy/format.ts';
+import { loadAddressChecks } from '../../../node/policy/address-checks.ts';
+import { loadPolicyFile, parsePolicy, parsePolicyLoading } from '../../../node/policy/format.ts';
 import { generateIdentity, peerIdOf } from '../../../node/storage/identity.ts';
 import { FrostnetError } from '../../../protocol/errors.ts';
 import { testWallet } from '../../bitcoin/helpers.ts';
 import { NET, outsideAddress, withDir } from './helpers.ts';
 
 const PEER = peerIdOf(await generateIdentity());
+const CHECKS = await loadAddressChecks();
 const PAYEE = outsideAddress(testWallet(NET, 'payee').wallet, 0);
 
 const FULL = {
@@ -49,7 +51,7 @@ const FULL = {
 };
 
 test('a full policy loads, with amounts in base units', () => {
-  const p = parsePolicy(FULL);
+  const p = parsePolicy(FULL, 'policy', CHECKS);
   assert.equal(p.approvalExpirySeconds, 3600);
   assert.equal(p.default?.rawMessages, false);
   assert.equal(p.default?.bitcoin, false);
@@ -155,7 +157,7 @@ const bad: [string, unknown, RegExp][] = [
 for (const [what, input, message] of bad)
   test(`refused, naming the field: ${what}`, () => {
     assert.throws(
-      () => parsePolicy(input, 'policy p.json'),
+      () => parsePolicy(input, 'policy p.json', CHECKS),
       (e) =>
         e instanceof FrostnetError &&
         e.code === 'INVALID_INPUT' &&
@@ -163,6 +165,22 @@ for (const [what, input, message] of bad)
         message.test(e.message),
     );
   });
+
+test('the address checks are needed only for a policy that names an address to check', async () => {
+  // Without them, only what needs no chain decoder parses: one-case EVM targets carry no checksum.
+  const plain = { default: { evm: { targets: [`0x${'AB'.repeat(20)}`] } } };
+  assert.deepEqual(parsePolicy(plain).default?.evm, parsePolicy(plain, 'policy', CHECKS).default?.evm);
+  // EIP-55's own example of a checksummed address.
+  const mixed = { default: { evm: { targets: ['0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed'] } } };
+  for (const named of [FULL, mixed]) {
+    assert.throws(() => parsePolicy(named), /parse it with the address checks/);
+    assert.deepEqual(await parsePolicyLoading(named), parsePolicy(named, 'policy', CHECKS));
+  }
+  await assert.rejects(
+    parsePolicyLoading({ default: { evm: { targets: [`0xAb${'ab'.repeat(19)}`] } } }, 'policy p.json'),
+    /policy p\.json: "default\.evm\.targets\[0\]" has a wrong checksum/,
+  );
+});
 
 test('files: none is undefined; broken JSON and bad fields name the file', async () => {
   await withDir(async (dir) => {
