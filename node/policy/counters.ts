@@ -1,7 +1,7 @@
 /**
  * Rolling counters of one party: the requests it let through (for requests per hour) and the amounts it signed
- * (for daily limits). Amounts count only once this party has released its shares, so requests other parties
- * refused or that never completed cost nothing. They are kept in a JSON file written atomically, so that a
+ * (for daily limits). Amounts count once this party has signed, before its shares leave it, so requests
+ * other parties refused or that never completed cost nothing. They are kept in a JSON file written atomically, so that a
  * restart does not reset a limit.
  *
  * Between the check and the signature a request's amount is reserved in memory: otherwise many requests
@@ -163,7 +163,7 @@ export class RollingCounters {
     await this.save(now);
   }
 
-  /** This party released its shares for request `id`: its amount counts for a day. */
+  /** This party signed request `id` (its shares leave once this is on disk): its amount counts for a day. */
   async signed(key: string, id: string, spend: Spend | undefined): Promise<void> {
     this.reserved.delete(id);
     if (!spend) return;

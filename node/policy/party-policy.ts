@@ -161,7 +161,10 @@ export class PartyPolicy implements Policy {
       counted.catch(() => {}); // awaited below
       await this.queue.markSigned(id);
       return {
-        persisted: both(counted, this.record(req, id, 'signed', 'this party released its signature shares')),
+        persisted: both(
+          counted,
+          this.record(req, id, 'signed', 'this party signed (its shares leave once this is recorded)'),
+        ),
       };
     });
     await persisted;

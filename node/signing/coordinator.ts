@@ -378,7 +378,7 @@ export class Coordinator {
         p !== this.o.self
           ? session.ask(p, ROUND.signPackage, bytes, ROUND.signShares)
           : settle(p, async () =>
-              codecs.signShares.encode({ shares: this.o.signer.sign(session.sessionId, pkg, p) }),
+              codecs.signShares.encode({ shares: await this.o.signer.sign(session.sessionId, pkg, p) }),
             ),
       ),
     );

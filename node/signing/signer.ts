@@ -40,7 +40,12 @@ export type PolicyRequest = { keyName: string; requester: string; resolved: Reso
 export interface Policy {
   /** Runs before any nonce is used; throws (POLICY_DENIED, or a hold awaiting approval) to refuse. */
   check(req: PolicyRequest): Promise<void> | void;
-  /** Told once this party has released its signature shares for the request (for rolling limits, audit). */
+  /**
+   * Told when this party has computed its signature shares for the request, before it releases them (for
+   * rolling limits, audit). The shares leave only once this resolves, so that an amount is durably counted
+   * before anyone can hold its signature: a crash cannot leave a signed amount outside a limit. A rejection
+   * keeps the shares back.
+   */
   signed?(req: PolicyRequest): Promise<void> | void;
 }
 
@@ -186,7 +191,7 @@ export class Signer {
   }
 
   /** Round 2: signs every message of the package, or throws without releasing anything. */
-  sign(sessionId: Uint8Array, pkg: SignPackageMsg, requester: string): Uint8Array[] {
+  async sign(sessionId: Uint8Array, pkg: SignPackageMsg, requester: string): Promise<Uint8Array[]> {
     const id = bytesToHex(sessionId);
     const s = this.sessions.get(id);
     if (!s || s.requester !== requester)
@@ -290,8 +295,31 @@ export class Signer {
 
   // ---- Signing a package ---------------------------------------------------------------------------------
 
-  /** Signs each message with the nonce behind this party's commitment for it; all nonces are gone after. */
-  private signPackage(
+  /**
+   * Signs each message with the nonce behind this party's commitment for it; all nonces are gone after. The
+   * shares are returned only once the policy has recorded the signature (Policy.signed).
+   */
+  private async signPackage(
+    c: Checked,
+    ownCommitments: NonceCommitments[],
+    pkg: SignPackageMsg,
+    requester: string,
+  ): Promise<Uint8Array[]> {
+    const shares = this.sharesOf(c, ownCommitments, pkg, requester);
+    const req = { keyName: c.entry.name, requester, resolved: c.resolved };
+    try {
+      await this.o.policy.signed?.(req);
+    } catch (e) {
+      this.o.log.error('policy could not record a signature: shares withheld', { reason: errorMessage(e) });
+      throw new FrostnetError(
+        'INTERNAL',
+        'this party could not record the signature, so it keeps its shares',
+      );
+    }
+    return shares;
+  }
+
+  private sharesOf(
     c: Checked,
     ownCommitments: NonceCommitments[],
     pkg: SignPackageMsg,
@@ -333,10 +361,6 @@ export class Signer {
       // Whatever happened, none of these nonces can be used again.
       for (const n of ownCommitments) this.nonces.discard(n);
     }
-    const req = { keyName: c.entry.name, requester, resolved: c.resolved };
-    void Promise.resolve(this.o.policy.signed?.(req)).catch((e) =>
-      this.o.log.error('policy could not record a signature', { reason: errorMessage(e) }),
-    );
     return shares;
   }
 
@@ -404,7 +428,10 @@ export class Signer {
         this.o.router.remove('SIGN', sessionId);
         try {
           const pkg = codecs.signPackage.decode(e.payload, { from });
-          void reply(ROUND.signShares, codecs.signShares.encode({ shares: this.sign(sessionId, pkg, from) }));
+          this.sign(sessionId, pkg, from).then(
+            (shares) => reply(ROUND.signShares, codecs.signShares.encode({ shares })),
+            refuse,
+          );
         } catch (err) {
           refuse(err);
         }

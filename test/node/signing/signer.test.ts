@@ -94,14 +94,17 @@ describe('signer against a misbehaving coordinator', () => {
     const [committed] = await s.commit(sid, drillRequest(message, 'party-3'), 'party-3');
     const other = cosigner();
     const before = s.pendingNonces;
-    assert.throws(() => s.sign(sid, pkg(message, handed, toWireCommitment(other.commitment)), 'party-3'), {
+    await assert.rejects(s.sign(sid, pkg(message, handed, toWireCommitment(other.commitment)), 'party-3'), {
       code: 'COMMITMENT_MISMATCH',
     });
     assert.equal(s.pendingNonces, before - 1, "only the session's own nonce is gone");
     // That session is over: its own commitment cannot be used either.
-    assert.throws(() => s.sign(sid, pkg(message, committed, toWireCommitment(other.commitment)), 'party-3'), {
-      code: 'NONCE_REUSED',
-    });
+    await assert.rejects(
+      s.sign(sid, pkg(message, committed, toWireCommitment(other.commitment)), 'party-3'),
+      {
+        code: 'NONCE_REUSED',
+      },
+    );
     // party-2 still signs with the commitment it was given: its nonce was never used.
     const [share] = await s.signOneRound(
       drillRequest(message, 'party-2'),
@@ -133,8 +136,53 @@ describe('signer against a misbehaving coordinator', () => {
     const message = randomBytes(32);
     const sid = randomBytes(32);
     const [committed] = await s.commit(sid, drillRequest(message, 'party-3'), 'party-3');
-    const shares = s.sign(sid, pkg(message, committed, toWireCommitment(cosigner().commitment)), 'party-3');
+    const shares = await s.sign(
+      sid,
+      pkg(message, committed, toWireCommitment(cosigner().commitment)),
+      'party-3',
+    );
     assert.equal(shares.length, 1);
+  });
+
+  test('the shares leave only once the policy has recorded the signature; a failed record keeps them back', async () => {
+    const recorded = Promise.withResolvers<void>();
+    let told = 0;
+    const s = signer({
+      policy: {
+        check: () => {},
+        signed: () => {
+          told++;
+          return recorded.promise;
+        },
+      },
+    });
+    const message = randomBytes(32);
+    const sid = randomBytes(32);
+    const [committed] = await s.commit(sid, drillRequest(message, 'party-3'), 'party-3');
+    let released = false;
+    const signing = s
+      .sign(sid, pkg(message, committed, toWireCommitment(cosigner().commitment)), 'party-3')
+      .then((shares) => {
+        released = true;
+        return shares;
+      });
+    await new Promise((r) => setImmediate(r));
+    assert.equal(told, 1, 'the policy is told before the shares go');
+    assert.equal(released, false, 'no shares while the record is not on disk');
+    recorded.resolve();
+    assert.equal((await signing).length, 1);
+
+    const failing = signer({
+      policy: { check: () => {}, signed: () => Promise.reject(new Error('disk full')) },
+    });
+    const sid2 = randomBytes(32);
+    const [c2] = await failing.commit(sid2, drillRequest(message, 'party-3'), 'party-3');
+    const before = failing.pendingNonces;
+    await assert.rejects(
+      failing.sign(sid2, pkg(message, c2, toWireCommitment(cosigner().commitment)), 'party-3'),
+      { code: 'INTERNAL', message: /could not record the signature/ },
+    );
+    assert.equal(failing.pendingNonces, before - 1, 'the nonce is gone all the same');
   });
 
   test('concurrent opens over the session limit: exactly the limit succeed', async () => {
