@@ -199,8 +199,10 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     const signRequestId = async (name: string, opts: SignOptions): Promise<string | undefined> => {
       try {
         const { group } = keys.active(name);
-        const network = keys.get(name)?.network;
-        return shortId(requestId(name, await resolveRequest({ group, network }, opts.scheme, opts.payload)));
+        const { network, recovery } = keys.get(name) ?? {};
+        return shortId(
+          requestId(name, await resolveRequest({ group, network, recovery }, opts.scheme, opts.payload)),
+        );
       } catch {
         return undefined;
       }
@@ -264,7 +266,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
         },
         keys: () => keys.list(),
         key: (name) => keys.get(name),
-        dkg: async (name, t, parties, network) => {
+        dkg: async (name, t, parties, network, recovery) => {
           // Every member must take part: one that cannot be reached fails the DKG now, by name, not after a round.
           await requireReachable(
             host,
@@ -272,7 +274,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
             (id) => config.current.peers.find((p) => p.id === id)?.name,
             `the DKG of ${name} needs every member`,
           );
-          return ceremonies.dkg(name, t, parties, {}, network);
+          return ceremonies.dkg(name, t, parties, {}, network, recovery);
         },
         sign: async (name, opts, held) => {
           const { group } = keys.active(name);

@@ -6,6 +6,7 @@
  */
 import type { NetworkName } from '../../chains/bitcoin/network-names.ts';
 import { applyKeySignatures, finalizePsbt } from '../../chains/bitcoin/psbt.ts';
+import type { RecoveryPolicyJson } from '../../chains/bitcoin/recovery.ts';
 import { bytesToHex } from '../../protocol/curve.ts';
 import { FrostnetError } from '../../protocol/errors.ts';
 import { groupKey, type KeyShare } from '../../protocol/keys.ts';
@@ -27,6 +28,7 @@ import {
   decisionBody,
   eraseBody,
   keygenBody,
+  keygenRecovery,
   type PartyView,
   peerBody,
   peerNameBody,
@@ -54,7 +56,13 @@ export interface ApiBackend {
   renamePeer(ref: string, name: string): Promise<unknown>;
   keys(): KeyEntry[];
   key(name: string): KeyEntry | undefined;
-  dkg(name: string, threshold: number, parties: string[], network: NetworkName): Promise<KeyShare>;
+  dkg(
+    name: string,
+    threshold: number,
+    parties: string[],
+    network: NetworkName,
+    recovery?: RecoveryPolicyJson,
+  ): Promise<KeyShare>;
   /**
    * Signs; while parties hold the request for their operators it waits (telling `held` who holds it) and asks
    * again, until t sign or too few could.
@@ -138,6 +146,7 @@ export function keyView(e: KeyEntry) {
     name: e.name,
     createdAt: e.createdAt,
     network: e.network,
+    ...(e.recovery && { recovery: e.recovery }),
     state: e.active ? 'active' : 'pending',
     groupKey: bytesToHex(groupKey(g).toBytes(true)),
     chainCode: bytesToHex(g.chainCode),
@@ -200,14 +209,23 @@ export const ROUTES: readonly Route[] = [
     path: '/v1/keys',
     scope: 'request',
     body: (raw, { b }) => keygenBody(raw, party(b)),
-    handle: ({ b }, { name, threshold, parties, network }) => {
+    handle: async ({ b }, { name, threshold, parties, network, recovery: asked }) => {
+      const recovery = await keygenRecovery(asked);
       if (b.key(name))
         throw new FrostnetError('CONFLICT', `a key named ${name} already exists on this party`);
       return started(
         b.requests.start('keygen', async (progress) => {
-          progress(`DKG for ${name}: ${threshold}-of-${parties.length} on ${network}`);
-          const share = await b.dkg(name, threshold, parties, network);
-          return keyView({ name, createdAt: new Date().toISOString(), network, active: share });
+          progress(
+            `DKG for ${name}: ${threshold}-of-${parties.length} on ${network}${recovery ? ` with a recovery policy of ${recovery.leaves.length} leaf(s)` : ''}`,
+          );
+          const share = await b.dkg(name, threshold, parties, network, recovery);
+          return keyView({
+            name,
+            createdAt: new Date().toISOString(),
+            network,
+            ...(recovery && { recovery }),
+            active: share,
+          });
         }),
       );
     },

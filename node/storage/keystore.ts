@@ -9,6 +9,7 @@
  * the party can still tell the others, when they settle that epoch, that it confirmed it.
  */
 import { isNetworkName, type NetworkName } from '../../chains/bitcoin/network-names.ts';
+import type { RecoveryPolicyJson } from '../../chains/bitcoin/recovery.ts';
 import { bytesToHex, hexToBytes } from '../../protocol/curve.ts';
 import { FrostnetError } from '../../protocol/errors.ts';
 import {
@@ -37,6 +38,8 @@ type KeyRecord = {
   createdAt: string;
   /** The Bitcoin network the members agreed at keygen; absent in records from before it was stored (mainnet). */
   network?: NetworkName;
+  /** The recovery policy the members agreed at keygen (chains/bitcoin/recovery.ts); absent: none. */
+  recovery?: RecoveryPolicyJson;
   active?: GroupJSON;
   pending?: GroupJSON;
   /** The pending epoch removes this party: there is no pending share. */
@@ -67,6 +70,11 @@ export type KeyEntry = {
    * it was stored (its PSBT requests are then read on the network they name, as they always were).
    */
   readonly network?: NetworkName;
+  /**
+   * The recovery policy of the key, in its canonical JSON form, agreed by every member at keygen: the script
+   * tree each address commits to. Undefined for a key without one (its addresses commit to no tree).
+   */
+  readonly recovery?: RecoveryPolicyJson;
   readonly active?: KeyShare;
   /** A ceremony outcome awaiting every participant's confirmation: a new share, or this party's removal. */
   readonly pending?: ReshareResult;
@@ -123,6 +131,19 @@ function decodeSecret(bytes: Uint8Array): KeyShare['secret'] {
   return { identifier: j.identifier, signingShare: hexToBytes(j.signingShare) as Uint8Array<ArrayBuffer> };
 }
 
+/** A stored policy must parse, and be in the canonical form it was written in (loaded only for such keys). */
+async function checkStoredRecovery(name: string, stored: unknown): Promise<void> {
+  const { parseRecoveryPolicy, recoveryPolicyJson } = await import('../../chains/bitcoin/recovery.ts');
+  let canonical: string;
+  try {
+    canonical = JSON.stringify(recoveryPolicyJson(parseRecoveryPolicy(stored)));
+  } catch (e) {
+    throw new FrostnetError('STORE_CORRUPT', `key ${name}: bad recovery policy (${(e as Error).message})`);
+  }
+  if (canonical !== JSON.stringify(stored))
+    throw new FrostnetError('STORE_CORRUPT', `key ${name}: its recovery policy is not in canonical form`);
+}
+
 export const groupKeyHex = (g: KeyGroup): string => bytesToHex(groupKey(g).toBytes(true));
 
 export class KeyStore {
@@ -167,10 +188,12 @@ export class KeyStore {
         'STORE_CORRUPT',
         `key ${rec.name}: unknown network ${JSON.stringify(rec.network)}`,
       );
+    if (rec.recovery !== undefined) await checkStoredRecovery(rec.name, rec.recovery);
     return {
       name: rec.name,
       createdAt: rec.createdAt,
       network: rec.network,
+      ...(rec.recovery !== undefined && { recovery: rec.recovery }),
       active: await slot('active', rec.active),
       pending: pending ?? (await slot('pending', rec.pending)),
       activeParticipants: rec.activeParticipants,
@@ -278,6 +301,8 @@ export class KeyStore {
       confirmations: StoredConfirmations;
       /** The key's network, for a key this party does not hold yet (an existing key keeps its own). */
       network?: NetworkName;
+      /** The key's recovery policy, likewise: for a key this party does not hold yet. */
+      recovery?: RecoveryPolicyJson;
     },
   ): Promise<void> {
     validateKeyName(name);
@@ -288,6 +313,7 @@ export class KeyStore {
       name,
       createdAt: e?.createdAt ?? new Date().toISOString(),
       network: e ? e.network : opts.network,
+      ...((e ? e.recovery : opts.recovery) !== undefined && { recovery: e ? e.recovery : opts.recovery }),
       active: e?.active,
       activeParticipants: e?.activeParticipants,
       activeCertificate: e?.activeCertificate,
@@ -373,7 +399,12 @@ export class KeyStore {
    * Stores `share` as the active share of a key this party does not hold (a repaired share, a restored backup).
    * A key it holds, active or pending, is never overwritten.
    */
-  async restore(name: string, share: KeyShare, network: NetworkName | undefined): Promise<void> {
+  async restore(
+    name: string,
+    share: KeyShare,
+    network: NetworkName | undefined,
+    recovery?: RecoveryPolicyJson,
+  ): Promise<void> {
     validateKeyName(name);
     const e = this.entries.get(name) ?? this.byGroupKey(groupKeyHex(share.group));
     if (e)
@@ -381,7 +412,8 @@ export class KeyStore {
         'CONFLICT',
         `this party already holds key ${e.name} (epoch ${(e.active ?? e.pending)!.group.epoch}); only a missing key is restored`,
       );
-    await this.write({ name, createdAt: new Date().toISOString(), network, active: share }, [
+    const created = new Date().toISOString();
+    await this.write({ name, createdAt: created, network, ...(recovery && { recovery }), active: share }, [
       { type: 'putSecret', name: shareName(name, 'active'), value: encodeSecret(share.secret) },
       { type: 'del', kind: 'secret', name: shareName(name, 'pending') },
     ]);
@@ -447,6 +479,7 @@ export class KeyStore {
   private async write(e: KeyEntry, ops: StoreOp[]): Promise<void> {
     const rec: KeyRecord = { name: e.name, createdAt: e.createdAt };
     if (e.network) rec.network = e.network;
+    if (e.recovery) rec.recovery = e.recovery;
     if (e.active) rec.active = keyGroupToJSON(e.active.group);
     if (e.pending) rec.pending = keyGroupToJSON(e.pending.group);
     if (e.pending && isRemoved(e.pending)) rec.pendingRemoval = true;
