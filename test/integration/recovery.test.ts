@@ -30,6 +30,7 @@ import { parseRecoveryPolicy, recoveryPolicyJson, recoveryTreeAt } from '../../c
 import { commands as btcCommands } from '../../cli/commands/btc.ts';
 import { commands as recoveryCommands } from '../../cli/commands/btc-recovery.ts';
 import { commands as keyCommands } from '../../cli/commands/keys.ts';
+import { PartyPolicy } from '../../node/policy/party-policy.ts';
 import { codecs } from '../../node/session/messages.ts';
 import type { Envelope } from '../../node/transport/wire.ts';
 import { bytesToHex, G, hexToBytes, pointToBytes } from '../../protocol/curve.ts';
@@ -40,8 +41,15 @@ import {
   recoveryHolderAddress,
   scureRecoveryOutput,
 } from '../bitcoin/recovery-helpers.ts';
-import { Network } from '../helpers/network.ts';
-import { runCommand } from '../helpers/network-extra.ts';
+import { Network, PASSPHRASE } from '../helpers/network.ts';
+import {
+  holders,
+  runCommand,
+  settledViews,
+  UNATTENDED_CUSTODY,
+  wipeKey,
+  writePolicy,
+} from '../helpers/network-extra.ts';
 import { onSignRequest } from '../helpers/sign-attack.ts';
 
 const [A, B, C] = [0, 1, 2];
@@ -314,5 +322,139 @@ describe('recovery after inactivity: a key carries its recovery tree through the
     const unsigned = await cli(A, recoveryCommands, ['btc', 'recovery-finalize', '--psbt', psbt]);
     assert.notEqual(unsigned.code, 0);
     assert.match(unsigned.stderr, /input 0 is not signed by its recovery key/);
+  });
+});
+
+/**
+ * The policy through every ceremony that makes new shares: a refresh keeps it, a newcomer to a reshare learns it
+ * from the invite (and one told another tree takes no part), a repaired party gets it from the helpers that all
+ * state it, and a backup carries it sealed into its associated data. The operators run reshares and repairs
+ * unattended here; custody consent has tests of its own.
+ */
+describe('recovery policy kept by refresh, reshare, repair and backups', () => {
+  const [A, B, C, D] = [0, 1, 2, 3];
+  const KEY = 'kept';
+  let net: Network;
+  let attack: Attack = honestly;
+  let wallet: Wallet;
+  const recoveryOf = async (i: number) => (await net.call(i, 'GET', `/v1/keys/${KEY}`)).json.recovery;
+
+  before(async () => {
+    net = await Network.create(4);
+    for (const i of [A, B, C, D]) await writePolicy(net, i, UNATTENDED_CUSTODY);
+    const policy = await PartyPolicy.open({ dataDir: net.parties[A].dataDir, self: net.parties[A].peerId });
+    await Promise.all([
+      net.startInProcess(A, { policy, transformOutbound: (to, env) => attack(to, env) }),
+      net.start(B),
+      net.start(C),
+      net.start(D),
+    ]);
+    const r = await net.run(A, '/v1/keys', {
+      name: KEY,
+      threshold: 2,
+      parties: net.ids.slice(0, 3),
+      network: NET,
+      recovery: POLICY,
+    });
+    assert.equal(r.state, 'done', JSON.stringify(r.error));
+    assert.deepEqual(r.result.recovery, POLICY);
+    wallet = {
+      root: walletRoot(hexToBytes(r.result.groupKey), hexToBytes(r.result.chainCode)),
+      network: NET,
+      recovery: parseRecoveryPolicy(POLICY),
+    };
+  });
+  after(async () => net?.close());
+
+  /** A key-path spend of a coin at m/0/3 signed by `signers`, verified under the tree's output key. */
+  async function signsWithTree(via: number, signers: number[]) {
+    const coin: WalletUtxo = {
+      txid: fakeTxid(`kept ${via}`),
+      vout: 0,
+      amount: 90_000n,
+      change: false,
+      index: 3,
+    };
+    const psbt = buildWalletPsbt(wallet, {
+      utxos: [coin],
+      payments: [{ address: outside, amount: 50_000n }],
+      changeIndex: 1,
+      feeRate: 2,
+    }).psbt;
+    const r = await net.run(via, `/v1/keys/${KEY}/sign`, {
+      psbt: psbt.toBase64(),
+      finalize: true,
+      signers: signers.map((i) => net.ids[i]),
+    });
+    assert.equal(r.state, 'done', JSON.stringify(r.error));
+    const tx = ScureTx.fromRaw(hexToBytes(r.result.txHex));
+    const theirs = scureRecoveryOutput(wallet.root, NET, coin, [{ holder: lawyer, older: OLDER }]);
+    const sighash = tx.preimageWitnessV1(0, [theirs.script], SigHash.DEFAULT, [coin.amount]);
+    assert.ok(schnorr.verify(tx.getInput(0).finalScriptWitness![0]!, sighash, theirs.tweakedPubkey));
+  }
+
+  test('a refresh keeps the policy on every member', async () => {
+    const r = await net.run(A, `/v1/keys/${KEY}/refresh`, {});
+    assert.equal(r.state, 'done', JSON.stringify(r.error));
+    for (const v of await settledViews(net, KEY))
+      if (v.status === 200) assert.deepEqual(v.json.recovery, POLICY);
+  });
+
+  test('attack: a newcomer told another tree by the initiator takes no part, and the key stays as it was', async () => {
+    attack = (to, env) => {
+      if (to !== net.ids[D] || env.ceremony !== 'RESHARE' || env.round !== 0) return env;
+      const invite = codecs.invite.decode(env.payload, { from: net.ids[A] });
+      return { ...env, payload: codecs.invite.encode({ ...invite, recovery: JSON.stringify(OTHER) }) };
+    };
+    try {
+      const r = await net.run(A, `/v1/keys/${KEY}/reshare`, { threshold: 2, parties: net.ids });
+      assert.equal(r.state, 'failed', JSON.stringify(r));
+    } finally {
+      attack = honestly;
+    }
+    const views = await settledViews(net, KEY);
+    assert.deepEqual(holders(views), [A, B, C]);
+    for (const i of [A, B, C]) assert.equal(views[i]!.json.epoch, 1);
+  });
+
+  test('a newcomer to a reshare learns the policy and signs for its tree', async () => {
+    const r = await net.run(A, `/v1/keys/${KEY}/reshare`, { threshold: 2, parties: net.ids });
+    assert.equal(r.state, 'done', JSON.stringify(r.error));
+    const views = await settledViews(net, KEY);
+    assert.deepEqual(holders(views), [A, B, C, D]);
+    for (const i of [A, B, C, D]) assert.deepEqual(views[i]!.json.recovery, POLICY, `party ${i + 1}`);
+    await signsWithTree(D, [D, B]);
+  });
+
+  test('a repaired party gets the policy back from its helpers', async () => {
+    await net.stop(D);
+    await wipeKey(net, D, KEY);
+    await net.start(D);
+    assert.equal((await net.call(D, 'GET', `/v1/keys/${KEY}`)).status, 404);
+    const r = await net.run(A, `/v1/keys/${KEY}/repair`, { party: net.ids[D] });
+    assert.equal(r.state, 'done', JSON.stringify(r.error));
+    assert.deepEqual(await recoveryOf(D), POLICY);
+    await signsWithTree(D, [D, C]);
+  });
+
+  test('a backup carries the policy, bound to its ciphertext; a restored party has it again', async () => {
+    const exported = await net.call(C, 'POST', `/v1/keys/${KEY}/backup`, { passphrase: PASSPHRASE });
+    assert.equal(exported.status, 200, JSON.stringify(exported.json));
+    const file = exported.json;
+    assert.deepEqual(file.key.recovery, POLICY);
+    const erased = await net.call(C, 'POST', `/v1/keys/${KEY}/erase`, { confirm: KEY });
+    assert.equal(erased.status, 200, JSON.stringify(erased.json));
+    // Another tree, or none, in the header: the file no longer opens.
+    for (const key of [
+      { ...file.key, recovery: OTHER },
+      { ...file.key, recovery: undefined },
+    ]) {
+      const r = await net.run(C, '/v1/backups', { backup: { ...file, key }, passphrase: PASSPHRASE });
+      assert.notEqual(r.state, 'done', JSON.stringify(r));
+      assert.equal(r.error.code, 'WRONG_PASSPHRASE', JSON.stringify(r.error));
+    }
+    const restored = await net.run(C, '/v1/backups', { backup: file, passphrase: PASSPHRASE });
+    assert.equal(restored.state, 'done', JSON.stringify(restored.error));
+    assert.deepEqual(await recoveryOf(C), POLICY);
   });
 });
