@@ -130,6 +130,16 @@ describe('recovery after inactivity: a key carries its recovery tree through the
       /^tr\(\[[0-9a-f]{8}\]tpub[^,]+\/0\/\*,and_v\(v:pk\(\[[0-9a-f]{8}\/86h\/1h\/0h\]tpub[^)]+\/0\/\*\),older\(144\)\)\)#[a-z0-9]{8}$/,
     );
     assert.match(d.multipath, /\/<0;1>\/\*,and_v\(v:pk\(.+\/<0;1>\/\*\),older\(144\)\)\)#[a-z0-9]{8}$/);
+    const card = JSON.parse((await cli(B, btcCommands, ['btc', 'card', '--key', 'heir'])).stdout);
+    assert.equal(card.descriptors.receive, d.receive);
+    assert.deepEqual(
+      card.firstAddresses,
+      rows.map((r: { address: string }) => r.address),
+    );
+    assert.match(
+      card.recovery[0],
+      /^after 144 blocks \(about 24 hours\) without moving, \[[0-9a-f]{8}\/86h\/1h\/0h\]tpub\w+ can spend$/,
+    );
     const shown = await runCommand(keyCommands, ['keys', 'heir'], {
       FROSTNET_DATA_DIR: net.parties[B].dataDir,
     });
