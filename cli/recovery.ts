@@ -6,8 +6,17 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { RecoveryPolicyJson } from '../chains/bitcoin/recovery.ts';
-import type { KeyView } from './keyview.ts';
 import { CliError, UsageError } from './output.ts';
+
+/** What the wallet of a key needs of the daemon's key view (cli/keyview.ts KeyView has it all). */
+export type KeyWalletData = {
+  readonly name: string;
+  /** 33-byte compressed group key, hex. */
+  readonly groupKey: string;
+  /** 32-byte chain code, hex. */
+  readonly chainCode: string;
+  readonly recovery?: RecoveryPolicyJson;
+};
 
 export const RECOVERY_OPTIONS = {
   recovery: {
@@ -60,7 +69,7 @@ export async function recoveryOption(
 }
 
 /** The key's wallet on `network` (already the key's own): its root and the recovery policy it holds. */
-export async function keyWallet(key: KeyView, network: string) {
+export async function keyWallet(key: KeyWalletData, network: string) {
   const [{ walletRoot }, { parseNetwork }, { parseRecoveryPolicy }, { hexToBytes }] = await Promise.all([
     import('../chains/bitcoin/keys.ts'),
     import('../chains/bitcoin/network.ts'),
@@ -82,7 +91,7 @@ export async function keyWallet(key: KeyView, network: string) {
 }
 
 /** The recovery path of a key for people, one line per leaf (none for a key without one). */
-export async function recoveryLines(key: KeyView, network: string): Promise<string[]> {
+export async function recoveryLines(key: KeyWalletData, network: string): Promise<string[]> {
   if (key.recovery === undefined) return [];
   const { describeRecovery } = await import('../chains/bitcoin/recovery.ts');
   const wallet = await keyWallet(key, network);

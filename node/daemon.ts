@@ -10,6 +10,7 @@ import { Requests } from './api/requests.ts';
 import { ControlApi } from './api/server.ts';
 import { Backups } from './ceremonies/backup.ts';
 import { KeyCeremonies } from './ceremonies/key-ceremonies.ts';
+import { checkStoredRecovery } from './ceremonies/key-network.ts';
 import { proposalApprover } from './ceremonies/proposals.ts';
 import { Repairs } from './ceremonies/repair.ts';
 import { type Config, ConfigFile, loadConfig, type PeerConfig } from './config.ts';
@@ -80,6 +81,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     const privateKey = await loadOrCreateIdentity(store);
     const self = peerIdOf(privateKey);
     const keys = await KeyStore.open(store);
+    for (const e of keys.list()) if (e.recovery) checkStoredRecovery(e.name, e.recovery);
     const metrics = createRegistry();
     const plog = log.child({ party: self.slice(-8) });
     const { credentials, files } = await Credentials.open(cfg.dataDir);

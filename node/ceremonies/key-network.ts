@@ -46,6 +46,21 @@ export function wireRecovery(v: string | undefined, from: string): RecoveryPolic
   }
 }
 
+/**
+ * A policy the key store read back: it must parse, and be in the canonical form a party writes (what its
+ * ceremonies bind), or the store is corrupt. Run on every stored key when the daemon starts.
+ */
+export function checkStoredRecovery(keyName: string, stored: RecoveryPolicyJson): void {
+  let canonical: string;
+  try {
+    canonical = recoveryText(canonicalRecovery(stored));
+  } catch (e) {
+    throw new FrostnetError('STORE_CORRUPT', `key ${keyName}: bad recovery policy (${errorMessage(e)})`);
+  }
+  if (canonical !== recoveryText(stored))
+    throw new FrostnetError('STORE_CORRUPT', `key ${keyName}: its recovery policy is not in canonical form`);
+}
+
 /** The wire form of a key's recovery policy: its canonical JSON text, "" for none. */
 export const recoveryText = (recovery: RecoveryPolicyJson | undefined): string =>
   recovery === undefined ? '' : JSON.stringify(recovery);

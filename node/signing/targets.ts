@@ -13,8 +13,8 @@ import {
   drillMessage,
   rawMessagePath,
 } from '../../chains/domains.ts';
+import type { SignableAction } from '../../chains/evm/actions.ts';
 import { evmKey, evmKeyPath } from '../../chains/evm/keys.ts';
-import type { DecodedAction } from '../../chains/evm/typed-data.ts';
 import { bytesToHex, equalBytes, xOnly } from '../../protocol/curve.ts';
 import { derivePath } from '../../protocol/derive.ts';
 import { FrostnetError } from '../../protocol/errors.ts';
@@ -40,7 +40,7 @@ export type ResolvedRequest =
       targets: SigningTarget[];
       account: number;
       accountKey: Uint8Array;
-      action: DecodedAction;
+      action: SignableAction;
     }
   | { kind: 'proposal'; targets: SigningTarget[]; proposal: CustodyProposal; group: KeyGroup };
 
@@ -92,7 +92,7 @@ async function policyOf(json: RecoveryPolicyJson): Promise<RecoveryPolicy> {
   parsedPolicies.set(json, policy);
   return policy;
 }
-const typedData = lazy(() => import('../../chains/evm/typed-data.ts'));
+const typedData = lazy(() => import('../../chains/evm/actions.ts'));
 
 /**
  * The messages and keys of a request, as this party decodes it against `key`. `nowMs`: the party's clock,
@@ -202,7 +202,7 @@ async function decode(
   } catch {
     throw new FrostnetError('INVALID_INPUT', 'typed data is not valid JSON');
   }
-  const action = (await typedData()).decodeTypedData(parsed);
+  const action = (await typedData()).decodeSignableAction(parsed);
   const evm = evmKey(rootOf(group), account);
   if (action.kind === 'RotateKey') refuseOwnKey(group, action.fields.newKey);
   return {

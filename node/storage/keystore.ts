@@ -9,7 +9,6 @@
  * the party can still tell the others, when they settle that epoch, that it confirmed it.
  */
 import { isNetworkName, type NetworkName } from '../../chains/bitcoin/network-names.ts';
-import type { RecoveryPolicyJson } from '../../chains/bitcoin/recovery.ts';
 import { bytesToHex, hexToBytes } from '../../protocol/curve.ts';
 import { FrostnetError } from '../../protocol/errors.ts';
 import {
@@ -39,7 +38,7 @@ type KeyRecord = {
   /** The Bitcoin network the members agreed at keygen; absent in records from before it was stored (mainnet). */
   network?: NetworkName;
   /** The recovery policy the members agreed at keygen (chains/bitcoin/recovery.ts); absent: none. */
-  recovery?: RecoveryPolicyJson;
+  recovery?: StoredRecoveryPolicy;
   active?: GroupJSON;
   pending?: GroupJSON;
   /** The pending epoch removes this party: there is no pending share. */
@@ -74,7 +73,7 @@ export type KeyEntry = {
    * The recovery policy of the key, in its canonical JSON form, agreed by every member at keygen: the script
    * tree each address commits to. Undefined for a key without one (its addresses commit to no tree).
    */
-  readonly recovery?: RecoveryPolicyJson;
+  readonly recovery?: StoredRecoveryPolicy;
   readonly active?: KeyShare;
   /** A ceremony outcome awaiting every participant's confirmation: a new share, or this party's removal. */
   readonly pending?: ReshareResult;
@@ -131,17 +130,26 @@ function decodeSecret(bytes: Uint8Array): KeyShare['secret'] {
   return { identifier: j.identifier, signingShare: hexToBytes(j.signingShare) as Uint8Array<ArrayBuffer> };
 }
 
-/** A stored policy must parse, and be in the canonical form it was written in (loaded only for such keys). */
-async function checkStoredRecovery(name: string, stored: unknown): Promise<void> {
-  const { parseRecoveryPolicy, recoveryPolicyJson } = await import('../../chains/bitcoin/recovery.ts');
-  let canonical: string;
-  try {
-    canonical = JSON.stringify(recoveryPolicyJson(parseRecoveryPolicy(stored)));
-  } catch (e) {
-    throw new FrostnetError('STORE_CORRUPT', `key ${name}: bad recovery policy (${(e as Error).message})`);
-  }
-  if (canonical !== JSON.stringify(stored))
-    throw new FrostnetError('STORE_CORRUPT', `key ${name}: its recovery policy is not in canonical form`);
+/**
+ * A key's recovery policy as the store keeps it: the JSON form of chains/bitcoin/recovery.ts (RecoveryPolicyJson,
+ * the same shape), canonical. The store checks its shape; what it means (keys, checksums, the canonical form) is
+ * checked where it is used: by the daemon when it starts (node/ceremonies/key-network.ts) and by every signer.
+ */
+export type StoredRecoveryPolicy = { version: 1; leaves: { key: string; older: number }[] };
+
+function checkStoredRecovery(name: string, v: unknown): void {
+  const p = v as Partial<StoredRecoveryPolicy> | null;
+  const ok =
+    p !== null &&
+    typeof p === 'object' &&
+    p.version === 1 &&
+    Array.isArray(p.leaves) &&
+    p.leaves.length > 0 &&
+    p.leaves.every(
+      (l) =>
+        l !== null && typeof l === 'object' && typeof l.key === 'string' && Number.isSafeInteger(l.older),
+    );
+  if (!ok) throw new FrostnetError('STORE_CORRUPT', `key ${name}: its recovery policy is not a policy`);
 }
 
 export const groupKeyHex = (g: KeyGroup): string => bytesToHex(groupKey(g).toBytes(true));
@@ -188,7 +196,7 @@ export class KeyStore {
         'STORE_CORRUPT',
         `key ${rec.name}: unknown network ${JSON.stringify(rec.network)}`,
       );
-    if (rec.recovery !== undefined) await checkStoredRecovery(rec.name, rec.recovery);
+    if (rec.recovery !== undefined) checkStoredRecovery(rec.name, rec.recovery);
     return {
       name: rec.name,
       createdAt: rec.createdAt,
@@ -302,7 +310,7 @@ export class KeyStore {
       /** The key's network, for a key this party does not hold yet (an existing key keeps its own). */
       network?: NetworkName;
       /** The key's recovery policy, likewise: for a key this party does not hold yet. */
-      recovery?: RecoveryPolicyJson;
+      recovery?: StoredRecoveryPolicy;
     },
   ): Promise<void> {
     validateKeyName(name);
@@ -403,7 +411,7 @@ export class KeyStore {
     name: string,
     share: KeyShare,
     network: NetworkName | undefined,
-    recovery?: RecoveryPolicyJson,
+    recovery?: StoredRecoveryPolicy,
   ): Promise<void> {
     validateKeyName(name);
     const e = this.entries.get(name) ?? this.byGroupKey(groupKeyHex(share.group));

@@ -621,7 +621,9 @@ function details(d) {
               d.call ?? (d.data === '0x' ? 'none (plain transfer)' : `${d.selector ?? ''} ${d.data}`),
             ),
           ]
-        : [h('dt', {}, 'new key'), h('dd', { class: 'mono' }, d.newKey)],
+        : d.action === 'VetoRecovery'
+          ? [h('dt', {}, 'cancels'), h('dd', {}, "the account's pending recovery")]
+          : [h('dt', {}, 'new key'), h('dd', { class: 'mono' }, d.newKey)],
       h('dt', {}, 'nonce, deadline'),
       h('dd', {}, `${d.nonce}, ${d.deadline}`),
     );

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
   canonicalRecovery,
+  checkStoredRecovery,
   keyAttributes,
   recoveryText,
   wireRecovery,
@@ -55,4 +56,19 @@ test('the wire form: empty is none, equal policies read the same, a bad one name
         e.culprits.includes('peer-x') &&
         /peer-x names an invalid recovery policy/.test(e.message),
     );
+});
+
+test('a stored policy is checked when the daemon starts: it must parse and be canonical', () => {
+  checkStoredRecovery('vault', policy);
+  const corrupt = (stored: unknown, why: RegExp) =>
+    assert.throws(
+      () => checkStoredRecovery('vault', stored as typeof policy),
+      (e) => e instanceof FrostnetError && e.code === 'STORE_CORRUPT' && why.test(e.message),
+    );
+  corrupt({ version: 1, leaves: [{ key: 'xpub-not', older: 144 }] }, /key vault: bad recovery policy/);
+  corrupt({ leaves: policy.leaves, version: 1 }, /key vault: its recovery policy is not in canonical form/);
+  corrupt(
+    { version: 1, leaves: [{ key: `${lawyer.keyText}/<0;1>/*`, older: 144 }] },
+    /not in canonical form/,
+  );
 });
