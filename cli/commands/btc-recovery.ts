@@ -92,12 +92,15 @@ async function recoveryWallet(cmd: string, client: () => Promise<Client>, name: 
 const status = defineCommand({
   name: 'btc recovery-status',
   summary: 'Lists each coin of a key with a recovery policy and when its recovery path opens.',
-  usage: '--key NAME --coins FILE --height H [--margin BLOCKS] [--lookahead N]',
+  usage:
+    '--key NAME --coins FILE --height H [--margin BLOCKS] [--lookahead N] [--refresh-fee-rate R [--change-index I]]',
   details: [
     'A leaf older(N) opens in block h + N for a coin confirmed in block h. States: locked, refresh-due (opens',
     "within --margin blocks: spend it to the key's own change to restart its clock), open (the recovery key can",
     'spend it in the next block), unconfirmed, no-recovery (a coin of the key-path-only address), unknown (no',
-    'address of this key among the first --lookahead receive and change addresses).',
+    'address of this key among the first --lookahead receive and change addresses). With --refresh-fee-rate it',
+    "also prints the refresh: a PSBT spending every coin due to the key's change address m/1/I (default 0),",
+    'for "frostnet btc sign-psbt". It sends nothing, so amount rules never hold it (fee rules still apply).',
   ].join('\n'),
   daemon: 'read',
   options: {
@@ -114,6 +117,16 @@ const status = defineCommand({
       arg: 'N',
       help: 'addresses per branch to look coins up among (default 100)',
     },
+    'refresh-fee-rate': {
+      type: 'string',
+      arg: 'R',
+      help: 'also build the refresh PSBT of the coins due, at this fee rate (sat/vB)',
+    },
+    'change-index': {
+      type: 'string',
+      arg: 'I',
+      help: 'the refresh pays to change address m/1/I (default 0)',
+    },
   },
   async run({ values, out, client }) {
     const cmd = 'btc recovery-status';
@@ -126,7 +139,15 @@ const status = defineCommand({
         : integerOption(cmd, 'lookahead', values.lookahead, 1, 100_000);
     const { key, wallet } = await recoveryWallet(cmd, client, values.key);
     const coins = await readCoins(cmd, values.coins, wallet);
-    const { recoveryStatus } = await import('../../chains/bitcoin/recovery-status.ts');
+    const refreshRate =
+      values['refresh-fee-rate'] === undefined ? undefined : Number(values['refresh-fee-rate']);
+    if (refreshRate !== undefined && !(Number.isFinite(refreshRate) && refreshRate > 0))
+      throw new UsageError(cmd, `--refresh-fee-rate ${values['refresh-fee-rate']} is not a positive number`);
+    const changeIndex =
+      values['change-index'] === undefined
+        ? 0
+        : integerOption(cmd, 'change-index', values['change-index'], 0, 2 ** 31 - 1);
+    const { recoveryStatus, buildRefreshPsbt } = await import('../../chains/bitcoin/recovery-status.ts');
     let r: ReturnType<typeof recoveryStatus>;
     try {
       r = recoveryStatus(wallet, coins, { height, margin, ...(lookahead && { lookahead }) });
@@ -141,6 +162,13 @@ const status = defineCommand({
       ...(s.at && { path: `m/${s.at.change ? 1 : 0}/${s.at.index}` }),
       ...(s.opensAt !== undefined && { opensAt: s.opensAt, blocksLeft: s.blocksLeft }),
     }));
+    let refreshPsbt: string | undefined;
+    if (refreshRate !== undefined && r.refresh.length > 0)
+      try {
+        refreshPsbt = buildRefreshPsbt(wallet, r, { changeIndex, feeRate: refreshRate }).psbt.toBase64();
+      } catch (e) {
+        throw new UsageError(cmd, `the refresh: ${(e as Error).message}`);
+      }
     out.result(
       {
         key: key.name,
@@ -148,7 +176,8 @@ const status = defineCommand({
         height,
         margin,
         coins: rows,
-        refresh: rows.filter((c) => c.state === 'refresh-due' || c.state === 'open').length,
+        refresh: r.refresh.length,
+        ...(refreshPsbt && { refreshPsbt }),
       },
       () =>
         [
@@ -159,6 +188,9 @@ const status = defineCommand({
           ),
           ...(r.refresh.length
             ? [`  ${r.refresh.length} coin(s) to refresh now: spend them to this key's own change address`]
+            : []),
+          ...(refreshPsbt
+            ? ['  the refresh PSBT (for "frostnet btc sign-psbt --key KEY --psbt ..."):', refreshPsbt]
             : []),
         ].join('\n'),
     );

@@ -136,12 +136,15 @@ class RepairSession extends CeremonySession<number | undefined> {
             [...new Set([this.o.coordinator, from])],
           );
         const recovery = wireRecovery(m.recovery, from);
-        if (recoveryText(recovery) !== recoveryText(role.recovery))
+        if (recoveryText(recovery) !== recoveryText(role.recovery)) {
+          const named = (p: RecoveryPolicyJson | undefined) =>
+            p ? `a recovery policy of ${p.leaves.length} leaf(s)` : 'no recovery policy';
           throw new FrostnetError(
             'INVALID_INPUT',
-            `${from} holds the key with ${recovery ? 'another' : 'no'} recovery policy than the repair invite names (${role.recovery ? 'one' : 'none'}); no share is accepted`,
+            `${from} holds the key with ${named(recovery)}, the repair invite names ${recovery && role.recovery ? 'another one' : named(role.recovery)}; no share is accepted`,
             [...new Set([this.o.coordinator, from])],
           );
+        }
         this.once(this.sigmas, from, m.sigma);
         this.maybeRepair(role);
       } else if (this.isCoordinator && env.round === ROUND.repairDone && from === plan.lost) {

@@ -10,7 +10,7 @@
  *   computed by @scure/btc-signer under the output key @scure derives (internal key tweaked with the tree).
  * - As an attack: a coordinator that sends the signers a PSBT claiming no tree, or another tree, for the same
  *   coin is refused by every honest signer, naming the input; an initiator that tells one member another tree
- *   at keygen gets no key made.
+ *   at keygen gets no key made; a reshare's newcomer or a repaired party told another tree stores nothing.
  * - The recovery path: `btc recovery-status` says when each coin's path opens; `btc recovery-psbt` builds the
  *   spend, an in-test key standing in for the lawyer's wallet signs it, `btc recovery-finalize` finalizes it, and
  *   the witness and nSequence are checked by @scure (the chain-level check of test/bitcoin/recovery-spend.test.ts).
@@ -300,6 +300,29 @@ describe('recovery after inactivity: a key carries its recovery tree through the
         ['locked', 1244, 'm/1/0'],
       ],
     );
+    // The refresh of the coin due, built by the CLI, is signed by the network as any key-path spend.
+    const withRefresh = await cli(B, recoveryCommands, [
+      'btc',
+      'recovery-status',
+      '--key',
+      'heir',
+      '--coins',
+      file,
+      '--height',
+      '1143',
+      '--margin',
+      '10',
+      '--refresh-fee-rate',
+      '2',
+      '--change-index',
+      '5',
+    ]);
+    assert.equal(withRefresh.code, 0, withRefresh.stderr);
+    const { refreshPsbt, refresh } = JSON.parse(withRefresh.stdout);
+    assert.equal(refresh, 1);
+    const refreshed = await net.run(C, '/v1/keys/heir/sign', { psbt: refreshPsbt, finalize: true });
+    assert.equal(refreshed.state, 'done', JSON.stringify(refreshed.error));
+    assert.deepEqual(refreshed.result.inputs, [0]);
     const to = recoveryHolderAddress(lawyer, NET);
     const built = await cli(B, recoveryCommands, [
       'btc',
@@ -436,11 +459,29 @@ describe('recovery policy kept by refresh, reshare, repair and backups', () => {
     await signsWithTree(D, [D, B]);
   });
 
-  test('a repaired party gets the policy back from its helpers', async () => {
+  test('a repaired party gets the policy back from its helpers; told another tree, it stores nothing', async () => {
     await net.stop(D);
     await wipeKey(net, D, KEY);
     await net.start(D);
     assert.equal((await net.call(D, 'GET', `/v1/keys/${KEY}`)).status, 404);
+    // Attack first: the coordinating helper tells the lost party another tree; every helper states the key's
+    // own in its answer, so the lost party accepts no share and stores nothing.
+    attack = (to, env) => {
+      if (to !== net.ids[D] || env.ceremony !== 'REPAIR' || env.round !== 0) return env;
+      const invite = codecs.repairInvite.decode(env.payload, { from: net.ids[A] });
+      return { ...env, payload: codecs.repairInvite.encode({ ...invite, recovery: JSON.stringify(OTHER) }) };
+    };
+    try {
+      const forged = await net.run(A, `/v1/keys/${KEY}/repair`, { party: net.ids[D] });
+      assert.notEqual(forged.state, 'done', JSON.stringify(forged));
+    } finally {
+      attack = honestly;
+    }
+    assert.equal(
+      (await net.call(D, 'GET', `/v1/keys/${KEY}`)).status,
+      404,
+      'no share stored under another tree',
+    );
     const r = await net.run(A, `/v1/keys/${KEY}/repair`, { party: net.ids[D] });
     assert.equal(r.state, 'done', JSON.stringify(r.error));
     assert.deepEqual(await recoveryOf(D), POLICY);
