@@ -8,6 +8,7 @@ import type { Client } from './client.ts';
  * Adding a command group: write cli/commands/<group>.ts exporting `commands: readonly Command[]` (each made with
  * defineCommand from cli/command.ts, named "<group> <verb>") and add ONE line to GROUPS below, e.g.
  *   (await import('./commands/btc.ts')).commands,
+  (await import('./commands/btc-recovery.ts')).commands,
  */
 import { type Command, commandClient, commandHelp, parseCommandArgs } from './command.ts';
 import { EXIT_OK, EXIT_USAGE, Output, UsageError } from './output.ts';
@@ -19,6 +20,7 @@ const GROUPS: readonly (readonly Command[])[] = [
   (await import('./commands/sign.ts')).commands,
   (await import('./commands/drill.ts')).commands,
   (await import('./commands/btc.ts')).commands,
+  (await import('./commands/btc-recovery.ts')).commands,
   (await import('./commands/evm.ts')).commands,
   (await import('./commands/approvals.ts')).commands,
   (await import('./commands/admin.ts')).commands,

@@ -3,6 +3,7 @@
  * code (no secret is involved): the Taproot address of the first receive key, the EVM account key, and the key a
  * signature must verify under. The chain modules are loaded only when needed, to keep the CLI quick to start.
  */
+import type { RecoveryPolicyJson } from '../chains/bitcoin/recovery.ts';
 import type { Point } from '../protocol/curve.ts';
 import type { Scheme } from '../protocol/sign.ts';
 import { CliError } from './output.ts';
@@ -12,6 +13,8 @@ export type KeyView = {
   createdAt: string;
   /** The key's Bitcoin network, agreed at keygen (absent for keys, or from daemons, that predate it). */
   network?: string;
+  /** The key's recovery policy, agreed at keygen; absent for a key without one. */
+  recovery?: RecoveryPolicyJson;
   state: 'active' | 'pending';
   /** 33-byte compressed group key, hex. */
   groupKey: string;
@@ -40,7 +43,8 @@ export function asKeyView(v: unknown): KeyView {
     Array.isArray(k.members) &&
     k.members.every((m) => typeof m === 'string') &&
     Number.isSafeInteger(k.epoch) &&
-    (k.network === undefined || typeof k.network === 'string');
+    (k.network === undefined || typeof k.network === 'string') &&
+    (k.recovery === undefined || (typeof k.recovery === 'object' && k.recovery !== null));
   if (!ok) throw new CliError('BAD_RESPONSE', 'the daemon sent a malformed key', 'check the daemon version');
   return k as KeyView;
 }
@@ -64,8 +68,10 @@ export function keyNetwork(k: KeyView, given: string | undefined, cmd: string): 
 
 export type WalletInfo = {
   network: string;
-  /** P2TR address of receive key 0 (path m/0/0). */
+  /** P2TR address of receive key 0 (path m/0/0), committing to the key's recovery tree if it has one. */
   address: string;
+  /** The key's recovery path, one line per leaf; absent for a key without one. */
+  recovery?: string[];
   /** The BIP32 extended public key of the wallet root. */
   xpub: string;
   /** x-only key of EVM account 0, hex. */
@@ -77,20 +83,22 @@ export type WalletInfo = {
 
 /** Bitcoin wallet data of a key and, when the EVM key is usable, its EVM account key. */
 export async function walletInfo(k: KeyView, network: string, factory?: string): Promise<WalletInfo> {
-  const [{ walletRoot, xpub }, { walletAddress }, { parseNetwork }, { evmKey }, { bytesToHex, hexToBytes }] =
+  const [{ xpub }, { descriptorAddress }, { evmKey }, { bytesToHex }, { keyWallet, recoveryLines }] =
     await Promise.all([
       import('../chains/bitcoin/keys.ts'),
       import('../chains/bitcoin/address.ts'),
-      import('../chains/bitcoin/network.ts'),
       import('../chains/evm/keys.ts'),
       import('../protocol/curve.ts'),
+      import('./recovery.ts'),
     ]);
-  const net = parseNetwork(network);
-  const root = walletRoot(hexToBytes(k.groupKey), hexToBytes(k.chainCode));
+  const wallet = await keyWallet(k, network);
+  const { root, network: net } = wallet;
+  const recovery = await recoveryLines(k, net);
   const info: WalletInfo = {
     network: net,
-    address: walletAddress(root, { change: false, index: 0 }, net),
+    address: descriptorAddress(wallet, { change: false, index: 0 }),
     xpub: xpub(root, net),
+    ...(recovery.length > 0 && { recovery }),
   };
   let px: Uint8Array | undefined;
   try {

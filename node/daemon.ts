@@ -10,6 +10,7 @@ import { Requests } from './api/requests.ts';
 import { ControlApi } from './api/server.ts';
 import { Backups } from './ceremonies/backup.ts';
 import { KeyCeremonies } from './ceremonies/key-ceremonies.ts';
+import { checkStoredRecovery } from './ceremonies/key-network.ts';
 import { proposalApprover } from './ceremonies/proposals.ts';
 import { Repairs } from './ceremonies/repair.ts';
 import { type Config, ConfigFile, loadConfig, type PeerConfig } from './config.ts';
@@ -82,6 +83,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     const privateKey = await loadOrCreateIdentity(store);
     const self = peerIdOf(privateKey);
     const keys = await KeyStore.open(store);
+    for (const e of keys.list()) if (e.recovery) checkStoredRecovery(e.name, e.recovery);
     const metrics = createRegistry();
     const plog = log.child({ party: self.slice(-8) });
     const { credentials, files } = await Credentials.open(cfg.dataDir);
@@ -203,8 +205,10 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     const signRequestId = async (name: string, opts: SignOptions): Promise<string | undefined> => {
       try {
         const { group } = keys.active(name);
-        const network = keys.get(name)?.network;
-        return shortId(requestId(name, await resolveRequest({ group, network }, opts.scheme, opts.payload)));
+        const { network, recovery } = keys.get(name) ?? {};
+        return shortId(
+          requestId(name, await resolveRequest({ group, network, recovery }, opts.scheme, opts.payload)),
+        );
       } catch {
         return undefined;
       }
@@ -277,10 +281,10 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
         },
         keys: () => keys.list(),
         key: (name) => keys.get(name),
-        dkg: async (name, t, parties, network) => {
+        dkg: async (name, t, parties, network, recovery) => {
           // Every member must take part: one that cannot be reached fails the DKG now, by name, not after a round.
           await everyoneAnswers(parties, `the DKG of ${name} needs every member`);
-          return ceremonies.dkg(name, t, parties, {}, network);
+          return ceremonies.dkg(name, t, parties, {}, network, recovery);
         },
         sign: async (name, opts, held) => {
           const { group } = keys.active(name);

@@ -220,3 +220,17 @@ export function recoveryTreeAt(policy: RecoveryPolicy, branch: number, index: nu
 /** The shortest lock of a policy: when its first leaf opens. */
 export const earliestOlder = (policy: RecoveryPolicy): number =>
   Math.min(...policy.leaves.map((l) => l.older));
+
+/** About how long N blocks take (10 minutes each), for people: "about 365 days". */
+export function blocksDuration(blocks: number): string {
+  const days = blocks / 144;
+  return days >= 2 ? `about ${Math.round(days)} days` : `about ${Math.round((blocks * 10) / 60)} hours`;
+}
+
+/** Each leaf for people: "after 52560 blocks (about 365 days) without moving, [d34db33f/48h/0h/0h]xpub... can spend". */
+export function describeRecovery(policy: RecoveryPolicy, network: NetworkName): string[] {
+  return policy.leaves.map(
+    (l) =>
+      `after ${l.older} blocks (${blocksDuration(l.older)}) without moving, ${formatRecoveryKey(l.key, network)} can spend`,
+  );
+}

@@ -4,8 +4,8 @@
  * replacing the group key; the replacement can be finalized `delay` seconds later unless the group cancels it
  * (VetoRecovery, EIP-712, signed by the group key like any action) or executes anything in between.
  *
- * The network does not sign VetoRecovery yet: decodeTypedData, what a signing party runs, accepts Execute and
- * RotateKey only. decodeVetoRecovery is the decoder a party will run for it.
+ * The network signs VetoRecovery like any action (chains/evm/actions.ts decodes it for the signing parties,
+ * chains/evm/veto.ts holds its type), where the party's policy allows it by name.
  */
 import {
   Contract,
@@ -31,13 +31,16 @@ import {
   submitAction,
   transact,
 } from './account.ts';
-import {
-  type AccountRef,
-  accountTypedData,
-  decodeEnvelope,
-  type TypedData,
-  type TypedDataField,
-} from './typed-data.ts';
+import type { TypedData } from './typed-data.ts';
+import { decodeVetoRecovery, vetoRecoveryTypedData } from './veto.ts';
+
+export {
+  type DecodedVetoRecovery,
+  decodeVetoRecovery,
+  VETO_RECOVERY_TYPES,
+  type VetoRecoveryFields,
+  vetoRecoveryTypedData,
+} from './veto.ts';
 
 /** The contract's bound on the period and the delay (about 136 years). */
 export const MAX_RECOVERY_SECONDS = 2n ** 32n - 1n;
@@ -49,21 +52,6 @@ export type AccountRecovery = {
   readonly period: bigint;
   /** Seconds from a recovery's initiation to when it may be finalized: the group's time to veto it. */
   readonly delay: bigint;
-};
-
-export const VETO_RECOVERY_TYPES = {
-  VetoRecovery: [
-    { name: 'nonce', type: 'uint256' },
-    { name: 'deadline', type: 'uint256' },
-  ],
-} as const satisfies Record<string, readonly TypedDataField[]>;
-
-export type VetoRecoveryFields = { readonly nonce: bigint; readonly deadline: bigint };
-export type DecodedVetoRecovery = {
-  readonly kind: 'VetoRecovery';
-  readonly digest: Uint8Array;
-  readonly account: AccountRef;
-  readonly fields: VetoRecoveryFields;
 };
 
 /** Checks a recovery setup as the contract will (and says what is wrong before any gas is spent). */
@@ -163,23 +151,6 @@ export async function finalizeRecovery(sender: Signer, account: string): Promise
   return transact(`finalizeRecovery on ${account}`, () =>
     accountContract(account, sender).getFunction('finalizeRecovery')(),
   );
-}
-
-/** Typed data of a VetoRecovery. */
-export function vetoRecoveryTypedData(account: AccountRef, f: VetoRecoveryFields): TypedData<'VetoRecovery'> {
-  const td = accountTypedData(account, 'VetoRecovery', VETO_RECOVERY_TYPES.VetoRecovery, {
-    nonce: f.nonce.toString(),
-    deadline: f.deadline.toString(),
-  });
-  decodeVetoRecovery(td); // the checks a signing party will run
-  return td;
-}
-
-/** Validates typed data of a VetoRecovery for an account and recomputes its digest. */
-export function decodeVetoRecovery(input: unknown): DecodedVetoRecovery {
-  const { account, nonce, deadline, digestOf } = decodeEnvelope(input, VETO_RECOVERY_TYPES);
-  const fields = { nonce, deadline };
-  return { kind: 'VetoRecovery', digest: digestOf(fields), account, fields };
 }
 
 /** Typed data for the account's next VetoRecovery (chain id and nonce read from the chain). */

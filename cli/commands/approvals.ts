@@ -70,6 +70,7 @@ function typedDataLines(d: TypedDataDetails): string[] {
   ];
   const tail = [`  nonce      ${d.nonce}`, `  deadline   ${d.deadline}`];
   if (d.action === 'RotateKey') return [...head, `  new key    ${d.newKey}`, ...tail];
+  if (d.action === 'VetoRecovery') return [...head, "  cancels    the account's pending recovery", ...tail];
   return [
     ...head,
     `  to         ${d.to}`,

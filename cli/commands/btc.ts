@@ -11,6 +11,7 @@ import { type KeyView, keyNetwork } from '../keyview.ts';
 import { checkOut, FORCE_OPTION, writeOut } from '../out-file.ts';
 import { CliError, UsageError } from '../output.ts';
 import { PartyBook } from '../parties.ts';
+import { keyWallet, recoveryLines } from '../recovery.ts';
 import { SIGNERS_OPTION, WAIT_OPTION, YES_OPTION } from '../request-options.ts';
 import { fetchKey } from '../signing.ts';
 
@@ -19,23 +20,21 @@ const NETWORK_OPTION = {
   arg: 'NET',
   help: "the key's own network (the default); another is refused",
 } as const;
-const KEY_OPTION = { type: 'string', arg: 'NAME', required: true, help: 'the key group' } as const;
+export const KEY_OPTION = { type: 'string', arg: 'NAME', required: true, help: 'the key group' } as const;
 
-/** The wallet a key group is: its root (group key + chain code) on the key's own network. */
-async function walletOf(key: KeyView, network: string | undefined) {
-  const [{ walletRoot }, { parseNetwork }, { hexToBytes }] = await Promise.all([
-    import('../../chains/bitcoin/keys.ts'),
-    import('../../chains/bitcoin/network.ts'),
-    import('../../protocol/curve.ts'),
-  ]);
+/**
+ * The wallet a key group is: its root (group key + chain code) on the key's own network, with the recovery
+ * policy the key holds (its addresses commit to that tree).
+ */
+export async function walletOf(key: KeyView, network: string | undefined) {
+  const { parseNetwork } = await import('../../chains/bitcoin/network.ts');
   if (network !== undefined)
     try {
       parseNetwork(network);
     } catch (e) {
       throw new UsageError('btc', `--network: ${(e as Error).message}`);
     }
-  const net = parseNetwork(keyNetwork(key, network, 'btc'));
-  return { root: walletRoot(hexToBytes(key.groupKey), hexToBytes(key.chainCode)), network: net };
+  return keyWallet(key, keyNetwork(key, network, 'btc'));
 }
 
 function indexOption(cmd: string, v: string | undefined, fallback: number): number {
@@ -54,8 +53,10 @@ const address = defineCommand({
   name: 'btc address',
   summary: 'Prints a Taproot (P2TR key-path) address of the key group.',
   usage: '--key NAME [--index I] [--change] [--count N] [--network NET]',
-  details:
-    'Receive addresses are m/0/i, change addresses m/1/i below the group xpub; no script path is committed.',
+  details: [
+    'Receive addresses are m/0/i, change addresses m/1/i below the group xpub. A key without a recovery policy',
+    "commits to no script path; a key with one commits each address to exactly its policy's tree.",
+  ].join('\n'),
   daemon: 'read',
   options: {
     key: KEY_OPTION,
@@ -67,14 +68,14 @@ const address = defineCommand({
   async run({ values, out, client }) {
     const key = await keyFor(client, values.key);
     const wallet = await walletOf(key, values.network);
-    const { walletAddress } = await import('../../chains/bitcoin/address.ts');
+    const { descriptorAddress } = await import('../../chains/bitcoin/address.ts');
     const first = indexOption('btc address', values.index, 0);
     const count = indexOption('btc address', values.count, 1);
     if (count < 1 || count > 1000) throw new UsageError('btc address', '--count must be 1 to 1000');
     const change = values.change === true;
     const rows = Array.from({ length: count }, (_, i) => ({
       path: `m/${change ? 1 : 0}/${first + i}`,
-      address: walletAddress(wallet.root, { change, index: first + i }, wallet.network),
+      address: descriptorAddress(wallet, { change, index: first + i }),
     }));
     out.result({ key: key.name, network: wallet.network, addresses: rows }, () =>
       rows.map((r) => `${r.path}  ${r.address}`).join('\n'),
@@ -90,17 +91,22 @@ const descriptor = defineCommand({
   details: [
     'Import them as watch-only in Bitcoin Core (importdescriptors, with "active": true and "internal": true for',
     'the change descriptor) or in Sparrow (File > New Wallet > Watch Only, paste the receive descriptor).',
+    'A key with a recovery policy writes its tree: tr(K/0/*,and_v(v:pk(R/0/*),older(N))); the multipath form',
+    'tr(K/<0;1>/*,...) (BIP389) is printed too.',
   ].join('\n'),
   daemon: 'read',
   options: { key: KEY_OPTION, network: NETWORK_OPTION },
   async run({ values, out, client }) {
     const key = await keyFor(client, values.key);
     const wallet = await walletOf(key, values.network);
-    const { walletDescriptors } = await import('../../chains/bitcoin/descriptor.ts');
-    const d = walletDescriptors(wallet.root, wallet.network);
+    const { walletDescriptors, multipathDescriptor } = await import('../../chains/bitcoin/descriptor.ts');
+    const d = {
+      ...walletDescriptors(wallet.root, wallet.network, wallet.recovery),
+      multipath: multipathDescriptor(wallet.root, wallet.network, wallet.recovery),
+    };
     out.result(
       { key: key.name, network: wallet.network, ...d },
-      () => `receive  ${d.receive}\nchange   ${d.change}`,
+      () => `receive    ${d.receive}\nchange     ${d.change}\nmultipath  ${d.multipath}`,
     );
     return undefined;
   },
@@ -122,7 +128,7 @@ const card = defineCommand({
     const key = await keyFor(client, values.key);
     const book = await PartyBook.load(await client());
     const wallet = await walletOf(key, values.network);
-    const [{ walletDescriptors }, { walletAddress }, { xpub, fingerprintHex }] = await Promise.all([
+    const [{ walletDescriptors }, { descriptorAddress }, { xpub, fingerprintHex }] = await Promise.all([
       import('../../chains/bitcoin/descriptor.ts'),
       import('../../chains/bitcoin/address.ts'),
       import('../../chains/bitcoin/keys.ts'),
@@ -137,9 +143,10 @@ const card = defineCommand({
       epoch: key.epoch,
       fingerprint: fingerprintHex(wallet.root),
       xpub: xpub(wallet.root, wallet.network),
-      descriptors: walletDescriptors(wallet.root, wallet.network),
+      descriptors: walletDescriptors(wallet.root, wallet.network, wallet.recovery),
+      recovery: await recoveryLines(key, wallet.network),
       firstAddresses: Array.from({ length: n }, (_, i) =>
-        walletAddress(wallet.root, { change: false, index: i }, wallet.network),
+        descriptorAddress(wallet, { change: false, index: i }),
       ),
     };
     out.result(data, () =>
@@ -156,6 +163,12 @@ const card = defineCommand({
         '  first receive addresses:',
         ...data.firstAddresses.map((a, i) => `    m/0/${i}  ${a}`),
         '  Spends are single Taproot key-path signatures (57.5 vB per input). No secret is on this card.',
+        ...(data.recovery.length
+          ? [
+              '  Recovery path (a script path every address commits to, visible to everyone):',
+              ...data.recovery.map((l) => `    ${l}`),
+            ]
+          : []),
       ].join('\n'),
     );
     return undefined;
@@ -163,7 +176,7 @@ const card = defineCommand({
 });
 
 /** The PSBT as base64, from a file (base64 text or binary) or the argument itself. */
-async function psbtBase64(v: string): Promise<string> {
+export async function psbtBase64(v: string, cmd = 'btc sign-psbt'): Promise<string> {
   let text = v;
   try {
     const bytes = await readFile(v);
@@ -176,7 +189,7 @@ async function psbtBase64(v: string): Promise<string> {
   }
   const b64 = text.replace(/\s+/g, '');
   if (!/^[A-Za-z0-9+/]+=*$/.test(b64))
-    throw new UsageError('btc sign-psbt', '--psbt is neither a readable file nor base64');
+    throw new UsageError(cmd, '--psbt is neither a readable file nor base64');
   return b64;
 }
 

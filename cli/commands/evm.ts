@@ -265,14 +265,14 @@ export async function signTypedData(
   onProgress?: (line: string) => void,
   follow: FollowOptions = {},
 ): Promise<TypedDataSignature> {
-  const [{ decodeTypedData }, { encodeSignature }, { schnorr }, { bytesToHex, hexToBytes }] =
+  const [{ decodeSignableAction }, { encodeSignature }, { schnorr }, { bytesToHex, hexToBytes }] =
     await Promise.all([
-      import('../../chains/evm/typed-data.ts'),
+      import('../../chains/evm/actions.ts'),
       import('../../chains/evm/account.ts'),
       import('@noble/curves/secp256k1.js'),
       import('../../protocol/curve.ts'),
     ]);
-  const { digest } = decodeTypedData(typedData);
+  const { digest } = decodeSignableAction(typedData);
   const r = await client.run<Partial<TypedDataSignature> & { signatures?: unknown }>(
     `/v1/keys/${encodeURIComponent(keyName)}/sign`,
     { typedData, account: key.account },
@@ -720,7 +720,7 @@ const signTyped = defineCommand({
   summary: "Signs EIP-712 typed data of a ThresholdAccount action with a key's EVM account key.",
   usage: '--key NAME (--file FILE | --typed-data JSON) [--account N] [--wait]',
   details: [
-    'The typed data is an Execute or RotateKey of a ThresholdAccount, as eth_signTypedData_v4 takes it; each',
+    'The typed data is an Execute, RotateKey or VetoRecovery of a ThresholdAccount, as eth_signTypedData_v4 takes it; each',
     'party decodes it and recomputes the digest before signing. Prints the 64-byte BIP340 signature and the',
     '96-byte encoding the account contract takes (rx || s || ry). When parties hold it for their operators, the',
     'command stops with exit code 3 (asked again it is the same request); --wait waits for their approvals.',
@@ -737,9 +737,9 @@ const signTyped = defineCommand({
   async run({ values, out, client }) {
     const cmd = 'evm sign-typed-data';
     const typedData = await typedDataInput(cmd, values);
-    const { decodeTypedData } = await import('../../chains/evm/typed-data.ts');
+    const { decodeSignableAction } = await import('../../chains/evm/actions.ts');
     // Malformed typed data is refused here, before a daemon is asked.
-    const { kind, account } = decodeTypedData(typedData);
+    const { kind, account } = decodeSignableAction(typedData);
     const { c, key, keyName } = await resolveKey(cmd, client, values);
     const book = await PartyBook.load(c);
     const sig = await signTypedData(c, keyName, key, typedData, (line) => out.note(`  ${book.named(line)}`), {
@@ -771,4 +771,105 @@ const signTyped = defineCommand({
   },
 });
 
-export const commands: readonly Command[] = [address, deploy, send, signTyped];
+const veto = defineCommand({
+  name: 'evm veto-recovery',
+  summary:
+    "Cancels a pending recovery of a key's EVM account: the network signs a VetoRecovery, a relayer submits it.",
+  usage:
+    '--key NAME --rpc URL (--address ADDRESS | --factory ADDRESS) [--account N] [--deadline SECONDS] [--relayer-key-file FILE] [--wait]',
+  details: [
+    'For an account deployed with a recovery setup (docs/recovery.md): once the recoverer initiated a recovery,',
+    'the group cancels it with a VetoRecovery signed by the group key before the delay ends. Each party signs it',
+    'only where its policy lists "VetoRecovery" in evm.actions. Refused before anything is signed when no',
+    'recovery is pending.',
+  ].join('\n'),
+  daemon: 'request',
+  options: {
+    ...OPTIONS,
+    rpc: RPC_REQUIRED,
+    deadline: { type: 'string', arg: 'SECONDS', help: 'validity of the signature in seconds (default 3600)' },
+    address: {
+      type: 'string',
+      arg: 'ADDRESS',
+      help: 'the account (default: the one --factory gives this key)',
+    },
+    wait: WAIT_OPTION,
+  },
+  async run({ values, out, client, env }) {
+    const cmd = 'evm veto-recovery';
+    const seconds = integerOption(
+      cmd,
+      'deadline',
+      values.deadline ?? String(DEFAULT_DEADLINE_SECONDS),
+      1,
+      10 * 365 * 86400,
+    );
+    const { c, key, keyName } = await resolveKey(cmd, client, values);
+    const { provider, chainId } = await connect(cmd, values.rpc);
+    try {
+      const { address: at } = await accountAddress(cmd, values, key, provider);
+      const relayer = await relayerWallet(cmd, values['relayer-key-file'], env, provider);
+      await checkAccount(provider, chainId, at, key, keyName);
+      const { prepareVetoRecovery, readRecoveryState, submitVetoRecovery } = await import(
+        '../../chains/evm/recovery.ts'
+      );
+      const state = await onChain('reading the recovery', () => readRecoveryState(provider, at));
+      if (state.pending === undefined)
+        throw new CliError(
+          'NOTHING_PENDING',
+          `account ${at} on chain ${chainId} has no pending recovery; nothing was signed`,
+          'a veto cancels a recovery the recoverer initiated; run it once one is pending',
+        );
+      const latest = await onChain('reading the chain', () => provider.getBlock('latest'));
+      const now = BigInt(latest?.timestamp ?? Math.floor(Date.now() / 1000));
+      const typedData = await onChain('preparing the veto', () =>
+        prepareVetoRecovery(provider, at, now + BigInt(seconds)),
+      );
+      out.note(`VetoRecovery #${typedData.message.nonce} of account ${at} on chain ${chainId}`);
+      out.note(
+        `  cancels the recovery to key 0x${Buffer.from(state.pending.newKey).toString('hex')}, which would complete at ${new Date(Number(state.pending.completesAt) * 1000).toISOString()}`,
+      );
+      const book = await PartyBook.load(c);
+      const sig = await signTypedData(
+        c,
+        keyName,
+        key,
+        typedData,
+        (line) => out.note(`  ${book.named(line)}`),
+        {
+          wait: values.wait === true,
+          label: (p) => book.short(p),
+          again: true,
+        },
+      );
+      const { hexToBytes } = await import('../../protocol/curve.ts');
+      const receipt = await onChain(`vetoRecovery on ${at}`, () =>
+        submitVetoRecovery(relayer, typedData, hexToBytes(sig.signature)),
+      );
+      out.result(
+        {
+          key: keyName,
+          account: at,
+          chainId: chainId.toString(),
+          txHash: receipt.hash,
+          block: receipt.blockNumber,
+          gasUsed: receipt.gasUsed.toString(),
+          signature: sig.signature,
+          signers: sig.signers,
+        },
+        () =>
+          rows([
+            ['tx', receipt.hash],
+            ['gas used', receipt.gasUsed.toString()],
+            ['account', `${at}: its pending recovery is cancelled`],
+            ['signed by', sig.signers.map((p) => book.short(p)).join(', ')],
+          ]),
+      );
+      return 0;
+    } finally {
+      provider.destroy();
+    }
+  },
+});
+
+export const commands: readonly Command[] = [address, deploy, send, signTyped, veto];

@@ -5,6 +5,7 @@ import { CUSTODY_OPTIONS, proposalBody } from '../custody.ts';
 import { asKeyView, type KeyView, keyNetwork, type WalletInfo, walletInfo } from '../keyview.ts';
 import { CliError, type Output, table, UsageError } from '../output.ts';
 import { PartyBook } from '../parties.ts';
+import { RECOVERY_OPTIONS, recoveryOption } from '../recovery.ts';
 import { fetchKey } from '../signing.ts';
 
 const NETWORK_OPTION = {
@@ -54,6 +55,7 @@ function describeKey(k: KeyView, w: WalletInfo, book?: PartyBook): string {
     `  taproot address  ${w.address}  (${w.network}, receive m/0/0)`,
     `  xpub             ${w.xpub}`,
   ];
+  for (const line of w.recovery ?? []) lines.push(`  recovery path    ${line}`);
   if (w.evmKey !== undefined) lines.push(`  EVM key (x)      ${w.evmKey}`);
   if (w.evmAccount !== undefined) lines.push(`  EVM account      ${w.evmAccount}  (factory ${w.evmFactory})`);
   lines.push('  members', ...k.members.map((m, i) => `    ${i + 1}. ${book ? book.label(m) : m}`));
@@ -63,10 +65,14 @@ function describeKey(k: KeyView, w: WalletInfo, book?: PartyBook): string {
 const keygen = defineCommand({
   name: 'keygen',
   summary: 'Creates a threshold key with the other parties (a DKG); prints the group key and its addresses.',
-  usage: '--name NAME --threshold T [--parties ID|NAME,...] [--network NETWORK] [--factory ADDRESS]',
+  usage:
+    '--name NAME --threshold T [--parties ID|NAME,...] [--network NETWORK] [--recovery KEY,older=N ... | --recovery-file FILE] [--factory ADDRESS]',
   details: [
     'The parties are every member, this one included ("self"), as peer ids or as names from this party\'s',
     'config; by default this party and every configured peer. All of them must be running.',
+    'A recovery policy adds Taproot leaves "after N blocks without moving, KEY can spend" to every address',
+    "(and_v(v:pk(KEY),older(N)), KEY an xpub with its origin, derived /<0;1>/* like the group's): every member",
+    'stores it and signs only for that tree. Choose KEY and N with care: see docs/recovery.md.',
   ].join('\n'),
   daemon: 'request',
   options: {
@@ -74,10 +80,12 @@ const keygen = defineCommand({
     threshold: { type: 'string', arg: 'T', required: true, help: 'how many parties must sign' },
     parties: { type: 'string', arg: 'ID,...', help: 'the members, comma-separated' },
     network: NETWORK_OPTION,
+    ...RECOVERY_OPTIONS,
     factory: FACTORY_OPTION,
   },
   async run({ values, out, client }) {
     const { network, factory } = await walletOptions('keygen', values);
+    const recovery = await recoveryOption('keygen', values);
     const threshold = integerOption('keygen', 'threshold', values.threshold, 2, 255);
     const c = await client();
     const book = await PartyBook.load(c);
@@ -94,7 +102,7 @@ const keygen = defineCommand({
     const key = asKeyView(
       await c.run(
         '/v1/keys',
-        { name: values.name, threshold, parties, ...(network && { network }) },
+        { name: values.name, threshold, parties, ...(network && { network }), ...(recovery && { recovery }) },
         (line) => out.note(`  ${line}`),
       ),
     );
@@ -121,13 +129,14 @@ const keys = defineCommand({
       list.length === 0
         ? 'no keys yet; create one with "frostnet keygen"'
         : table([
-            ['NAME', 'NETWORK', 'STATE', 'THRESHOLD', 'EPOCH', 'GROUP KEY'],
+            ['NAME', 'NETWORK', 'STATE', 'THRESHOLD', 'EPOCH', 'RECOVERY', 'GROUP KEY'],
             ...list.map((k) => [
               k.name,
               k.network ?? '-',
               k.state,
               `${k.threshold}-of-${k.members.length}`,
               String(k.epoch),
+              k.recovery ? `after ${k.recovery.leaves.map((l) => l.older).join('/')} blocks` : '-',
               k.groupKey,
             ]),
           ]),

@@ -4,6 +4,7 @@
  * the party's state (the members of a key, the configured peers) is passed in.
  */
 import { DEFAULT_NETWORK, type NetworkName, parseNetwork } from '../../chains/bitcoin/network-names.ts';
+import type { RecoveryPolicyJson } from '../../chains/bitcoin/recovery.ts';
 import { hexToBytes } from '../../protocol/curve.ts';
 import { errorMessage, FrostnetError } from '../../protocol/errors.ts';
 import { MAX_PROPOSAL_SECONDS } from '../../protocol/proposal.ts';
@@ -70,7 +71,20 @@ export function keygenBody(raw: unknown, party: PartyView) {
   const name = checked('name', () => validateKeyName(b.name));
   const network: NetworkName =
     b.network === undefined ? DEFAULT_NETWORK : checked('network', () => parseNetwork(b.network as string));
-  return { name, network, ...committee(b, party, { withSelf: true }) };
+  return { name, network, recovery: b.recovery, ...committee(b, party, { withSelf: true }) };
+}
+
+/**
+ * The keygen body's optional `recovery`: a recovery policy in its JSON form (chains/bitcoin/recovery.ts), checked
+ * and made canonical. Async: the Bitcoin modules load only for a key that has one.
+ */
+export async function keygenRecovery(raw: unknown): Promise<RecoveryPolicyJson | undefined> {
+  if (raw === undefined) return undefined;
+  const { canonicalRecovery } = await import('../ceremonies/key-network.ts');
+  return checked('recovery', () => {
+    if (raw === null || typeof raw !== 'object') throw new Error('must be a policy object');
+    return canonicalRecovery(raw);
+  });
 }
 
 /** How long the custody proposal of a refresh, reshare or repair stays valid: `expiresInSeconds`. */

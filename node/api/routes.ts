@@ -5,6 +5,7 @@
  * request id to follow (GET /v1/requests/:id?wait=ms, with change=1 until its next change).
  */
 import type { NetworkName } from '../../chains/bitcoin/network-names.ts';
+import type { RecoveryPolicyJson } from '../../chains/bitcoin/recovery.ts';
 import { bytesToHex } from '../../protocol/curve.ts';
 import { FrostnetError } from '../../protocol/errors.ts';
 import { groupKey, type KeyShare } from '../../protocol/keys.ts';
@@ -27,6 +28,7 @@ import {
   decisionBody,
   eraseBody,
   keygenBody,
+  keygenRecovery,
   type PartyView,
   peerBody,
   peerNameBody,
@@ -55,7 +57,13 @@ export interface ApiBackend {
   renamePeer(ref: string, name: string): Promise<unknown>;
   keys(): KeyEntry[];
   key(name: string): KeyEntry | undefined;
-  dkg(name: string, threshold: number, parties: string[], network: NetworkName): Promise<KeyShare>;
+  dkg(
+    name: string,
+    threshold: number,
+    parties: string[],
+    network: NetworkName,
+    recovery?: RecoveryPolicyJson,
+  ): Promise<KeyShare>;
   /**
    * Signs; while parties hold the request for their operators it waits (telling `held` who holds it) and asks
    * again, until t sign or too few could.
@@ -139,6 +147,7 @@ export function keyView(e: KeyEntry) {
     name: e.name,
     createdAt: e.createdAt,
     network: e.network,
+    ...(e.recovery && { recovery: e.recovery }),
     state: e.active ? 'active' : 'pending',
     groupKey: bytesToHex(groupKey(g).toBytes(true)),
     chainCode: bytesToHex(g.chainCode),
@@ -201,14 +210,23 @@ export const ROUTES: readonly Route[] = [
     path: '/v1/keys',
     scope: 'request',
     body: (raw, { b }) => keygenBody(raw, party(b)),
-    handle: ({ b }, { name, threshold, parties, network }) => {
+    handle: async ({ b }, { name, threshold, parties, network, recovery: asked }) => {
+      const recovery = await keygenRecovery(asked);
       if (b.key(name))
         throw new FrostnetError('CONFLICT', `a key named ${name} already exists on this party`);
       return started(
         b.requests.start('keygen', async (progress) => {
-          progress(`DKG for ${name}: ${threshold}-of-${parties.length} on ${network}`);
-          const share = await b.dkg(name, threshold, parties, network);
-          return keyView({ name, createdAt: new Date().toISOString(), network, active: share });
+          progress(
+            `DKG for ${name}: ${threshold}-of-${parties.length} on ${network}${recovery ? ` with a recovery policy of ${recovery.leaves.length} leaf(s)` : ''}`,
+          );
+          const share = await b.dkg(name, threshold, parties, network, recovery);
+          return keyView({
+            name,
+            createdAt: new Date().toISOString(),
+            network,
+            ...(recovery && { recovery }),
+            active: share,
+          });
         }),
       );
     },

@@ -15,6 +15,7 @@
  */
 import type { PrivateKey } from '@libp2p/interface';
 import { isNetworkName, type NetworkName } from '../../chains/bitcoin/network-names.ts';
+import type { RecoveryPolicyJson } from '../../chains/bitcoin/recovery.ts';
 import { bytesToHex, Fn, G, hexToBytes } from '../../protocol/curve.ts';
 import { FrostnetError } from '../../protocol/errors.ts';
 import {
@@ -41,6 +42,7 @@ import {
   unseal,
 } from '../storage/sealing.ts';
 import { holdsEpoch, type KeyCeremonies } from './key-ceremonies.ts';
+import { canonicalRecovery, recoveryText } from './key-network.ts';
 
 export const BACKUP_FORMAT = 'frostnet-backup';
 const VERSION = 1;
@@ -50,7 +52,10 @@ const MIN_PASSPHRASE = 12;
 export type BackupFile = {
   format: typeof BACKUP_FORMAT;
   version: 1;
-  /** `network`: the key's Bitcoin network; absent in backups of keys with none stored (made before it was). */
+  /**
+   * `network`: the key's Bitcoin network; absent in backups of keys with none stored (made before it was).
+   * `recovery`: the key's recovery policy (canonical JSON form); absent for a key without one.
+   */
   key: {
     name: string;
     groupKey: string;
@@ -58,6 +63,7 @@ export type BackupFile = {
     threshold: number;
     members: string[];
     network?: NetworkName;
+    recovery?: RecoveryPolicyJson;
   };
   /** The ciphertext holds the party's identity key too. */
   identity?: true;
@@ -86,6 +92,7 @@ const associatedData = (f: Pick<BackupFile, 'key' | 'identity' | 'kdf'>) =>
         // Only when set, so that files made before the fields existed still open.
         ...(f.identity ? ['identity'] : []),
         ...(f.key.network ? ['network', f.key.network] : []),
+        ...(f.key.recovery ? ['recovery', recoveryText(f.key.recovery)] : []),
       ]),
   );
 
@@ -107,7 +114,12 @@ export async function sealBackup(
   share: KeyShare,
   party: string,
   passphrase: string,
-  opts: { kdf?: ScryptParams; identity?: PrivateKey; network?: NetworkName } = {},
+  opts: {
+    kdf?: ScryptParams;
+    identity?: PrivateKey;
+    network?: NetworkName;
+    recovery?: RecoveryPolicyJson;
+  } = {},
 ): Promise<BackupFile> {
   checkPassphrase(passphrase);
   if (opts.identity && peerIdOf(opts.identity) !== party)
@@ -121,6 +133,7 @@ export async function sealBackup(
       threshold: g.threshold,
       members: [...g.members],
       ...(opts.network && { network: opts.network }),
+      ...(opts.recovery && { recovery: opts.recovery }),
     },
     ...(opts.identity ? { identity: true as const } : {}),
     kdf: { name: 'scrypt', ...(opts.kdf ?? DEFAULT_SCRYPT), salt: newSalt() },
@@ -168,6 +181,17 @@ function parseFile(v: unknown): BackupFile {
     typeof f.ciphertext === 'string' &&
     (f.identity === undefined || f.identity === true);
   if (!ok) throw new FrostnetError('INVALID_INPUT', 'not a frostnet backup file (or a damaged one)');
+  if (f.key.recovery !== undefined) {
+    let canonical: string;
+    try {
+      canonical = recoveryText(canonicalRecovery(f.key.recovery));
+    } catch (e) {
+      throw new FrostnetError('INVALID_INPUT', `the backup's recovery policy: ${(e as Error).message}`);
+    }
+    // The associated data binds the policy's text: only the canonical form a party writes is read.
+    if (canonical !== recoveryText(f.key.recovery))
+      throw new FrostnetError('INVALID_INPUT', "the backup's recovery policy is not in canonical form");
+  }
   return f;
 }
 
@@ -179,6 +203,8 @@ export type OpenedBackup = {
   identity?: PrivateKey;
   /** Undefined in a backup of a key with no network stored. */
   network?: NetworkName;
+  /** Undefined in a backup of a key without a recovery policy. */
+  recovery?: RecoveryPolicyJson;
 };
 
 /** Decrypts a backup file; WRONG_PASSPHRASE when it does not open (wrong passphrase or an altered file). */
@@ -206,6 +232,7 @@ export async function openBackup(file: unknown, passphrase: string): Promise<Ope
     party: plain.party,
     identity,
     network: f.key.network,
+    ...(f.key.recovery && { recovery: f.key.recovery }),
   };
 }
 
@@ -236,6 +263,7 @@ export class Backups {
       kdf: this.o.kdf,
       identity: withIdentity ? this.o.identity : undefined,
       network: this.o.keys.get(name)?.network,
+      recovery: this.o.keys.get(name)?.recovery,
     });
     this.o.log.info('backup exported', { key: name, epoch: share.group.epoch });
     return file;
@@ -246,7 +274,7 @@ export class Backups {
    * backup's epoch is the current one: at least t-1 of them hold it, and none holds a later one.
    */
   async import(file: unknown, passphrase: string): Promise<RestoreOutcome> {
-    const { name, share, network } = await openBackup(file, passphrase);
+    const { name, share, network, recovery } = await openBackup(file, passphrase);
     const { self, keys, ceremonies } = this.o;
     const g = share.group;
     if (!g.members.includes(self) || share.secret.identifier !== identifierOf(g, self))
@@ -281,7 +309,7 @@ export class Backups {
         silent,
       );
     }
-    await keys.restore(name, share, network);
+    await keys.restore(name, share, network, recovery);
     this.o.log.info('backup restored', { key: name, epoch: g.epoch, confirmedBy: confirmedBy.length });
     return { name, epoch: g.epoch, groupKey: bytesToHex(groupKey(g).toBytes(true)), confirmedBy };
   }

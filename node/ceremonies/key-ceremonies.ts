@@ -16,6 +16,7 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DEFAULT_NETWORK, type NetworkName } from '../../chains/bitcoin/network-names.ts';
+import type { RecoveryPolicyJson } from '../../chains/bitcoin/recovery.ts';
 import type { CeremonyContext } from '../../protocol/context.ts';
 import { bytesToHex, equalBytes } from '../../protocol/curve.ts';
 import { createDkg } from '../../protocol/dkg.ts';
@@ -62,7 +63,7 @@ import {
 } from '../storage/keystore.ts';
 import { answerTo, type Envelope, envelope } from '../transport/wire.ts';
 import { Confirmations, renouncementStatement } from './certificates.ts';
-import { keyAttributes, wireNetwork } from './key-network.ts';
+import { keyAttributes, recoveryText, wireNetwork, wireRecovery } from './key-network.ts';
 import {
   type ApproveProposal,
   type CeremonyReport,
@@ -153,6 +154,7 @@ export class KeyCeremonies {
     members: string[],
     report: CeremonyReport = {},
     network: NetworkName = DEFAULT_NETWORK,
+    recovery?: RecoveryPolicyJson,
   ): Promise<KeyShare> {
     validateKeyName(name);
     validateParameters(threshold, members);
@@ -167,6 +169,7 @@ export class KeyCeremonies {
       groupKey: new Uint8Array(),
       epoch: 0,
       network,
+      recovery: recoveryText(recovery),
     };
     return (await this.initiate('DKG', randomBytes(32), invite, members, report)) as KeyShare;
   }
@@ -229,6 +232,7 @@ export class KeyCeremonies {
       epoch: g.epoch,
       proposal: signed,
       network: this.networkOf(name),
+      recovery: recoveryText(this.o.keys.get(name)?.recovery),
     };
     return (await this.initiate('REFRESH', signed.proposal.sessionId, invite, g.members, report)) as KeyShare;
   }
@@ -285,6 +289,7 @@ export class KeyCeremonies {
       currentGroup: JSON.stringify(keyGroupToJSON(g)),
       proposal: signed,
       network: this.networkOf(name),
+      recovery: recoveryText(this.o.keys.get(name)?.recovery),
     };
     const participants = union(dealers, members);
     const result = await this.initiate('RESHARE', signed.proposal.sessionId, invite, participants, report);
@@ -442,13 +447,15 @@ export class KeyCeremonies {
     create: boolean;
     participants?: string[];
     network: NetworkName | undefined;
+    recovery: RecoveryPolicyJson | undefined;
   } {
     const name = invite.keyName;
     const entry = this.o.keys.get(name);
-    // A member keeps the network it holds; a newcomer takes the invite's. Both bind it into the context, so the
-    // ceremony fails unless every party has the same.
+    // A member keeps the network and recovery policy it holds; a newcomer takes the invite's. Both bind them
+    // into the context, so the ceremony fails unless every party has the same.
     const network = entry ? entry.network : wireNetwork(invite.network, from);
-    const attributes = keyAttributes(network);
+    const recovery = entry ? entry.recovery : wireRecovery(invite.recovery, from);
+    const attributes = keyAttributes(network, recovery);
     if (ceremony === 'DKG') {
       if (entry) throw new FrostnetError('CONFLICT', `a key named ${name} already exists here`);
       const ctx: CeremonyContext = {
@@ -460,7 +467,7 @@ export class KeyCeremonies {
         self: this.o.self,
         attributes,
       };
-      return { vss: createDkg(ctx), create: true, network };
+      return { vss: createDkg(ctx), create: true, network, recovery };
     }
     if (entry?.pending) throw new FrostnetError('CONFLICT', `key ${name} has an unsettled epoch`);
     const mine = entry?.active;
@@ -487,6 +494,7 @@ export class KeyCeremonies {
         vss: createRefresh(sessionId, this.o.self, share, { proposal: proposalDigest(p), attributes }),
         create: false,
         network,
+        recovery,
       };
     }
     const base = this.currentGroupOf(invite, from);
@@ -510,6 +518,7 @@ export class KeyCeremonies {
         create: false,
         participants,
         network,
+        recovery,
       };
     }
     if (base.members.includes(this.o.self))
@@ -527,6 +536,7 @@ export class KeyCeremonies {
       create: true,
       participants,
       network,
+      recovery,
     };
   }
 
@@ -584,7 +594,12 @@ export class KeyCeremonies {
     const name = invite.keyName;
     if (this.running.has(name))
       throw new FrostnetError('CONFLICT', `a ceremony for key ${name} is already running`);
-    const { vss, create, participants, network } = this.ceremonyFor(ceremony, sessionId, invite, initiator);
+    const { vss, create, participants, network, recovery } = this.ceremonyFor(
+      ceremony,
+      sessionId,
+      invite,
+      initiator,
+    );
     const started = this.clock();
     const log = this.o.log.child({ ceremony, key: name, session: bytesToHex(sessionId).slice(0, 16) });
     const session = new VssSession({
@@ -596,7 +611,13 @@ export class KeyCeremonies {
       send: this.o.send,
       signatures: this.o.signatures,
       onPrepared: (outcome, c) =>
-        this.o.keys.setPending(name, outcome, { create, participants, confirmations: c.toJSON(), network }),
+        this.o.keys.setPending(name, outcome, {
+          create,
+          participants,
+          confirmations: c.toJSON(),
+          network,
+          recovery,
+        }),
       onCommitted: (c) => this.o.keys.setPendingConfirmations(name, c.toJSON()),
       onResult: async (_outcome, certificate) => {
         await this.o.keys.activatePending(name, certificate.toJSON());

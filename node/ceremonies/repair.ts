@@ -15,6 +15,7 @@
  * vouched for it; the coordinator asks only helpers whose member lists match its own, so that none refuses.
  */
 import type { NetworkName } from '../../chains/bitcoin/network-names.ts';
+import type { RecoveryPolicyJson } from '../../chains/bitcoin/recovery.ts';
 import { bytesToHex, equalBytes } from '../../protocol/curve.ts';
 import { type ErrorCode, errorMessage, FrostnetError, toFrostnetError } from '../../protocol/errors.ts';
 import {
@@ -36,7 +37,7 @@ import { parsePeerId } from '../storage/identity.ts';
 import { type KeyStore, validateKeyName } from '../storage/keystore.ts';
 import { type Envelope, envelope } from '../transport/wire.ts';
 import { holdsMembership, holdsShare, type KeyCeremonies, type ProposalOptions } from './key-ceremonies.ts';
-import { wireNetwork } from './key-network.ts';
+import { recoveryText, wireNetwork, wireRecovery } from './key-network.ts';
 import { type CeremonyReport, checkInvitedProposal } from './proposals.ts';
 
 /** Codes a participant's abort may carry on; anything else reads as a failed repair. */
@@ -50,10 +51,13 @@ const ABORT_CODES: readonly ErrorCode[] = [
   'EPOCH_MISMATCH',
 ];
 
-/** `network`: the key's, a helper's own or the lost party's from the invite (undefined: none stored). */
+/**
+ * `network`, `recovery`: the key's, a helper's own or the lost party's from the invite (undefined: none stored).
+ */
+type KeyProps = { network: NetworkName | undefined; recovery: RecoveryPolicyJson | undefined };
 type Role =
-  | { kind: 'helper'; share: KeyShare; network: NetworkName | undefined }
-  | { kind: 'lost'; group: KeyGroup; keyName: string; network: NetworkName | undefined };
+  | ({ kind: 'helper'; share: KeyShare } & KeyProps)
+  | ({ kind: 'lost'; group: KeyGroup; keyName: string } & KeyProps);
 
 type RepairSessionOptions = {
   sessionId: Uint8Array;
@@ -64,7 +68,7 @@ type RepairSessionOptions = {
   role: Role;
   send: Send;
   /** Stores the repaired share (lost party only). */
-  store: (keyName: string, share: KeyShare, network: NetworkName | undefined) => Promise<void>;
+  store: (keyName: string, share: KeyShare, props: KeyProps) => Promise<void>;
   roundTimeoutMs: number;
   log: Logger;
 };
@@ -131,6 +135,16 @@ class RepairSession extends CeremonySession<number | undefined> {
             `${from} holds the key with network ${network ?? '(none)'}, the repair invite says ${role.network ?? '(none)'}; no share is accepted`,
             [...new Set([this.o.coordinator, from])],
           );
+        const recovery = wireRecovery(m.recovery, from);
+        if (recoveryText(recovery) !== recoveryText(role.recovery)) {
+          const named = (p: RecoveryPolicyJson | undefined) =>
+            p ? `a recovery policy of ${p.leaves.length} leaf(s)` : 'no recovery policy';
+          throw new FrostnetError(
+            'INVALID_INPUT',
+            `${from} holds the key with ${named(recovery)}, the repair invite names ${recovery && role.recovery ? 'another one' : named(role.recovery)}; no share is accepted`,
+            [...new Set([this.o.coordinator, from])],
+          );
+        }
         this.once(this.sigmas, from, m.sigma);
         this.maybeRepair(role);
       } else if (this.isCoordinator && env.round === ROUND.repairDone && from === plan.lost) {
@@ -164,7 +178,12 @@ class RepairSession extends CeremonySession<number | undefined> {
     this.sendTo(
       plan.lost,
       ROUND.repairSigma,
-      codecs.repairSigma.encode({ sigma, groupDigest: this.digest, network: this.o.role.network ?? '' }),
+      codecs.repairSigma.encode({
+        sigma,
+        groupDigest: this.digest,
+        network: this.o.role.network ?? '',
+        recovery: recoveryText(this.o.role.recovery),
+      }),
     );
     // The coordinator waits for the lost party's word; the other helpers are done.
     if (!this.isCoordinator) this.finish(undefined);
@@ -176,7 +195,7 @@ class RepairSession extends CeremonySession<number | undefined> {
     if (this.repairing || !plan.helpers.every((h) => this.sigmas.has(h))) return;
     this.repairing = true;
     const share = repairStep3(role.group, plan, this.sigmas);
-    this.o.store(role.keyName, share, role.network).then(
+    this.o.store(role.keyName, share, role).then(
       () => {
         this.sendTo(
           this.o.coordinator,
@@ -315,6 +334,7 @@ export class Repairs {
       group: JSON.stringify(keyGroupToJSON(g)),
       proposal,
       network: keys.get(name)?.network ?? '',
+      recovery: recoveryText(keys.get(name)?.recovery),
     };
     const { sessionId } = proposal.proposal;
     // No refresh or reshare of the key may race the repair: it rebuilds a share of this very epoch.
@@ -328,6 +348,7 @@ export class Repairs {
           kind: 'helper',
           share: current,
           network: keys.get(name)?.network,
+          recovery: keys.get(name)?.recovery,
         },
       );
       this.checkApproved(invite, sessionId, current.group, self);
@@ -409,7 +430,8 @@ export class Repairs {
       plan,
       role,
       send: this.o.send,
-      store: (keyName, share, network) => this.o.keys.restore(keyName, share, network),
+      store: (keyName, share, { network, recovery }) =>
+        this.o.keys.restore(keyName, share, network, recovery),
       roundTimeoutMs: this.o.roundTimeoutMs,
       log: this.o.log.child({ ceremony: 'REPAIR', session: bytesToHex(sessionId).slice(0, 16) }),
     });
@@ -461,7 +483,8 @@ export class Repairs {
       if (self !== inv.lost) {
         const share = this.helperShare(inv, from);
         this.checkApproved(inv, sessionId, share.group, from);
-        return { kind: 'helper', share, network: keys.get(inv.keyName)?.network };
+        const held = keys.get(inv.keyName);
+        return { kind: 'helper', share, network: held?.network, recovery: held?.recovery };
       }
       const group = parseGroup(inv);
       if (inv.helpers.length < group.threshold || inv.helpers.some((h) => !group.members.includes(h)))
@@ -476,7 +499,13 @@ export class Repairs {
           `this party holds key ${inv.keyName}; there is nothing to repair`,
         );
       this.checkApproved(inv, sessionId, group, from);
-      return { kind: 'lost', group, keyName: inv.keyName, network: wireNetwork(inv.network, from) };
+      return {
+        kind: 'lost',
+        group,
+        keyName: inv.keyName,
+        network: wireNetwork(inv.network, from),
+        recovery: wireRecovery(inv.recovery, from),
+      };
     } catch (e) {
       sendAbort(
         repairLink({ sessionId, self, send: this.o.send, log: this.o.log }),

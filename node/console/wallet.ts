@@ -3,10 +3,11 @@
  * descriptors, the xpub and fingerprint, and the EVM account key, all derived from the group key and chain code
  * (pure chain code; nothing secret is involved or shown).
  */
-import { walletAddress } from '../../chains/bitcoin/address.ts';
-import { walletDescriptors } from '../../chains/bitcoin/descriptor.ts';
-import { fingerprintHex, walletRoot, xpub } from '../../chains/bitcoin/keys.ts';
+import { descriptorAddress } from '../../chains/bitcoin/address.ts';
+import { multipathDescriptor, walletDescriptors } from '../../chains/bitcoin/descriptor.ts';
+import { fingerprintHex, type Wallet, walletRoot, xpub } from '../../chains/bitcoin/keys.ts';
 import type { NetworkName } from '../../chains/bitcoin/network.ts';
+import { describeRecovery, parseRecoveryPolicy } from '../../chains/bitcoin/recovery.ts';
 import { evmKey } from '../../chains/evm/keys.ts';
 import { bytesToHex } from '../../protocol/curve.ts';
 import { groupKey } from '../../protocol/keys.ts';
@@ -21,7 +22,10 @@ export type WalletView = {
   groupKey: string;
   fingerprint: string;
   xpub: string;
-  descriptors: { receive: string; change: string };
+  /** With checksums; with a recovery policy they hold its script tree. */
+  descriptors: { receive: string; change: string; multipath: string };
+  /** The key's recovery path, for people (one line per leaf); absent for a key without one. */
+  recovery?: string[];
   receive: { path: string; address: string }[];
   change: { path: string; address: string }[];
   /** x-only key of EVM account 0 (the account contract's address depends on its factory). */
@@ -32,10 +36,12 @@ export function walletView(e: KeyEntry, network: NetworkName, count: number): Wa
   const g = (e.active ?? e.pending!).group;
   const gk = groupKey(g).toBytes(true);
   const root = walletRoot(gk, g.chainCode);
+  const recovery = e.recovery && parseRecoveryPolicy(e.recovery);
+  const wallet: Wallet = { root, network, ...(recovery && { recovery }) };
   const branch = (change: boolean) =>
     Array.from({ length: count }, (_, index) => ({
       path: `m/${change ? 1 : 0}/${index}`,
-      address: walletAddress(root, { change, index }, network),
+      address: descriptorAddress(wallet, { change, index }),
     }));
   let evmAccountKey: string | undefined;
   try {
@@ -52,7 +58,11 @@ export function walletView(e: KeyEntry, network: NetworkName, count: number): Wa
     groupKey: bytesToHex(gk),
     fingerprint: fingerprintHex(root),
     xpub: xpub(root, network),
-    descriptors: { ...walletDescriptors(root, network) },
+    descriptors: {
+      ...walletDescriptors(root, network, recovery),
+      multipath: multipathDescriptor(root, network, recovery),
+    },
+    ...(recovery && { recovery: describeRecovery(recovery, network) }),
     receive: branch(false),
     change: branch(true),
     evmAccountKey,

@@ -81,7 +81,7 @@ export type PsbtDetails = {
 
 export type TypedDataDetails = {
   kind: 'typedData';
-  action: 'Execute' | 'RotateKey';
+  action: 'Execute' | 'RotateKey' | 'VetoRecovery';
   chainId: string;
   account: string;
   accountIndex: number;
@@ -90,6 +90,7 @@ export type TypedDataDetails = {
 } & (
   | { action: 'Execute'; to: string; value: string; data: string; selector?: string; call?: string }
   | { action: 'RotateKey'; oldKey: string; newKey: string }
+  | { action: 'VetoRecovery' }
 );
 
 /** A custody proposal: what it changes of who holds the key, as this party reads it against its own group. */
@@ -181,6 +182,7 @@ export async function describe(r: ResolvedRequest): Promise<Details> {
     nonce: a.fields.nonce.toString(),
     deadline: a.fields.deadline.toString(),
   };
+  if (a.kind === 'VetoRecovery') return { ...base, action: 'VetoRecovery' };
   if (a.kind === 'RotateKey')
     return {
       ...base,
@@ -252,6 +254,8 @@ export function summaryLine(d: Details): string {
     const pays = d.outputs.filter((o) => !o.change).map((o) => `${o.amount} sat to ${o.address ?? o.script}`);
     return `PSBT on ${d.network}: ${pays.join(', ') || 'no payment'}; fee ${d.fee} sat`;
   }
+  if (d.action === 'VetoRecovery')
+    return `EIP-712 VetoRecovery on chain ${d.chainId} for ${d.account}: cancels the account's pending recovery`;
   if (d.action === 'RotateKey')
     return `EIP-712 RotateKey on chain ${d.chainId} for ${d.account}: key ${d.oldKey} -> ${d.newKey}`;
   return `EIP-712 Execute on chain ${d.chainId}: ${d.value} wei to ${d.to}${d.call ? `, ${d.call}` : d.selector && d.selector !== '0x' ? `, call ${d.selector}` : ''}`;

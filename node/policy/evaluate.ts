@@ -189,6 +189,8 @@ function evm(e: EvmRules, r: TypedDataRequest, usage: Usage, deny: string[]): Ho
     deny.push(`chain id ${a.account.chainId} is not allowed (allowed: ${e.chainIds.join(', ')})`);
   if (!e.actions.includes(a.kind))
     deny.push(`EVM action ${a.kind} is not allowed (allowed: ${e.actions.join(', ')})`);
+  // A veto only cancels a pending recovery: it moves nothing and calls nothing, so no target or value rule applies.
+  if (a.kind === 'VetoRecovery') return {};
   if (a.kind === 'RotateKey')
     return e.rotateKeyRequiresApproval
       ? { approval: 'a key rotation hands the account to another key and needs approval' }

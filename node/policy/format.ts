@@ -47,7 +47,8 @@ export type BitcoinRules = {
   readonly timeLock?: TimeLockRule;
 };
 
-export type EvmAction = 'Execute' | 'RotateKey';
+/** VetoRecovery cancels a pending recovery of the account (docs/recovery.md); it moves nothing. */
+export type EvmAction = 'Execute' | 'RotateKey' | 'VetoRecovery';
 
 export type EvmRules = {
   readonly chainIds?: readonly bigint[];
@@ -389,7 +390,7 @@ function parseEvm(v: unknown, at: string, fail: Fail, checks: Checks): EvmRules 
     actions:
       e.actions === undefined
         ? DEFAULT_EVM_ACTIONS
-        : choices(e.actions, `${at}.actions`, ['Execute', 'RotateKey'] as const, fail),
+        : choices(e.actions, `${at}.actions`, ['Execute', 'RotateKey', 'VetoRecovery'] as const, fail),
     rotateKeyRequiresApproval:
       e.rotateKeyRequiresApproval === undefined
         ? true

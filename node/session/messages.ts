@@ -25,6 +25,8 @@ export type CeremonyInvite = {
   proposal?: SignedProposal | null;
   /** The key's Bitcoin network; "" (or absent) from initiators that predate it. */
   network?: string;
+  /** The key's recovery policy, canonical JSON; "" (or absent) for none, or from initiators that predate it. */
+  recovery?: string;
 };
 
 /** A custody proposal with its signature by the group key. */
@@ -95,9 +97,16 @@ export type RepairInviteMsg = {
   proposal?: SignedProposal | null;
   /** The key's Bitcoin network; "" (or absent) from initiators that predate it. */
   network?: string;
+  /** The key's recovery policy, canonical JSON; "" (or absent) for none. */
+  recovery?: string;
 };
-/** `network`: the helper's; "" (or absent) from helpers that predate it. */
-export type RepairSigmaMsg = { sigma: Uint8Array; groupDigest: Uint8Array; network?: string };
+/** `network`, `recovery`: the helper's; "" (or absent) for none or from helpers that predate them. */
+export type RepairSigmaMsg = {
+  sigma: Uint8Array;
+  groupDigest: Uint8Array;
+  network?: string;
+  recovery?: string;
+};
 
 type Vss1 = { commitment: Uint8Array[]; proof: Uint8Array; context?: Uint8Array };
 type Vss2 = { share: Uint8Array; digests: Uint8Array[] };

@@ -167,8 +167,8 @@ export class Coordinator {
     const share = this.o.keys.active(keyName);
     const { group } = share;
     // active() found the entry, or threw.
-    const { network } = this.o.keys.get(keyName)!;
-    const resolved = await resolveRequest({ group, network }, opts.scheme, opts.payload);
+    const { network, recovery } = this.o.keys.get(keyName)!;
+    const resolved = await resolveRequest({ group, network, recovery }, opts.scheme, opts.payload);
     const pool = opts.signers ? [...new Set(opts.signers)] : [...group.members];
     for (const p of pool) identifierOf(group, p);
     const excluded: Exclusion[] = [];

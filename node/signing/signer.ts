@@ -115,7 +115,7 @@ export class Signer {
     const scheme = parseScheme(req.scheme);
     const { entry, share } = this.activeKey(req.groupKey, req.epoch, requester);
     const resolved = await resolveRequest(
-      { group: share.group, network: entry.network },
+      { group: share.group, network: entry.network, recovery: entry.recovery },
       scheme,
       req.payload,
       (this.o.clock ?? Date.now)(),

@@ -5,6 +5,7 @@
  */
 import type { NetworkName } from '../../chains/bitcoin/network-names.ts';
 import type { PsbtSummary } from '../../chains/bitcoin/psbt.ts';
+import type { RecoveryPolicy, RecoveryPolicyJson } from '../../chains/bitcoin/recovery.ts';
 import {
   assertInDomain,
   type Domain,
@@ -12,8 +13,8 @@ import {
   drillMessage,
   rawMessagePath,
 } from '../../chains/domains.ts';
+import type { SignableAction } from '../../chains/evm/actions.ts';
 import { evmKey, evmKeyPath } from '../../chains/evm/keys.ts';
-import type { DecodedAction } from '../../chains/evm/typed-data.ts';
 import { bytesToHex, equalBytes, xOnly } from '../../protocol/curve.ts';
 import { derivePath } from '../../protocol/derive.ts';
 import { FrostnetError } from '../../protocol/errors.ts';
@@ -39,7 +40,7 @@ export type ResolvedRequest =
       targets: SigningTarget[];
       account: number;
       accountKey: Uint8Array;
-      action: DecodedAction;
+      action: SignableAction;
     }
   | { kind: 'proposal'; targets: SigningTarget[]; proposal: CustodyProposal; group: KeyGroup };
 
@@ -57,9 +58,14 @@ export const DOMAIN_OF: Readonly<Record<ResolvedRequest['kind'], Domain>> = {
 
 /**
  * A key as a request is resolved against: its public group, and the properties its members agreed on (a key
- * made before the network was stored has none).
+ * made before the network was stored has none; a key without a recovery policy has none).
  */
-export type SigningKey = { readonly group: KeyGroup; readonly network?: NetworkName };
+export type SigningKey = {
+  readonly group: KeyGroup;
+  readonly network?: NetworkName;
+  /** The key's own recovery policy: every PSBT input of the key is signed for exactly its tree. */
+  readonly recovery?: RecoveryPolicyJson;
+};
 
 const rootOf = (g: KeyGroup) => ({ key: groupKey(g), chainCode: g.chainCode });
 
@@ -74,8 +80,19 @@ const lazy = <T>(load: () => Promise<T>): (() => Promise<T>) => {
 const bitcoin = lazy(async () => ({
   ...(await import('../../chains/bitcoin/network.ts')),
   ...(await import('../../chains/bitcoin/psbt.ts')),
+  ...(await import('../../chains/bitcoin/recovery.ts')),
 }));
-const typedData = lazy(() => import('../../chains/evm/typed-data.ts'));
+
+/** Each stored policy parsed once (an entry's policy object lives as long as the entry). */
+const parsedPolicies = new WeakMap<RecoveryPolicyJson, RecoveryPolicy>();
+async function policyOf(json: RecoveryPolicyJson): Promise<RecoveryPolicy> {
+  const known = parsedPolicies.get(json);
+  if (known) return known;
+  const policy = (await bitcoin()).parseRecoveryPolicy(json);
+  parsedPolicies.set(json, policy);
+  return policy;
+}
+const typedData = lazy(() => import('../../chains/evm/actions.ts'));
 
 /**
  * The messages and keys of a request, as this party decodes it against `key`. `nowMs`: the party's clock,
@@ -154,7 +171,13 @@ async function decode(
         `the request is for a ${asked} PSBT, but this key is a ${key.network} key`,
       );
     const network = key.network ?? asked;
-    const plan = planPsbtSigning(payload.psbt.psbt, { root: rootOf(group), network });
+    // The tree every input's output key commits to is the key's own policy's, never one the PSBT names.
+    const recovery = key.recovery && (await policyOf(key.recovery));
+    const plan = planPsbtSigning(payload.psbt.psbt, {
+      root: rootOf(group),
+      network,
+      ...(recovery && { recovery }),
+    });
     if (plan.inputs.length === 0)
       throw new FrostnetError('INVALID_INPUT', 'the PSBT has no input of this key to sign');
     if (plan.inputs.length > MAX_TARGETS)
@@ -179,7 +202,7 @@ async function decode(
   } catch {
     throw new FrostnetError('INVALID_INPUT', 'typed data is not valid JSON');
   }
-  const action = (await typedData()).decodeTypedData(parsed);
+  const action = (await typedData()).decodeSignableAction(parsed);
   const evm = evmKey(rootOf(group), account);
   if (action.kind === 'RotateKey') refuseOwnKey(group, action.fields.newKey);
   return {

@@ -37,6 +37,8 @@ type KeyRecord = {
   createdAt: string;
   /** The Bitcoin network the members agreed at keygen; absent in records from before it was stored (mainnet). */
   network?: NetworkName;
+  /** The recovery policy the members agreed at keygen (chains/bitcoin/recovery.ts); absent: none. */
+  recovery?: StoredRecoveryPolicy;
   active?: GroupJSON;
   pending?: GroupJSON;
   /** The pending epoch removes this party: there is no pending share. */
@@ -67,6 +69,11 @@ export type KeyEntry = {
    * it was stored (its PSBT requests are then read on the network they name, as they always were).
    */
   readonly network?: NetworkName;
+  /**
+   * The recovery policy of the key, in its canonical JSON form, agreed by every member at keygen: the script
+   * tree each address commits to. Undefined for a key without one (its addresses commit to no tree).
+   */
+  readonly recovery?: StoredRecoveryPolicy;
   readonly active?: KeyShare;
   /** A ceremony outcome awaiting every participant's confirmation: a new share, or this party's removal. */
   readonly pending?: ReshareResult;
@@ -123,6 +130,28 @@ function decodeSecret(bytes: Uint8Array): KeyShare['secret'] {
   return { identifier: j.identifier, signingShare: hexToBytes(j.signingShare) as Uint8Array<ArrayBuffer> };
 }
 
+/**
+ * A key's recovery policy as the store keeps it: the JSON form of chains/bitcoin/recovery.ts (RecoveryPolicyJson,
+ * the same shape), canonical. The store checks its shape; what it means (keys, checksums, the canonical form) is
+ * checked where it is used: by the daemon when it starts (node/ceremonies/key-network.ts) and by every signer.
+ */
+export type StoredRecoveryPolicy = { version: 1; leaves: { key: string; older: number }[] };
+
+function checkStoredRecovery(name: string, v: unknown): void {
+  const p = v as Partial<StoredRecoveryPolicy> | null;
+  const ok =
+    p !== null &&
+    typeof p === 'object' &&
+    p.version === 1 &&
+    Array.isArray(p.leaves) &&
+    p.leaves.length > 0 &&
+    p.leaves.every(
+      (l) =>
+        l !== null && typeof l === 'object' && typeof l.key === 'string' && Number.isSafeInteger(l.older),
+    );
+  if (!ok) throw new FrostnetError('STORE_CORRUPT', `key ${name}: its recovery policy is not a policy`);
+}
+
 export const groupKeyHex = (g: KeyGroup): string => bytesToHex(groupKey(g).toBytes(true));
 
 export class KeyStore {
@@ -167,10 +196,12 @@ export class KeyStore {
         'STORE_CORRUPT',
         `key ${rec.name}: unknown network ${JSON.stringify(rec.network)}`,
       );
+    if (rec.recovery !== undefined) checkStoredRecovery(rec.name, rec.recovery);
     return {
       name: rec.name,
       createdAt: rec.createdAt,
       network: rec.network,
+      ...(rec.recovery !== undefined && { recovery: rec.recovery }),
       active: await slot('active', rec.active),
       pending: pending ?? (await slot('pending', rec.pending)),
       activeParticipants: rec.activeParticipants,
@@ -278,6 +309,8 @@ export class KeyStore {
       confirmations: StoredConfirmations;
       /** The key's network, for a key this party does not hold yet (an existing key keeps its own). */
       network?: NetworkName;
+      /** The key's recovery policy, likewise: for a key this party does not hold yet. */
+      recovery?: StoredRecoveryPolicy;
     },
   ): Promise<void> {
     validateKeyName(name);
@@ -288,6 +321,7 @@ export class KeyStore {
       name,
       createdAt: e?.createdAt ?? new Date().toISOString(),
       network: e ? e.network : opts.network,
+      ...((e ? e.recovery : opts.recovery) !== undefined && { recovery: e ? e.recovery : opts.recovery }),
       active: e?.active,
       activeParticipants: e?.activeParticipants,
       activeCertificate: e?.activeCertificate,
@@ -373,7 +407,12 @@ export class KeyStore {
    * Stores `share` as the active share of a key this party does not hold (a repaired share, a restored backup).
    * A key it holds, active or pending, is never overwritten.
    */
-  async restore(name: string, share: KeyShare, network: NetworkName | undefined): Promise<void> {
+  async restore(
+    name: string,
+    share: KeyShare,
+    network: NetworkName | undefined,
+    recovery?: StoredRecoveryPolicy,
+  ): Promise<void> {
     validateKeyName(name);
     const e = this.entries.get(name) ?? this.byGroupKey(groupKeyHex(share.group));
     if (e)
@@ -381,7 +420,8 @@ export class KeyStore {
         'CONFLICT',
         `this party already holds key ${e.name} (epoch ${(e.active ?? e.pending)!.group.epoch}); only a missing key is restored`,
       );
-    await this.write({ name, createdAt: new Date().toISOString(), network, active: share }, [
+    const created = new Date().toISOString();
+    await this.write({ name, createdAt: created, network, ...(recovery && { recovery }), active: share }, [
       { type: 'putSecret', name: shareName(name, 'active'), value: encodeSecret(share.secret) },
       { type: 'del', kind: 'secret', name: shareName(name, 'pending') },
     ]);
@@ -447,6 +487,7 @@ export class KeyStore {
   private async write(e: KeyEntry, ops: StoreOp[]): Promise<void> {
     const rec: KeyRecord = { name: e.name, createdAt: e.createdAt };
     if (e.network) rec.network = e.network;
+    if (e.recovery) rec.recovery = e.recovery;
     if (e.active) rec.active = keyGroupToJSON(e.active.group);
     if (e.pending) rec.pending = keyGroupToJSON(e.pending.group);
     if (e.pending && isRemoved(e.pending)) rec.pendingRemoval = true;

@@ -7,12 +7,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { schnorr } from '@noble/curves/secp256k1.js';
-import { HDKey } from '@scure/bip32';
-import { p2tr, Script, Transaction as ScureTx, SigHash, TaprootControlBlock } from '@scure/btc-signer';
+import { SigHash } from '@scure/btc-signer';
 import { Psbt, Transaction } from 'bitcoinjs-lib';
-import { p2trAddress } from '../../chains/bitcoin/address.ts';
 import { transactionWeight, type WalletUtxo } from '../../chains/bitcoin/build.ts';
-import { descriptorKey, type Wallet, xpub } from '../../chains/bitcoin/keys.ts';
+import { descriptorKey, type Wallet } from '../../chains/bitcoin/keys.ts';
 import { planPsbtSigning } from '../../chains/bitcoin/psbt.ts';
 import { parseRecoveryPolicy } from '../../chains/bitcoin/recovery.ts';
 import {
@@ -21,9 +19,16 @@ import {
   finalizeRecoveryPsbt,
   recoveryInputWeight,
 } from '../../chains/bitcoin/recovery-spend.ts';
-import { bytesToHex, hexToBytes } from '../../protocol/curve.ts';
+import { hexToBytes } from '../../protocol/curve.ts';
 import { FrostnetError } from '../../protocol/errors.ts';
-import { fakeTxid, recoveryHolder, scureNetwork, TEST_VERSIONS, testWallet } from './helpers.ts';
+import { fakeTxid, recoveryHolder, testWallet } from './helpers.ts';
+import {
+  checkRecoveryWithScure,
+  type Holder,
+  type HolderLeaf,
+  holderSigns,
+  recoveryHolderAddress,
+} from './recovery-helpers.ts';
 
 const NET = 'regtest';
 const { wallet: base } = testWallet(NET);
@@ -47,74 +52,12 @@ const COINS: WalletUtxo[] = [
   { txid: fakeTxid('rec-a'), vout: 1, amount: 250_000n, change: false, index: 0 },
   { txid: fakeTxid('rec-b'), vout: 0, amount: 30_000n, change: true, index: 3 },
 ];
-/** The holder's own address, where the recovered coins go. */
-const holderAddress = (holder: typeof lawyer) =>
-  p2trAddress(holder.account.deriveChild(0).deriveChild(99).publicKey!.subarray(1), NET);
-
 const rejects = (fn: () => unknown, code: string, message: RegExp) =>
   assert.throws(fn, (e) => e instanceof FrostnetError && e.code === code && message.test(e.message));
 
-/** The holder's wallet signs every input it has a key for, as @scure/btc-signer does from a master HD key. */
-function holderSigns(psbt: Uint8Array, holder: typeof lawyer): Uint8Array {
-  const tx = ScureTx.fromPSBT(psbt);
-  // The same HD key as @scure/btc-signer's own HDKey type, which types publicKey as never null.
-  assert.equal(tx.sign(holder.master as unknown as Parameters<ScureTx['sign']>[0]), tx.inputsLength);
-  return tx.toPSBT();
-}
-
-/** Each coin's output and leaf, built by @scure alone from the xpubs: K/branch/index, R/branch/index. */
-function scureCoin(coin: WalletUtxo, holders: { holder: typeof lawyer; older: number }[]) {
-  const [branch, index] = [coin.change ? 1 : 0, coin.index];
-  const internal = HDKey.fromExtendedKey(xpub(base.root, NET), TEST_VERSIONS)
-    .deriveChild(branch)
-    .deriveChild(index);
-  const leaves = holders.map(({ holder, older }) => ({
-    script: Script.encode([
-      holder.account.deriveChild(branch).deriveChild(index).publicKey!.subarray(1),
-      'CHECKSIGVERIFY',
-      older,
-      'CHECKSEQUENCEVERIFY',
-    ]),
-  }));
-  const tree = leaves.length === 1 ? leaves[0]! : [leaves[0]!, leaves[1]!];
-  return p2tr(internal.publicKey!.subarray(1), tree, scureNetwork(NET), true);
-}
-
-function checkWithScure(
-  txHex: string,
-  coins: WalletUtxo[],
-  holders: { holder: typeof lawyer; older: number }[],
-  leaf: number,
-) {
-  const tx = ScureTx.fromRaw(hexToBytes(txHex));
-  const spent = coins.map((c) => scureCoin(c, holders));
-  const scripts = spent.map((s) => s.script);
-  const amounts = coins.map((c) => c.amount);
-  const { older } = holders[leaf]!;
-  assert.equal(tx.version, 2);
-  for (let i = 0; i < tx.inputsLength; i++) {
-    const input = tx.getInput(i);
-    const [sig, script, block] = input.finalScriptWitness!;
-    assert.equal(input.finalScriptWitness!.length, 3, 'signature, leaf script, control block');
-    assert.equal(sig!.length, 64);
-    // The control block is the one @scure computes for this leaf, and it proves the leaf under the output key.
-    const theirs = spent[i]!.tapLeafScript!.find(
-      ([, s]) => bytesToHex(s.subarray(0, -1)) === bytesToHex(script!),
-    );
-    assert.ok(theirs, `input ${i}: the leaf is in @scure's tree`);
-    assert.deepEqual(block, TaprootControlBlock.encode(theirs[0]));
-    assert.deepEqual(TaprootControlBlock.decode(block!).internalKey, spent[i]!.tapInternalKey);
-    const sighash = tx.preimageWitnessV1(i, scripts, SigHash.DEFAULT, amounts, undefined, script, 0xc0);
-    assert.ok(schnorr.verify(sig!, sighash, Script.decode(script!)[0] as Uint8Array), `input ${i} verifies`);
-    // older(N): relative lock on, counted in blocks, at least N (BIP68, BIP112).
-    const sequence = input.sequence!;
-    assert.equal(sequence & 0x80000000, 0);
-    assert.equal(sequence & 0x00400000, 0);
-    assert.ok((sequence & 0xffff) >= older, `input ${i}: nSequence ${sequence} >= ${older}`);
-    assert.equal(sequence, older);
-  }
-  return tx;
-}
+const holderAddress = (holder: Holder) => recoveryHolderAddress(holder, NET);
+const checkWithScure = (txHex: string, coins: WalletUtxo[], holders: HolderLeaf[], leaf: number) =>
+  checkRecoveryWithScure(base.root, NET, txHex, coins, holders, leaf);
 
 test("a recovery spend signed by the holder's own wallet verifies against the output key, with nSequence = N", (t) => {
   const to = holderAddress(lawyer);

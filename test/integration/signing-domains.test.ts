@@ -22,14 +22,6 @@ import { walletKey, walletRoot } from '../../chains/bitcoin/keys.ts';
 import { applyKeySignatures, finalizePsbt, planPsbtSigning } from '../../chains/bitcoin/psbt.ts';
 import { rotateKeyTypedData } from '../../chains/evm/typed-data.ts';
 import { PartyPolicy } from '../../node/policy/party-policy.ts';
-import {
-  decodeSignOneRound,
-  decodeSignRequest,
-  encodeSignOneRound,
-  encodeSignRequest,
-  ROUND,
-  type SignRequestMsg,
-} from '../../node/session/messages.ts';
 import type { Envelope } from '../../node/transport/wire.ts';
 import { bytesToHex, G, hexToBytes, xOnly } from '../../protocol/curve.ts';
 import { FrostnetError } from '../../protocol/errors.ts';
@@ -37,6 +29,7 @@ import { type CustodyProposal, proposalDigest, verifyProposal } from '../../prot
 import { testWallet } from '../bitcoin/helpers.ts';
 import { Network } from '../helpers/network.ts';
 import { refusalParts, writePolicy } from '../helpers/network-extra.ts';
+import { onSignRequest } from '../helpers/sign-attack.ts';
 import { coin, NET, outsideAddress, spendPsbt } from '../node/policy/helpers.ts';
 
 const [A, B, C] = [0, 1, 2];
@@ -48,21 +41,6 @@ const ACCOUNT = { chainId: 1n, address: `0x${'11'.repeat(20)}` };
 
 type Attack = (to: string, env: Envelope) => Envelope | undefined;
 const honestly: Attack = (_to, env) => env;
-
-/**
- * The sign request in a coordinator's envelope, in either flow (two rounds, or one round on handed-out
- * nonces), passed through `fn`; any other envelope as it is.
- */
-function onSignRequest(env: Envelope, from: string, fn: (r: SignRequestMsg) => SignRequestMsg): Envelope {
-  if (env.ceremony !== 'SIGN') return env;
-  if (env.round === ROUND.signRequest)
-    return { ...env, payload: encodeSignRequest(fn(decodeSignRequest(env.payload, from))) };
-  if (env.round === ROUND.signOneRound) {
-    const m = decodeSignOneRound(env.payload, from);
-    return { ...env, payload: encodeSignOneRound({ ...m, request: fn(m.request) }) };
-  }
-  return env;
-}
 
 describe('signing domains: no request type lets a member past the rules', () => {
   let net: Network;

@@ -109,6 +109,21 @@ const rootFacts = (w) => [
   h('dd', { class: 'mono' }, w.xpub),
 ];
 
+/** The key's recovery path, when it has one: who can spend after how long, visible to everyone. */
+const recoveryFacts = (w) =>
+  w.recovery
+    ? [
+        h('dt', {}, 'recovery path'),
+        h(
+          'dd',
+          {},
+          w.recovery.map((line) => h('div', {}, line)),
+        ),
+        h('dt', {}, 'descriptor (both branches)'),
+        h('dd', { class: 'mono' }, w.descriptors.multipath),
+      ]
+    : [];
+
 const addressQrs = (list) =>
   h(
     'div',
@@ -211,6 +226,7 @@ const pages = {
           h('dd', { class: 'mono' }, w.descriptors.receive),
           h('dt', {}, 'change descriptor'),
           h('dd', { class: 'mono' }, w.descriptors.change),
+          recoveryFacts(w),
           h('dt', {}, 'EVM account key'),
           h('dd', { class: 'mono' }, w.evmAccountKey ?? 'none (unusable on chain)'),
         ),
@@ -247,7 +263,7 @@ const pages = {
           {},
           w.members.map((m) => h('li', {}, `${nameOf(m)}: `, h('span', { class: 'mono' }, m))),
         ),
-        h('dl', { class: 'kv' }, rootFacts(w), h('dt', {}, 'epoch'), h('dd', {}, w.epoch)),
+        h('dl', { class: 'kv' }, rootFacts(w), h('dt', {}, 'epoch'), h('dd', {}, w.epoch), recoveryFacts(w)),
         h('h2', {}, 'Descriptors (watch-only wallet)'),
         h(
           'div',
@@ -608,7 +624,9 @@ function details(d) {
               d.call ?? (d.data === '0x' ? 'none (plain transfer)' : `${d.selector ?? ''} ${d.data}`),
             ),
           ]
-        : [h('dt', {}, 'new key'), h('dd', { class: 'mono' }, d.newKey)],
+        : d.action === 'VetoRecovery'
+          ? [h('dt', {}, 'cancels'), h('dd', {}, "the account's pending recovery")]
+          : [h('dt', {}, 'new key'), h('dd', { class: 'mono' }, d.newKey)],
       h('dt', {}, 'nonce, deadline'),
       h('dd', {}, `${d.nonce}, ${d.deadline}`),
     );

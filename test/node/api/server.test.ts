@@ -107,6 +107,22 @@ describe('control API routes', () => {
       ['/v1/keys', { name: '../evil', threshold: 2, parties: [SELF, BOB] }, 'name'],
       ['/v1/keys', { threshold: 2, parties: [SELF, BOB] }, 'name'],
       ['/v1/keys', [1, 2], '(body)'],
+      ['/v1/keys', { name: 'k', threshold: 2, parties: [SELF, BOB], recovery: 'older=144' }, 'recovery'],
+      [
+        '/v1/keys',
+        { name: 'k', threshold: 2, parties: [SELF, BOB], recovery: { version: 1, leaves: [] } },
+        'recovery',
+      ],
+      [
+        '/v1/keys',
+        {
+          name: 'k',
+          threshold: 2,
+          parties: [SELF, BOB],
+          recovery: { version: 1, leaves: [{ key: 'xpub', older: 0 }] },
+        },
+        'recovery',
+      ],
       ['/v1/keys/vault/reshare', { threshold: 0, parties: [SELF, BOB] }, 'threshold'],
       ['/v1/keys/vault/reshare', { threshold: 2, parties: [SELF] }, 'parties'],
       ['/v1/keys/vault/repair', { party: 'carol' }, 'party'],

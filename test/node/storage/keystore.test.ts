@@ -11,6 +11,7 @@ import { KeyStore } from '../../../node/storage/keystore.ts';
 import { openStore, type Store } from '../../../node/storage/store.ts';
 import { bytesToHex } from '../../../protocol/curve.ts';
 import { groupKey, keyGroupToJSON } from '../../../protocol/keys.ts';
+import { recoveryHolder } from '../../bitcoin/helpers.ts';
 import { makeKey } from '../../helpers/keys.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'frostnet-keystore-'));
@@ -47,6 +48,45 @@ describe('the network of a key', () => {
       const rec = await store.getPublic<Record<string, unknown>>('key/t');
       await store.batch([{ type: 'putPublic', name: 'key/t', value: { ...rec, network: 'moonnet' } }]);
       await assert.rejects(KeyStore.open(store), /key t: unknown network "moonnet"/);
+    }));
+});
+
+describe('the recovery policy of a key', () => {
+  const policy = {
+    version: 1 as const,
+    leaves: [{ key: recoveryHolder('lawyer', 'mainnet').keyText, older: 144 }],
+  };
+  test('is stored with the key, kept through a new epoch, a restart and a restore; a malformed one is refused', () =>
+    withKeys(async (keys, store) => {
+      await keys.setPending('r', mine, { create: true, confirmations, recovery: policy });
+      await keys.activatePending('r', confirmations);
+      // A later epoch names none: the key keeps its own.
+      await keys.setPending(
+        'r',
+        { ...mine, group: { ...mine.group, epoch: 1 } },
+        { create: false, confirmations },
+      );
+      await keys.activatePending('r', confirmations);
+      const reopened = await KeyStore.open(store);
+      assert.deepEqual(reopened.get('r')?.recovery, policy);
+      const rec = await store.getPublic<Record<string, unknown>>('key/r');
+      assert.deepEqual(rec?.recovery, policy);
+      // A key without one stores no field at all: a data dir without recovery keys is unchanged.
+      await keys.restore('plain', makeKey(2, 2).get('party-1')!, undefined);
+      assert.equal(Object.hasOwn((await store.getPublic<object>('key/plain'))!, 'recovery'), false);
+      assert.equal((await KeyStore.open(store)).get('plain')?.recovery, undefined);
+      await store.batch([
+        { type: 'putPublic', name: 'key/r', value: { ...rec, recovery: { version: 1, leaves: [] } } },
+      ]);
+      await assert.rejects(KeyStore.open(store), /key r: its recovery policy is not a policy/);
+      await store.batch([
+        {
+          type: 'putPublic',
+          name: 'key/r',
+          value: { ...rec, recovery: { version: 1, leaves: [{ key: 7 }] } },
+        },
+      ]);
+      await assert.rejects(KeyStore.open(store), /key r: its recovery policy is not a policy/);
     }));
 });
 
