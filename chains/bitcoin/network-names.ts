@@ -8,6 +8,14 @@ export const NETWORK_NAMES = ['mainnet', 'testnet', 'signet', 'regtest'] as cons
 
 export type NetworkName = (typeof NETWORK_NAMES)[number];
 
+/** BIP32 version bytes of an extended public key: xpub on mainnet, tpub on every test network. */
+export const XPUB_VERSIONS: Readonly<Record<NetworkName, number>> = {
+  mainnet: 0x0488b21e,
+  testnet: 0x043587cf,
+  signet: 0x043587cf,
+  regtest: 0x043587cf,
+};
+
 /** The network of a key made before the network was a property of the key. */
 export const DEFAULT_NETWORK: NetworkName = 'mainnet';
 

@@ -7,7 +7,6 @@
  *
  * Stored as JSON: {"version":1,"leaves":[{"key":"[d34db33f/48h/0h/0h/2h]xpub...","older":52560}]}.
  */
-import { opcodes, script } from 'bitcoinjs-lib';
 import { bytesToHex, equalBytes, hexToBytes, parsePoint, xOnly } from '../../protocol/curve.ts';
 import { derivePath } from '../../protocol/derive.ts';
 import { FrostnetError } from '../../protocol/errors.ts';
@@ -128,37 +127,61 @@ export function recoveryPolicyJson(policy: RecoveryPolicy): RecoveryPolicyJson {
   };
 }
 
+const OP_CHECKSIGVERIFY = 0xad;
+const OP_CHECKSEQUENCEVERIFY = 0xb2;
+/** OP_1 is 0x51 ... OP_16 is 0x60. */
+const OP_RESERVED = 0x50;
+
+/**
+ * The minimal push of a positive script number (BIP62): OP_1 .. OP_16 for 1 to 16, else its little-endian
+ * bytes with a zero byte added when the top bit is set (it would be the sign), after a length byte. Written
+ * here for the one number a leaf holds, so that the daemon need not load a Bitcoin library to agree on a tree.
+ */
+function pushNumber(n: number): number[] {
+  if (n >= 1 && n <= 16) return [OP_RESERVED + n];
+  const bytes: number[] = [];
+  for (let v = n; v > 0; v = Math.floor(v / 256)) bytes.push(v % 256);
+  if ((bytes[bytes.length - 1]! & 0x80) !== 0) bytes.push(0);
+  return [bytes.length, ...bytes];
+}
+
 /** <R> OP_CHECKSIGVERIFY <N> OP_CHECKSEQUENCEVERIFY, the tapscript of and_v(v:pk(R),older(N)). */
 export function recoveryLeafScript(key: Uint8Array, older: number): Uint8Array {
   if (!(key instanceof Uint8Array) || key.length !== 32) throw invalid('a leaf key is a 32-byte x-only key');
   parseOlder(older, 'older');
-  return script.compile([
-    key,
-    opcodes.OP_CHECKSIGVERIFY!,
-    script.number.encode(older),
-    opcodes.OP_CHECKSEQUENCEVERIFY!,
-  ]);
+  return Uint8Array.from([32, ...key, OP_CHECKSIGVERIFY, ...pushNumber(older), OP_CHECKSEQUENCEVERIFY]);
+}
+
+/** The number a minimal push of 1 to MAX_RECOVERY_BLOCKS holds, or undefined for any other push. */
+function readNumber(push: Uint8Array): number | undefined {
+  if (push.length === 1) {
+    const op = push[0]!;
+    return op > OP_RESERVED && op <= OP_RESERVED + 16 ? op - OP_RESERVED : undefined;
+  }
+  const len = push[0]!;
+  if (len < 1 || len > 3 || push.length !== len + 1) return undefined;
+  let n = 0;
+  for (let i = len; i >= 1; i--) n = n * 256 + push[i]!;
+  return n;
 }
 
 /** The key and block count of a recovery leaf script, or undefined for any other script. */
 export function parseRecoveryLeafScript(
   leafScript: Uint8Array,
 ): { key: Uint8Array; older: number } | undefined {
-  const chunks = script.decompile(leafScript);
-  if (chunks?.length !== 4) return undefined;
-  const [key, verify, n, csv] = chunks;
-  if (!(key instanceof Uint8Array) || key.length !== 32 || verify !== opcodes.OP_CHECKSIGVERIFY)
-    return undefined;
-  if (csv !== opcodes.OP_CHECKSEQUENCEVERIFY) return undefined;
-  let older: number;
+  const n = leafScript.length;
+  if (n < 36 || leafScript[0] !== 32 || leafScript[33] !== OP_CHECKSIGVERIFY) return undefined;
+  if (leafScript[n - 1] !== OP_CHECKSEQUENCEVERIFY) return undefined;
+  const key = leafScript.slice(1, 33);
+  const older = readNumber(leafScript.subarray(34, n - 1));
+  if (older === undefined) return undefined;
   try {
-    older = n instanceof Uint8Array ? script.number.decode(n, 3) : (n ?? 0) - (opcodes.OP_RESERVED ?? 0x50);
     // The same bytes again, so that only the minimal encoding this module writes is recognised.
     if (!equalBytes(recoveryLeafScript(key, older), leafScript)) return undefined;
   } catch {
     return undefined;
   }
-  return { key: Uint8Array.from(key), older };
+  return { key, older };
 }
 
 /** A balanced binary tree over `items`, in order: the first half left, the rest right. */

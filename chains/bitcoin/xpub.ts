@@ -17,7 +17,7 @@ import {
 import { type ExtendedKey, HARDENED } from '../../protocol/derive.ts';
 import { FrostnetError } from '../../protocol/errors.ts';
 import { base58check, base58checkDecode } from './base58.ts';
-import { bitcoinNetwork, type NetworkName } from './network.ts';
+import { type NetworkName, parseNetwork, XPUB_VERSIONS } from './network-names.ts';
 
 /** An extended public key with the BIP32 fields its serialization carries besides key and chain code. */
 export type ExtendedPublicKey = ExtendedKey & {
@@ -30,10 +30,7 @@ export type ExtendedPublicKey = ExtendedKey & {
 export type KeyOrigin = { readonly fingerprint: Uint8Array; readonly path: readonly number[] };
 
 const XPUB_BYTES = 78;
-const PUBLIC_VERSIONS = new Set([
-  bitcoinNetwork('mainnet').bip32.public,
-  bitcoinNetwork('testnet').bip32.public,
-]);
+const PUBLIC_VERSIONS = new Set(Object.values(XPUB_VERSIONS));
 
 const invalid = (what: string, why: string) => new FrostnetError('INVALID_INPUT', `${what}: ${why}`);
 
@@ -46,7 +43,7 @@ export function keyFingerprint(key: Point): Uint8Array {
 export function serializeXpub(k: ExtendedPublicKey, network: NetworkName): string {
   const out = new Uint8Array(XPUB_BYTES);
   const view = new DataView(out.buffer);
-  view.setUint32(0, bitcoinNetwork(network).bip32.public, false);
+  view.setUint32(0, XPUB_VERSIONS[parseNetwork(network)], false);
   out[4] = k.depth;
   out.set(k.parentFingerprint, 5);
   view.setUint32(9, k.childNumber, false);

@@ -22,7 +22,7 @@ import {
   recoveryPolicyJson,
   recoveryTreeAt,
 } from '../../chains/bitcoin/recovery.ts';
-import { bytesToHex, G, hexToBytes, xOnly } from '../../protocol/curve.ts';
+import { bytesToHex, equalBytes, G, hexToBytes, xOnly } from '../../protocol/curve.ts';
 import { FrostnetError } from '../../protocol/errors.ts';
 import { independentP2tr, recoveryHolder, scureNetwork, TEST_VERSIONS, testWallet } from './helpers.ts';
 
@@ -151,6 +151,13 @@ test('the leaf script is <R> OP_CHECKSIGVERIFY <N> OP_CHECKSEQUENCEVERIFY with N
     assert.equal(bytesToHex(leaf), `${push}ad${encoded}b2`, `N = ${n}`);
     assert.deepEqual(leaf, Script.encode([R, 'CHECKSIGVERIFY', n, 'CHECKSEQUENCEVERIFY']), `scure, N = ${n}`);
     assert.deepEqual(parseRecoveryLeafScript(leaf), { key: R, older: n });
+  }
+  // Every N a leaf may hold, against scure's encoder (the module writes the push itself).
+  for (let n = 1; n <= 65_535; n++) {
+    const leaf = recoveryLeafScript(R, n);
+    if (!equalBytes(leaf, Script.encode([R, 'CHECKSIGVERIFY', n, 'CHECKSEQUENCEVERIFY'])))
+      assert.fail(`N = ${n} encodes as ${bytesToHex(leaf)}`);
+    if (parseRecoveryLeafScript(leaf)?.older !== n) assert.fail(`N = ${n} does not read back`);
   }
   // Non-minimal pushes, other opcodes and other shapes are not recovery leaves.
   for (const other of [
