@@ -91,7 +91,7 @@ export type MemParty = {
   index: number;
   id: string;
   identity: PrivateKey;
-  store: MemStore;
+  store: Store;
   keys: KeyStore;
   router: Router;
   signer: Signer;
@@ -105,6 +105,11 @@ export type MemParty = {
 export type MemNetworkOptions = {
   roundTimeoutMs?: number;
   policy?: (index: number) => Policy;
+  /**
+   * The parties to run, each an identity and the store it is kept in (a party's data dir opened from disk);
+   * default: `n` new identities, each with an empty MemStore.
+   */
+  members?: readonly { identity: PrivateKey; store: Store }[];
 };
 
 export class MemNetwork {
@@ -126,11 +131,19 @@ export class MemNetwork {
 
   static async create(n: number, o: MemNetworkOptions = {}): Promise<MemNetwork> {
     const net = new MemNetwork();
-    const identities = await Promise.all(Array.from({ length: n }, () => generateIdentity()));
-    const ids = identities.map((k) => peerIdOf(k));
-    for (const [index, identity] of identities.entries()) {
+    if (o.members && o.members.length !== n)
+      throw new Error(`${o.members.length} members given for a network of ${n}`);
+    const members =
+      o.members ??
+      (await Promise.all(
+        Array.from({ length: n }, async () => ({
+          identity: await generateIdentity(),
+          store: new MemStore(),
+        })),
+      ));
+    const ids = members.map((m) => peerIdOf(m.identity));
+    for (const [index, { identity, store }] of members.entries()) {
       const id = peerIdOf(identity);
-      const store = new MemStore();
       const keys = await KeyStore.open(store);
       const router = new Router(nullLogger, { peers: () => n - 1 });
       const send = (to: string, env: Envelope) => net.send(id, to, env);
