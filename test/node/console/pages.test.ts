@@ -180,7 +180,10 @@ describe('console requests', () => {
       ['another host', { origin: 'https://evil.example' }],
       ['an opaque origin', { origin: 'null' }],
       ['no CSRF token', { 'x-frostnet-csrf': '' }],
-      ['a wrong CSRF token', { 'x-frostnet-csrf': `${who.csrf.slice(0, -1)}${who.csrf.endsWith('A') ? 'B' : 'A'}` }],
+      [
+        'a wrong CSRF token',
+        { 'x-frostnet-csrf': `${who.csrf.slice(0, -1)}${who.csrf.endsWith('A') ? 'B' : 'A'}` },
+      ],
     ];
     for (const [what, headers] of cases) {
       const r = await decide(who, headers);
