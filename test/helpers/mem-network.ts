@@ -131,6 +131,17 @@ export class MemNetwork {
 
   static async create(n: number, o: MemNetworkOptions = {}): Promise<MemNetwork> {
     const net = new MemNetwork();
+    try {
+      await net.join(n, o);
+      return net;
+    } catch (e) {
+      net.close();
+      throw e;
+    }
+  }
+
+  /** Constructs the `n` parties' services and wires them to this network. */
+  private async join(n: number, o: MemNetworkOptions): Promise<void> {
     if (o.members && o.members.length !== n)
       throw new Error(`${o.members.length} members given for a network of ${n}`);
     const members =
@@ -146,7 +157,7 @@ export class MemNetwork {
       const id = peerIdOf(identity);
       const keys = await KeyStore.open(store);
       const router = new Router(nullLogger, { peers: () => n - 1 });
-      const send = (to: string, env: Envelope) => net.send(id, to, env);
+      const send = (to: string, env: Envelope) => this.send(id, to, env);
       const peers = () => ids.filter((p) => p !== id);
       const roundTimeoutMs = o.roundTimeoutMs ?? 5000;
       const signer = new Signer({
@@ -190,7 +201,7 @@ export class MemNetwork {
         roundTimeoutMs,
         log: nullLogger,
       });
-      net.parties.push({
+      this.parties.push({
         index,
         id,
         identity,
@@ -204,7 +215,6 @@ export class MemNetwork {
         send,
       });
     }
-    return net;
   }
 
   get ids(): string[] {
