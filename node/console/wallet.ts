@@ -10,7 +10,7 @@ import type { NetworkName } from '../../chains/bitcoin/network.ts';
 import { evmKey } from '../../chains/evm/keys.ts';
 import { bytesToHex } from '../../protocol/curve.ts';
 import { groupKey } from '../../protocol/keys.ts';
-import type { KeyEntry } from '../storage/keystore.ts';
+import { entryGroup, type KeyEntry } from '../storage/keystore.ts';
 
 /** Addresses shown per branch, at most. */
 export const MAX_ADDRESSES = 20;
@@ -32,7 +32,7 @@ export type WalletView = {
 };
 
 export function walletView(e: KeyEntry, network: NetworkName, count: number): WalletView {
-  const g = (e.active ?? e.pending!).group;
+  const g = entryGroup(e);
   const gk = groupKey(g).toBytes(true);
   const root = walletRoot(gk, g.chainCode);
   const branch = (change: boolean) =>

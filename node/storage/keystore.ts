@@ -356,7 +356,7 @@ export class KeyStore {
     if (e)
       throw new FrostnetError(
         'CONFLICT',
-        `this party already holds key ${e.name} (epoch ${groupOf(e).epoch}); only a missing key is restored`,
+        `this party already holds key ${e.name} (epoch ${entryGroup(e).epoch}); only a missing key is restored`,
       );
     await this.write({ name, createdAt: new Date().toISOString(), network, active: share }, [
       { type: 'putSecret', name: shareName(name, 'active'), value: encodeSecret(share.secret) },
@@ -437,7 +437,7 @@ export class KeyStore {
 }
 
 /** The group an entry is on: its active one, or the pending one of a key it does not hold yet. */
-function groupOf(e: KeyEntry): KeyGroup {
+export function entryGroup(e: KeyEntry): KeyGroup {
   const g = e.active?.group ?? e.pending?.group;
   if (!g) throw new FrostnetError('STORE_CORRUPT', `key ${e.name}: neither an active nor a pending epoch`);
   return g;
