@@ -1,7 +1,8 @@
 /**
  * Real party daemons for the benchmark, started the way an operator starts them (`frostnet start`), each its
- * own process, data dir and ports on 127.0.0.1. The approach follows test/helpers/network.ts; this copy adds
- * what measuring needs: process ids for /proc readings (RSS, CPU time), extra Node flags (--cpu-prof) and a
+ * own process, data dir and ports on 127.0.0.1. Built, like test/helpers/network.ts, on the pieces of
+ * deploy/local-network.ts (peers in each config, the ready line, stopping a child); this harness adds what
+ * measuring needs: process ids for /proc readings (RSS, CPU time), extra Node flags (--cpu-prof) and a
  * stop that lets a daemon exit cleanly so that a profile gets written.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
@@ -11,8 +12,8 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '../cli/listen.ts';
+import { othersOf, readyLine, stopChild, writePeers } from '../deploy/local-network.ts';
 import { daemonEnv } from '../deploy/node-options.ts';
-import { type Config, loadConfig, saveConfig } from '../node/config.ts';
 import { initParty } from '../node/init.ts';
 
 export const ROOT = new URL('../', import.meta.url).pathname;
@@ -113,26 +114,19 @@ export class Cluster {
           token: r.tokens.request,
           stderr: '',
         });
-      for (const d of c.daemons) {
-        const cfg = await loadConfig(d.configPath);
-        const peers = c.daemons
-          .filter((q) => q !== d)
-          .map((q) => ({
-            id: q.peerId,
-            addrs: [`/ip4/127.0.0.1/tcp/${ports[q.index]}`],
-            name: `party-${q.index + 1}`,
-          }));
-        const next: Config = {
-          ...cfg,
-          peers,
+      const entries = c.daemons.map((q) => ({
+        id: q.peerId,
+        addrs: [`/ip4/127.0.0.1/tcp/${ports[q.index]}`],
+        name: `party-${q.index + 1}`,
+      }));
+      for (const d of c.daemons)
+        await writePeers(d.configPath, othersOf(d.peerId, entries), (cfg) => ({
           logLevel: 'warn',
           // The default 20 s round timeout is an operator's choice, not a speed: on a loaded two-core machine
           // fifteen daemons can take longer than that for one DKG round, and a run that times out measures
           // nothing. A longer timeout lets such a run finish and be measured as slow.
           limits: { ...cfg.limits, roundTimeoutMs: ROUND_TIMEOUT_MS },
-        };
-        await saveConfig(d.configPath, next);
-      }
+        }));
       return c;
     } catch (e) {
       await c.close();
@@ -177,18 +171,12 @@ export class Cluster {
     });
     // Keep only the tail of stderr: enough to explain a failure, bounded however long the bench runs.
     proc.stderr?.on('data', (b) => (d.stderr = (d.stderr + String(b)).slice(-4000)));
-    let timer: NodeJS.Timeout | undefined;
-    const line = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      proc.stdout?.on('data', (b) => {
-        out += String(b);
-        if (out.includes('\n')) resolve(out.split('\n')[0]);
-      });
-      proc.once('exit', (code) => reject(new Error(`party ${i + 1} exited with ${code}: ${d.stderr}`)));
-      timer = setTimeout(() => reject(new Error(`party ${i + 1} did not start in time`)), START_TIMEOUT_MS);
-    }).finally(() => clearTimeout(timer));
-    proc.stdout?.resume();
-    d.api = JSON.parse(line).api;
+    const ready = await readyLine(proc, {
+      name: `party ${i + 1}`,
+      timeoutMs: START_TIMEOUT_MS,
+      why: () => d.stderr,
+    });
+    d.api = ready.api;
   }
 
   /** Waits until every daemon reports all its peers connected (the persistent streams are up). */
@@ -312,10 +300,5 @@ export class Cluster {
 async function stop(d: Daemon): Promise<void> {
   const proc = d.proc;
   d.proc = undefined;
-  if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
-  const exited = new Promise((r) => proc.once('exit', r));
-  proc.kill('SIGTERM');
-  const timer = setTimeout(() => proc.kill('SIGKILL'), STOP_TIMEOUT_MS);
-  await exited;
-  clearTimeout(timer);
+  if (proc) await stopChild(proc, STOP_TIMEOUT_MS);
 }

@@ -4,6 +4,10 @@
  * its config; each daemon runs as a child
  * process through `frostnet start`, its logs in <data dir>/daemon.log. A manifest (devnet.json) records the
  * parties and the supervising process, so that another shell can stop them.
+ *
+ * The pieces every harness of local daemons shares live here, once: `writePeers` (a party's config lists the
+ * others), `readyLine` (the line `frostnet start` prints once the daemon is ready) and `stopChild`. The tests'
+ * network (test/helpers/network.ts) and the benchmark's cluster (bench/cluster.ts) build on them.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -12,6 +16,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../cli/listen.ts';
 import { tokenFile } from '../node/api/credentials.ts';
+import type { Config } from '../node/config.ts';
 import type { LogLevel } from '../node/ops/log.ts';
 import { daemonEnv } from './node-options.ts';
 
@@ -36,13 +41,12 @@ export async function createParties(
   opts: { logLevel?: LogLevel } = {},
 ): Promise<LocalParty[]> {
   // The node modules take seconds to load; only creating parties needs them (not stopping or cleaning).
-  const [{ defaultConfig, loadConfig, saveConfig }, { storeDir }, { initParty }, { openStore }] =
-    await Promise.all([
-      import('../node/config.ts'),
-      import('../node/daemon.ts'),
-      import('../node/init.ts'),
-      import('../node/storage/store.ts'),
-    ]);
+  const [{ defaultConfig }, { storeDir }, { initParty }, { openStore }] = await Promise.all([
+    import('../node/config.ts'),
+    import('../node/daemon.ts'),
+    import('../node/init.ts'),
+    import('../node/storage/store.ts'),
+  ]);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const parties = await Promise.all(
     Array.from({ length: n }, async (_, i): Promise<LocalParty> => {
@@ -60,16 +64,31 @@ export async function createParties(
       return { name, dataDir, peerId: r.peerId, listen };
     }),
   );
-  for (const p of parties) {
-    const configPath = join(p.dataDir, 'config.json');
-    const cfg = await loadConfig(configPath);
-    const peers = parties
-      .filter((q) => q !== p)
-      .map((q) => ({ id: q.peerId, addrs: [q.listen], name: q.name }));
-    await saveConfig(configPath, { ...cfg, peers, logLevel: opts.logLevel ?? cfg.logLevel });
-  }
+  const entries = parties.map((q) => ({ id: q.peerId, addrs: [q.listen], name: q.name }));
+  for (const p of parties)
+    await writePeers(join(p.dataDir, 'config.json'), othersOf(p.peerId, entries), (cfg) => ({
+      logLevel: opts.logLevel ?? cfg.logLevel,
+    }));
   await writeManifest(dir, { version: 1, parties });
   return parties;
+}
+
+/** A peer as a party's config lists it. */
+export type PeerEntry = { id: string; addrs: string[]; name: string };
+
+/** The others of `all`, as the peers of the party `self`. */
+export const othersOf = (self: string, all: readonly PeerEntry[]): PeerEntry[] =>
+  all.filter((q) => q.id !== self).map((q) => ({ id: q.id, addrs: [...q.addrs], name: q.name }));
+
+/** Saves the config at `configPath` with `peers` as its peers and `settings` (log level, limits) over it. */
+export async function writePeers(
+  configPath: string,
+  peers: readonly PeerEntry[],
+  settings: (cfg: Config) => Partial<Config> = () => ({}),
+): Promise<void> {
+  const { loadConfig, saveConfig } = await import('../node/config.ts');
+  const cfg = await loadConfig(configPath);
+  await saveConfig(configPath, { ...cfg, peers: [...peers], ...settings(cfg) });
 }
 
 export async function readManifest(dir: string): Promise<Manifest | undefined> {
@@ -100,7 +119,11 @@ export async function startParty(p: LocalParty): Promise<RunningParty> {
   await log.close();
   let ready: { api: string };
   try {
-    ready = await readyLine(proc, p.name, logFile);
+    ready = await readyLine(proc, {
+      name: p.name,
+      timeoutMs: READY_TIMEOUT_MS,
+      why: async () => `${await tail(logFile)} (see ${logFile})`,
+    });
   } catch (e) {
     proc.kill('SIGKILL');
     throw e;
@@ -109,37 +132,55 @@ export async function startParty(p: LocalParty): Promise<RunningParty> {
   return { ...p, api: ready.api, token, proc };
 }
 
-/** The JSON line `frostnet start` prints once the daemon is ready. */
-function readyLine(proc: ChildProcess, name: string, logFile: string): Promise<{ api: string }> {
+export type ReadyOptions = {
+  /** Names the daemon in the errors. */
+  name: string;
+  /** How long it may take; default: as long as it takes (a test's own timeout bounds it). */
+  timeoutMs?: number;
+  /** What the daemon said, for the error when it exits or does not get ready: the tail of its log. */
+  why: () => string | Promise<string>;
+};
+
+/** The JSON line `frostnet start` prints once the daemon is ready; rejects if it exits or times out first. */
+export function readyLine(proc: ChildProcess, o: ReadyOptions): Promise<{ api: string }> {
   return new Promise((resolve, reject) => {
     let out = '';
-    const timer = setTimeout(
-      () => fail(new Error(`${name} did not start within ${READY_TIMEOUT_MS / 1000} s (see ${logFile})`)),
-      READY_TIMEOUT_MS,
-    );
-    const onExit = (code: number | null) =>
-      void tail(logFile).then((t) =>
-        fail(new Error(`${name} exited (code ${code}) before it was ready: ${t}`)),
+    const timer =
+      o.timeoutMs === undefined
+        ? undefined
+        : setTimeout(
+            () =>
+              void Promise.resolve(o.why()).then((why) =>
+                fail(new Error(`${o.name} did not start within ${(o.timeoutMs ?? 0) / 1000} s: ${why}`)),
+              ),
+            o.timeoutMs,
+          );
+    const onExit = (code: number | null, signal: NodeJS.Signals | null) =>
+      void Promise.resolve(o.why()).then((why) =>
+        fail(new Error(`${o.name} exited (${code ?? signal}) before it was ready: ${why}`)),
       );
     const fail = (e: Error) => {
       clearTimeout(timer);
       proc.off('exit', onExit);
       reject(e);
     };
-    proc.once('exit', onExit);
-    proc.stdout?.on('data', (d) => {
+    const onData = (d: unknown) => {
       out += String(d);
       const nl = out.indexOf('\n');
       if (nl < 0) return;
       clearTimeout(timer);
       proc.off('exit', onExit);
+      // The rest of its output is not read: it flows on, so the daemon never blocks on a full pipe.
+      proc.stdout?.off('data', onData);
       proc.stdout?.resume();
       try {
         resolve(JSON.parse(out.slice(0, nl)) as { api: string });
       } catch {
-        reject(new Error(`${name} printed an unexpected first line: ${out.slice(0, nl)}`));
+        reject(new Error(`${o.name} printed an unexpected first line: ${out.slice(0, nl)}`));
       }
-    });
+    };
+    proc.once('exit', onExit);
+    proc.stdout?.on('data', onData);
   });
 }
 

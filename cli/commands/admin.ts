@@ -13,7 +13,7 @@
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { BACKUP_PASSPHRASE_FILE_OPTION, backupPassphrase, readBackupFile } from '../backup-file.ts';
-import { type Command, defineCommand, integerOption, listOption } from '../command.ts';
+import { type Command, defineCommand, integerOption, listOption, type OptionSpecs } from '../command.ts';
 import { CUSTODY_OPTIONS, proposalBody } from '../custody.ts';
 import { CliError, UsageError } from '../output.ts';
 import { PartyBook } from '../parties.ts';
@@ -169,6 +169,17 @@ const vouch = defineCommand({
   },
 });
 
+/** --key and --confirm: a command that drops something of a key takes the key's name twice. */
+const CONFIRMED_KEY_OPTIONS = {
+  key: { type: 'string', arg: 'NAME', required: true, help: 'the key' },
+  confirm: { type: 'string', arg: 'NAME', required: true, help: 'the key name again' },
+} as const satisfies OptionSpecs;
+
+function checkConfirmed(command: string, values: { key: string; confirm: string }): void {
+  if (values.confirm !== values.key)
+    throw new UsageError(command, '--confirm must repeat the key name given to --key');
+}
+
 const erase = defineCommand({
   name: 'keys erase',
   summary: "Deletes this party's share of a key; a public marker of its last epoch stays.",
@@ -180,13 +191,9 @@ const erase = defineCommand({
     '--confirm must repeat the key name. LevelDB may keep the deleted bytes until it compacts: wipe a retired disk.',
   ].join('\n'),
   daemon: 'admin',
-  options: {
-    key: { type: 'string', arg: 'NAME', required: true, help: 'the key' },
-    confirm: { type: 'string', arg: 'NAME', required: true, help: 'the key name again' },
-  },
+  options: CONFIRMED_KEY_OPTIONS,
   async run({ values, out, client }) {
-    if (values.confirm !== values.key)
-      throw new UsageError('keys erase', '--confirm must repeat the key name given to --key');
+    checkConfirmed('keys erase', values);
     const c = await client();
     const r = await c.post<{ name: string; erased: boolean; epoch: number }>(
       `/v1/keys/${encodeURIComponent(values.key)}/erase`,
@@ -209,13 +216,9 @@ const abandon = defineCommand({
     'answer names whose confirmations were missing. --confirm must repeat the key name.',
   ].join('\n'),
   daemon: 'admin',
-  options: {
-    key: { type: 'string', arg: 'NAME', required: true, help: 'the key' },
-    confirm: { type: 'string', arg: 'NAME', required: true, help: 'the key name again' },
-  },
+  options: CONFIRMED_KEY_OPTIONS,
   async run({ values, out, client }) {
-    if (values.confirm !== values.key)
-      throw new UsageError('keys abandon', '--confirm must repeat the key name given to --key');
+    checkConfirmed('keys abandon', values);
     const c = await client();
     const book = await PartyBook.load(c);
     const r = await c.post<{ name: string; epoch: number; missing: string[]; creating: boolean }>(

@@ -19,7 +19,7 @@ import type { ApprovalsBackend } from '../policy/party-policy.ts';
 import type { SignPayload } from '../session/messages.ts';
 import type { SignOptions, SignOutcome } from '../signing/coordinator.ts';
 import type { HeldRequest } from '../signing/held.ts';
-import type { KeyEntry } from '../storage/keystore.ts';
+import { entryGroup, type KeyEntry } from '../storage/keystore.ts';
 import type { NamedPeer } from '../transport/peer-names.ts';
 import {
   abandonBody,
@@ -141,8 +141,7 @@ const MAX_KEPT_TYPED_DATA_CHARS = 16 * 1024;
 const started = (json: unknown): Answer => ({ status: 202, json });
 
 export function keyView(e: KeyEntry) {
-  const share = e.active ?? e.pending!;
-  const g = share.group;
+  const g = entryGroup(e);
   return {
     name: e.name,
     createdAt: e.createdAt,
@@ -243,7 +242,7 @@ export const ROUTES: readonly Route[] = [
     scope: 'request',
     body: (raw, ctx) => {
       const e = knownKey(ctx);
-      return signBody(raw, { members: (e.active ?? e.pending!).group.members, network: e.network });
+      return signBody(raw, { members: entryGroup(e).members, network: e.network });
     },
     handle: async ({ b, params }, { opts, finalize }) => {
       // A PSBT or EVM action asked again while the first ask runs, waits or is done is that same request.

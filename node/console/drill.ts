@@ -13,7 +13,7 @@ import { isFrostnetError } from '../../protocol/errors.ts';
 import { groupKey } from '../../protocol/keys.ts';
 import { verifyBip340 } from '../../protocol/sign.ts';
 import type { SignOptions, SignOutcome } from '../signing/coordinator.ts';
-import type { KeyEntry } from '../storage/keystore.ts';
+import { entryGroup, type KeyEntry } from '../storage/keystore.ts';
 
 /** Larger groups are sampled down to this many subsets. */
 export const MAX_DRILL_SUBSETS = 64;
@@ -47,7 +47,7 @@ export async function runDrill(
   deps: DrillDeps,
   progress: (line: string) => void,
 ): Promise<DrillResult> {
-  const g = (e.active ?? e.pending!).group;
+  const g = entryGroup(e);
   const members = [...g.members];
   const t = g.threshold;
   const random = deps.random ?? ((n) => randomBytes(n));

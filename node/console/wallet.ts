@@ -11,7 +11,7 @@ import { describeRecovery, parseRecoveryPolicy } from '../../chains/bitcoin/reco
 import { evmKey } from '../../chains/evm/keys.ts';
 import { bytesToHex } from '../../protocol/curve.ts';
 import { groupKey } from '../../protocol/keys.ts';
-import type { KeyEntry } from '../storage/keystore.ts';
+import { entryGroup, type KeyEntry } from '../storage/keystore.ts';
 
 export type WalletView = {
   key: string;
@@ -33,7 +33,7 @@ export type WalletView = {
 };
 
 export function walletView(e: KeyEntry, network: NetworkName, count: number): WalletView {
-  const g = (e.active ?? e.pending!).group;
+  const g = entryGroup(e);
   const gk = groupKey(g).toBytes(true);
   const root = walletRoot(gk, g.chainCode);
   const recovery = e.recovery && parseRecoveryPolicy(e.recovery);

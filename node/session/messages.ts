@@ -22,7 +22,7 @@ export type CeremonyInvite = {
   /** Reshare only: the current key group as keyGroupToJSON text, for newcomers. */
   currentGroup?: string;
   /** Refresh and reshare: the custody proposal that approved the ceremony (absent, null when decoded, for a DKG). */
-  proposal?: SignedProposal | null;
+  proposal?: WireSignedProposal | null;
   /** The key's Bitcoin network; "" (or absent) from initiators that predate it. */
   network?: string;
   /** The key's recovery policy, canonical JSON; "" (or absent) for none, or from initiators that predate it. */
@@ -31,6 +31,15 @@ export type CeremonyInvite = {
 
 /** A custody proposal with its signature by the group key. */
 export type SignedProposal = { proposal: CustodyProposal; signature: Uint8Array };
+
+/**
+ * A signed proposal as an invite carries it: `expiresAt` is a uint64 on the wire, which decodes as a bigint;
+ * `signedProposalFromWire` reads it as the proposal it is (a number of seconds, every field checked).
+ */
+export type WireSignedProposal = {
+  proposal: Omit<CustodyProposal, 'expiresAt'> & { expiresAt: number | bigint };
+  signature: Uint8Array;
+};
 
 /** A participant's signature of its round-3 confirmation (proto PartySignature). */
 export type PartySignature = { party: string; signature: Uint8Array };
@@ -94,7 +103,7 @@ export type RepairInviteMsg = {
   helpers: string[];
   /** keyGroupToJSON text of the key group, for the lost party. */
   group: string;
-  proposal?: SignedProposal | null;
+  proposal?: WireSignedProposal | null;
   /** The key's Bitcoin network; "" (or absent) from initiators that predate it. */
   network?: string;
   /** The key's recovery policy, canonical JSON; "" (or absent) for none. */
@@ -220,7 +229,7 @@ export function proposalFromWire(w: unknown, from: string): CustodyProposal {
 
 /** A signed proposal from an invite; undefined when the invite carries none. */
 export function signedProposalFromWire(
-  w: SignedProposal | null | undefined,
+  w: WireSignedProposal | null | undefined,
   from: string,
 ): SignedProposal | undefined {
   if (!w) return undefined;

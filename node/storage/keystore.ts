@@ -1,6 +1,7 @@
 /**
- * Key shares on disk. Each key has a public record (name, active group, pending group) and secret records for
- * the active and pending shares, encrypted by the store. A ceremony's outcome is first written as pending and
+ * Key shares on disk. Each key has a public record (node/storage/key-records.ts: held, creating or removed,
+ * versioned, records of before versions still read) and secret records for the active and pending shares,
+ * encrypted by the store. A ceremony's outcome is first written as pending and
  * becomes active only in one atomic batch, so a crash at any point leaves the previous epoch usable.
  * Decrypted shares stay in memory: signing must not decrypt on every request.
  *
@@ -8,58 +9,29 @@
  * it erases the share and leaves only a public marker of the epoch that removed it (no secret remains), so that
  * the party can still tell the others, when they settle that epoch, that it confirmed it.
  */
-import { isNetworkName, type NetworkName } from '../../chains/bitcoin/network-names.ts';
+import type { NetworkName } from '../../chains/bitcoin/network-names.ts';
 import { bytesToHex, hexToBytes } from '../../protocol/curve.ts';
 import { FrostnetError } from '../../protocol/errors.ts';
 import {
   groupKey,
   type KeyGroup,
   type KeyShare,
-  type KeyShareJSON,
   keyGroupFromJSON,
   keyGroupToJSON,
   replaceMember,
 } from '../../protocol/keys.ts';
 import { isRemoved, type RemovedFromGroup, type ReshareResult } from '../../protocol/reshare.ts';
+import {
+  type EpochRecord,
+  KEY_RECORD_VERSION,
+  type KeyRecord,
+  readKeyRecord,
+  type StoredConfirmations,
+  type StoredRecoveryPolicy,
+} from './key-records.ts';
 import type { Store, StoreOp } from './store.ts';
 
-type GroupJSON = KeyShareJSON['group'];
-
-/** Signed round-3 confirmations of one ceremony, hex, signatures by party (node/ceremonies/certificates.ts). */
-export type StoredConfirmations = {
-  sessionId: string;
-  confirmation: string;
-  signatures: Record<string, string>;
-};
-
-type KeyRecord = {
-  name: string;
-  createdAt: string;
-  /** The Bitcoin network the members agreed at keygen; absent in records from before it was stored (mainnet). */
-  network?: NetworkName;
-  /** The recovery policy the members agreed at keygen (chains/bitcoin/recovery.ts); absent: none. */
-  recovery?: StoredRecoveryPolicy;
-  active?: GroupJSON;
-  pending?: GroupJSON;
-  /** The pending epoch removes this party: there is no pending share. */
-  pendingRemoval?: true;
-  /** Parties of the ceremony behind the active / pending epoch when they are not just its members (reshare). */
-  activeParticipants?: string[];
-  pendingParticipants?: string[];
-  /** Only this: the party was removed from the key at this epoch and holds no share of it. */
-  removed?: GroupJSON;
-  removedParticipants?: string[];
-  /** The removal was its operator's erase, not a reshare. */
-  erased?: true;
-  /**
-   * The confirmations behind each epoch: for the pending one those gathered so far (this party's own first),
-   * for the active or removed one the complete certificate that activated it. Absent in records written before
-   * certificates existed.
-   */
-  pendingConfirmations?: StoredConfirmations;
-  activeCertificate?: StoredConfirmations;
-  removedCertificate?: StoredConfirmations;
-};
+export type { StoredConfirmations, StoredRecoveryPolicy } from './key-records.ts';
 
 export type KeyEntry = {
   readonly name: string;
@@ -130,28 +102,6 @@ function decodeSecret(bytes: Uint8Array): KeyShare['secret'] {
   return { identifier: j.identifier, signingShare: hexToBytes(j.signingShare) as Uint8Array<ArrayBuffer> };
 }
 
-/**
- * A key's recovery policy as the store keeps it: the JSON form of chains/bitcoin/recovery.ts (RecoveryPolicyJson,
- * the same shape), canonical. The store checks its shape; what it means (keys, checksums, the canonical form) is
- * checked where it is used: by the daemon when it starts (node/ceremonies/key-network.ts) and by every signer.
- */
-export type StoredRecoveryPolicy = { version: 1; leaves: { key: string; older: number }[] };
-
-function checkStoredRecovery(name: string, v: unknown): void {
-  const p = v as Partial<StoredRecoveryPolicy> | null;
-  const ok =
-    p !== null &&
-    typeof p === 'object' &&
-    p.version === 1 &&
-    Array.isArray(p.leaves) &&
-    p.leaves.length > 0 &&
-    p.leaves.every(
-      (l) =>
-        l !== null && typeof l === 'object' && typeof l.key === 'string' && Number.isSafeInteger(l.older),
-    );
-  if (!ok) throw new FrostnetError('STORE_CORRUPT', `key ${name}: its recovery policy is not a policy`);
-}
-
 export const groupKeyHex = (g: KeyGroup): string => bytesToHex(groupKey(g).toBytes(true));
 
 export class KeyStore {
@@ -167,47 +117,49 @@ export class KeyStore {
     const ks = new KeyStore(store);
     for (const { name, kind } of await store.list('key/')) {
       if (kind !== 'public') continue;
-      const rec = await store.getPublic<KeyRecord>(name);
-      if (rec?.removed && !rec.active && !rec.pending)
+      const raw = await store.getPublic(name);
+      if (raw === undefined) continue;
+      const rec = readKeyRecord(raw, name);
+      if (rec.state === 'removed')
         ks.removedKeys.set(rec.name, {
           name: rec.name,
           createdAt: rec.createdAt,
-          group: keyGroupFromJSON(rec.removed),
-          participants: rec.removedParticipants ?? rec.removed.members,
-          erased: rec.erased === true,
-          certificate: rec.removedCertificate,
+          group: keyGroupFromJSON(rec.removed.group),
+          participants: rec.removed.participants ?? rec.removed.group.members,
+          erased: rec.erased,
+          certificate: rec.removed.confirmations,
         });
-      else if (rec) ks.entries.set(rec.name, await ks.load(rec));
+      else ks.entries.set(rec.name, await ks.load(rec));
     }
     return ks;
   }
 
-  private async load(rec: KeyRecord): Promise<KeyEntry> {
-    const slot = async (which: 'active' | 'pending', g?: GroupJSON) => {
-      if (!g) return undefined;
+  private async load(rec: KeyRecord & { state: 'held' | 'creating' }): Promise<KeyEntry> {
+    const share = async (which: 'active' | 'pending', g: EpochRecord['group']): Promise<KeyShare> => {
       const secret = await this.store.getSecret(shareName(rec.name, which));
       if (!secret) throw new FrostnetError('STORE_CORRUPT', `key ${rec.name}: the ${which} share is missing`);
       return { group: keyGroupFromJSON(g), secret: decodeSecret(secret) };
     };
-    const pending: ReshareResult | undefined =
-      rec.pending && rec.pendingRemoval ? { removed: true, group: keyGroupFromJSON(rec.pending) } : undefined;
-    if (rec.network !== undefined && !isNetworkName(rec.network))
-      throw new FrostnetError(
-        'STORE_CORRUPT',
-        `key ${rec.name}: unknown network ${JSON.stringify(rec.network)}`,
-      );
-    if (rec.recovery !== undefined) checkStoredRecovery(rec.name, rec.recovery);
+    const pending = rec.pending && {
+      outcome:
+        rec.state === 'held' && rec.pending.removal
+          ? { removed: true as const, group: keyGroupFromJSON(rec.pending.group) }
+          : await share('pending', rec.pending.group),
+      participants: rec.pending.participants,
+      confirmations: rec.pending.confirmations,
+    };
+    const active = rec.state === 'held' ? rec.active : undefined;
     return {
       name: rec.name,
       createdAt: rec.createdAt,
       network: rec.network,
       ...(rec.recovery !== undefined && { recovery: rec.recovery }),
-      active: await slot('active', rec.active),
-      pending: pending ?? (await slot('pending', rec.pending)),
-      activeParticipants: rec.activeParticipants,
-      pendingParticipants: rec.pendingParticipants,
-      pendingConfirmations: rec.pendingConfirmations,
-      activeCertificate: rec.activeCertificate,
+      active: active && (await share('active', active.group)),
+      pending: pending?.outcome,
+      activeParticipants: active?.participants,
+      pendingParticipants: pending?.participants,
+      pendingConfirmations: pending?.confirmations,
+      activeCertificate: active?.confirmations,
     };
   }
 
@@ -380,12 +332,13 @@ export class KeyStore {
     certificate?: StoredConfirmations,
   ) {
     const rec: KeyRecord = {
+      v: KEY_RECORD_VERSION,
       name: e.name,
       createdAt: e.createdAt,
-      removed: keyGroupToJSON(r.group),
-      removedParticipants: [...participants],
-      ...(erased ? { erased: true as const } : {}),
-      ...(certificate && { removedCertificate: certificate }),
+      ...(e.network && { network: e.network }),
+      state: 'removed',
+      removed: epochRecord(r.group, participants, certificate),
+      erased,
     };
     await this.store.batch([
       { type: 'del', kind: 'secret', name: shareName(e.name, 'active') },
@@ -418,7 +371,7 @@ export class KeyStore {
     if (e)
       throw new FrostnetError(
         'CONFLICT',
-        `this party already holds key ${e.name} (epoch ${(e.active ?? e.pending)!.group.epoch}); only a missing key is restored`,
+        `this party already holds key ${e.name} (epoch ${entryGroup(e).epoch}); only a missing key is restored`,
       );
     const created = new Date().toISOString();
     await this.write({ name, createdAt: created, network, ...(recovery && { recovery }), active: share }, [
@@ -435,7 +388,7 @@ export class KeyStore {
    */
   async replaceMember(name: string, old: string, replacement: string): Promise<KeyShare> {
     const share = this.settled(name);
-    const e = this.entries.get(name)!;
+    const e = this.entryOf(name);
     const active: KeyShare = { ...share, group: replaceMember(share.group, old, replacement) };
     const swap = (m: string) => (m === old ? replacement : m);
     await this.write({ ...e, active, activeParticipants: e.activeParticipants?.map(swap) }, []);
@@ -454,7 +407,9 @@ export class KeyStore {
     if (e.pending && !isRemoved(e.pending))
       throw new FrostnetError('CONFLICT', `key ${name} has an unsettled epoch; try again once it settles`);
     if (e.pending) return (await this.activatePending(name)).group.epoch;
-    const active = e.active!;
+    const active = e.active;
+    if (!active)
+      throw new FrostnetError('STORE_CORRUPT', `key ${name}: neither an active nor a pending epoch`);
     await this.markRemoved(
       e,
       { removed: true, group: active.group },
@@ -484,18 +439,59 @@ export class KeyStore {
     );
   }
 
+  /** The entry of a key this party holds (active or pending), or UNKNOWN_KEY. */
+  private entryOf(name: string): KeyEntry {
+    const e = this.entries.get(name);
+    if (!e) throw this.noShare(name);
+    return e;
+  }
+
   private async write(e: KeyEntry, ops: StoreOp[]): Promise<void> {
-    const rec: KeyRecord = { name: e.name, createdAt: e.createdAt };
-    if (e.network) rec.network = e.network;
-    if (e.recovery) rec.recovery = e.recovery;
-    if (e.active) rec.active = keyGroupToJSON(e.active.group);
-    if (e.pending) rec.pending = keyGroupToJSON(e.pending.group);
-    if (e.pending && isRemoved(e.pending)) rec.pendingRemoval = true;
-    if (e.active && e.activeParticipants) rec.activeParticipants = [...e.activeParticipants];
-    if (e.pending && e.pendingParticipants) rec.pendingParticipants = [...e.pendingParticipants];
-    if (e.active && e.activeCertificate) rec.activeCertificate = e.activeCertificate;
-    if (e.pending && e.pendingConfirmations) rec.pendingConfirmations = e.pendingConfirmations;
-    await this.store.batch([...ops, { type: 'putPublic', name: recordName(e.name), value: rec }]);
+    await this.store.batch([...ops, { type: 'putPublic', name: recordName(e.name), value: toRecord(e) }]);
     this.entries.set(e.name, e);
   }
+}
+
+/** The group an entry is on: its active one, or the pending one of a key it does not hold yet. */
+export function entryGroup(e: KeyEntry): KeyGroup {
+  const g = e.active?.group ?? e.pending?.group;
+  if (!g) throw new FrostnetError('STORE_CORRUPT', `key ${e.name}: neither an active nor a pending epoch`);
+  return g;
+}
+
+const epochRecord = (
+  g: KeyGroup,
+  participants?: readonly string[],
+  confirmations?: StoredConfirmations,
+): EpochRecord => ({
+  group: keyGroupToJSON(g),
+  ...(participants && { participants: [...participants] }),
+  ...(confirmations && { confirmations }),
+});
+
+/** The version-2 record of an entry: `held` when it has an active share, else `creating`. */
+function toRecord(e: KeyEntry): KeyRecord {
+  const base = {
+    v: KEY_RECORD_VERSION,
+    name: e.name,
+    createdAt: e.createdAt,
+    ...(e.network && { network: e.network }),
+    ...(e.recovery && { recovery: e.recovery }),
+  } as const;
+  const pending = e.pending && epochRecord(e.pending.group, e.pendingParticipants, e.pendingConfirmations);
+  if (e.active)
+    return {
+      ...base,
+      state: 'held',
+      active: epochRecord(e.active.group, e.activeParticipants, e.activeCertificate),
+      ...(pending && {
+        pending: { ...pending, ...(e.pending && isRemoved(e.pending) && { removal: true as const }) },
+      }),
+    };
+  if (!pending || (e.pending && isRemoved(e.pending)))
+    throw new FrostnetError(
+      'INTERNAL',
+      `key ${e.name}: no state to record (neither a share nor a new one pending)`,
+    );
+  return { ...base, state: 'creating', pending };
 }

@@ -64,7 +64,8 @@ export const MAY_IMPORT: Record<string, readonly string[]> = {
  * Single files allowed one import across the layers, each for a reason: the one CLI file that runs a party in
  * this process (`init`, `init --from-backup`, `start`) may also use what exists before a daemon does (the
  * store's passphrase reader, the backup reader and the process guard); the key store keeps each key's Bitcoin
- * network, so it checks the name against the list of networks (a module free of any chain library).
+ * network, so its records (key-records.ts) check the name against the list of networks (a module free of any
+ * chain library).
  */
 const LOCAL_PARTY: Record<string, readonly string[]> = {
   'cli/commands/party.ts': [
@@ -73,6 +74,7 @@ const LOCAL_PARTY: Record<string, readonly string[]> = {
     'node/ops/process-guard.ts',
   ],
   'node/storage/keystore.ts': ['chains/bitcoin/network-names.ts'],
+  'node/storage/key-records.ts': ['chains/bitcoin/network-names.ts'],
 };
 
 /** Imports that stay inside a layer but are still refused: protocol/ does no I/O and reads no clock. */

@@ -91,7 +91,7 @@ export type MemParty = {
   index: number;
   id: string;
   identity: PrivateKey;
-  store: MemStore;
+  store: Store;
   keys: KeyStore;
   router: Router;
   signer: Signer;
@@ -105,6 +105,11 @@ export type MemParty = {
 export type MemNetworkOptions = {
   roundTimeoutMs?: number;
   policy?: (index: number) => Policy;
+  /**
+   * The parties to run, each an identity and the store it is kept in (a party's data dir opened from disk);
+   * default: `n` new identities, each with an empty MemStore.
+   */
+  members?: readonly { identity: PrivateKey; store: Store }[];
 };
 
 export class MemNetwork {
@@ -126,14 +131,33 @@ export class MemNetwork {
 
   static async create(n: number, o: MemNetworkOptions = {}): Promise<MemNetwork> {
     const net = new MemNetwork();
-    const identities = await Promise.all(Array.from({ length: n }, () => generateIdentity()));
-    const ids = identities.map((k) => peerIdOf(k));
-    for (const [index, identity] of identities.entries()) {
+    try {
+      await net.join(n, o);
+      return net;
+    } catch (e) {
+      net.close();
+      throw e;
+    }
+  }
+
+  /** Constructs the `n` parties' services and wires them to this network. */
+  private async join(n: number, o: MemNetworkOptions): Promise<void> {
+    if (o.members && o.members.length !== n)
+      throw new Error(`${o.members.length} members given for a network of ${n}`);
+    const members =
+      o.members ??
+      (await Promise.all(
+        Array.from({ length: n }, async () => ({
+          identity: await generateIdentity(),
+          store: new MemStore(),
+        })),
+      ));
+    const ids = members.map((m) => peerIdOf(m.identity));
+    for (const [index, { identity, store }] of members.entries()) {
       const id = peerIdOf(identity);
-      const store = new MemStore();
       const keys = await KeyStore.open(store);
       const router = new Router(nullLogger, { peers: () => n - 1 });
-      const send = (to: string, env: Envelope) => net.send(id, to, env);
+      const send = (to: string, env: Envelope) => this.send(id, to, env);
       const peers = () => ids.filter((p) => p !== id);
       const roundTimeoutMs = o.roundTimeoutMs ?? 5000;
       const signer = new Signer({
@@ -177,7 +201,7 @@ export class MemNetwork {
         roundTimeoutMs,
         log: nullLogger,
       });
-      net.parties.push({
+      this.parties.push({
         index,
         id,
         identity,
@@ -191,7 +215,6 @@ export class MemNetwork {
         send,
       });
     }
-    return net;
   }
 
   get ids(): string[] {

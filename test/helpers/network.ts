@@ -9,9 +9,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { PrivateKey } from '@libp2p/interface';
 import { freePort } from '../../cli/listen.ts';
+import { othersOf, readyLine, writePeers } from '../../deploy/local-network.ts';
 import { ensureTokens, type TokenScope } from '../../node/api/credentials.ts';
 import { findRoute, pathSegments } from '../../node/api/routes.ts';
-import { type Config, loadConfig, saveConfig } from '../../node/config.ts';
 import { type Daemon, type DaemonOptions, startDaemon } from '../../node/daemon.ts';
 import { initParty } from '../../node/init.ts';
 import { nullLogger } from '../../node/ops/log.ts';
@@ -74,18 +74,20 @@ export class Network {
 
   /** Party p's config lists every other party (and the outsiders) as peers. */
   private async configurePeers(p: Party): Promise<void> {
-    const cfg = await loadConfig(p.configPath);
-    const peers = this.parties
-      .filter((q) => q !== p)
-      .map((q) => ({
-        id: q.peerId,
-        addrs: [`/ip4/127.0.0.1/tcp/${q.port}`],
-        name: `party-${q.index + 1}`,
-      }))
-      .concat(this.outsiders.map((k, j) => ({ id: peerIdOf(k), addrs: [], name: `outsider-${j + 1}` })));
-    const next: Config = { ...cfg, peers, logLevel: 'warn' };
-    if (this.roundTimeoutMs) next.limits = { ...next.limits, roundTimeoutMs: this.roundTimeoutMs };
-    await saveConfig(p.configPath, next);
+    const parties = this.parties.map((q) => ({
+      id: q.peerId,
+      addrs: [`/ip4/127.0.0.1/tcp/${q.port}`],
+      name: `party-${q.index + 1}`,
+    }));
+    const outsiders = this.outsiders.map((k, j) => ({
+      id: peerIdOf(k),
+      addrs: [],
+      name: `outsider-${j + 1}`,
+    }));
+    await writePeers(p.configPath, [...othersOf(p.peerId, parties), ...outsiders], (cfg) => ({
+      logLevel: 'warn',
+      ...(this.roundTimeoutMs && { limits: { ...cfg.limits, roundTimeoutMs: this.roundTimeoutMs } }),
+    }));
   }
 
   /**
@@ -141,17 +143,8 @@ export class Network {
     });
     p.proc = proc;
     proc.stderr?.on('data', (d) => p.log.push(String(d)));
-    const line = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      proc.stdout?.on('data', (d) => {
-        out += String(d);
-        if (out.includes('\n')) resolve(out.split('\n')[0]);
-      });
-      proc.once('exit', (code) =>
-        reject(new Error(`party ${i + 1} exited with ${code}: ${p.log.join('').slice(-2000)}`)),
-      );
-    });
-    p.api = JSON.parse(line).api;
+    const ready = await readyLine(proc, { name: `party ${i + 1}`, why: () => p.log.join('').slice(-2000) });
+    p.api = ready.api;
   }
 
   /** Runs party i's daemon inside the test process, e.g. with a fault-injecting transform. */

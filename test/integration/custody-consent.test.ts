@@ -30,8 +30,9 @@ import {
   type EpochCertificate,
   encodeSignRequest,
   type KeyStatusMsg,
+  proposalFromWire,
   ROUND,
-  type SignedProposal,
+  type WireSignedProposal,
 } from '../../node/session/messages.ts';
 import { loadOrCreateIdentity } from '../../node/storage/identity.ts';
 import { createHost, type Host } from '../../node/transport/host.ts';
@@ -274,7 +275,7 @@ describe('custody consent: no change of who holds a key without t approvals; epo
     }
     assert.ok(refreshInvite?.proposal, 'M holds a signed refresh proposal');
     const g = await rogueGroup(name);
-    const reshareOf = (proposal: SignedProposal | null): CeremonyInvite => ({
+    const reshareOf = (proposal: WireSignedProposal | null): CeremonyInvite => ({
       keyName: name,
       threshold: 2,
       members: ids([M, X]),
@@ -286,7 +287,7 @@ describe('custody consent: no change of who holds a key without t approvals; epo
     });
     const signed = refreshInvite!.proposal!;
     await asRogueHost(async (host, inbox) => {
-      const forgeries: [string, (sessionId: Uint8Array) => SignedProposal | null, RegExp][] = [
+      const forgeries: [string, (sessionId: Uint8Array) => WireSignedProposal | null, RegExp][] = [
         ['no proposal', () => null, /carries no custody proposal/],
         ['the approved refresh proposal', () => signed, /does not describe the ceremony/],
         [
@@ -583,7 +584,7 @@ describe('custody consent: no change of who holds a key without t approvals; epo
             sessionId,
             inv.members,
             inv.dealers!,
-            inv.proposal!.proposal,
+            proposalFromWire(inv.proposal?.proposal, 'the invite'),
           );
           const signature = signWith(fakeKeys, ids([A, B]), {
             scheme: 'bip340',

@@ -1,6 +1,7 @@
 /**
  * The coordinator and signers on the in-memory network (test/helpers/mem-network.ts): a signature that
- * verifies under the key it is for, made by t of the n parties.
+ * verifies under the key it is for, made by t of the n parties; a signer that stays silent during signing is
+ * excluded as timed out and the others sign, and with too few left the request fails naming the silent ones.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -44,5 +45,42 @@ describe('coordinator on the in-memory network', () => {
     assert.ok(schnorr.verify(out.signatures[0] ?? new Uint8Array(), drillMessage(message), xOnly));
     assert.equal(out.signers.length, 2);
     assert.deepEqual(out.excluded, []);
+  });
+});
+
+describe('a signer that stays silent during signing', () => {
+  test('is excluded as timed out, named, and t others sign; its silence stops nothing', T, async () => {
+    const { net, xOnly } = await keyed(3, 2);
+    const [a, b, c] = net.parties;
+    assert.ok(a && b && c);
+    // b takes every message and answers none of the signing ones: not its commitments, not its share.
+    net.tamper = (d) => (d.from === b.id && d.env.ceremony === 'SIGN' ? [] : [d]);
+    const message = randomBytes(32);
+    const out = await a.coordinator.sign('k', { ...drill(message), signers: [a.id, b.id, c.id] });
+    assert.ok(schnorr.verify(out.signatures[0] ?? new Uint8Array(), drillMessage(message), xOnly));
+    assert.deepEqual([...out.signers].sort(), [a.id, c.id].sort());
+    assert.deepEqual(
+      out.excluded.map((x) => [x.party, x.code]),
+      [[b.id, 'TIMEOUT']],
+    );
+    // Once it speaks again it signs as before.
+    net.tamper = (d) => [d];
+    const again = await a.coordinator.sign('k', { ...drill(message), signers: [b.id, c.id] });
+    assert.deepEqual(again.excluded, []);
+  });
+
+  test('with too few others left, the request fails naming the silent ones', T, async () => {
+    const { net } = await keyed(3, 2);
+    const [a, b, c] = net.parties;
+    assert.ok(a && b && c);
+    net.tamper = (d) => (d.from !== a.id && d.env.ceremony === 'SIGN' ? [] : [d]);
+    await assert.rejects(
+      a.coordinator.sign('k', drill(randomBytes(32))),
+      (e: Error & { code?: string; culprits?: string[] }) => {
+        assert.equal(e.code, 'NOT_ENOUGH_SIGNERS');
+        assert.deepEqual([...(e.culprits ?? [])].sort(), [b.id, c.id].sort());
+        return true;
+      },
+    );
   });
 });

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { readKeyRecord } from '../../../node/storage/key-records.ts';
 import { KeyStore } from '../../../node/storage/keystore.ts';
 import { openStore, type Store } from '../../../node/storage/store.ts';
 import { bytesToHex } from '../../../protocol/curve.ts';
@@ -183,5 +184,83 @@ describe('records of two formats', () => {
         signed,
         'shown to the others with the epoch',
       );
+    }));
+});
+
+describe('key records: held, creating or removed, versioned', () => {
+  const g = keyGroupToJSON(mine.group);
+  const base = { name: 'k', createdAt: '2026-11-01T00:00:00.000Z' };
+
+  test('each version-1 shape reads as the state it describes', () => {
+    assert.deepEqual(
+      readKeyRecord({ ...base, network: 'testnet', active: g, activeCertificate: confirmations }, 'key/k'),
+      {
+        v: 2,
+        ...base,
+        network: 'testnet',
+        state: 'held',
+        active: { group: g, confirmations },
+      },
+    );
+    const removal = readKeyRecord(
+      { ...base, active: g, pending: g, pendingRemoval: true, pendingParticipants: ['a'] },
+      'key/k',
+    );
+    assert.equal(removal.state, 'held');
+    assert.deepEqual(removal.state === 'held' && removal.pending, {
+      group: g,
+      participants: ['a'],
+      removal: true,
+    });
+    assert.equal(readKeyRecord({ ...base, pending: g }, 'key/k').state, 'creating');
+    assert.deepEqual(
+      readKeyRecord({ ...base, removed: g, removedParticipants: ['a'], erased: true }, 'key/k'),
+      {
+        v: 2,
+        ...base,
+        state: 'removed',
+        removed: { group: g, participants: ['a'] },
+        erased: true,
+      },
+    );
+  });
+
+  test('a record of no state, a later version, another name or a bad field is refused naming the key', () => {
+    const refused = (raw: unknown, message: RegExp) =>
+      assert.throws(() => readKeyRecord(raw, 'key/k'), { code: 'STORE_CORRUPT', message });
+    refused(base, /key k: no active, pending or removed epoch/);
+    refused(
+      { ...base, pending: g, pendingRemoval: true },
+      /key k: a pending removal from a key it holds no share of/,
+    );
+    refused(
+      { ...base, v: 3, state: 'held', active: { group: g } },
+      /key k: version 3; this code reads versions 1 and 2/,
+    );
+    refused({ ...base, v: 2, state: 'lost' }, /key k: unknown state "lost"/);
+    refused({ ...base, v: 2, state: 'held' }, /key k: its active epoch is not a group/);
+    refused({ ...base, v: 2, state: 'removed', removed: { group: g } }, /key k: a removal that says neither/);
+    refused({ ...base, name: 'other', active: g }, /key k: its record \(key\/k\) names "other"/);
+    refused({ ...base, network: 'moonnet', active: g }, /key k: unknown network "moonnet"/);
+  });
+
+  test('what the store writes is version 2, and a key erased reads back as removed', () =>
+    withKeys(async (keys, store) => {
+      await keys.setPending('n', mine, { create: true, confirmations, network: 'signet' });
+      assert.deepEqual(await store.getPublic('key/n'), {
+        v: 2,
+        name: 'n',
+        createdAt: keys.get('n')?.createdAt,
+        network: 'signet',
+        state: 'creating',
+        pending: { group: g, confirmations },
+      });
+      await keys.activatePending('n', confirmations);
+      assert.equal((await store.getPublic<{ state: string }>('key/n'))?.state, 'held');
+      await keys.erase('n');
+      const rec = await store.getPublic<{ state: string; erased: boolean }>('key/n');
+      assert.equal(rec?.state, 'removed');
+      assert.equal(rec?.erased, true);
+      assert.equal((await KeyStore.open(store)).removed('n')?.erased, true);
     }));
 });
