@@ -182,6 +182,8 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       send,
       signatures,
       approve: proposalApprover({ sign: (name, opts) => coordinator.sign(name, opts), clock: Date.now }),
+      // A policy given in code (tests, the bench's allow-all daemon) has no recovery rules: none is accepted.
+      acceptRecovery: policy instanceof PartyPolicy ? (name, r) => policy.checkRecovery(name, r) : undefined,
       peers: peerIds,
       roundTimeoutMs: cfg.limits.roundTimeoutMs,
       log: plog,

@@ -80,6 +80,12 @@ export type KeyCeremoniesOptions = {
   signatures: Signatures;
   /** Has a custody proposal signed by the key's members (proposals.ts proposalApprover). */
   approve: ApproveProposal;
+  /**
+   * Throws unless this party's policy agrees to make key `keyName` with recovery policy `recovery` (a path that
+   * hands the coins to its key's holder after N blocks): asked of every member, initiator included, before it
+   * deals. The daemon passes its party policy's check; without it every recovery path is refused.
+   */
+  acceptRecovery?: (keyName: string, recovery: RecoveryPolicyJson) => void;
   /** Peer ids this party is configured to talk to. */
   peers: () => string[];
   roundTimeoutMs: number;
@@ -162,6 +168,7 @@ export class KeyCeremonies {
       throw new FrostnetError('INVALID_INPUT', 'this party must be one of the members of a key it creates');
     this.checkPeers(members);
     if (this.o.keys.get(name)) throw new FrostnetError('CONFLICT', `a key named ${name} already exists`);
+    if (recovery) this.acceptRecovery(name, recovery);
     const invite: CeremonyInvite = {
       keyName: name,
       threshold,
@@ -172,6 +179,13 @@ export class KeyCeremonies {
       recovery: recoveryText(recovery),
     };
     return (await this.initiate('DKG', randomBytes(32), invite, members, report)) as KeyShare;
+  }
+
+  /** This party's policy's consent to a key's recovery path (KeyCeremoniesOptions.acceptRecovery). */
+  private acceptRecovery(name: string, recovery: RecoveryPolicyJson): void {
+    if (!this.o.acceptRecovery)
+      throw new FrostnetError('POLICY_DENIED', `this party accepts no recovery path (for key ${name})`);
+    this.o.acceptRecovery(name, recovery);
   }
 
   /**
@@ -458,6 +472,7 @@ export class KeyCeremonies {
     const attributes = keyAttributes(network, recovery);
     if (ceremony === 'DKG') {
       if (entry) throw new FrostnetError('CONFLICT', `a key named ${name} already exists here`);
+      if (recovery) this.acceptRecovery(name, recovery);
       const ctx: CeremonyContext = {
         kind: 'dkg',
         sessionId,

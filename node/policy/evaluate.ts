@@ -4,6 +4,7 @@
  * Holds (manual approval, time lock) apply only to a request no hard rule denies: an operator can release a
  * held request, never a denied one.
  */
+import { blocksDuration, formatRecoveryKey, type RecoveryPolicy } from '../../chains/bitcoin/recovery.ts';
 import { bytesToHex } from '../../protocol/curve.ts';
 import type { ResolvedRequest } from '../signing/targets.ts';
 import { feeRate, selectorOf, spendOf } from './describe.ts';
@@ -35,7 +36,34 @@ export type Subject = {
   /** This party's own peer id ("self" in the rules). */
   readonly self: string;
   readonly resolved: ResolvedRequest;
+  /** Milliseconds since the epoch, this party's clock. */
+  readonly now: number;
 };
+
+/** A VetoRecovery stays valid at most this long: one signed ahead of time could cancel a real recovery later. */
+export const MAX_VETO_SECONDS = 86_400;
+
+/**
+ * Why this party refuses to give key `keyName` the recovery `policy` at its keygen; empty: it agrees. Every
+ * leaf's key must be one its rules accept, and its N at least their minOlder.
+ */
+export function refuseRecovery(rules: Rules | undefined, keyName: string, policy: RecoveryPolicy): string[] {
+  const r = rules?.recovery;
+  if (!r)
+    return [
+      `this party's policy accepts no recovery path for key ${keyName} (its rules have no "recovery" with the keys it accepts)`,
+    ];
+  const why: string[] = [];
+  policy.leaves.forEach((leaf, i) => {
+    const key = formatRecoveryKey(leaf.key, 'mainnet');
+    if (!r.keys.has(key)) why.push(`leaf ${i}: recovery key ${key} is not one this party's policy accepts`);
+    if (leaf.older < r.minOlder)
+      why.push(
+        `leaf ${i}: it opens after ${leaf.older} blocks (${blocksDuration(leaf.older)}); this party's policy wants at least ${r.minOlder} (${blocksDuration(r.minOlder)})`,
+      );
+  });
+  return why;
+}
 
 /** Evaluates `rules` (undefined: the key has no rules and is refused) for one request. */
 export function evaluate(rules: Rules | undefined, s: Subject, usage: Usage): Verdict {
@@ -72,7 +100,7 @@ export function evaluate(rules: Rules | undefined, s: Subject, usage: Usage): Ve
     if (rules.bitcoin === false) deny.push('this key signs no Bitcoin transactions');
     else hold = merge(hold, bitcoin(rules.bitcoin, r, usage, deny));
   } else if (rules.evm === false) deny.push('this key signs no EVM actions');
-  else hold = merge(hold, evm(rules.evm, r, usage, deny));
+  else hold = merge(hold, evm(rules.evm, r, usage, s.now, deny));
 
   if (deny.length > 0) return { decision: 'deny', reasons: deny };
   if (hold.approval !== undefined || hold.lock !== undefined) return { decision: 'hold', ...hold };
@@ -183,14 +211,23 @@ function bitcoin(b: BitcoinRules, r: PsbtRequest, usage: Usage, deny: string[]):
   );
 }
 
-function evm(e: EvmRules, r: TypedDataRequest, usage: Usage, deny: string[]): Hold {
+function evm(e: EvmRules, r: TypedDataRequest, usage: Usage, now: number, deny: string[]): Hold {
   const a = r.action;
   if (e.chainIds && !e.chainIds.includes(a.account.chainId))
     deny.push(`chain id ${a.account.chainId} is not allowed (allowed: ${e.chainIds.join(', ')})`);
   if (!e.actions.includes(a.kind))
     deny.push(`EVM action ${a.kind} is not allowed (allowed: ${e.actions.join(', ')})`);
-  // A veto only cancels a pending recovery: it moves nothing and calls nothing, so no target or value rule applies.
-  if (a.kind === 'VetoRecovery') return {};
+  // A veto only cancels a pending recovery: it moves nothing and calls nothing, so no target or value rule
+  // applies. But it resets the account's inactivity clock: one valid for long, signed while nothing is pending,
+  // could be kept to cancel a real recovery later.
+  if (a.kind === 'VetoRecovery') {
+    const latest = BigInt(Math.floor(now / 1000) + MAX_VETO_SECONDS);
+    if (a.fields.deadline > latest)
+      deny.push(
+        `a VetoRecovery may be valid for at most ${MAX_VETO_SECONDS} s; this one is valid until ${a.fields.deadline} (at most ${latest} now)`,
+      );
+    return {};
+  }
   if (a.kind === 'RotateKey')
     return e.rotateKeyRequiresApproval
       ? { approval: 'a key rotation hands the account to another key and needs approval' }

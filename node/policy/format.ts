@@ -12,6 +12,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { NETWORK_NAMES, type NetworkName } from '../../chains/bitcoin/network-names.ts';
+import { formatRecoveryKey, MAX_RECOVERY_BLOCKS, parseRecoveryKey } from '../../chains/bitcoin/recovery.ts';
 import { bytesToHex } from '../../protocol/curve.ts';
 import { errorMessage, FrostnetError } from '../../protocol/errors.ts';
 import { PROPOSAL_KINDS, type ProposalKind } from '../../protocol/proposal.ts';
@@ -86,6 +87,19 @@ export const DEFAULT_CEREMONIES: CeremonyRules = {
   repair: { allow: true, requireApproval: true },
 };
 
+/**
+ * The recovery paths this party agrees to give a key it helps make (keygen --recovery): each leaf's key must be
+ * listed, and its N (blocks without moving) at least `minOlder`. A key's rules without it accept none.
+ */
+export type RecoveryRules = {
+  /** The accepted recovery keys, in the form a key's stored policy writes them (mainnet, with origin). */
+  readonly keys: ReadonlySet<string>;
+  readonly minOlder: number;
+};
+
+/** About 30 days of blocks: a path that opens sooner hands the coins to its key holder too easily. */
+export const DEFAULT_RECOVERY_MIN_OLDER = 4320;
+
 /** Only execute: a key rotation hands the account to another key and must be allowed by name. */
 export const DEFAULT_EVM_ACTIONS: readonly EvmAction[] = ['Execute'];
 
@@ -105,6 +119,8 @@ export type Rules = {
   readonly evm: EvmRules | false;
   /** Custody proposals of this key (DEFAULT_CEREMONIES where the file says nothing). */
   readonly ceremonies: CeremonyRules;
+  /** The recovery paths this party accepts for the key at its keygen; absent: none. */
+  readonly recovery?: RecoveryRules;
 };
 
 export type PolicyFile = {
@@ -216,6 +232,7 @@ function parseRules(v: unknown, at: string, fail: Fail, checks: Checks): Rules {
       'bitcoin',
       'evm',
       'ceremonies',
+      'recovery',
     ],
     `${at}.`,
     fail,
@@ -238,6 +255,27 @@ function parseRules(v: unknown, at: string, fail: Fail, checks: Checks): Rules {
         : parseBitcoin(r.bitcoin === undefined ? {} : r.bitcoin, `${at}.bitcoin`, fail, checks),
     evm: r.evm === false ? false : parseEvm(r.evm === undefined ? {} : r.evm, `${at}.evm`, fail, checks),
     ceremonies: parseCeremonies(r.ceremonies, `${at}.ceremonies`, fail),
+    ...(r.recovery !== undefined && { recovery: parseRecoveryRules(r.recovery, `${at}.recovery`, fail) }),
+  };
+}
+
+/** The recovery keys as a descriptor writes them (see RecoveryRules), each parsed and put in its stored form. */
+function parseRecoveryRules(v: unknown, at: string, fail: Fail): RecoveryRules {
+  const o = object(v, at, fail);
+  only(o, ['keys', 'minOlder'], `${at}.`, fail);
+  const keys = nonEmpty(o.keys, `${at}.keys`, fail).map((k, i) => {
+    try {
+      return formatRecoveryKey(parseRecoveryKey(k as string, 'the key'), 'mainnet');
+    } catch (e) {
+      return fail(`${at}.keys[${i}]`, errorMessage(e));
+    }
+  });
+  return {
+    keys: new Set(keys),
+    minOlder:
+      o.minOlder === undefined
+        ? DEFAULT_RECOVERY_MIN_OLDER
+        : integer(o.minOlder, `${at}.minOlder`, 1, MAX_RECOVERY_BLOCKS, fail),
   };
 }
 

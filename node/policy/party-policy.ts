@@ -8,6 +8,7 @@
  * slip under a limit that only one of them fits.
  */
 import { join } from 'node:path';
+import { parseRecoveryPolicy, type RecoveryPolicyJson } from '../../chains/bitcoin/recovery.ts';
 import { FrostnetError } from '../../protocol/errors.ts';
 import type { Logger } from '../ops/log.ts';
 import { HeldError } from '../signing/hold-error.ts';
@@ -25,7 +26,7 @@ import {
 import { AUDIT_FILE, AuditLog } from './audit.ts';
 import { COUNTERS_FILE, DEFAULT_RESERVATION_MS, RollingCounters } from './counters.ts';
 import { type Details, describe, requestId, shortId, spendOf, summaryLine } from './describe.ts';
-import { evaluate } from './evaluate.ts';
+import { evaluate, refuseRecovery } from './evaluate.ts';
 import {
   DEFAULT_APPROVAL_EXPIRY_SECONDS,
   loadPolicyFile,
@@ -154,6 +155,21 @@ export class PartyPolicy implements Policy {
     await persisted;
   }
 
+  /**
+   * Refuses (POLICY_DENIED, naming each reason) to help make key `keyName` with the recovery policy `recovery`
+   * unless this party's rules for the key accept every leaf: a recovery path hands the coins to its key's holder
+   * once they sit still long enough, so each member agrees to it in its own policy, not one member for all.
+   */
+  checkRecovery(keyName: string, recovery: RecoveryPolicyJson): void {
+    const rules = this.rules ? rulesFor(this.rules, keyName) : NO_RULES;
+    const why = refuseRecovery(rules, keyName, parseRecoveryPolicy(recovery));
+    if (why.length > 0)
+      throw new FrostnetError(
+        'POLICY_DENIED',
+        `policy for key ${keyName} refuses its recovery path: ${why.join('; ')}`,
+      );
+  }
+
   async signed(req: PolicyRequest): Promise<void> {
     const { persisted } = await this.serial.run(async () => {
       const id = requestId(req.keyName, req.resolved);
@@ -188,7 +204,7 @@ export class PartyPolicy implements Policy {
     const spend = spendOf(resolved);
     const verdict = evaluate(
       this.rules ? rulesFor(this.rules, keyName) : NO_RULES,
-      { keyName, requester: req.requester, self: this.self, resolved },
+      { keyName, requester: req.requester, self: this.self, resolved, now: this.clock() },
       this.counters.usage(keyName, id, spend),
     );
     if (verdict.decision === 'deny') {

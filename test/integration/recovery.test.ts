@@ -44,6 +44,7 @@ import {
 import { Network, PASSPHRASE } from '../helpers/network.ts';
 import {
   holders,
+  refusalParts,
   runCommand,
   settledViews,
   UNATTENDED_CUSTODY,
@@ -63,6 +64,23 @@ const POLICY = recoveryPolicyJson(
 const OTHER = recoveryPolicyJson(
   parseRecoveryPolicy({ version: 1, leaves: [{ key: stranger.keyText, older: OLDER }] }),
 );
+/** The malicious member's own key, which no honest party's policy accepts. */
+const thief = recoveryHolder('thief', NET);
+/**
+ * A policy whose rules accept the lawyer's and the stranger's keys (the stranger's so that the attacks below
+ * reach the ceremony's own check of the tree) after at least OLDER blocks: a key holder agrees to a recovery
+ * path in its own policy. `also` widens it, as a malicious member's operator would for itself.
+ */
+const accepting = (rest: object = {}, also: { keys?: string[]; minOlder?: number } = {}) => ({
+  version: 1,
+  default: {
+    ...rest,
+    recovery: {
+      keys: [lawyer.keyText, stranger.keyText, ...(also.keys ?? [])],
+      minOlder: also.minOlder ?? OLDER,
+    },
+  },
+});
 const outside = p2wpkh(pointToBytes(G.multiply(4242n)), scureNetwork(NET)).address!;
 const COIN: WalletUtxo = { txid: fakeTxid('heir coin'), vout: 1, amount: 200_000n, change: false, index: 1 };
 
@@ -80,6 +98,8 @@ describe('recovery after inactivity: a key carries its recovery tree through the
   before(async () => {
     net = await Network.create(3);
     dir = await mkdtemp(join(tmpdir(), 'frostnet-recovery-'));
+    await writePolicy(net, A, accepting({}, { keys: [thief.keyText], minOlder: 1 }));
+    for (const i of [B, C]) await writePolicy(net, i, accepting());
     await Promise.all([
       net.startInProcess(A, { transformOutbound: (to, env) => attack(to, env) }),
       net.start(B),
@@ -187,13 +207,17 @@ describe('recovery after inactivity: a key carries its recovery tree through the
         return { ...req, payload: { psbt: { ...req.payload.psbt, psbt: p.toBuffer() } } };
       });
   }
-  const refusedByAll = (r: { state: string; error?: { code: string; message: string } }, why: RegExp) => {
+  const refusedByAll = (
+    r: { state: string; error?: { code: string; message: string }; names?: Record<string, string> },
+    why: RegExp,
+  ) => {
     assert.equal(r.state, 'failed', JSON.stringify(r));
     assert.equal(r.error?.code, 'NOT_ENOUGH_SIGNERS');
+    const parts = refusalParts(r, net.ids);
     for (const p of [B, C]) {
-      const part = r.error!.message.split(`${net.ids[p]}: `)[1];
+      const part = parts.get(net.ids[p]!);
       assert.ok(part, `party ${p + 1} did not refuse: ${r.error!.message}`);
-      assert.match(part.split(/; \S+: /)[0]!, why, `party ${p + 1}`);
+      assert.match(part, why, `party ${p + 1}`);
     }
   };
 
@@ -262,6 +286,47 @@ describe('recovery after inactivity: a key carries its recovery tree through the
       const v = await net.call(i, 'GET', '/v1/keys/split');
       assert.equal(v.status, 404, `party ${i + 1} holds a key made under two recovery trees`);
     }
+  });
+
+  test('attack: a member that gives a new key a recovery path the others never accepted gets no key made', async () => {
+    // A's operator accepts its own key and any N; B's and C's policies accept neither.
+    const cases: [string, string, RegExp][] = [
+      ['stolen', thief.keyText, /leaf 0: recovery key \S+ is not one this party's policy accepts/],
+      ['soon', lawyer.keyText, /leaf 0: it opens after 6 blocks .* wants at least 144/],
+    ];
+    for (const [name, key, why] of cases) {
+      const older = name === 'soon' ? 6 : OLDER;
+      const r = await net.run(A, '/v1/keys', {
+        name,
+        threshold: 2,
+        parties: net.ids,
+        network: NET,
+        recovery: recoveryPolicyJson(parseRecoveryPolicy({ version: 1, leaves: [{ key, older }] })),
+      });
+      assert.equal(r.state, 'failed', JSON.stringify(r));
+      assert.match(r.error.message, /refuses its recovery path/, name);
+      assert.match(r.error.message, why, name);
+      for (const i of [A, B, C]) {
+        const v = await net.call(i, 'GET', `/v1/keys/${name}`);
+        assert.equal(
+          v.status,
+          404,
+          `party ${i + 1} holds ${name}, a key with a recovery path it never accepted`,
+        );
+      }
+    }
+    // And through an honest party's own API, its own policy refuses before anything is sent.
+    const own = await net.run(B, '/v1/keys', {
+      name: 'own',
+      threshold: 2,
+      parties: net.ids,
+      network: NET,
+      recovery: recoveryPolicyJson(
+        parseRecoveryPolicy({ version: 1, leaves: [{ key: thief.keyText, older: OLDER }] }),
+      ),
+    });
+    assert.notEqual(own.state, 'done');
+    assert.match(own.error.message, /policy for key own refuses its recovery path/);
   });
 
   test('the recovery path: status, the PSBT built by the CLI, signed by the lawyer, finalized and valid', async () => {
@@ -374,7 +439,7 @@ describe('recovery policy kept by refresh, reshare, repair and backups', () => {
 
   before(async () => {
     net = await Network.create(4);
-    for (const i of [A, B, C, D]) await writePolicy(net, i, UNATTENDED_CUSTODY);
+    for (const i of [A, B, C, D]) await writePolicy(net, i, accepting(UNATTENDED_CUSTODY.default));
     const policy = await PartyPolicy.open({ dataDir: net.parties[A].dataDir, self: net.parties[A].peerId });
     await Promise.all([
       net.startInProcess(A, { policy, transformOutbound: (to, env) => attack(to, env) }),

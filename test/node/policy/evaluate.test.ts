@@ -5,9 +5,16 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { estimateWeight } from '../../../chains/bitcoin/build.ts';
+import { parseRecoveryPolicy } from '../../../chains/bitcoin/recovery.ts';
 import { loadAddressChecks } from '../../../node/policy/address-checks.ts';
-import { evaluate, type Usage, type Verdict } from '../../../node/policy/evaluate.ts';
-import { parsePolicy, type Rules, rulesFor } from '../../../node/policy/format.ts';
+import {
+  evaluate,
+  MAX_VETO_SECONDS,
+  refuseRecovery,
+  type Usage,
+  type Verdict,
+} from '../../../node/policy/evaluate.ts';
+import { NO_RULES, parsePolicy, type Rules, rulesFor } from '../../../node/policy/format.ts';
 import type { ResolvedRequest } from '../../../node/signing/targets.ts';
 import { generateIdentity, peerIdOf } from '../../../node/storage/identity.ts';
 import { testWallet } from '../../bitcoin/helpers.ts';
@@ -22,6 +29,7 @@ import {
   rotateRequest,
   TOKEN,
   transferData,
+  vetoRequest,
 } from './helpers.ts';
 
 const SELF = peerIdOf(await generateIdentity());
@@ -36,7 +44,7 @@ const NONE: Usage = { requestsLastHour: 0, spentLastDay: 0n };
 const CHECKS = await loadAddressChecks();
 const rules = (json: unknown): Rules => parsePolicy({ default: json }, 'policy', CHECKS).default!;
 const verdict = (r: Rules, resolved: ResolvedRequest, usage = NONE, requester = PEER): Verdict =>
-  evaluate(r, { keyName: 'k', requester, self: SELF, resolved }, usage);
+  evaluate(r, { keyName: 'k', requester, self: SELF, resolved, now: Date.now() }, usage);
 const pay = (amount: bigint, o: { to?: string; changeIndex?: number; feeRate?: number } = {}) =>
   psbtRequest(wallet, {
     payments: [{ address: o.to ?? PAYEE, amount }],
@@ -73,7 +81,7 @@ describe('rules for every request', () => {
     const strict = parsePolicy({ keys: { open: { rawMessages: true } } });
     const v = evaluate(
       rulesFor(strict, 'other'),
-      { keyName: 'other', requester: PEER, self: SELF, resolved: rawRequest() },
+      { keyName: 'other', requester: PEER, self: SELF, resolved: rawRequest(), now: Date.now() },
       NONE,
     );
     assert.equal(v.decision, 'deny');
@@ -320,5 +328,55 @@ describe('EVM rules, on the EIP-712 action as this party decoded it', () => {
     holds(r, plainTransfer(101n), 'approval', /101 wei is above the approval threshold of 100 wei/);
     const both = verdict(r, plainTransfer(1001n));
     assert.ok(both.decision === 'hold' && both.approval && both.lock, JSON.stringify(both));
+  });
+});
+
+describe('a VetoRecovery is valid for a day at most', () => {
+  const r = rules({ evm: { actions: ['Execute', 'VetoRecovery'] } });
+  const now = BigInt(Math.floor(Date.now() / 1000));
+  test('one valid for an hour passes; one valid for longer than a day, signed ahead to be kept, is denied', () => {
+    allows(r, vetoRequest(now + 3600n));
+    denies(
+      r,
+      vetoRequest(now + BigInt(MAX_VETO_SECONDS) + 60n),
+      /a VetoRecovery may be valid for at most 86400 s/,
+    );
+    denies(r, vetoRequest(2n ** 255n), /valid for at most 86400 s/);
+    denies(rules({}), vetoRequest(now + 60n), /EVM action VetoRecovery is not allowed \(allowed: Execute\)/);
+  });
+});
+
+describe('recovery paths a party agrees to at keygen', () => {
+  const R1 = 'a'.repeat(64);
+  const R2 = '79be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798';
+  const policy = (key: string, older: number) =>
+    parseRecoveryPolicy({ version: 1, leaves: [{ key, older }] });
+  test('none without a recovery rule: not by default, not with no policy file', () => {
+    for (const r of [rules({}), NO_RULES])
+      assert.match(refuseRecovery(r, 'k', policy(R2, 52_560)).join(), /accepts no recovery path for key k/);
+    assert.match(refuseRecovery(undefined, 'k', policy(R2, 52_560)).join(), /accepts no recovery path/);
+  });
+  test('a listed key with N at least minOlder passes; another key, or a sooner path, is named', () => {
+    const r = rules({ recovery: { keys: [R2], minOlder: 144 } });
+    assert.deepEqual(refuseRecovery(r, 'k', policy(R2, 144)), []);
+    assert.match(
+      refuseRecovery(r, 'k', policy(R1.replace(/^a/, '7'), 144)).join(),
+      /is not one this party's policy accepts/,
+    );
+    assert.match(
+      refuseRecovery(r, 'k', policy(R2, 143)).join(),
+      /leaf 0: it opens after 143 blocks .* wants at least 144/,
+    );
+    // minOlder defaults to about 30 days.
+    assert.match(
+      refuseRecovery(rules({ recovery: { keys: [R2] } }), 'k', policy(R2, 144)).join(),
+      /at least 4320/,
+    );
+  });
+  test('the policy file names a bad recovery key or minOlder by field', () => {
+    assert.throws(() => rules({ recovery: { keys: ['xpubnonsense'] } }), /default\.recovery\.keys\[0\]/);
+    assert.throws(() => rules({ recovery: { keys: [R2], minOlder: 0 } }), /default\.recovery\.minOlder/);
+    assert.throws(() => rules({ recovery: { keys: [] } }), /default\.recovery\.keys/);
+    assert.throws(() => rules({ recovery: { keys: [R2], older: 5 } }), /default\.recovery\.older/);
   });
 });

@@ -11,6 +11,7 @@ import type { Wallet } from '../../../chains/bitcoin/keys.ts';
 import { planPsbtSigning } from '../../../chains/bitcoin/psbt.ts';
 import { drillMessage } from '../../../chains/domains.ts';
 import { decodeTypedData, executeTypedData, rotateKeyTypedData } from '../../../chains/evm/typed-data.ts';
+import { decodeVetoRecovery, vetoRecoveryTypedData } from '../../../chains/evm/veto.ts';
 import type { ResolvedRequest } from '../../../node/signing/targets.ts';
 import { hexToBytes } from '../../../protocol/curve.ts';
 import type { Scheme } from '../../../protocol/sign.ts';
@@ -97,6 +98,20 @@ export function rotateRequest(): ResolvedRequest {
   const newKey = hexToBytes('79be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798');
   const action = decodeTypedData(
     rotateKeyTypedData({ chainId: 1n, address: ACCOUNT }, { newKey, nonce: 0n, deadline: 9n }),
+  );
+  return {
+    kind: 'typedData',
+    targets: [{ scheme: 'bip340', message: action.digest, steps: [] }],
+    account: 0,
+    accountKey: new Uint8Array(32).fill(1),
+    action,
+  };
+}
+
+/** A VetoRecovery valid until `deadline` (seconds since the epoch). */
+export function vetoRequest(deadline: bigint): ResolvedRequest {
+  const action = decodeVetoRecovery(
+    vetoRecoveryTypedData({ chainId: 1n, address: ACCOUNT }, { nonce: 0n, deadline }),
   );
   return {
     kind: 'typedData',

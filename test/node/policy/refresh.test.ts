@@ -49,7 +49,7 @@ const resolve = (psbt: Parameters<typeof planPsbtSigning>[0]): ResolvedRequest =
 const verdict = (resolved: ResolvedRequest) =>
   evaluate(
     rules,
-    { keyName: 'k', requester: 'peer', self: 'self', resolved },
+    { keyName: 'k', requester: 'peer', self: 'self', resolved, now: Date.now() },
     {
       requestsLastHour: 0,
       spentLastDay: 0n,
