@@ -11,6 +11,7 @@ import { addressPath, descriptorKey } from '../../../chains/bitcoin/keys.ts';
 import { planPsbtSigning } from '../../../chains/bitcoin/psbt.ts';
 import { parseRecoveryPolicy } from '../../../chains/bitcoin/recovery.ts';
 import { buildRefreshPsbt, isRefresh, recoveryStatus } from '../../../chains/bitcoin/recovery-status.ts';
+import { loadAddressChecks } from '../../../node/policy/address-checks.ts';
 import { evaluate } from '../../../node/policy/evaluate.ts';
 import { parsePolicy } from '../../../node/policy/format.ts';
 import type { ResolvedRequest } from '../../../node/signing/targets.ts';
@@ -25,16 +26,20 @@ const wallet: Wallet = {
   }),
 };
 const PAYEE = outsideAddress(testWallet(NET, 'payee').wallet, 0);
-const rules = parsePolicy({
-  default: {
-    bitcoin: {
-      destinations: [PAYEE],
-      approvalAbove: '0 btc',
-      timeLock: { above: '0 btc', delaySeconds: 86400 },
-      maxFeeShare: 0.01,
+const rules = parsePolicy(
+  {
+    default: {
+      bitcoin: {
+        destinations: [PAYEE],
+        approvalAbove: '0 btc',
+        timeLock: { above: '0 btc', delaySeconds: 86400 },
+        maxFeeShare: 0.01,
+      },
     },
   },
-}).default!;
+  'policy',
+  await loadAddressChecks(),
+).default!;
 
 const resolve = (psbt: Parameters<typeof planPsbtSigning>[0]): ResolvedRequest => {
   const plan = planPsbtSigning(psbt, wallet);
