@@ -129,7 +129,8 @@ export abstract class CeremonySession<T> implements Session {
 
   /**
    * A participant's abort: its code kept when `accepted` lists it (else `fallback`), its reason cut short, and
-   * only culprits that take part.
+   * only culprits that take part, this party never among them: a party does not take another's word that it
+   * is itself at fault (an abort that blames only it blames its sender, see the sessions' use).
    */
   protected readAbort(
     env: Envelope,
@@ -141,7 +142,7 @@ export abstract class CeremonySession<T> implements Session {
     return {
       code: remoteCode(a.code, accepted, fallback),
       reason: a.reason.slice(0, MAX_REMOTE_REASON),
-      culprits: a.culprits.filter((c) => this.participants.includes(c)),
+      culprits: a.culprits.filter((c) => c !== this.link.self && this.participants.includes(c)),
     };
   }
 

@@ -76,12 +76,12 @@ test('a failure is told once to every other participant and settles the session 
   }
 });
 
-test('an abort that comes in keeps only an accepted code and culprits that take part', async () => {
+test('an abort that comes in keeps only an accepted code and culprits that take part, never this party', async () => {
   const s = probe();
   const payload = codecs.abort.encode({
     code: 'MADE_UP',
     reason: 'x'.repeat(1000),
-    culprits: ['carol', 'mallory'],
+    culprits: ['carol', 'mallory', 'me'],
   });
   s.receive(
     {
