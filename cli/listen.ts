@@ -1,12 +1,14 @@
 /**
  * Listen addresses at init: a port 0 ("any") is replaced by a port that is free now, so that the party's
- * address can be handed to the other parties before its daemon ever runs; and the addresses to share, with
+ * address can be handed to the other parties before its daemon ever runs (leased, so that parties set up on
+ * one machine at the same time never get the same port); and the addresses to share, with
  * wildcard hosts (0.0.0.0, ::) replaced by this machine's interface addresses.
  */
 import { randomInt } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { networkInterfaces } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const TCP_ADDR = /^\/(ip4|ip6|dns4|dns6|dns)\/([^/]+)\/tcp\/(\d+)$/;
 
@@ -41,15 +43,55 @@ async function ephemeralStart(): Promise<number> {
 
 const LOWEST_PORT = 10_000;
 
+/** How long a port handed out stays leased: long enough for `init` now and `start` soon after. */
+export const PORT_LEASE_MS = 60 * 60_000;
+
+/** Where the leases live: one empty file per port handed out, named by the port, its mtime the lease time. */
+const LEASE_DIR = join(tmpdir(), `frostnet-port-leases-${process.getuid?.() ?? 'user'}`);
+
+export type PortChoice = {
+  /** A random integer in [0, max): injected by tests. */
+  pick?: (max: number) => number;
+  leaseDir?: string;
+  now?: () => number;
+};
+
+/**
+ * Takes the lease on `port` unless another process on this machine holds a live one. A lease is taken before
+ * the port is tried, so that two processes never probe (and so briefly bind) a port a third has handed out.
+ * Without a usable lease directory (another user's, a read-only /tmp) every port counts as unleased.
+ */
+async function lease(dir: string, port: number, now: number): Promise<boolean> {
+  const file = join(dir, String(port));
+  try {
+    await writeFile(file, '', { flag: 'wx' });
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') return true;
+  }
+  const held = await stat(file).catch(() => undefined);
+  if (held !== undefined && now - held.mtimeMs < PORT_LEASE_MS) return false;
+  await rm(file, { force: true });
+  return writeFile(file, '', { flag: 'wx' }).then(
+    () => true,
+    () => false,
+  );
+}
+
 /**
  * A TCP port that is free on `host` now, chosen below the range of ports the system gives outgoing
  * connections, so that no connection takes it before the daemon listens on it (a port from bind(0) is in
- * that range and can be taken any moment).
+ * that range and can be taken any moment). The port is leased for an hour: no other call on this machine,
+ * in this process or another, hands it out again before its daemon has had time to start.
  */
-export async function freePort(host = '127.0.0.1'): Promise<number> {
+export async function freePort(host = '127.0.0.1', choice: PortChoice = {}): Promise<number> {
+  const { pick = randomInt, leaseDir = LEASE_DIR, now = Date.now } = choice;
+  await mkdir(leaseDir, { recursive: true, mode: 0o700 }).catch(() => {});
   const top = (await ephemeralStart()) - 1;
   for (let tries = 0; top - LOWEST_PORT >= 1000 && tries < 100; tries++) {
-    const port = await tryBind(host, LOWEST_PORT + randomInt(top - LOWEST_PORT + 1));
+    const candidate = LOWEST_PORT + pick(top - LOWEST_PORT + 1);
+    if (!(await lease(leaseDir, candidate, now()))) continue;
+    const port = await tryBind(host, candidate);
     if (port !== undefined) return port;
   }
   const any = await tryBind(host, 0);

@@ -1,9 +1,11 @@
 /** The CLI's pure parts: option parsing, error lines, combinations, addresses to share, party names. */
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, utimes } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { commandHelp, defineCommand, listOption, parseCommandArgs } from '../../cli/command.ts';
-import { concreteListen, shareableAddrs } from '../../cli/listen.ts';
+import { concreteListen, freePort, PORT_LEASE_MS, shareableAddrs } from '../../cli/listen.ts';
 import { CliError, describeError, UsageError } from '../../cli/output.ts';
 import { PartyBook } from '../../cli/parties.ts';
 import { combinations, countCombinations, sampleCombinations } from '../../protocol/combinations.ts';
@@ -143,6 +145,26 @@ describe('listen addresses', () => {
     if (range !== undefined)
       assert.ok(port < Number(range.trim().split(/\s+/)[0]), `${port} is below ${range}`);
     assert.equal(b, '/ip4/127.0.0.1/tcp/4001');
+  });
+
+  test('a port handed out is leased: no later call hands it out again until the lease has run out', async () => {
+    const leaseDir = await mkdtemp(join(tmpdir(), 'frostnet-leases-'));
+    try {
+      let clock = 1_000_000;
+      const free = await freePort('127.0.0.1', { leaseDir: join(leaseDir, 'probe') });
+      const same = { pick: () => free - 10_000, leaseDir, now: () => clock };
+      const first = await freePort('127.0.0.1', same);
+      assert.equal(first, free);
+      const second = await freePort('127.0.0.1', same);
+      assert.notEqual(second, first, 'the same random pick must not hand out a leased port');
+      clock += PORT_LEASE_MS - 1;
+      assert.notEqual(await freePort('127.0.0.1', same), first, 'a lease lasts its full time');
+      const lease = join(leaseDir, String(first));
+      await utimes(lease, new Date(clock - PORT_LEASE_MS), new Date(clock - PORT_LEASE_MS));
+      assert.equal(await freePort('127.0.0.1', same), first, 'an expired lease is taken over');
+    } finally {
+      await rm(leaseDir, { recursive: true, force: true });
+    }
   });
 
   test('shared addresses carry the peer id; a wildcard host becomes real interface addresses', () => {
