@@ -85,7 +85,8 @@ export class Network {
       name: `outsider-${j + 1}`,
     }));
     await writePeers(p.configPath, [...othersOf(p.peerId, parties), ...outsiders], (cfg) => ({
-      logLevel: 'warn',
+      // FROSTNET_TEST_LOG=debug keeps every daemon's debug lines in its Party.log, for chasing a flaky test.
+      logLevel: (process.env.FROSTNET_TEST_LOG as 'debug' | undefined) ?? 'warn',
       ...(this.roundTimeoutMs && { limits: { ...cfg.limits, roundTimeoutMs: this.roundTimeoutMs } }),
     }));
   }
