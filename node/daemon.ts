@@ -1,10 +1,12 @@
 /**
  * The party daemon, wired by composition: config -> passphrase -> encrypted store -> identity and keys ->
- * libp2p host -> session router -> ceremonies, signer and coordinator -> control API. Nothing here does
- * cryptography of its own.
+ * libp2p host -> session router -> ceremonies, signer and coordinator -> control API (its backend,
+ * node/api/control-backend.ts, over the services and the peer book). Everything is constructed and registered
+ * before the host listens; stop() undoes each step in reverse. Nothing here does cryptography of its own.
  */
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { controlBackend } from './api/control-backend.ts';
 import { Credentials, TOKENS_DIR } from './api/credentials.ts';
 import { Requests } from './api/requests.ts';
 import { ControlApi } from './api/server.ts';
@@ -13,32 +15,27 @@ import { KeyCeremonies } from './ceremonies/key-ceremonies.ts';
 import { checkStoredRecovery } from './ceremonies/key-network.ts';
 import { proposalApprover } from './ceremonies/proposals.ts';
 import { Repairs } from './ceremonies/repair.ts';
-import { type Config, ConfigFile, loadConfig, type PeerConfig } from './config.ts';
+import { type Config, ConfigFile, loadConfig } from './config.ts';
 import { consoleExtras } from './console/console.ts';
 import { createLogger, type Logger } from './ops/log.ts';
 import { createRegistry } from './ops/metrics.ts';
-import { renamedPeer, withoutPeer, withPeer } from './peer-changes.ts';
-import { requestId, shortId } from './policy/describe.ts';
+import { configPeerBook } from './peer-book.ts';
 import { notifyCommand } from './policy/notify.ts';
 import { PartyPolicy } from './policy/party-policy.ts';
 import { Router } from './session/router.ts';
-import { Coordinator, type SignOptions } from './signing/coordinator.ts';
-import { signWhenCleared } from './signing/held.ts';
+import { Coordinator } from './signing/coordinator.ts';
 import { type Policy, Signer } from './signing/signer.ts';
-import { resolveRequest } from './signing/targets.ts';
 import { bindFailure } from './storage/bind-check.ts';
 import { identitySignatures, loadOrCreateIdentity, peerIdOf } from './storage/identity.ts';
 import { KeyStore } from './storage/keystore.ts';
 import { openStore, readPassphrase, type Store } from './storage/store.ts';
 import { type Host, prepareHost } from './transport/host.ts';
-import { Liveness, requireReachable } from './transport/liveness.ts';
+import { Liveness } from './transport/liveness.ts';
 import { PeerNames } from './transport/peer-names.ts';
 import type { Envelope } from './transport/wire.ts';
 
 /** Written at start, removed at stop: where this party's API listens, for the CLI. */
 export const RUNTIME_FILE = 'daemon.json';
-/** A signing request held by parties is asked again at most this far apart (from 1 s, doubling). */
-const HELD_SIGN_MAX_PAUSE_MS = 5000;
 
 export type DaemonOptions = {
   configPath: string;
@@ -203,27 +200,29 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     // Parties by the names of this party's config in every line for people (the config changes as it runs).
     const names = new PeerNames(self, () => config.current.peers);
     const requests = new Requests(cfg.limits.maxQueuedRequests, names);
-    const startedAt = new Date().toISOString();
-    const signRequestId = async (name: string, opts: SignOptions): Promise<string | undefined> => {
-      try {
-        const { group } = keys.active(name);
-        const { network, recovery } = keys.get(name) ?? {};
-        return shortId(
-          requestId(name, await resolveRequest({ group, network, recovery }, opts.scheme, opts.payload)),
-        );
-      } catch {
-        return undefined;
-      }
-    };
-
-    /** Fails UNREACHABLE at once, naming them by name, unless every one of `parties` but this one answers. */
-    const everyoneAnswers = (parties: readonly string[], why: string) =>
-      requireReachable(
+    const api = new ControlApi(
+      controlBackend({
+        self,
+        peerIds,
+        peerBook: configPeerBook(config, host),
         host,
-        parties.filter((p) => p !== self),
-        (id) => config.current.peers.find((p) => p.id === id)?.name,
-        why,
-      );
+        liveness,
+        router,
+        keys,
+        ceremonies,
+        repairs,
+        coordinator,
+        backups,
+        metrics,
+        requests,
+        approvals: policy instanceof PartyPolicy ? policy.approvals : undefined,
+        log: plog,
+        startedAt: new Date().toISOString(),
+        wait: { clock: Date.now },
+      }),
+      credentials,
+      consoleExtras({ self, dataDir: cfg.dataDir }),
+    );
 
     // Every handler is registered: listen, then watch the peers. Stopped in reverse order (cleanups).
     cleanups.push(() => host.stop());
@@ -238,100 +237,6 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     settle.unref?.();
     cleanups.push(async () => clearInterval(settle));
 
-    const api = new ControlApi(
-      {
-        self,
-        peerIds,
-        status: () => ({
-          peerId: self,
-          startedAt,
-          addrs: host.addrs(),
-          keys: keys.list().length,
-          peers: liveness.view(),
-          sessions: router.openSessions,
-          requestsRunning: requests.running,
-        }),
-        peers: () => {
-          const live = new Map(liveness.view().map((l) => [l.id, l]));
-          return config.current.peers.map((p) => ({ ...p, ...live.get(p.id) }));
-        },
-        addPeer: async (p) => {
-          await config.update((current) => withPeer(current, p));
-          // The latest list: a change saved after this one may already have replaced it.
-          host.setPeers(config.current.peers);
-          return config.current.peers;
-        },
-        removePeer: async (ref) => {
-          let removed: PeerConfig | undefined;
-          await config.update((current) => {
-            const out = withoutPeer(current, ref);
-            removed = out.config.peers.length < current.peers.length ? out.removed : undefined;
-            return out.config;
-          });
-          host.setPeers(config.current.peers);
-          const id = removed!.id;
-          const memberOf = keys
-            .list()
-            .filter((e) => (e.active ?? e.pending)?.group.members.includes(id))
-            .map((e) => e.name);
-          plog.warn('peer removed by the operator', { peer: id, memberOf });
-          return { removed, memberOf, peers: config.current.peers };
-        },
-        renamePeer: async (ref, name) => {
-          await config.update((current) => renamedPeer(current, ref, name));
-          return config.current.peers;
-        },
-        keys: () => keys.list(),
-        key: (name) => keys.get(name),
-        dkg: async (name, t, parties, network, recovery) => {
-          // Every member must take part: one that cannot be reached fails the DKG now, by name, not after a round.
-          await everyoneAnswers(parties, `the DKG of ${name} needs every member`);
-          return ceremonies.dkg(name, t, parties, {}, network, recovery);
-        },
-        sign: async (name, opts, held) => {
-          const { group } = keys.active(name);
-          return signWhenCleared(
-            () => coordinator.sign(name, opts),
-            {
-              id: (await signRequestId(name, opts)) ?? '',
-              kind: 'sign',
-              members: opts.signers ? [...new Set(opts.signers)] : group.members,
-              threshold: group.threshold,
-              maxPauseMs: HELD_SIGN_MAX_PAUSE_MS,
-            },
-            held,
-            { clock: Date.now },
-          );
-        },
-        requestIdOf: signRequestId,
-        refresh: async (name, report, opts) => {
-          // A refresh runs among all members, like a DKG: one that cannot be reached fails it now, by name.
-          // An unknown or unsettled key is the refresh's own error to give.
-          let members: readonly string[] = [];
-          try {
-            members = keys.active(name).group.members;
-          } catch {}
-          await everyoneAnswers(members, `the refresh of ${name} needs every member`);
-          return ceremonies.refresh(name, report, opts);
-        },
-        reshare: (name, t, parties, report, opts) => ceremonies.reshare(name, t, parties, report, opts),
-        repair: (name, party, report, opts) => repairs.repair(name, party, report, opts),
-        abandon: (name) => ceremonies.abandonPending(name),
-        vouch: (name, party, peer) => repairs.vouch(name, party, peer),
-        erase: async (name) => {
-          const epoch = await keys.erase(name);
-          plog.warn('key share erased by the operator', { key: name, epoch });
-          return epoch;
-        },
-        exportBackup: (name, passphrase, withIdentity) => backups.export(name, passphrase, withIdentity),
-        importBackup: (file, passphrase) => backups.import(file, passphrase),
-        metrics: () => metrics.render(),
-        requests,
-        approvals: policy instanceof PartyPolicy ? policy.approvals : undefined,
-      },
-      credentials,
-      consoleExtras({ self, dataDir: cfg.dataDir }),
-    );
     const { host: apiHost, port: apiPort } = cfg.api;
     const where = await api.listen(apiHost, apiPort).catch(async (e) => {
       throw await bindFailure(e, 'the control API cannot listen on', [
