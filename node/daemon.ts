@@ -77,6 +77,8 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     for (const c of cleanups.reverse()) await c().catch(() => {});
   };
   try {
+    // The daemon's one clock: every service that decides by time (expiries, deadlines, liveness) is given it.
+    const clock = Date.now;
     const privateKey = await loadOrCreateIdentity(store);
     const self = peerIdOf(privateKey);
     const keys = await KeyStore.open(store);
@@ -89,10 +91,11 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
         tokens: join(cfg.dataDir, TOKENS_DIR),
       });
     // Every configured peer gets an even share of the early-message buffer.
-    const router = new Router(plog, { peers: () => config.current.peers.length });
+    const router = new Router(plog, { peers: () => config.current.peers.length, now: clock });
     // Without a policy given, the party's own policy file (<dataDir>/policy.json); none there allows all.
     const notify = cfg.notify && notifyCommand(cfg.notify.command, plog);
-    const policy = o.policy ?? (await PartyPolicy.open({ dataDir: cfg.dataDir, self, log: plog, notify }));
+    const policy =
+      o.policy ?? (await PartyPolicy.open({ dataDir: cfg.dataDir, self, log: plog, notify, clock }));
     const peerIds = () => config.current.peers.map((p) => p.id).filter((id) => id !== self);
     const heartbeatMs = o.heartbeatMs ?? 5000;
     // Constructed here, listening only once every service below has registered its handlers.
@@ -112,7 +115,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
           if (out) await host.send(to, out);
         }
       : (to: string, env: Envelope) => host.send(to, env);
-    const liveness = new Liveness(host, peerIds);
+    const liveness = new Liveness(host, peerIds, clock);
 
     const sessions = metrics.counter({
       name: 'frostnet_sessions_total',
@@ -160,6 +163,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       maxSessionsPerPeer: cfg.limits.maxSessionsPerPeer,
       log: plog,
       onEpochBehind: (name) => void ceremonies.resolvePending(name).catch(() => {}),
+      clock,
     });
     const coordinator = new Coordinator({
       self,
@@ -171,6 +175,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       roundTimeoutMs: cfg.limits.roundTimeoutMs,
       log: plog,
       onDisconnect: (listener) => host.onDisconnect(listener),
+      clock,
     });
     const ceremonies = new KeyCeremonies({
       self,
@@ -178,16 +183,18 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       router,
       send,
       signatures,
-      approve: proposalApprover({ sign: (name, opts) => coordinator.sign(name, opts), clock: Date.now }),
+      approve: proposalApprover({ sign: (name, opts) => coordinator.sign(name, opts), clock }),
       // A policy given in code (tests, the bench's allow-all daemon) has no recovery rules: none is accepted.
       acceptRecovery: policy instanceof PartyPolicy ? (name, r) => policy.checkRecovery(name, r) : undefined,
       peers: peerIds,
       roundTimeoutMs: cfg.limits.roundTimeoutMs,
       log: plog,
       onOutcome: observe,
+      clock,
     });
     const repairs = new Repairs({
       self,
+      clock,
       keys,
       ceremonies,
       router,
@@ -218,10 +225,10 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
         approvals: policy instanceof PartyPolicy ? policy.approvals : undefined,
         log: plog,
         startedAt: new Date().toISOString(),
-        wait: { clock: Date.now },
+        wait: { clock },
       }),
       credentials,
-      consoleExtras({ self, dataDir: cfg.dataDir }),
+      consoleExtras({ self, dataDir: cfg.dataDir, clock }),
     );
 
     // Every handler is registered: listen, then watch the peers. Stopped in reverse order (cleanups).

@@ -44,7 +44,8 @@ export type CeremonyContext = {
 
 /**
  * What a refresh or reshare may be given beside its plan: the digest of the custody proposal that approved it
- * (bound into the context), and the randomness of its batched checks (crypto randomness; a test may seed it).
+ * (bound into the context), and its randomness `rng`, the only one it draws from: its polynomial's coefficients
+ * and the weights of its batched checks (crypto randomness; a test may seed it to replay the whole ceremony).
  */
 export type CeremonyOptions = {
   readonly proposal?: Uint8Array;

@@ -1,4 +1,5 @@
 /** secp256k1 primitives shared by the ceremonies: scalar and point codecs that validate at the edge. */
+import type { RNG } from '@noble/curves/abstract/frost.js';
 import { schnorr, secp256k1 } from '@noble/curves/secp256k1.js';
 import { bytesToHex, hexToBytes } from '@noble/curves/utils.js';
 import { decompress, msm, mul, mulSmall } from './ecc.ts';
@@ -39,6 +40,18 @@ export function parseScalar(bytes: Uint8Array, what = 'scalar', nonzero = false)
 export type Bytes = Uint8Array<ArrayBuffer>;
 
 export const scalarToBytes = (n: bigint): Bytes => Fn.toBytes(Fn.create(n)) as Bytes;
+
+/** Bytes of randomness behind one secret scalar: 48 for secp256k1, as noble's keys and FROST scalars take. */
+const SCALAR_SEED_BYTES = secp256k1.lengths.seed ?? 48;
+
+/**
+ * A secret scalar uniform in [1, n), drawn from the ceremony's `rng` exactly as @noble/curves draws a secret key
+ * (randomSecretKey: mapHashToField over 48 bytes, bias below 2^-128). The same bytes give the same scalar, so a
+ * seeded `rng` replays a ceremony; in operation `rng` is crypto randomness.
+ */
+export const randomScalar = (rng: RNG): bigint =>
+  Fn.fromBytes(secp256k1.utils.randomSecretKey(rng(SCALAR_SEED_BYTES)));
+
 export const pointToBytes = (p: Point): Bytes => p.toBytes(true) as Bytes;
 export const xOnly = (p: Point): Uint8Array => p.toBytes(true).subarray(1);
 export const hasEvenY = (p: Point): boolean => p.toAffine().y % 2n === 0n;

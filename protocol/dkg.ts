@@ -8,7 +8,7 @@
 
 import { normalizeZ } from '@noble/curves/abstract/curve.js';
 import type { Identifier, RNG } from '@noble/curves/abstract/frost.js';
-import { secp256k1, secp256k1_hasher } from '@noble/curves/secp256k1.js';
+import { secp256k1_hasher } from '@noble/curves/secp256k1.js';
 import { randomBytes } from '@noble/curves/utils.js';
 import { failingParties, type Relation } from './batch.ts';
 import { type CeremonyContext, ceremonyIdentifiers, validateContext } from './context.ts';
@@ -23,6 +23,7 @@ import {
   parsePoint,
   parseScalar,
   pointToBytes,
+  randomScalar,
 } from './curve.ts';
 import { mulBase } from './ecc.ts';
 import { blameOnThrow, FrostnetError } from './errors.ts';
@@ -84,14 +85,14 @@ export function verifyProofOfKnowledge(
     throw new FrostnetError('INVALID_PROOF', `invalid proof of knowledge from ${party}`, [party]);
 }
 
-/** A fresh secret scalar, uniform in [1, n), as @noble/curves draws its polynomial coefficients. */
-const randomScalar = (): bigint => Fn.fromBytes(secp256k1.utils.randomSecretKey());
-
-/** This party's polynomial, commitment and proof of knowledge (RFC 9591 Appendix C, PedPoP). */
-function dealPolynomial(dst: string, identifier: string, threshold: number) {
-  const coefficients = Array.from({ length: threshold }, randomScalar);
+/**
+ * This party's polynomial, commitment and proof of knowledge (RFC 9591 Appendix C, PedPoP): the coefficients
+ * and the proof's nonce are drawn from `rng`, in that order.
+ */
+function dealPolynomial(dst: string, identifier: string, threshold: number, rng: RNG) {
+  const coefficients = Array.from({ length: threshold }, () => randomScalar(rng));
   const commitment = coefficients.map((a) => mulBase(a));
-  const k = randomScalar();
+  const k = randomScalar(rng);
   const R = mulBase(k);
   const z = Fn.add(
     k,
@@ -134,6 +135,7 @@ class DkgDealing implements Dealing<KeyShare> {
       this.dst,
       this.id(this.ctx.self),
       this.ctx.threshold,
+      this.rng,
     );
     this.coefficients = coefficients;
     return { commitment, proof };
@@ -234,8 +236,9 @@ export function publicSummary(
 }
 
 /**
- * Starts a DKG for `ctx` (kind 'dkg'): call start(), then receive() each inbound message. `rng` draws the
- * weights of the batched checks (crypto randomness; a test may seed it), never a secret.
+ * Starts a DKG for `ctx` (kind 'dkg'): call start(), then receive() each inbound message. `rng` is the
+ * ceremony's only randomness: this party's polynomial, its proof's nonce and the weights of its batched checks
+ * (crypto randomness; a test may seed it to replay the whole ceremony).
  */
 export function createDkg(ctx: CeremonyContext, rng: RNG = randomBytes): VssCeremony<KeyShare> {
   if (ctx.kind !== 'dkg') throw new FrostnetError('INVALID_INPUT', 'createDkg needs a dkg context');

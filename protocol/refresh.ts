@@ -4,7 +4,7 @@
  * a dealer commits only to coefficients 1..t-1, so no contribution can move the key. Old and new shares lie on
  * different polynomials and never combine into a valid signature.
  */
-import { secp256k1 } from '@noble/curves/secp256k1.js';
+import type { RNG } from '@noble/curves/abstract/frost.js';
 import { randomBytes } from '@noble/curves/utils.js';
 import { type CeremonyContext, type CeremonyOptions, validateContext } from './context.ts';
 import {
@@ -16,6 +16,7 @@ import {
   type Point,
   parsePoint,
   pointToBytes,
+  randomScalar,
 } from './curve.ts';
 import { publicSummary } from './dkg.ts';
 import { mulBase } from './ecc.ts';
@@ -31,22 +32,22 @@ import {
 } from './keys.ts';
 import { type Dealing, type Dealt, VssCeremony } from './vss.ts';
 
-const randomNonzeroScalar = (): bigint => Fn.fromBytes(secp256k1.utils.randomSecretKey());
-
 class RefreshDealing implements Dealing<KeyShare> {
   readonly commitmentLength: number;
   private readonly ctx: CeremonyContext;
   private readonly current: KeyShare;
+  private readonly rng: RNG;
   private coefficients: bigint[] = [];
 
-  constructor(ctx: CeremonyContext, current: KeyShare) {
+  constructor(ctx: CeremonyContext, current: KeyShare, rng: RNG) {
     this.ctx = ctx;
     this.current = current;
+    this.rng = rng;
     this.commitmentLength = ctx.threshold - 1;
   }
 
   deal() {
-    this.coefficients = Array.from({ length: this.commitmentLength }, randomNonzeroScalar);
+    this.coefficients = Array.from({ length: this.commitmentLength }, () => randomScalar(this.rng));
     return { commitment: this.coefficients.map((a) => mulBase(a)), proof: new Uint8Array(0) };
   }
 
@@ -129,5 +130,6 @@ export function createRefresh(
   validateContext(ctx);
   if (current.secret.identifier !== identifierOf(g, self))
     throw new FrostnetError('INVALID_INPUT', 'the key share does not belong to this party');
-  return new VssCeremony(ctx, () => new RefreshDealing(ctx, current), opts.rng ?? randomBytes);
+  const rng = opts.rng ?? randomBytes;
+  return new VssCeremony(ctx, () => new RefreshDealing(ctx, current, rng), rng);
 }

@@ -14,8 +14,9 @@
  *
  * Pure functions: the caller delivers the values, over authenticated and encrypted channels.
  */
-import { secp256k1 } from '@noble/curves/secp256k1.js';
-import { type Bytes, Fn, parseScalar, scalarToBytes } from './curve.ts';
+import type { RNG } from '@noble/curves/abstract/frost.js';
+import { randomBytes } from '@noble/curves/utils.js';
+import { type Bytes, Fn, parseScalar, randomScalar, scalarToBytes } from './curve.ts';
 import { mulBase } from './ecc.ts';
 import { blameOnThrow, FrostnetError } from './errors.ts';
 import { identifierOf, identifierScalar, type KeyGroup, type KeyShare, type PartyId } from './keys.ts';
@@ -65,9 +66,15 @@ function sumFrom(from: readonly PartyId[], values: RepairValues, what: string): 
 
 /**
  * Step 1, at helper `self`: splits λ_self·s_self into one delta per helper (its own included), to be sent
- * privately. Every delta that leaves is fresh randomness; the one fixed by the share is the one `self` keeps.
+ * privately. Every delta that leaves is fresh randomness from `rng` (crypto randomness; a test may seed it), one
+ * draw per other helper in plan order; the one fixed by the share is the one `self` keeps.
  */
-export function repairStep1(share: KeyShare, self: PartyId, plan: RepairPlan): Map<PartyId, Bytes> {
+export function repairStep1(
+  share: KeyShare,
+  self: PartyId,
+  plan: RepairPlan,
+  rng: RNG = randomBytes,
+): Map<PartyId, Bytes> {
   const group = share.group;
   checkPlan(group, plan);
   if (!plan.helpers.includes(self)) throw new FrostnetError('INVALID_INPUT', `${self} is not a helper`);
@@ -83,7 +90,7 @@ export function repairStep1(share: KeyShare, self: PartyId, plan: RepairPlan): M
   const deltas = new Map<PartyId, Bytes>();
   for (const h of plan.helpers) {
     if (h === self) continue;
-    const delta = Fn.fromBytes(secp256k1.utils.randomSecretKey());
+    const delta = randomScalar(rng);
     kept = Fn.sub(kept, delta);
     deltas.set(h, scalarToBytes(delta));
   }

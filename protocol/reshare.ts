@@ -10,8 +10,7 @@
  * key before accepting a share, and a dealer that would move the key is named. Old and new shares lie on
  * unrelated polynomials and never combine into a signature.
  */
-import type { Identifier } from '@noble/curves/abstract/frost.js';
-import { secp256k1 } from '@noble/curves/secp256k1.js';
+import type { Identifier, RNG } from '@noble/curves/abstract/frost.js';
 import { randomBytes } from '@noble/curves/utils.js';
 import {
   type CeremonyContext,
@@ -28,6 +27,7 @@ import {
   type Point,
   parsePoint,
   pointToBytes,
+  randomScalar,
 } from './curve.ts';
 import { publicSummary } from './dkg.ts';
 import { mul, mulBase } from './ecc.ts';
@@ -94,12 +94,14 @@ class ReshareDealing implements Dealing<ReshareResult> {
   private readonly ids: Map<PartyId, Identifier>;
   /** λ_i at 0 over the dealer set, per dealer. */
   private readonly lambdas: Map<PartyId, bigint>;
+  private readonly rng: RNG;
   private coefficients: bigint[] = [];
 
-  constructor(ctx: CeremonyContext, current?: KeyShare) {
+  constructor(ctx: CeremonyContext, rng: RNG, current?: KeyShare) {
     this.ctx = ctx;
     this.base = ctx.base!;
     this.current = current;
+    this.rng = rng;
     this.commitmentLength = ctx.threshold;
     this.ids = ceremonyIdentifiers(ctx);
     const xs = ctx.dealers.map((d) => identifierScalar(identifierOf(this.base, d)));
@@ -117,9 +119,7 @@ class ReshareDealing implements Dealing<ReshareResult> {
       this.lambdas.get(this.ctx.self)!,
       Fn.fromBytes(this.current!.secret.signingShare),
     );
-    const random = Array.from({ length: this.ctx.threshold - 1 }, () =>
-      Fn.fromBytes(secp256k1.utils.randomSecretKey()),
-    );
+    const random = Array.from({ length: this.ctx.threshold - 1 }, () => randomScalar(this.rng));
     this.coefficients = [weighted, ...random];
     return { commitment: this.coefficients.map((a) => mulBase(a)), proof: new Uint8Array(0) };
   }
@@ -230,5 +230,6 @@ export function createReshare(
     )
       throw new FrostnetError('INVALID_INPUT', 'the key share does not belong to this party');
   }
-  return new VssCeremony<ReshareResult>(ctx, () => new ReshareDealing(ctx, current), opts.rng ?? randomBytes);
+  const rng = opts.rng ?? randomBytes;
+  return new VssCeremony<ReshareResult>(ctx, () => new ReshareDealing(ctx, rng, current), rng);
 }

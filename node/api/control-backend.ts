@@ -60,7 +60,10 @@ export type ControlBackendDeps = {
   log: Logger;
   /** When the daemon started (ISO 8601), for the status. */
   startedAt: string;
-  /** The held-request wait's clock, and its pause between asks (a timer unless a test gives one). */
+  /**
+   * The party's clock (a held request's wait, a proposal's expiry), and the wait's pause between asks (a timer
+   * unless a test gives one).
+   */
   wait: WaitDeps;
 };
 
@@ -72,7 +75,10 @@ export function controlBackend(d: ControlBackendDeps): ApiBackend {
       const { group } = keys.active(name);
       const { network, recovery } = keys.get(name) ?? {};
       return shortId(
-        requestId(name, await resolveRequest({ group, network, recovery }, opts.scheme, opts.payload)),
+        requestId(
+          name,
+          await resolveRequest({ group, network, recovery }, opts.scheme, opts.payload, d.wait.clock()),
+        ),
       );
     } catch {
       return undefined;

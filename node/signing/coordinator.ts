@@ -72,6 +72,8 @@ export type CoordinatorOptions = {
    * coordinator waits for it is replaced at once, as UNREACHABLE, instead of after the round timeout.
    */
   onDisconnect?: (listener: (party: string) => void) => () => void;
+  /** Milliseconds since the epoch (Date.now unless a test says otherwise), for a proposal's expiry. */
+  clock?: () => number;
 };
 
 type Reply =
@@ -168,7 +170,12 @@ export class Coordinator {
     const { group } = share;
     // active() found the entry, or threw.
     const { network, recovery } = this.o.keys.get(keyName)!;
-    const resolved = await resolveRequest({ group, network, recovery }, opts.scheme, opts.payload);
+    const resolved = await resolveRequest(
+      { group, network, recovery },
+      opts.scheme,
+      opts.payload,
+      (this.o.clock ?? Date.now)(),
+    );
     const pool = opts.signers ? [...new Set(opts.signers)] : [...group.members];
     for (const p of pool) identifierOf(group, p);
     const excluded: Exclusion[] = [];

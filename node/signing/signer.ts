@@ -54,6 +54,8 @@ export const allowAll: Policy = { check: () => {} };
 /** Preprocessed commitments: at most this many per batch, and outstanding per coordinator. */
 export const MAX_BATCH = 64;
 export const MAX_HANDED_OUT = 512;
+/** A handed-out commitment may be claimed for this many session lifetimes (sessionTtlMs), then its nonce goes. */
+export const HANDED_OUT_TTLS = 30;
 
 export type SignerOptions = {
   self: string;
@@ -67,7 +69,10 @@ export type SignerOptions = {
   log: Logger;
   /** Told when a request names a newer epoch than the active one (a pending epoch may need settling). */
   onEpochBehind?: (keyName: string) => void;
-  /** Milliseconds since the epoch. */
+  /**
+   * Milliseconds since the epoch (Date.now unless a test says otherwise): the one clock of this signer, for a
+   * proposal's expiry and the expiry of handed-out commitments.
+   */
   clock?: () => number;
 };
 
@@ -89,6 +94,7 @@ const commitmentKey = (c: { hiding: Uint8Array; binding: Uint8Array }) =>
 
 export class Signer {
   private readonly o: SignerOptions;
+  private readonly now: () => number;
   private readonly nonces = new NonceStore();
   private readonly sessions = new Map<string, Committed>();
   /** Open two-round sessions per coordinator, counting those still being checked. */
@@ -100,6 +106,7 @@ export class Signer {
 
   constructor(o: SignerOptions) {
     this.o = o;
+    this.now = o.clock ?? Date.now;
     o.router.onOpen('SIGN', ROUND.signRequest, (env, from) => this.onRequest(env, from));
     o.router.onOpen('SIGN', ROUND.nonceBatchRequest, (env, from) => this.onBatchRequest(env, from));
     o.router.onOpen('SIGN', ROUND.signOneRound, (env, from) => this.onOneRound(env, from));
@@ -118,7 +125,7 @@ export class Signer {
       { group: share.group, network: entry.network, recovery: entry.recovery },
       scheme,
       req.payload,
-      (this.o.clock ?? Date.now)(),
+      this.now(),
     );
     // A proposal is approved for the member that made it, and asked of the others by that member only.
     if (resolved.kind === 'proposal' && resolved.proposal.proposer !== requester)
@@ -227,7 +234,7 @@ export class Signer {
       throw new FrostnetError('CONFLICT', `${requester} already holds ${outstanding} unused commitments`, [
         requester,
       ]);
-    const expires = Date.now() + this.o.sessionTtlMs * 30;
+    const expires = this.now() + this.o.sessionTtlMs * HANDED_OUT_TTLS;
     const out: WireCommitment[] = [];
     for (let i = 0; i < count; i++) {
       const commitment = this.nonces.commit(share);
@@ -275,7 +282,7 @@ export class Signer {
       h.requester !== requester ||
       h.groupKey !== groupKey ||
       h.epoch !== epoch ||
-      h.expires < Date.now()
+      h.expires < this.now()
     )
       return undefined;
     this.handedOut.delete(key);
@@ -284,7 +291,7 @@ export class Signer {
   }
 
   private expireHandedOut(): void {
-    const now = Date.now();
+    const now = this.now();
     for (const [key, h] of this.handedOut) {
       if (h.expires >= now) continue;
       this.handedOut.delete(key);

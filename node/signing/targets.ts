@@ -102,7 +102,7 @@ export async function resolveRequest(
   key: SigningKey,
   scheme: Scheme,
   payload: SignPayload,
-  nowMs: number = Date.now(),
+  nowMs: number,
 ): Promise<ResolvedRequest> {
   const { resolved, paths } = await decode(key, scheme, payload, nowMs);
   const what = `a ${resolved.kind} request`;

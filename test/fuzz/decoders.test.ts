@@ -201,7 +201,9 @@ describe('ceremony entry points only ever throw typed errors', () => {
     );
     await fc.assert(
       fc.asyncProperty(fc.constantFrom('bip340', 'rfc9591'), payload, (scheme, p) =>
-        onlyTypedAsync(() => resolveRequest({ group, network: 'mainnet' }, scheme as never, p as never)),
+        onlyTypedAsync(() =>
+          resolveRequest({ group, network: 'mainnet' }, scheme as never, p as never, Date.UTC(2025, 0, 1)),
+        ),
       ),
       { numRuns: 300 },
     );

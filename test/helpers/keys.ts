@@ -6,14 +6,15 @@ import type { CeremonyContext } from '../../protocol/context.ts';
 import { createDkg } from '../../protocol/dkg.ts';
 import { groupKey, type KeyShare } from '../../protocol/keys.ts';
 import { aggregateSignature, NonceStore, type SigningTarget, signShare } from '../../protocol/sign.ts';
-import { runCeremony, type Tamper } from './router.ts';
+import { type RunOutcome, recordCeremony, runCeremony, type Tamper } from './router.ts';
+import { seededBytes } from './seeded.ts';
 
 export const partyNames = (n: number): string[] => Array.from({ length: n }, (_, i) => `party-${i + 1}`);
 
 export function dkgContexts(
   threshold: number,
   members: string[],
-  sessionId = randomBytes(32),
+  sessionId: Uint8Array = randomBytes(32),
 ): CeremonyContext[] {
   return members.map((self) => ({
     kind: 'dkg',
@@ -30,13 +31,31 @@ export function runDkg(threshold: number, members: string[], tamper?: Tamper) {
   return runCeremony(parties, tamper);
 }
 
-/** A fresh t-of-n key, one share per party; fails loudly if the DKG does not complete everywhere. */
-export function makeKey(threshold: number, n: number): Map<string, KeyShare> {
-  const out = runDkg(threshold, partyNames(n));
+/**
+ * An honest DKG that replays: its session id and every party's rng come from `seed` (test/helpers/seeded.ts),
+ * so the same seed gives the same messages, in the same order, and the same key.
+ */
+export function seededDkg(threshold: number, members: string[], seed: string) {
+  const contexts = dkgContexts(threshold, members, seededBytes(`${seed}/session id`)(32));
+  return recordCeremony(
+    new Map(contexts.map((c) => [c.self, createDkg(c, seededBytes(`${seed}/${c.self}`))])),
+  );
+}
+
+/** The shares of a DKG that completed everywhere; fails loudly otherwise. */
+function sharesOf(out: RunOutcome<KeyShare>, n: number): Map<string, KeyShare> {
   if (out.errors.size || out.results.size !== n)
     throw new Error(`DKG failed: ${[...out.errors.values()].join('; ')}`);
   return out.results;
 }
+
+/** A fresh t-of-n key, one share per party; fails loudly if the DKG does not complete everywhere. */
+export const makeKey = (threshold: number, n: number): Map<string, KeyShare> =>
+  sharesOf(runDkg(threshold, partyNames(n)), n);
+
+/** The same t-of-n key for the same `seed` (seededDkg), one share per party. */
+export const seededKey = (threshold: number, n: number, seed: string): Map<string, KeyShare> =>
+  sharesOf(seededDkg(threshold, partyNames(n), seed), n);
 
 /** Signs `target` with the given signers, each with its own nonce store; returns the signature. */
 export function signWith(keys: Map<string, KeyShare>, signers: string[], target: SigningTarget): Uint8Array {

@@ -110,6 +110,8 @@ export type MemNetworkOptions = {
    * default: `n` new identities, each with an empty MemStore.
    */
   members?: readonly { identity: PrivateKey; store: Store }[];
+  /** Every party's one clock, as the daemon gives it to each service; Date.now by default. */
+  clock?: () => number;
 };
 
 export class MemNetwork {
@@ -156,7 +158,8 @@ export class MemNetwork {
     for (const [index, { identity, store }] of members.entries()) {
       const id = peerIdOf(identity);
       const keys = await KeyStore.open(store);
-      const router = new Router(nullLogger, { peers: () => n - 1 });
+      const clock = o.clock ?? Date.now;
+      const router = new Router(nullLogger, { peers: () => n - 1, now: clock });
       const send = (to: string, env: Envelope) => this.send(id, to, env);
       const peers = () => ids.filter((p) => p !== id);
       const roundTimeoutMs = o.roundTimeoutMs ?? 5000;
@@ -169,6 +172,7 @@ export class MemNetwork {
         sessionTtlMs: roundTimeoutMs * 2,
         maxSessionsPerPeer: 64,
         log: nullLogger,
+        clock,
       });
       const coordinator = new Coordinator({
         self: id,
@@ -179,6 +183,7 @@ export class MemNetwork {
         rank: (p) => [...p],
         roundTimeoutMs,
         log: nullLogger,
+        clock,
       });
       const ceremonies = new KeyCeremonies({
         self: id,
@@ -186,13 +191,15 @@ export class MemNetwork {
         router,
         send,
         signatures: identitySignatures(identity),
-        approve: proposalApprover({ sign: (name, opts) => coordinator.sign(name, opts), clock: Date.now }),
+        approve: proposalApprover({ sign: (name, opts) => coordinator.sign(name, opts), clock }),
         peers,
         roundTimeoutMs,
         log: nullLogger,
+        clock,
       });
       const repairs = new Repairs({
         self: id,
+        clock,
         keys,
         ceremonies,
         router,

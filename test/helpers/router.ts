@@ -2,6 +2,7 @@
  * Delivers ceremony messages between in-process parties, in order, with a hook that lets a test play a
  * misbehaving party by rewriting, dropping or duplicating what one party sends.
  */
+import assert from 'node:assert/strict';
 import type { CeremonyMessage, Outbound, Step, VssCeremony } from '../../protocol/vss.ts';
 
 export type Envelope = { from: string; to: string; message: CeremonyMessage };
@@ -40,4 +41,31 @@ export function runCeremony<R>(
     if (target) attempt(env.to, () => target.receive(env.from, env.message));
   }
   return out;
+}
+
+/** A run and every message delivered in it, in order: a transcript to compare. */
+export type Recorded<R> = RunOutcome<R> & { messages: Envelope[] };
+
+/** An honest run that also records every message in the order it was delivered. */
+export function recordCeremony<R>(parties: Map<string, VssCeremony<R>>): Recorded<R> {
+  const messages: Envelope[] = [];
+  const out = runCeremony(parties, (e) => {
+    messages.push(e);
+    return [e];
+  });
+  return { ...out, messages };
+}
+
+/**
+ * Runs `run` twice with `seed` and once with `other`. Asserts that the seeded run completes for all `parties`
+ * and that its second run is byte for byte its first: every message, in the same order, and every result.
+ */
+export function replays<R>(run: (seed: string) => Recorded<R>, parties: number, seed: string, other: string) {
+  const first = run(seed);
+  assert.equal(first.errors.size, 0, [...first.errors.values()].join('; '));
+  assert.equal(first.results.size, parties);
+  const again = run(seed);
+  assert.deepEqual(again.messages, first.messages, 'the same seed sends the same messages');
+  assert.deepEqual(again.results, first.results, 'the same seed gives the same results');
+  return { first, other: run(other) };
 }

@@ -4,26 +4,15 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { sha256 } from '@noble/hashes/sha2.js';
 import { failingParties, type Relation } from '../../protocol/batch.ts';
-import { type Bytes, Fn, G, scalarToBytes } from '../../protocol/curve.ts';
+import { Fn, G, scalarToBytes } from '../../protocol/curve.ts';
 import { createDkg } from '../../protocol/dkg.ts';
 import { FrostnetError } from '../../protocol/errors.ts';
 import { createRefresh } from '../../protocol/refresh.ts';
 import type { CeremonyMessage, Round1, Round2 } from '../../protocol/vss.ts';
 import { dkgContexts, makeKey, partyNames } from '../helpers/keys.ts';
 import { type Envelope, runCeremony } from '../helpers/router.ts';
-
-/** Weights from SHA-256 in counter mode over `seed`. */
-function seeded(seed: string) {
-  let counter = 0;
-  return (n = 32): Bytes => {
-    const out = new Uint8Array(n);
-    for (let filled = 0; filled < n; filled += 32)
-      out.set(sha256(new TextEncoder().encode(`${seed}/${counter++}`)).subarray(0, n - filled), filled);
-    return out as Bytes;
-  };
-}
+import { seededBytes } from '../helpers/seeded.ts';
 
 /** s·G = P as a relation of `party`, true unless `error` shifts the share. */
 const shareRelation = (party: string, s: bigint, error = 0n): Relation => ({
@@ -35,7 +24,7 @@ const shareRelation = (party: string, s: bigint, error = 0n): Relation => ({
 
 describe('failingParties', () => {
   test('true relations pass in one batch; false ones are named, each exactly', () => {
-    const rng = seeded('relations');
+    const rng = seededBytes('relations');
     const good = ['a', 'b', 'c', 'd'].map((p, i) => shareRelation(p, BigInt(1000 + i)));
     assert.deepEqual(failingParties(good, rng), []);
     assert.deepEqual(failingParties([good[0], shareRelation('x', 7n, 1n), good[2]], rng), ['x']);
@@ -48,7 +37,7 @@ describe('failingParties', () => {
   });
 
   test('errors that cancel in a plain sum are still caught and named', () => {
-    const rng = seeded('cancel');
+    const rng = seededBytes('cancel');
     const out = failingParties(
       [shareRelation('honest', 11n), shareRelation('x', 7n, 123n), shareRelation('y', 9n, Fn.neg(123n))],
       rng,
@@ -57,8 +46,8 @@ describe('failingParties', () => {
   });
 
   test('the same seed gives the same weights', () => {
-    const a = seeded('same');
-    const b = seeded('same');
+    const a = seededBytes('same');
+    const b = seededBytes('same');
     assert.deepEqual(a(16), b(16));
   });
 });
@@ -76,7 +65,7 @@ const tamperShare =
 
 function dkgWith(t: number, n: number, seed: string, tamper: (e: Envelope) => Envelope[]) {
   const parties = new Map(
-    dkgContexts(t, partyNames(n)).map((c) => [c.self, createDkg(c, seeded(`${seed}/${c.self}`))]),
+    dkgContexts(t, partyNames(n)).map((c) => [c.self, createDkg(c, seededBytes(`${seed}/${c.self}`))]),
   );
   return runCeremony(parties, tamper);
 }
@@ -132,7 +121,7 @@ describe('the ceremonies name exactly the dealers the batch catches', () => {
     const keys = makeKey(3, 5);
     const sessionId = new Uint8Array(32).fill(9);
     const parties = new Map(
-      [...keys].map(([p, k]) => [p, createRefresh(sessionId, p, k, { rng: seeded(`refresh/${p}`) })]),
+      [...keys].map(([p, k]) => [p, createRefresh(sessionId, p, k, { rng: seededBytes(`refresh/${p}`) })]),
     );
     const out = runCeremony(
       parties,

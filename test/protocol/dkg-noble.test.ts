@@ -15,6 +15,7 @@ import { hashFields } from '../../protocol/transcript.ts';
 import type { CeremonyMessage, Outbound, Round1, Round2 } from '../../protocol/vss.ts';
 import { dkgContexts, partyNames } from '../helpers/keys.ts';
 import { nobleDkgSuite } from '../helpers/noble.ts';
+import { seededBytes } from '../helpers/seeded.ts';
 
 const NOBLE = 'party-1';
 
@@ -122,4 +123,33 @@ describe('DKG interoperates with @noble/curves FROST DKG, byte for byte', () => 
       }
     });
   }
+});
+
+describe('a DKG party draws its randomness as noble does', () => {
+  test("from the same seeded rng, every party's round 1 is byte for byte noble's DKG.round1: the same polynomial and proof nonce", () => {
+    for (const [t, n] of [
+      [2, 3],
+      [4, 6],
+    ] as const) {
+      const contexts = dkgContexts(t, partyNames(n));
+      const suite = nobleDkgSuite(contextHash(contexts[0]!));
+      for (const [i, c] of contexts.entries()) {
+        const seed = `round 1 ${t}-of-${n}/${c.self}`;
+        const theirs = suite.DKG.round1(
+          numberedIdentifier(i + 1),
+          { min: t, max: n },
+          undefined,
+          seededBytes(seed),
+        );
+        const sent = createDkg(c, seededBytes(seed)).start().send;
+        assert.equal(sent.length, n - 1);
+        for (const o of sent)
+          assert.deepEqual(
+            o.message,
+            { round: 1, commitment: theirs.public.commitment, proof: theirs.public.proofOfKnowledge },
+            `${c.self} to ${o.to}`,
+          );
+      }
+    }
+  });
 });

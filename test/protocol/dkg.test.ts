@@ -7,7 +7,8 @@ import { FrostnetError } from '../../protocol/errors.ts';
 import { groupKey, keyShareFromJSON, keyShareToJSON } from '../../protocol/keys.ts';
 import type { CeremonyMessage, Round1 } from '../../protocol/vss.ts';
 import { dkgContexts, partyNames, runDkg } from '../helpers/keys.ts';
-import { type Envelope, runCeremony } from '../helpers/router.ts';
+import { type Envelope, recordCeremony, replays, runCeremony } from '../helpers/router.ts';
+import { digestOf, seededBytes } from '../helpers/seeded.ts';
 
 describe('DKG completes for any t-of-n', () => {
   for (const [t, n] of [
@@ -277,5 +278,39 @@ describe('DKG blame: a misbehaving party is named and no key comes out', () => {
       culprits: ['party-2'],
     });
     assert.throws(() => dkg.receive('party-3', null as never), { name: 'FrostnetError' });
+  });
+});
+
+/**
+ * Seeded full-ceremony vectors, as ZF frost keeps them: every random draw of a party (its polynomial, its proof's
+ * nonce, the weights of its batched checks) comes from the rng it is given, so a seeded run replays exactly.
+ * The digest pins the whole run, every message in delivery order and every key share: it changes only if what a
+ * party draws, sends or stores changes (test/protocol/dkg-noble.test.ts checks round 1 against noble's DKG).
+ */
+describe('a seeded DKG replays', () => {
+  const members = partyNames(5);
+  const sessionId = seededBytes('dkg vector/session id')(32);
+  const VECTOR = '67e7d2cf643cbbd3ba03a3e695466b00dd6c79c6b16472b822e2e79b3d67c7ec';
+  /** A 3-of-5 DKG, every party's rng seeded by its name but party-3's, seeded by `seed3`. */
+  const run = (seed3: string) =>
+    recordCeremony(
+      new Map(
+        dkgContexts(3, members, sessionId).map((c) => [
+          c.self,
+          createDkg(c, seededBytes(c.self === 'party-3' ? seed3 : `dkg vector/${c.self}`)),
+        ]),
+      ),
+    );
+
+  test('3-of-5: the same seeds give the same messages and shares, byte for byte; another seed for party-3 changes only what party-3 deals', () => {
+    const { first, other } = replays(run, 5, 'dkg vector/party-3', 'another seed');
+    assert.equal(digestOf({ messages: first.messages, results: first.results }), VECTOR);
+    assert.equal(other.errors.size, 0);
+    const round1 = (r: typeof first) => r.messages.filter((e) => e.message.round === 1);
+    for (const [i, e] of round1(other).entries())
+      if (e.from === 'party-3') assert.notDeepEqual(e.message, round1(first)[i]!.message);
+      else assert.deepEqual(e.message, round1(first)[i]!.message, `${e.from} deals as before`);
+    const key = (r: typeof first) => groupKey(r.results.get('party-1')!.group);
+    assert.ok(!key(other).equals(key(first)), 'another key');
   });
 });

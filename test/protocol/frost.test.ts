@@ -9,7 +9,6 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { FROST, NonceCommitments } from '@noble/curves/abstract/frost.js';
 import { schnorr_FROST, secp256k1_FROST } from '@noble/curves/secp256k1.js';
-import { sha256 } from '@noble/hashes/sha2.js';
 import { type Bytes, bytesToHex, Fn, hexToBytes } from '../../protocol/curve.ts';
 import { derivePath } from '../../protocol/derive.ts';
 import { FrostnetError } from '../../protocol/errors.ts';
@@ -23,25 +22,13 @@ import {
   signShare,
 } from '../../protocol/sign.ts';
 import { type TweakStep, taprootStep, tweakPublic, tweakSecret } from '../../protocol/tweak.ts';
+import { seededBytes } from '../helpers/seeded.ts';
 
 const SUITES: Record<Scheme, FROST> = { bip340: schnorr_FROST, rfc9591: secp256k1_FROST };
 
-/** A deterministic byte stream: SHA-256 in counter mode over a seed. */
+/** The seeded byte stream (test/helpers/seeded.ts), and integers below a bound from it. */
 function seeded(seed: string) {
-  let counter = 0;
-  let pool = new Uint8Array(0);
-  const bytes = (n = 32): Bytes => {
-    const out = new Uint8Array(n);
-    let filled = 0;
-    while (filled < n) {
-      if (pool.length === 0) pool = sha256(new TextEncoder().encode(`${seed}/${counter++}`));
-      const take = Math.min(pool.length, n - filled);
-      out.set(pool.subarray(0, take), filled);
-      pool = pool.subarray(take);
-      filled += take;
-    }
-    return out as Bytes;
-  };
+  const bytes = seededBytes(seed);
   const int = (below: number) => Number(BigInt(`0x${bytesToHex(bytes(6))}`) % BigInt(below));
   return { bytes, int };
 }

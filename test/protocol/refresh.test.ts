@@ -13,8 +13,9 @@ import {
   verifyBip340,
 } from '../../protocol/sign.ts';
 import type { CeremonyMessage, Round1 } from '../../protocol/vss.ts';
-import { makeKey, signWith, subsets } from '../helpers/keys.ts';
-import { type Envelope, runCeremony } from '../helpers/router.ts';
+import { makeKey, seededKey, signWith, subsets } from '../helpers/keys.ts';
+import { type Envelope, recordCeremony, replays, runCeremony } from '../helpers/router.ts';
+import { digestOf, seededBytes } from '../helpers/seeded.ts';
 
 const message = new TextEncoder().encode('after refresh');
 const target: SigningTarget = { scheme: 'bip340', message, steps: [] };
@@ -127,5 +128,29 @@ describe('refresh', () => {
     assert.throws(() => createRefresh(randomBytes(32), 'stranger', keys.get('party-2')!), {
       name: 'FrostnetError',
     });
+  });
+});
+
+/** A seeded full-ceremony vector: the refresh of a seeded key draws everything from its parties' rngs. */
+describe('a seeded refresh replays', () => {
+  const VECTOR = '7cb04af12e72f4784764b255a6aa43dee38c5f0e70319119337b7f5b484b65bc';
+  const keys = seededKey(3, 5, 'refresh vector/key');
+  const sessionId = seededBytes('refresh vector/session id')(32);
+  const run = (seed: string) =>
+    recordCeremony(
+      new Map(
+        [...keys].map(([p, k]) => [p, createRefresh(sessionId, p, k, { rng: seededBytes(`${seed}/${p}`) })]),
+      ),
+    );
+
+  test('3-of-5: the same seed gives the same messages and shares, byte for byte; another seed other shares of the same key', () => {
+    const { first, other } = replays(run, 5, 'refresh vector', 'another seed');
+    assert.equal(digestOf({ messages: first.messages, results: first.results }), VECTOR);
+    assert.equal(other.errors.size, 0);
+    for (const [p, k] of other.results) {
+      const before = first.results.get(p)!;
+      assert.ok(groupKey(k.group).equals(groupKey(before.group)), 'the same key');
+      assert.notDeepEqual(k.secret.signingShare, before.secret.signingShare, `${p} holds another share`);
+    }
   });
 });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import type { RNG } from '@noble/curves/abstract/frost.js';
 import { bytesToHex, evalPolynomial, Fn, G, hexToBytes, pointToBytes, xOnly } from '../../protocol/curve.ts';
 import type { FrostnetError } from '../../protocol/errors.ts';
 import {
@@ -11,7 +12,8 @@ import {
 } from '../../protocol/keys.ts';
 import { type RepairPlan, repairStep1, repairStep2, repairStep3 } from '../../protocol/repair.ts';
 import { type SigningTarget, verifyBip340 } from '../../protocol/sign.ts';
-import { makeKey, partyNames, signWith, subsets } from '../helpers/keys.ts';
+import { makeKey, partyNames, seededKey, signWith, subsets } from '../helpers/keys.ts';
+import { digestOf, seededBytes } from '../helpers/seeded.ts';
 import { loadVector } from '../helpers/vectors.ts';
 
 const message = new TextEncoder().encode('after repair');
@@ -20,11 +22,19 @@ const target: SigningTarget = { scheme: 'bip340', message, steps: [] };
 /** Rewrites a value in transit: a delta from helper to helper, or a sigma from helper to the lost party. */
 type Tamper = (kind: 'delta' | 'sigma', from: string, to: string, value: Uint8Array) => Uint8Array;
 
-/** Runs the three steps among in-process helpers and returns what the lost party recovers. */
-function runRepair(keys: Map<string, KeyShare>, plan: RepairPlan, tamper: Tamper = (_k, _f, _t, v) => v) {
+/**
+ * Runs the three steps among in-process helpers and returns what the lost party recovers. `rngOf` gives each
+ * helper's randomness (crypto randomness unless a test seeds it).
+ */
+function runRepair(
+  keys: Map<string, KeyShare>,
+  plan: RepairPlan,
+  tamper: Tamper = (_k, _f, _t, v) => v,
+  rngOf?: (helper: string) => RNG,
+) {
   const inbox = new Map(plan.helpers.map((h) => [h, new Map<string, Uint8Array>()]));
   for (const h of plan.helpers)
-    for (const [to, delta] of repairStep1(keys.get(h)!, h, plan))
+    for (const [to, delta] of repairStep1(keys.get(h)!, h, plan, rngOf?.(h)))
       inbox.get(to)!.set(h, tamper('delta', h, to, delta));
   const sigmas = new Map(
     plan.helpers.map((h) => [h, tamper('sigma', h, plan.lost, repairStep2(plan.helpers, inbox.get(h)!))]),
@@ -229,5 +239,37 @@ describe('repair', () => {
     assert.deepEqual({ ...r, members: g.members }, g);
     assert.throws(() => replaceMember(g, 'party-9', 'party-2b'), { code: 'INVALID_INPUT' });
     assert.throws(() => replaceMember(g, 'party-2', 'party-3'), { code: 'INVALID_INPUT' });
+  });
+});
+
+/** A seeded vector: every delta a helper splits its part into is drawn from that helper's rng. */
+describe('a seeded repair replays', () => {
+  const VECTOR = '3a46e6d3cd50a8dabcd5791158dbaeb85dd95d5bc5428544580a29320dd72e49';
+  const keys = seededKey(3, 5, 'repair vector/key');
+  const plan: RepairPlan = { lost: 'party-2', helpers: ['party-1', 'party-3', 'party-4'] };
+  const run = (seed: string) => {
+    const sent: { kind: string; from: string; to: string; value: Uint8Array }[] = [];
+    const share = runRepair(
+      keys,
+      plan,
+      (kind, from, to, value) => {
+        sent.push({ kind, from, to, value });
+        return value;
+      },
+      (h) => seededBytes(`${seed}/${h}`),
+    );
+    return { sent, share };
+  };
+
+  test('3-of-5, party-2 lost: the same seed sends the same deltas and sigmas, byte for byte; another seed sends only other values and recovers the same share', () => {
+    const first = run('repair vector');
+    assert.deepEqual(first.share, keys.get('party-2'), 'the lost share is back');
+    assert.deepEqual(run('repair vector'), first, 'the same seed sends the same values');
+    assert.equal(digestOf(first), VECTOR);
+    const other = run('another seed');
+    assert.deepEqual(other.share, first.share);
+    assert.equal(other.sent.length, first.sent.length);
+    for (const [i, m] of other.sent.entries())
+      assert.notDeepEqual(m.value, first.sent[i]!.value, `the ${m.kind} from ${m.from} to ${m.to}`);
   });
 });

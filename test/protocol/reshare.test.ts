@@ -19,8 +19,9 @@ import {
   verifyBip340,
 } from '../../protocol/sign.ts';
 import { type CeremonyMessage, lagrangeCoefficient, type Round1, type Round2 } from '../../protocol/vss.ts';
-import { makeKey, signWith, subsets } from '../helpers/keys.ts';
-import { type Envelope, runCeremony } from '../helpers/router.ts';
+import { makeKey, seededKey, signWith, subsets } from '../helpers/keys.ts';
+import { type Envelope, recordCeremony, replays, runCeremony } from '../helpers/router.ts';
+import { digestOf, seededBytes } from '../helpers/seeded.ts';
 
 const message = new TextEncoder().encode('after reshare');
 const target: SigningTarget = { scheme: 'bip340', message, steps: [] };
@@ -341,5 +342,44 @@ describe('reshare', () => {
     ];
     for (const [what, self, held, plan] of bad)
       assert.throws(() => createReshare(randomBytes(32), self, held, plan), { code: 'INVALID_INPUT' }, what);
+  });
+});
+
+/**
+ * A seeded full-ceremony vector: a reshare of a seeded key draws everything from its parties' rngs, the dealers'
+ * polynomials and everyone's batch weights (newcomers included).
+ */
+describe('a seeded reshare replays', () => {
+  const VECTOR = 'c5577945a1433d7a1b91becbfdb79011fcfbaa60e0c614e1af4480b34ef38563';
+  const keys = seededKey(2, 3, 'reshare vector/key');
+  const sessionId = seededBytes('reshare vector/session id')(32);
+  const plan: ResharePlan = {
+    threshold: 3,
+    dealers: ['party-1', 'party-2', 'party-3'],
+    members: ['party-1', 'party-2', 'party-4', 'party-5'],
+  };
+  const everyone = ['party-1', 'party-2', 'party-3', 'party-4', 'party-5'];
+  const run = (seed: string) =>
+    recordCeremony(
+      new Map(
+        everyone.map((p) => [
+          p,
+          createReshare(sessionId, p, keys.get(p) ?? baseOf(keys), plan, {
+            rng: seededBytes(`${seed}/${p}`),
+          }),
+        ]),
+      ),
+    );
+
+  test('2-of-3 -> 3-of-4, one member out and two in: the same seed gives the same messages and results, byte for byte; another seed other shares of the same key', () => {
+    const { first, other } = replays(run, everyone.length, 'reshare vector', 'another seed');
+    assert.equal(digestOf({ messages: first.messages, results: first.results }), VECTOR);
+    assert.ok(isRemoved(first.results.get('party-3')!), 'party-3 is told it was removed');
+    assert.equal(other.errors.size, 0);
+    for (const p of plan.members) {
+      const [now, before] = [other.results.get(p) as KeyShare, first.results.get(p) as KeyShare];
+      assert.ok(groupKey(now.group).equals(groupKey(baseOf(keys))), 'the same key');
+      assert.notDeepEqual(now.secret.signingShare, before.secret.signingShare, `${p} holds another share`);
+    }
   });
 });

@@ -1,7 +1,8 @@
 /**
  * The coordinator and signers on the in-memory network (test/helpers/mem-network.ts): a signature that
  * verifies under the key it is for, made by t of the n parties; a signer that stays silent during signing is
- * excluded as timed out and the others sign, and with too few left the request fails naming the silent ones.
+ * excluded as timed out and the others sign, and with too few left the request fails naming the silent ones; a
+ * custody proposal's expiry is judged on the parties' injected clock.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -11,7 +12,8 @@ import { DRILL_PATH, drillMessage } from '../../../chains/domains.ts';
 import { xOnly as xOnlyOf } from '../../../protocol/curve.ts';
 import { derivePath } from '../../../protocol/derive.ts';
 import { groupKey } from '../../../protocol/keys.ts';
-import { MemNetwork } from '../../helpers/mem-network.ts';
+import { makeProposal, proposalDigest } from '../../../protocol/proposal.ts';
+import { MemNetwork, type MemNetworkOptions } from '../../helpers/mem-network.ts';
 
 const T = { timeout: 60_000 };
 const open: MemNetwork[] = [];
@@ -19,14 +21,14 @@ afterEach(() => {
   for (const n of open.splice(0)) n.close();
 });
 
-async function keyed(n: number, t: number) {
-  const net = await MemNetwork.create(n, { roundTimeoutMs: 2000 });
+async function keyed(n: number, t: number, o: MemNetworkOptions = {}) {
+  const net = await MemNetwork.create(n, { roundTimeoutMs: 2000, ...o });
   open.push(net);
   const share = await net.parties[0]?.ceremonies.dkg('k', t, net.ids);
   assert.ok(share);
   await net.settle();
   const root = { key: groupKey(share.group), chainCode: share.group.chainCode };
-  return { net, xOnly: xOnlyOf(derivePath(root, DRILL_PATH).key) };
+  return { net, group: share.group, xOnly: xOnlyOf(derivePath(root, DRILL_PATH).key) };
 }
 
 /** A drill: signed under the drill key, over the drill's tagged hash of the challenge. */
@@ -83,4 +85,40 @@ describe('a signer that stays silent during signing', () => {
       },
     );
   });
+});
+
+describe("a custody proposal on the parties' clock", () => {
+  test(
+    'before its expiry on the injected clock it is signed; after it the coordinator refuses it and asks no one',
+    T,
+    async () => {
+      // Ten years behind the wall clock: only the injected clock can find this proposal unexpired.
+      let offset = -10 * 365 * 86_400_000;
+      const { net, group } = await keyed(3, 2, { clock: () => Date.now() + offset });
+      const [a] = net.parties;
+      assert.ok(a);
+      const now = Math.floor((Date.now() + offset) / 1000);
+      const proposal = makeProposal(
+        'refresh',
+        'k',
+        group,
+        { threshold: group.threshold, members: group.members, dealers: group.members },
+        { sessionId: randomBytes(32), proposer: a.id, expiresAt: now + 3600, now },
+      );
+      const request = { scheme: 'bip340' as const, payload: { proposal: { proposal } } };
+      const out = await a.coordinator.sign('k', request);
+      assert.ok(
+        schnorr.verify(
+          out.signatures[0] ?? new Uint8Array(),
+          proposalDigest(proposal),
+          xOnlyOf(groupKey(group)),
+        ),
+      );
+
+      offset += 3601_000;
+      const sent = net.delivered.length;
+      await assert.rejects(a.coordinator.sign('k', request), { code: 'POLICY_DENIED', message: /expired/ });
+      assert.equal(net.delivered.length, sent, 'no signer was asked');
+    },
+  );
 });

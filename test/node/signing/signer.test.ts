@@ -1,7 +1,8 @@
 /**
  * The party side of signing attacked by a misbehaving coordinator, driving the real Signer: a two-round package
- * may name only the commitments its own session made (never a nonce handed out to another coordinator), and the
- * per-coordinator session limit holds however many opens arrive at once.
+ * may name only the commitments its own session made (never a nonce handed out to another coordinator), the
+ * per-coordinator session limit holds however many opens arrive at once, and a handed-out commitment claimed after
+ * its expiry (on the signer's injected clock) is refused.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -18,7 +19,7 @@ import {
   type WireCommitment,
 } from '../../../node/session/messages.ts';
 import { Router } from '../../../node/session/router.ts';
-import { allowAll, type Policy, Signer } from '../../../node/signing/signer.ts';
+import { allowAll, HANDED_OUT_TTLS, type Policy, Signer } from '../../../node/signing/signer.ts';
 import { KeyStore } from '../../../node/storage/keystore.ts';
 import { openStore, type Store } from '../../../node/storage/store.ts';
 import { xOnly } from '../../../protocol/curve.ts';
@@ -44,16 +45,19 @@ after(async () => {
   rmSync(root, { recursive: true, force: true });
 });
 
-const signer = (o: { policy?: Policy; maxSessionsPerPeer?: number } = {}) =>
+const SESSION_TTL_MS = 60_000;
+
+const signer = (o: { policy?: Policy; maxSessionsPerPeer?: number; clock?: () => number } = {}) =>
   new Signer({
     self: SELF,
     keys,
     router: new Router(nullLogger),
     send: async () => {},
     policy: o.policy ?? allowAll,
-    sessionTtlMs: 60_000,
+    sessionTtlMs: SESSION_TTL_MS,
     maxSessionsPerPeer: o.maxSessionsPerPeer ?? 16,
     log: nullLogger,
+    ...(o.clock && { clock: o.clock }),
   });
 
 /** A drill request: one message, under the drill key (chains/domains.ts), allowed by any policy here. */
@@ -226,5 +230,33 @@ describe('signer against a misbehaving coordinator', () => {
       ['fulfilled', 'rejected'],
     );
     assert.equal((twice[1] as PromiseRejectedResult).reason.code, 'CONFLICT');
+  });
+
+  test('handed-out commitments expire on the injected clock: claimed up to their expiry they sign; a moment later they are refused and their nonces dropped', async () => {
+    let now = 1_000_000; // a clock far from the wall clock, so only the injected one can decide
+    const s = signer({ clock: () => now });
+    const key = groupKey(group).toBytes(true);
+    const [early, late] = s.preprocess(key, group.epoch, 2, 'party-2');
+    now += SESSION_TTL_MS * HANDED_OUT_TTLS; // the last millisecond of their life
+    const message = randomBytes(32);
+    const shares = await s.signOneRound(
+      drillRequest(message, 'party-2'),
+      pkg(message, early!, toWireCommitment(cosigner().commitment)),
+      'party-2',
+    );
+    assert.equal(shares.length, 1, 'claimed in time: signed');
+    now += 1;
+    const before = s.pendingNonces;
+    await assert.rejects(
+      s.signOneRound(
+        drillRequest(message, 'party-2'),
+        pkg(message, late!, toWireCommitment(cosigner().commitment)),
+        'party-2',
+      ),
+      { code: 'NONCE_REUSED' },
+    );
+    // The next batch sweeps the expired commitment: its nonce goes as the new one is made.
+    s.preprocess(key, group.epoch, 1, 'party-3');
+    assert.equal(s.pendingNonces, before, 'the expired nonce is gone, the new one held');
   });
 });

@@ -32,6 +32,8 @@ const { group } = makeKey(2, 3).get('party-1')!;
 const root = { key: groupKey(group), chainCode: group.chainCode };
 const key = { group, network: 'regtest' as const };
 const wallet = { root, network: 'regtest' as const };
+/** The party's clock: none of these requests is a custody proposal, the one kind whose expiry it decides. */
+const NOW = Date.UTC(2025, 0, 1);
 
 /** Every key something of value verifies under (the first addresses and accounts), x-only hex. */
 const guarded = new Map<string, string>();
@@ -86,7 +88,7 @@ describe('signing domains', () => {
       [[RAW_BRANCH], false],
     ];
     for (const [path, taproot] of forms) {
-      const r = await resolveRequest(key, 'bip340', { raw: { message: sighash, path, taproot } });
+      const r = await resolveRequest(key, 'bip340', { raw: { message: sighash, path, taproot } }, NOW);
       assert.equal(r.kind, 'raw');
       for (const k of signingKeys(r))
         assert.ok(
@@ -103,7 +105,7 @@ describe('signing domains', () => {
 
   test('a drill signs a tagged hash of its challenge, never its bytes, under the drill key only', async () => {
     const challenge = new Uint8Array(32).fill(9);
-    const r = await resolveRequest(key, 'rfc9591', { drill: { challenge } });
+    const r = await resolveRequest(key, 'rfc9591', { drill: { challenge } }, NOW);
     const [k] = signingKeys(r);
     assert.ok(!guarded.has(k));
     assert.equal(k, bytesToHex(xOnly(keyAtPath(root, [DRILL_BRANCH]).internalKey)));
@@ -124,7 +126,7 @@ describe('signing domains', () => {
         ),
       );
       await assert.rejects(
-        resolveRequest(key, 'bip340', { typedData: { json, account: 0 } }),
+        resolveRequest(key, 'bip340', { typedData: { json, account: 0 } }, NOW),
         denied('POLICY_DENIED', new RegExp(`to the ${what}.* of this very group`)),
       );
     }
@@ -156,7 +158,7 @@ describe('signing domains', () => {
       } as never);
       psbt.addOutput({ script: Buffer.from(p2trScript(k.outputKey)), value: 90_000n } as never);
       await assert.rejects(
-        resolveRequest(key, 'bip340', { psbt: { psbt: psbt.toBuffer(), network: 'regtest' } }),
+        resolveRequest(key, 'bip340', { psbt: { psbt: psbt.toBuffer(), network: 'regtest' } }, NOW),
         denied('POLICY_DENIED', new RegExp(`derives ${formatPath(path)}, outside the keys of its kind`)),
         formatPath(path),
       );
@@ -190,7 +192,7 @@ describe('signing domains', () => {
         ],
       } as never);
       await assert.rejects(
-        resolveRequest(key, 'bip340', { psbt: { psbt: psbt.toBuffer(), network: 'regtest' } }),
+        resolveRequest(key, 'bip340', { psbt: { psbt: psbt.toBuffer(), network: 'regtest' } }, NOW),
         denied(
           'POLICY_DENIED',
           new RegExp(`output 2 derives ${formatPath(path)}, outside the keys of its kind`),
@@ -210,11 +212,11 @@ describe('signing domains', () => {
       feeRate: 2,
     });
     const bytes = psbt.toBuffer();
-    const ok = await resolveRequest(key, 'bip340', { psbt: { psbt: bytes, network: 'regtest' } });
+    const ok = await resolveRequest(key, 'bip340', { psbt: { psbt: bytes, network: 'regtest' } }, NOW);
     assert.deepEqual(signingKeys(ok), [bytesToHex(walletKey(root, { change: false, index: 3 }).outputKey)]);
     for (const network of ['mainnet', 'testnet', 'signet'])
       await assert.rejects(
-        resolveRequest(key, 'bip340', { psbt: { psbt: bytes, network } }),
+        resolveRequest(key, 'bip340', { psbt: { psbt: bytes, network } }, NOW),
         denied('POLICY_DENIED', new RegExp(`for a ${network} PSBT, but this key is a regtest key`)),
       );
   });
@@ -226,7 +228,7 @@ describe('signing domains', () => {
         { to: `0x${'22'.repeat(20)}`, value: 1n, data: '0x', nonce: 0n, deadline: 9n },
       ),
     );
-    const r = await resolveRequest(key, 'bip340', { typedData: { json, account: 2 } });
+    const r = await resolveRequest(key, 'bip340', { typedData: { json, account: 2 } }, NOW);
     assert.deepEqual(signingKeys(r), [bytesToHex(evmKey(root, 2).px)]);
   });
 
