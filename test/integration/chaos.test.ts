@@ -35,6 +35,17 @@ async function settled(net: Network, name: string, waitMs = 30_000) {
   }
 }
 
+/** Waits until party `i` has a connection to every other party (its status), so a request from it finds them. */
+async function reconnected(net: Network, i: number, waitMs = 30_000) {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const s = await net.call(i, 'GET', '/v1/status');
+    const peers: { connected: boolean }[] = s.json.peers ?? [];
+    if ((peers.length > 0 && peers.every((p) => p.connected)) || Date.now() > deadline) return;
+    await sleep(100);
+  }
+}
+
 describe('crashes during ceremonies', () => {
   let net: Network;
   let key: { name: string; groupKey: string; chainCode: string };
@@ -42,7 +53,9 @@ describe('crashes during ceremonies', () => {
   let signatures = 0;
 
   before(async () => {
-    net = await Network.create(5, { roundTimeoutMs: 4000 });
+    // Rounds wait 8 s for a party: on 2 shared cores, a party just restarted (and its peers) can take seconds to
+    // answer its first request while a concurrent test file competes for the CPU (4 s timed out in CI).
+    net = await Network.create(5, { roundTimeoutMs: 8000 });
     for (const i of net.parties.keys()) await writePolicy(net, i, UNATTENDED_CUSTODY);
     await net.startAll();
     const dkg = await net.keygen(0, 'main', 3);
@@ -116,7 +129,8 @@ describe('crashes during ceremonies', () => {
         const holders = k.filter((v) => v.status === 200).length;
         assert.ok(holders === 0 || holders === 5, `round ${round}: ${holders} of 5 hold the new key`);
       }
-      // The restarted party signs with two others.
+      // The restarted party signs with two others, once it is connected to them again.
+      await reconnected(net, victim);
       const others = net.ids
         .filter((_, i) => i !== victim)
         .sort(() => randomInt(3) - 1)
