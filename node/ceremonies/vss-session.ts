@@ -28,7 +28,7 @@ import type { Signatures } from '../storage/identity.ts';
 import type { Envelope } from '../transport/wire.ts';
 import { Confirmations, confirmationStatement } from './certificates.ts';
 
-/** Codes a participant's refusal of the invite may carry through to the initiator. */
+/** Codes a participant's abort may carry through: its refusal of the invite, or a participant it cannot reach. */
 const REFUSAL_CODES: readonly ErrorCode[] = [
   'EPOCH_MISMATCH',
   'UNKNOWN_KEY',
@@ -36,6 +36,7 @@ const REFUSAL_CODES: readonly ErrorCode[] = [
   'INVALID_INPUT',
   'POLICY_DENIED',
   'WRONG_CONTEXT',
+  'UNREACHABLE',
 ];
 
 export type VssCeremonyName = 'DKG' | 'REFRESH' | 'RESHARE';
@@ -96,7 +97,8 @@ export class VssSession<R> extends CeremonySession<R> {
       throw new FrostnetError('UNEXPECTED_SENDER', `${from} takes no part in this ceremony`, [from]);
     if (env.round === ROUND.abort) {
       // A refused invite keeps its code (another epoch, no such key, a ceremony already running, a proposal it
-      // does not accept); anything else reads as a failed confirmation.
+      // does not accept), as does a participant that could not reach another; anything else reads as a failed
+      // confirmation.
       const a = this.readAbort(env, from, REFUSAL_CODES, 'CONFIRMATION_MISMATCH');
       const reason = `${from} aborted the ceremony: ${a.reason}`;
       this.fail(new FrostnetError(a.code, reason, a.culprits.length ? a.culprits : [from]), this.isInitiator);
@@ -242,6 +244,20 @@ export class VssSession<R> extends CeremonySession<R> {
         else this.o.log.warn('ignored ceremony message', { reason: err.message });
       }
     });
+  }
+
+  /**
+   * A dealing round that cannot reach a participant dooms the ceremony: that participant can never compute
+   * its share or confirm. So it fails now, naming it, and the others are told, instead of every party waiting
+   * for the round timeout. Once this party has prepared an outcome, settlement decides as before (the
+   * confirmations gathered are kept, and a party that comes back settles with the certificates).
+   */
+  protected override onUndelivered(to: string, failure: unknown): void {
+    if (this.confirmations) return;
+    this.fail(
+      new FrostnetError('UNREACHABLE', `${to} could not be sent a round: ${errorMessage(failure)}`, [to]),
+      true,
+    );
   }
 
   protected override onTimeout(): void {

@@ -28,19 +28,21 @@ export function remoteCode(code: string, accepted: readonly ErrorCode[], fallbac
 }
 
 /**
- * Sends one round to `to`; a failure is logged, not thrown: an unreachable participant shows up as a timeout
- * naming it.
+ * Sends one round to `to`; a failure is logged and given back, not thrown (the transport has already tried a
+ * fresh stream): an unreachable participant fails the session (onUndelivered) or shows up as a timeout naming it.
  */
 export async function sendRound(
   link: SessionLink,
   to: string,
   round: number,
   payload: Uint8Array,
-): Promise<void> {
+): Promise<unknown> {
   try {
     await link.send(to, envelope({ ...link, sender: link.self }, round, payload));
+    return undefined;
   } catch (e) {
     link.log.warn('send failed', { to, reason: errorMessage(e) });
+    return e ?? new Error('send failed');
   }
 }
 
@@ -123,9 +125,17 @@ export abstract class CeremonySession<T> implements Session {
     );
   }
 
-  protected sendRound(to: string, round: number, payload: Uint8Array): Promise<void> {
-    return sendRound(this.link, to, round, payload);
+  protected async sendRound(to: string, round: number, payload: Uint8Array): Promise<void> {
+    const failed = await sendRound(this.link, to, round, payload);
+    if (failed !== undefined && !this.ended) this.onUndelivered(to, failed);
   }
+
+  /**
+   * A round of this session could not be delivered to `to` (nothing is ever sent twice). By default the
+   * session waits on, and its timer names `to`; a subclass whose ceremony cannot finish without that round
+   * fails at once instead.
+   */
+  protected onUndelivered(_to: string, _failure: unknown): void {}
 
   /**
    * A participant's abort: its code kept when `accepted` lists it (else `fallback`), its reason cut short, and

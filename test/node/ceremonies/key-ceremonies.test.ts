@@ -8,6 +8,7 @@ import { afterEach, describe, test } from 'node:test';
 import { codecs, ROUND } from '../../../node/session/messages.ts';
 import { envelope } from '../../../node/transport/wire.ts';
 import { bytesToHex } from '../../../protocol/curve.ts';
+import { FrostnetError } from '../../../protocol/errors.ts';
 import { groupKey } from '../../../protocol/keys.ts';
 import { MemNetwork } from '../../helpers/mem-network.ts';
 
@@ -16,8 +17,8 @@ const open: MemNetwork[] = [];
 afterEach(() => {
   for (const n of open.splice(0)) n.close();
 });
-const network = async (n: number) => {
-  const net = await MemNetwork.create(n);
+const network = async (n: number, roundTimeoutMs?: number) => {
+  const net = await MemNetwork.create(n, { roundTimeoutMs });
   open.push(net);
   return net;
 };
@@ -149,6 +150,35 @@ describe('key ceremonies on the in-memory network', () => {
         JSON.stringify(v),
       );
       assertCertified(net, 'race');
+    },
+  );
+
+  test(
+    'a dealing round that cannot reach a member fails the ceremony at once, everywhere, naming it',
+    T,
+    async () => {
+      // Rounds wait ten minutes: only the failed send can end this DKG within the test's timeout.
+      const net = await network(3, 600_000);
+      const [a, b, c] = net.parties;
+      assert.ok(a && b && c);
+      net.tamper = (d) => {
+        if (d.from === a.id && d.to === c.id && d.env.ceremony === 'DKG' && d.env.round === 2)
+          throw new FrostnetError('UNREACHABLE', `peer ${c.id} is unreachable`, [c.id]);
+        return [d];
+      };
+      await assert.rejects(a.ceremonies.dkg('cut', 2, net.ids), (e: FrostnetError) => {
+        assert.equal(e.code, 'UNREACHABLE');
+        assert.deepEqual(e.culprits, [c.id]);
+        return true;
+      });
+      await net.settle();
+      // The others were told: no session is left waiting for a round, and no party holds the key.
+      for (const p of net.parties) {
+        assert.equal(p.router.openSessions, 0, `${p.id} still waits`);
+        assert.equal(p.keys.get('cut')?.active, undefined);
+      }
+      const aborts = net.delivered.filter((d) => d.from === a.id && d.env.round === ROUND.abort);
+      assert.deepEqual(aborts.map((d) => d.to).sort(), [b.id, c.id].sort());
     },
   );
 });
