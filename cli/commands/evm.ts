@@ -15,7 +15,7 @@ import { type Command, defineCommand, integerOption } from '../command.ts';
 import { confirmSigning } from '../confirm.ts';
 import { formatEth, parseEth } from '../eth-units.ts';
 import type { KeyView } from '../keyview.ts';
-import { CliError, UsageError } from '../output.ts';
+import { CliError, type Output, UsageError } from '../output.ts';
 import { PartyBook } from '../parties.ts';
 import { WAIT_OPTION, YES_OPTION } from '../request-options.ts';
 import { readSecret } from '../secret-input.ts';
@@ -314,6 +314,68 @@ const rows = (pairs: readonly (readonly [string, string])[]): string => {
   return pairs.map(([k, v]) => `${k.padEnd(width)}${v}`).join('\n');
 };
 
+/**
+ * signTypedData as the commands show it: each progress line with parties by name, the request asked again
+ * if it was asked before; the party book comes back for naming the signers.
+ */
+async function signShown(
+  c: Client,
+  keyName: string,
+  key: AccountKey,
+  typedData: unknown,
+  out: Output,
+  wait: boolean,
+): Promise<{ sig: TypedDataSignature; book: PartyBook }> {
+  const book = await PartyBook.load(c);
+  const sig = await signTypedData(c, keyName, key, typedData, (line) => out.note(`  ${book.named(line)}`), {
+    wait,
+    label: (p) => book.short(p),
+    again: true,
+  });
+  return { sig, book };
+}
+
+/** The deadline option of a signed action: seconds after the chain's latest block. */
+const deadlineOption = (cmd: string, given: string | undefined): number =>
+  integerOption(cmd, 'deadline', given ?? String(DEFAULT_DEADLINE_SECONDS), 1, 10 * 365 * 86400);
+
+/** What an action the threshold key signs for its account works with, each part checked by openAccount. */
+type AccountAction = {
+  c: Client;
+  key: AccountKey;
+  keyName: string;
+  provider: JsonRpcProvider;
+  chainId: bigint;
+  /** The account's address. */
+  at: string;
+  relayer: Wallet;
+};
+
+/**
+ * Runs `act` on the account of the key: resolves the key, connects to the chain, finds the account, loads the
+ * relayer and checks the account is this key's; the connection is closed however `act` ends.
+ */
+async function withAccount<T>(
+  cmd: string,
+  client: () => Promise<Client>,
+  values: { key: string; account?: string; address?: string; factory?: string; rpc: string } & {
+    'relayer-key-file'?: string;
+  },
+  env: NodeJS.ProcessEnv,
+  act: (a: AccountAction) => Promise<T>,
+): Promise<T> {
+  const { c, key, keyName } = await resolveKey(cmd, client, values);
+  const { provider, chainId } = await connect(cmd, values.rpc);
+  try {
+    const { address: at } = await accountAddress(cmd, values, key, provider);
+    const relayer = await relayerWallet(cmd, values['relayer-key-file'], env, provider);
+    await checkAccount(provider, chainId, at, key, keyName);
+    return await act({ c, key, keyName, provider, chainId, at, relayer });
+  } finally {
+    provider.destroy();
+  }
+}
+
 /** The key and the account of the command's options: what every evm command starts from. */
 async function resolveKey(
   cmd: string,
@@ -568,121 +630,102 @@ const send = defineCommand({
     const to = await addressOption(cmd, 'to', values.to);
     const value = weiOption(cmd, values.value);
     const data = dataOption(cmd, values.data);
-    const seconds = integerOption(
+    const seconds = deadlineOption(cmd, values.deadline);
+    return withAccount(
       cmd,
-      'deadline',
-      values.deadline ?? String(DEFAULT_DEADLINE_SECONDS),
-      1,
-      10 * 365 * 86400,
+      client,
+      values,
+      env,
+      async ({ c, key, keyName, provider, chainId, at, relayer }) => {
+        // An empty relayer could not submit; better to know before the parties sign.
+        if ((await onChain('reading the relayer', () => provider.getBalance(relayer.address))) === 0n)
+          throw new CliError(
+            'INSUFFICIENT_FUNDS',
+            `the relayer ${relayer.address} has no ETH on chain ${chainId} to pay for the gas`,
+            'fund the relayer account, or give another one',
+          );
+        const { prepareExecute, submitExecute, readNonce } = await import('../../chains/evm/account.ts');
+        const { decodeCall } = await import('../../node/policy/calls.ts');
+        const [latest, accountNonce, balance] = await onChain('reading the account', () =>
+          Promise.all([provider.getBlock('latest'), readNonce(provider, at), provider.getBalance(at)]),
+        );
+        const now = BigInt(latest?.timestamp ?? Math.floor(Date.now() / 1000));
+        // Asked before (and perhaps approved meanwhile)? Then the same typed data: same deadline, same nonce.
+        const earlier = await earlierExecute(c, keyName, {
+          account: at,
+          chainId,
+          to,
+          value,
+          data,
+          nonce: accountNonce,
+          now,
+        });
+        const typedData: TypedData =
+          earlier ??
+          (await onChain('preparing the call', () =>
+            prepareExecute(provider, at, { to, value, data, deadline: now + BigInt(seconds) }),
+          ));
+        const nonce = typedData.message.nonce;
+        const call =
+          data === '0x'
+            ? 'no call data'
+            : (decodeCall(data) ?? `call data ${data.slice(0, 74)}${data.length > 74 ? '…' : ''}`);
+        out.note(`Execute #${nonce} of account ${at} on chain ${chainId}`);
+        out.note(`  to        ${to}`);
+        out.note(`  value     ${formatEth(value)} (${value} wei)`);
+        out.note(`  call      ${call}`);
+        out.note(`  deadline  ${new Date(Number(typedData.message.deadline) * 1000).toISOString()}`);
+        if (earlier) out.note('  asked before: the same request, with its first deadline and nonce');
+        // Refused here, before anything is signed: an action the account cannot pay for, or a call that reverts.
+        if (balance < value)
+          throw new CliError(
+            'INSUFFICIENT_FUNDS',
+            `account ${at} holds ${formatEth(balance)}, less than the ${formatEth(value)} to send; nothing was signed`,
+            'fund the account, or send less',
+          );
+        const gas = await estimateCall(provider, at, to, value, data);
+        out.note(`  gas       about ${gas} for the call (the relayer pays)`);
+        await confirmSigning(`Execute #${nonce} with key ${keyName}`, [], {
+          yes: values.yes === true,
+          json: out.json,
+        });
+        const { sig, book } = await signShown(c, keyName, key, typedData, out, values.wait === true);
+        out.note(`submitting from relayer ${relayer.address}`);
+        const { hexToBytes } = await import('../../protocol/curve.ts');
+        const receipt = await onChain(`execute on ${at}`, () =>
+          submitExecute(relayer, typedData, hexToBytes(sig.signature)),
+        );
+        const result = {
+          key: keyName,
+          account: at,
+          chainId: chainId.toString(),
+          nonce,
+          to,
+          value: value.toString(),
+          data,
+          deadline: typedData.message.deadline,
+          txHash: receipt.hash,
+          block: receipt.blockNumber,
+          gasUsed: receipt.gasUsed.toString(),
+          signature: sig.signature,
+          signers: sig.signers,
+        };
+        out.result(result, () =>
+          rows([
+            ['tx', receipt.hash],
+            ['gas used', receipt.gasUsed.toString()],
+            ['block', String(receipt.blockNumber)],
+            ['account', `${at} (nonce ${nonce})`],
+            [
+              'sent',
+              `${formatEth(value)} to ${to}${data === '0x' ? '' : ` with ${(data.length - 2) / 2} bytes of call data`}`,
+            ],
+            ['signed by', sig.signers.map((p) => book.short(p)).join(', ')],
+          ]),
+        );
+        return 0;
+      },
     );
-    const { c, key, keyName } = await resolveKey(cmd, client, values);
-    const { provider, chainId } = await connect(cmd, values.rpc);
-    try {
-      const { address: at } = await accountAddress(cmd, values, key, provider);
-      const relayer = await relayerWallet(cmd, values['relayer-key-file'], env, provider);
-      await checkAccount(provider, chainId, at, key, keyName);
-      // An empty relayer could not submit; better to know before the parties sign.
-      if ((await onChain('reading the relayer', () => provider.getBalance(relayer.address))) === 0n)
-        throw new CliError(
-          'INSUFFICIENT_FUNDS',
-          `the relayer ${relayer.address} has no ETH on chain ${chainId} to pay for the gas`,
-          'fund the relayer account, or give another one',
-        );
-      const { prepareExecute, submitExecute, readNonce } = await import('../../chains/evm/account.ts');
-      const { decodeCall } = await import('../../node/policy/calls.ts');
-      const [latest, accountNonce, balance] = await onChain('reading the account', () =>
-        Promise.all([provider.getBlock('latest'), readNonce(provider, at), provider.getBalance(at)]),
-      );
-      const now = BigInt(latest?.timestamp ?? Math.floor(Date.now() / 1000));
-      // Asked before (and perhaps approved meanwhile)? Then the same typed data: same deadline, same nonce.
-      const earlier = await earlierExecute(c, keyName, {
-        account: at,
-        chainId,
-        to,
-        value,
-        data,
-        nonce: accountNonce,
-        now,
-      });
-      const typedData: TypedData =
-        earlier ??
-        (await onChain('preparing the call', () =>
-          prepareExecute(provider, at, { to, value, data, deadline: now + BigInt(seconds) }),
-        ));
-      const nonce = typedData.message.nonce;
-      const call =
-        data === '0x'
-          ? 'no call data'
-          : (decodeCall(data) ?? `call data ${data.slice(0, 74)}${data.length > 74 ? '…' : ''}`);
-      out.note(`Execute #${nonce} of account ${at} on chain ${chainId}`);
-      out.note(`  to        ${to}`);
-      out.note(`  value     ${formatEth(value)} (${value} wei)`);
-      out.note(`  call      ${call}`);
-      out.note(`  deadline  ${new Date(Number(typedData.message.deadline) * 1000).toISOString()}`);
-      if (earlier) out.note('  asked before: the same request, with its first deadline and nonce');
-      // Refused here, before anything is signed: an action the account cannot pay for, or a call that reverts.
-      if (balance < value)
-        throw new CliError(
-          'INSUFFICIENT_FUNDS',
-          `account ${at} holds ${formatEth(balance)}, less than the ${formatEth(value)} to send; nothing was signed`,
-          'fund the account, or send less',
-        );
-      const gas = await estimateCall(provider, at, to, value, data);
-      out.note(`  gas       about ${gas} for the call (the relayer pays)`);
-      await confirmSigning(`Execute #${nonce} with key ${keyName}`, [], {
-        yes: values.yes === true,
-        json: out.json,
-      });
-      const book = await PartyBook.load(c);
-      const sig = await signTypedData(
-        c,
-        keyName,
-        key,
-        typedData,
-        (line) => out.note(`  ${book.named(line)}`),
-        {
-          wait: values.wait === true,
-          label: (p) => book.short(p),
-          again: true,
-        },
-      );
-      out.note(`submitting from relayer ${relayer.address}`);
-      const { hexToBytes } = await import('../../protocol/curve.ts');
-      const receipt = await onChain(`execute on ${at}`, () =>
-        submitExecute(relayer, typedData, hexToBytes(sig.signature)),
-      );
-      const result = {
-        key: keyName,
-        account: at,
-        chainId: chainId.toString(),
-        nonce,
-        to,
-        value: value.toString(),
-        data,
-        deadline: typedData.message.deadline,
-        txHash: receipt.hash,
-        block: receipt.blockNumber,
-        gasUsed: receipt.gasUsed.toString(),
-        signature: sig.signature,
-        signers: sig.signers,
-      };
-      out.result(result, () =>
-        rows([
-          ['tx', receipt.hash],
-          ['gas used', receipt.gasUsed.toString()],
-          ['block', String(receipt.blockNumber)],
-          ['account', `${at} (nonce ${nonce})`],
-          [
-            'sent',
-            `${formatEth(value)} to ${to}${data === '0x' ? '' : ` with ${(data.length - 2) / 2} bytes of call data`}`,
-          ],
-          ['signed by', sig.signers.map((p) => book.short(p)).join(', ')],
-        ]),
-      );
-      return 0;
-    } finally {
-      provider.destroy();
-    }
   },
 });
 
@@ -741,12 +784,7 @@ const signTyped = defineCommand({
     // Malformed typed data is refused here, before a daemon is asked.
     const { kind, account } = decodeSignableAction(typedData);
     const { c, key, keyName } = await resolveKey(cmd, client, values);
-    const book = await PartyBook.load(c);
-    const sig = await signTypedData(c, keyName, key, typedData, (line) => out.note(`  ${book.named(line)}`), {
-      wait: values.wait === true,
-      label: (p) => book.short(p),
-      again: true,
-    });
+    const { sig, book } = await signShown(c, keyName, key, typedData, out, values.wait === true);
     out.result(
       {
         key: keyName,
@@ -797,78 +835,59 @@ const veto = defineCommand({
   },
   async run({ values, out, client, env }) {
     const cmd = 'evm veto-recovery';
-    const seconds = integerOption(
+    const seconds = deadlineOption(cmd, values.deadline);
+    return withAccount(
       cmd,
-      'deadline',
-      values.deadline ?? String(DEFAULT_DEADLINE_SECONDS),
-      1,
-      10 * 365 * 86400,
-    );
-    const { c, key, keyName } = await resolveKey(cmd, client, values);
-    const { provider, chainId } = await connect(cmd, values.rpc);
-    try {
-      const { address: at } = await accountAddress(cmd, values, key, provider);
-      const relayer = await relayerWallet(cmd, values['relayer-key-file'], env, provider);
-      await checkAccount(provider, chainId, at, key, keyName);
-      const { prepareVetoRecovery, readRecoveryState, submitVetoRecovery } = await import(
-        '../../chains/evm/recovery.ts'
-      );
-      const state = await onChain('reading the recovery', () => readRecoveryState(provider, at));
-      if (state.pending === undefined)
-        throw new CliError(
-          'NOTHING_PENDING',
-          `account ${at} on chain ${chainId} has no pending recovery; nothing was signed`,
-          'a veto cancels a recovery the recoverer initiated; run it once one is pending',
+      client,
+      values,
+      env,
+      async ({ c, key, keyName, provider, chainId, at, relayer }) => {
+        const { prepareVetoRecovery, readRecoveryState, submitVetoRecovery } = await import(
+          '../../chains/evm/recovery.ts'
         );
-      const latest = await onChain('reading the chain', () => provider.getBlock('latest'));
-      const now = BigInt(latest?.timestamp ?? Math.floor(Date.now() / 1000));
-      const typedData = await onChain('preparing the veto', () =>
-        prepareVetoRecovery(provider, at, now + BigInt(seconds)),
-      );
-      out.note(`VetoRecovery #${typedData.message.nonce} of account ${at} on chain ${chainId}`);
-      out.note(
-        `  cancels the recovery to key 0x${Buffer.from(state.pending.newKey).toString('hex')}, which would complete at ${new Date(Number(state.pending.completesAt) * 1000).toISOString()}`,
-      );
-      const book = await PartyBook.load(c);
-      const sig = await signTypedData(
-        c,
-        keyName,
-        key,
-        typedData,
-        (line) => out.note(`  ${book.named(line)}`),
-        {
-          wait: values.wait === true,
-          label: (p) => book.short(p),
-          again: true,
-        },
-      );
-      const { hexToBytes } = await import('../../protocol/curve.ts');
-      const receipt = await onChain(`vetoRecovery on ${at}`, () =>
-        submitVetoRecovery(relayer, typedData, hexToBytes(sig.signature)),
-      );
-      out.result(
-        {
-          key: keyName,
-          account: at,
-          chainId: chainId.toString(),
-          txHash: receipt.hash,
-          block: receipt.blockNumber,
-          gasUsed: receipt.gasUsed.toString(),
-          signature: sig.signature,
-          signers: sig.signers,
-        },
-        () =>
-          rows([
-            ['tx', receipt.hash],
-            ['gas used', receipt.gasUsed.toString()],
-            ['account', `${at}: its pending recovery is cancelled`],
-            ['signed by', sig.signers.map((p) => book.short(p)).join(', ')],
-          ]),
-      );
-      return 0;
-    } finally {
-      provider.destroy();
-    }
+        const state = await onChain('reading the recovery', () => readRecoveryState(provider, at));
+        if (state.pending === undefined)
+          throw new CliError(
+            'NOTHING_PENDING',
+            `account ${at} on chain ${chainId} has no pending recovery; nothing was signed`,
+            'a veto cancels a recovery the recoverer initiated; run it once one is pending',
+          );
+        const latest = await onChain('reading the chain', () => provider.getBlock('latest'));
+        const now = BigInt(latest?.timestamp ?? Math.floor(Date.now() / 1000));
+        const typedData = await onChain('preparing the veto', () =>
+          prepareVetoRecovery(provider, at, now + BigInt(seconds)),
+        );
+        out.note(`VetoRecovery #${typedData.message.nonce} of account ${at} on chain ${chainId}`);
+        out.note(
+          `  cancels the recovery to key 0x${Buffer.from(state.pending.newKey).toString('hex')}, which would complete at ${new Date(Number(state.pending.completesAt) * 1000).toISOString()}`,
+        );
+        const { sig, book } = await signShown(c, keyName, key, typedData, out, values.wait === true);
+        const { hexToBytes } = await import('../../protocol/curve.ts');
+        const receipt = await onChain(`vetoRecovery on ${at}`, () =>
+          submitVetoRecovery(relayer, typedData, hexToBytes(sig.signature)),
+        );
+        out.result(
+          {
+            key: keyName,
+            account: at,
+            chainId: chainId.toString(),
+            txHash: receipt.hash,
+            block: receipt.blockNumber,
+            gasUsed: receipt.gasUsed.toString(),
+            signature: sig.signature,
+            signers: sig.signers,
+          },
+          () =>
+            rows([
+              ['tx', receipt.hash],
+              ['gas used', receipt.gasUsed.toString()],
+              ['account', `${at}: its pending recovery is cancelled`],
+              ['signed by', sig.signers.map((p) => book.short(p)).join(', ')],
+            ]),
+        );
+        return 0;
+      },
+    );
   },
 });
 
