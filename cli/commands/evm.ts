@@ -466,22 +466,46 @@ async function describeOnChain(
 const deploy = defineCommand({
   name: 'evm deploy',
   summary: "Deploys a key's EVM account (and a factory, unless one is given); prints the addresses.",
-  usage: '--key NAME --rpc URL [--account N] [--factory ADDRESS] [--relayer-key-file FILE]',
+  usage:
+    '--key NAME --rpc URL [--account N] [--factory ADDRESS] [--relayer-key-file FILE] ' +
+    '[--recoverer ADDRESS --recovery-period SECONDS --recovery-delay SECONDS]',
   details: [
     `The relayer (--relayer-key-file or ${RELAYER_KEY_ENV}) pays for the deployment and has no other power`,
     'over the account. An account that is already deployed is reported, not deployed again.',
+    'With --recoverer, --recovery-period and --recovery-delay (all three), the account can be recovered: after',
+    'the period without an executed action, the recoverer may start a key rotation that completes after the',
+    'delay unless the group vetoes it (evm veto-recovery; docs/recovery.md). The setup is part of the address:',
+    'give that address (--address) to the commands that act on this account.',
   ].join('\n'),
   daemon: 'read',
-  options: { ...OPTIONS, rpc: RPC_REQUIRED },
+  options: {
+    ...OPTIONS,
+    rpc: RPC_REQUIRED,
+    recoverer: { type: 'string', arg: 'ADDRESS', help: 'who may start a recovery of the account' },
+    'recovery-period': {
+      type: 'string',
+      arg: 'SECONDS',
+      help: 'seconds without an executed action before a recovery may start',
+    },
+    'recovery-delay': {
+      type: 'string',
+      arg: 'SECONDS',
+      help: "seconds from a recovery's start to its completion: the group's time to veto it",
+    },
+  },
   async run({ values, out, client, env }) {
     const cmd = 'evm deploy';
     const given =
       values.factory === undefined ? undefined : await addressOption(cmd, 'factory', values.factory);
+    const recovery = await recoveryOptions(cmd, values);
     const { key, keyName } = await resolveKey(cmd, client, values);
     const { provider, chainId } = await connect(cmd, values.rpc);
     try {
       const relayer = await relayerWallet(cmd, values['relayer-key-file'], env, provider);
       const { deployFactory, deployAccount, factoryPredict } = await import('../../chains/evm/account.ts');
+      const { deployRecoverableAccount, factoryPredictRecoverable } = await import(
+        '../../chains/evm/recovery.ts'
+      );
       let factory = given;
       if (factory === undefined) {
         out.note(`deploying an account factory on chain ${chainId} from ${relayer.address}`);
@@ -492,11 +516,18 @@ const deploy = defineCommand({
           `there is no contract at ${factory} on chain ${chainId}`,
           'check --factory and --rpc, or leave --factory out to deploy one',
         );
-      const at = await onChain('asking the factory', () => factoryPredict(provider, factory!, key.px));
+      const at = await onChain('asking the factory', () =>
+        recovery
+          ? factoryPredictRecoverable(provider, factory!, key.px, recovery)
+          : factoryPredict(provider, factory!, key.px),
+      );
       const already = (await onChain('reading the account', () => provider.getCode(at))) !== '0x';
       if (!already) {
         out.note(`deploying the account of ${keyName} (EVM account ${key.account}) at ${at}`);
-        await onChain('deploying the account', () => deployAccount(relayer, factory!, key.px));
+        await onChain('deploying the account', async () => {
+          if (recovery) await deployRecoverableAccount(relayer, factory!, key.px, recovery);
+          else await deployAccount(relayer, factory!, key.px);
+        });
       }
       const data = {
         key: keyName,
@@ -507,6 +538,13 @@ const deploy = defineCommand({
         factoryDeployed: given === undefined,
         address: at,
         alreadyDeployed: already,
+        ...(recovery && {
+          recovery: {
+            recoverer: recovery.recoverer,
+            period: recovery.period.toString(),
+            delay: recovery.delay.toString(),
+          },
+        }),
       };
       out.result(data, () =>
         rows([
@@ -514,16 +552,58 @@ const deploy = defineCommand({
           ['account', `${at}${already ? ' (was already deployed)' : ' (deployed now)'}`],
           ['EVM key (x)', `${key.hex} (${keyName}, EVM account ${key.account})`],
           ['chain', chainId.toString()],
+          ...(recovery
+            ? ([
+                [
+                  'recovery',
+                  `by ${recovery.recoverer} after ${recovery.period} s without an action, ` +
+                    `then ${recovery.delay} s for a veto`,
+                ],
+              ] as [string, string][])
+            : []),
         ]),
       );
       if (given === undefined)
         out.note(`use this factory from now on: export FROSTNET_EVM_FACTORY=${factory}`);
+      if (recovery) out.note(`this account's address depends on its recovery setup: give --address ${at}`);
       return 0;
     } finally {
       provider.destroy();
     }
   },
 });
+
+/**
+ * --recoverer, --recovery-period and --recovery-delay: all three or none; checked as the contract will, so a
+ * setup it refuses costs no gas.
+ */
+async function recoveryOptions(
+  cmd: string,
+  v: { recoverer?: string; 'recovery-period'?: string; 'recovery-delay'?: string },
+): Promise<import('../../chains/evm/recovery.ts').AccountRecovery | undefined> {
+  const given = [v.recoverer, v['recovery-period'], v['recovery-delay']];
+  if (given.every((x) => x === undefined)) return undefined;
+  if (given.some((x) => x === undefined))
+    throw new UsageError(
+      cmd,
+      '--recoverer, --recovery-period and --recovery-delay go together: give all three',
+    );
+  const recoverer = await addressOption(cmd, 'recoverer', v.recoverer!);
+  const seconds = (name: string, value: string) => {
+    if (!/^[0-9]+$/.test(value)) throw new UsageError(cmd, `--${name} ${value}: expected whole seconds`);
+    return BigInt(value);
+  };
+  const { checkAccountRecovery } = await import('../../chains/evm/recovery.ts');
+  try {
+    return checkAccountRecovery({
+      recoverer,
+      period: seconds('recovery-period', v['recovery-period']!),
+      delay: seconds('recovery-delay', v['recovery-delay']!),
+    });
+  } catch (e) {
+    throw new UsageError(cmd, (e as Error).message);
+  }
+}
 
 /** --value: whole wei. */
 function weiOption(cmd: string, value: string): bigint {

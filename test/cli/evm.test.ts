@@ -26,6 +26,7 @@ import {
 } from '../../chains/evm/account.ts';
 import { compiledContract } from '../../chains/evm/compile.ts';
 import { evmKey } from '../../chains/evm/keys.ts';
+import { predictRecoverableAccount, readRecoveryState } from '../../chains/evm/recovery.ts';
 import { decodeTypedData } from '../../chains/evm/typed-data.ts';
 import { commands } from '../../cli/commands/evm.ts';
 import { bytesToHex, hexToBytes } from '../../protocol/curve.ts';
@@ -193,6 +194,31 @@ describe('frostnet evm against a 2-of-3 daemon network and anvil', () => {
     assert.notEqual(await provider.getCode(r.factory), '0x');
     assert.equal(r.address, predictAccount(r.factory, hexToBytes(r.evmKey.slice(2))));
     assert.equal(bytesToHex(await readGroupKey(provider, r.address)), r.evmKey.slice(2));
+  });
+
+  test('deploy with a recovery setup: the account the factory predicts for it, with that setup on chain', async () => {
+    const recoverer = getAddress(await (await provider.getSigner(2)).getAddress());
+    const setup = ['--recoverer', recoverer, '--recovery-period', '86400', '--recovery-delay', '3600'];
+    const args = ['deploy', '--key', 'vault', '--account', '2', '--rpc', anvil.rpcUrl, '--factory', factory];
+    const r = await json([...args, ...setup], { FROSTNET_RELAYER_KEY: relayer.privateKey });
+    const expected = { recoverer, period: 86400n, delay: 3600n };
+    const key = hexToBytes(r.evmKey.slice(2));
+    assert.equal(r.address, predictRecoverableAccount(factory, key, expected));
+    assert.notEqual(r.address, predictAccount(factory, key), 'the setup is part of the address');
+    assert.deepEqual(r.recovery, { recoverer, period: '86400', delay: '3600' });
+    assert.equal(bytesToHex(await readGroupKey(provider, r.address)), r.evmKey.slice(2));
+    assert.deepEqual((await readRecoveryState(provider, r.address)).recovery, expected);
+    // Deployed already: reported, not deployed again.
+    const again = await json([...args, ...setup], { FROSTNET_RELAYER_KEY: relayer.privateKey });
+    assert.deepEqual([again.address, again.alreadyDeployed], [r.address, true]);
+    // A partial or impossible setup is a usage error, before any chain is asked.
+    await fails([...args, '--recoverer', recoverer], 2, /go together: give all three/);
+    await fails(
+      [...args, ...setup.slice(0, 4), '--recovery-delay', '0'],
+      2,
+      /recovery delay: expected seconds/,
+    );
+    await fails([...args, ...setup.slice(2), '--recoverer', '0x12'], 2, /--recoverer/);
   });
 
   test('send: an ETH transfer signed by the network, submitted by the relayer', async () => {
