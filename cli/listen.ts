@@ -5,7 +5,7 @@
  * wildcard hosts (0.0.0.0, ::) replaced by this machine's interface addresses.
  */
 import { randomInt } from 'node:crypto';
-import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -57,25 +57,39 @@ export type PortChoice = {
 };
 
 /**
+ * Whether `dir` may hold this user's leases: a real directory (not a symlink), this user's, writable by no one
+ * else. Another user could otherwise pre-create it to steer which ports are handed out or which files go.
+ */
+async function usableLeaseDir(dir: string): Promise<boolean> {
+  await mkdir(dir, { recursive: true, mode: 0o700 }).catch(() => {});
+  const s = await lstat(dir).catch(() => undefined);
+  const uid = process.getuid?.();
+  if (!s?.isDirectory()) return false;
+  return (uid === undefined || s.uid === uid) && (s.mode & 0o022) === 0;
+}
+
+/**
  * Takes the lease on `port` unless another process on this machine holds a live one. A lease is taken before
  * the port is tried, so that two processes never probe (and so briefly bind) a port a third has handed out.
- * Without a usable lease directory (another user's, a read-only /tmp) every port counts as unleased.
+ * A lease older than PORT_LEASE_MS, or dated in the future, has run out. Anything unexpected (a full disk, an
+ * entry that is not a plain file) never fails the caller: the port then counts as unleased, or as taken.
  */
 async function lease(dir: string, port: number, now: number): Promise<boolean> {
   const file = join(dir, String(port));
-  try {
-    await writeFile(file, '', { flag: 'wx' });
-    return true;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') return true;
-  }
-  const held = await stat(file).catch(() => undefined);
-  if (held !== undefined && now - held.mtimeMs < PORT_LEASE_MS) return false;
-  await rm(file, { force: true });
-  return writeFile(file, '', { flag: 'wx' }).then(
-    () => true,
-    () => false,
-  );
+  const take = () =>
+    writeFile(file, '', { flag: 'wx' }).then(
+      () => 'taken' as const,
+      (e: NodeJS.ErrnoException) => (e.code === 'EEXIST' ? ('held' as const) : ('unusable' as const)),
+    );
+  const first = await take();
+  if (first !== 'held') return true;
+  const held = await lstat(file).catch(() => undefined);
+  if (held === undefined || !held.isFile()) return false;
+  // Dated more than a minute ahead (more than clocks drift): planted, not a lease of ours.
+  const age = now - held.mtimeMs;
+  if (age > -60_000 && age < PORT_LEASE_MS) return false;
+  await rm(file, { force: true }).catch(() => {});
+  return (await take()) === 'taken';
 }
 
 /**
@@ -86,11 +100,11 @@ async function lease(dir: string, port: number, now: number): Promise<boolean> {
  */
 export async function freePort(host = '127.0.0.1', choice: PortChoice = {}): Promise<number> {
   const { pick = randomInt, leaseDir = LEASE_DIR, now = Date.now } = choice;
-  await mkdir(leaseDir, { recursive: true, mode: 0o700 }).catch(() => {});
+  const leasing = await usableLeaseDir(leaseDir);
   const top = (await ephemeralStart()) - 1;
   for (let tries = 0; top - LOWEST_PORT >= 1000 && tries < 100; tries++) {
     const candidate = LOWEST_PORT + pick(top - LOWEST_PORT + 1);
-    if (!(await lease(leaseDir, candidate, now()))) continue;
+    if (leasing && !(await lease(leaseDir, candidate, now()))) continue;
     const port = await tryBind(host, candidate);
     if (port !== undefined) return port;
   }

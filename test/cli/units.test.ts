@@ -1,6 +1,6 @@
 /** The CLI's pure parts: option parsing, error lines, combinations, addresses to share, party names. */
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, utimes } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -150,7 +150,7 @@ describe('listen addresses', () => {
   test('a port handed out is leased: no later call hands it out again until the lease has run out', async () => {
     const leaseDir = await mkdtemp(join(tmpdir(), 'frostnet-leases-'));
     try {
-      let clock = 1_000_000;
+      let clock = Date.now();
       const free = await freePort('127.0.0.1', { leaseDir: join(leaseDir, 'probe') });
       const same = { pick: () => free - 10_000, leaseDir, now: () => clock };
       const first = await freePort('127.0.0.1', same);
@@ -164,6 +164,40 @@ describe('listen addresses', () => {
       assert.equal(await freePort('127.0.0.1', same), first, 'an expired lease is taken over');
     } finally {
       await rm(leaseDir, { recursive: true, force: true });
+    }
+  });
+
+  test('a lease directory another could steer is not used, and odd entries never fail the choice', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'frostnet-leases-'));
+    try {
+      const free = await freePort('127.0.0.1', { leaseDir: join(root, 'probe') });
+      const same = (leaseDir: string) => ({ pick: () => free - 10_000, leaseDir, now: () => 1_000_000 });
+      // A symlink in place of the directory (another user's trap): not followed, nothing written through it.
+      const victim = join(root, 'victim');
+      await mkdir(victim);
+      await writeFile(join(victim, String(free)), 'keep');
+      await symlink(victim, join(root, 'link'));
+      assert.equal(await freePort('127.0.0.1', same(join(root, 'link'))), free);
+      assert.equal(await readFile(join(victim, String(free)), 'utf8'), 'keep');
+      // A directory others may write to: unused (ports count as unleased).
+      const open = join(root, 'open');
+      await mkdir(open);
+      await chmod(open, 0o777);
+      assert.equal(await freePort('127.0.0.1', same(open)), free);
+      assert.deepEqual(await readdir(open), []);
+      // An entry that is a directory, or a lease dated in the future: no error, the port is passed over.
+      const odd = join(root, 'odd');
+      await mkdir(odd, { mode: 0o700 });
+      await mkdir(join(odd, String(free)));
+      assert.notEqual(await freePort('127.0.0.1', same(odd)), free);
+      const future = join(root, 'future');
+      await mkdir(future, { mode: 0o700 });
+      await writeFile(join(future, String(free)), '');
+      const later = new Date(1_000_000 + PORT_LEASE_MS * 10);
+      await utimes(join(future, String(free)), later, later);
+      assert.equal(await freePort('127.0.0.1', same(future)), free, 'a lease from the future has run out');
+    } finally {
+      await rm(root, { recursive: true, force: true });
     }
   });
 
