@@ -101,7 +101,14 @@ export class VssSession<R> extends CeremonySession<R> {
       // confirmation.
       const a = this.readAbort(env, from, REFUSAL_CODES, 'CONFIRMATION_MISMATCH');
       const reason = `${from} aborted the ceremony: ${a.reason}`;
-      this.fail(new FrostnetError(a.code, reason, a.culprits.length ? a.culprits : [from]), this.isInitiator);
+      // A party that says it cannot reach another is named with it: its word alone never blames a member.
+      const culprits =
+        a.code === 'UNREACHABLE'
+          ? [...new Set([...a.culprits, from])]
+          : a.culprits.length
+            ? a.culprits
+            : [from];
+      this.fail(new FrostnetError(a.code, reason, culprits), this.isInitiator);
       return;
     }
     if (env.round === ROUND.vssCommit) {

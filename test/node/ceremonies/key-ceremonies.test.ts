@@ -181,4 +181,23 @@ describe('key ceremonies on the in-memory network', () => {
       assert.deepEqual(aborts.map((d) => d.to).sort(), [b.id, c.id].sort());
     },
   );
+
+  test('a member that says it cannot reach another is named with it', T, async () => {
+    const net = await network(3, 600_000);
+    const [a, b, c] = net.parties;
+    assert.ok(a && b && c);
+    // b (not the initiator) cannot deliver its round 2 to c: b aborts, and a's DKG names both.
+    net.tamper = (d) => {
+      if (d.from === b.id && d.to === c.id && d.env.ceremony === 'DKG' && d.env.round === 2)
+        throw new FrostnetError('UNREACHABLE', `peer ${c.id} is unreachable`, [c.id]);
+      return [d];
+    };
+    await assert.rejects(a.ceremonies.dkg('told', 2, net.ids), (e: FrostnetError) => {
+      assert.equal(e.code, 'UNREACHABLE');
+      assert.deepEqual([...e.culprits].sort(), [b.id, c.id].sort());
+      return true;
+    });
+    await net.settle();
+    for (const p of net.parties) assert.equal(p.router.openSessions, 0, `${p.id} still waits`);
+  });
 });
