@@ -9,6 +9,7 @@
  * runs, so that the other commands start quickly.
  */
 import type { JsonRpcProvider, Wallet } from 'ethers';
+import type { AccountRecovery } from '../../chains/evm/recovery.ts';
 import type { TypedData } from '../../chains/evm/typed-data.ts';
 import type { Client, FollowOptions, RequestView } from '../client.ts';
 import { type Command, defineCommand, integerOption } from '../command.ts';
@@ -23,6 +24,11 @@ import { fetchKey } from '../signing.ts';
 
 const MAX_ACCOUNT = 2 ** 31 - 1;
 const DEFAULT_DEADLINE_SECONDS = 3600;
+/**
+ * The shortest recovery period and veto delay the CLI deploys, or acts on: with less, a recoverer (perhaps one
+ * member) could take the account before the group has a chance to veto.
+ */
+export const MIN_RECOVERY_SECONDS = 86_400n;
 /** How long a JSON-RPC endpoint has to say which chain it serves before the command gives up. */
 const RPC_TIMEOUT_MS = 10_000;
 export const RELAYER_KEY_ENV = 'FROSTNET_RELAYER_KEY';
@@ -214,14 +220,18 @@ async function accountAddress(
   return { address, factory };
 }
 
-/** Refuses, before anything is signed, an account that is not there or that another key controls. */
+/**
+ * Refuses, before anything is signed, an account that is not there, that another key controls, or whose
+ * recovery setup leaves the group less than MIN_RECOVERY_SECONDS to see and veto a recovery (an account
+ * anyone could have deployed for this key, with themselves as recoverer); gives the setup, if any.
+ */
 async function checkAccount(
   provider: JsonRpcProvider,
   chainId: bigint,
   address: string,
   key: AccountKey,
   keyName: string,
-): Promise<void> {
+): Promise<AccountRecovery | undefined> {
   const [{ readGroupKey }, { bytesToHex }] = await Promise.all([
     import('../../chains/evm/account.ts'),
     import('../../protocol/curve.ts'),
@@ -239,6 +249,18 @@ async function checkAccount(
       `account ${address} is controlled by key ${onChainKey}, not by EVM account ${key.account} of ${keyName} (${key.hex})`,
       "name the key and --account the account has now, or give the address of this key's account",
     );
+  const { readRecoveryState } = await import('../../chains/evm/recovery.ts');
+  const { recovery } = await onChain('reading the recovery setup', () =>
+    readRecoveryState(provider, address),
+  );
+  if (recovery && (recovery.period < MIN_RECOVERY_SECONDS || recovery.delay < MIN_RECOVERY_SECONDS))
+    throw new CliError(
+      'UNSAFE_ACCOUNT',
+      `account ${address} can be taken over by ${recovery.recoverer} after ${recovery.period} s without an ` +
+        `action and ${recovery.delay} s more: too soon for the group to veto; nothing was signed`,
+      `use an account without recovery, or one with a period and delay of at least ${MIN_RECOVERY_SECONDS} s`,
+    );
+  return recovery;
 }
 
 export type TypedDataSignature = {
@@ -335,6 +357,10 @@ async function signShown(
   return { sig, book };
 }
 
+/** One line for people: who may recover the account, and when. */
+const describeRecovery = (r: AccountRecovery): string =>
+  `by ${r.recoverer} after ${r.period} s without an action, then ${r.delay} s for a veto`;
+
 /** The deadline option of a signed action: seconds after the chain's latest block. */
 const deadlineOption = (cmd: string, given: string | undefined): number =>
   integerOption(cmd, 'deadline', given ?? String(DEFAULT_DEADLINE_SECONDS), 1, 10 * 365 * 86400);
@@ -349,6 +375,8 @@ type AccountAction = {
   /** The account's address. */
   at: string;
   relayer: Wallet;
+  /** The account's recovery setup, if it has one (shown to the operator before anything is signed). */
+  recovery: AccountRecovery | undefined;
 };
 
 /**
@@ -362,6 +390,7 @@ async function withAccount<T>(
     'relayer-key-file'?: string;
   },
   env: NodeJS.ProcessEnv,
+  out: Output,
   act: (a: AccountAction) => Promise<T>,
 ): Promise<T> {
   const { c, key, keyName } = await resolveKey(cmd, client, values);
@@ -369,8 +398,9 @@ async function withAccount<T>(
   try {
     const { address: at } = await accountAddress(cmd, values, key, provider);
     const relayer = await relayerWallet(cmd, values['relayer-key-file'], env, provider);
-    await checkAccount(provider, chainId, at, key, keyName);
-    return await act({ c, key, keyName, provider, chainId, at, relayer });
+    const recovery = await checkAccount(provider, chainId, at, key, keyName);
+    if (recovery) out.note(`account ${at} can be recovered ${describeRecovery(recovery)}`);
+    return await act({ c, key, keyName, provider, chainId, at, relayer, recovery });
   } finally {
     provider.destroy();
   }
@@ -391,18 +421,30 @@ async function resolveKey(
 const address = defineCommand({
   name: 'evm address',
   summary: "Shows a key's EVM account key and the account's address, known before it is deployed.",
-  usage: '--key NAME [--account N] [--factory ADDRESS] [--rpc URL]',
+  usage: '--key NAME [--account N] [--factory ADDRESS | --address ADDRESS] [--rpc URL]',
   details: [
     'The address needs the factory (--factory or FROSTNET_EVM_FACTORY); funds sent there before the',
-    'deployment are kept. With --rpc it also shows whether the account is deployed, its balance and nonce.',
+    'deployment are kept. With --rpc it also shows whether the account is deployed, its balance and nonce,',
+    'and its recovery setup, if any. --address shows an account given by its address (one you were told of,',
+    'one deployed with a recovery setup): check who may recover it before sending it anything.',
   ].join('\n'),
   daemon: 'read',
-  options: { key: OPTIONS.key, account: OPTIONS.account, factory: OPTIONS.factory, rpc: OPTIONS.rpc },
+  options: {
+    key: OPTIONS.key,
+    account: OPTIONS.account,
+    factory: OPTIONS.factory,
+    rpc: OPTIONS.rpc,
+    address: {
+      type: 'string',
+      arg: 'ADDRESS',
+      help: 'an account given by its address; it wins over --factory',
+    },
+  },
   async run({ values, out, client }) {
-    if (values.rpc !== undefined && values.factory === undefined)
+    if (values.rpc !== undefined && values.factory === undefined && values.address === undefined)
       throw new UsageError(
         'evm address',
-        '--rpc needs --factory (or FROSTNET_EVM_FACTORY) to find the account',
+        '--rpc needs --factory (or FROSTNET_EVM_FACTORY) or --address to find the account',
       );
     const { key, keyName } = await resolveKey('evm address', client, values);
     const data: Record<string, unknown> = {
@@ -415,7 +457,7 @@ const address = defineCommand({
       ['key', `${keyName}, EVM account ${key.account} (${key.path})`],
       ['EVM key (x)', key.hex],
     ];
-    if (values.factory !== undefined) {
+    if (values.factory !== undefined || values.address !== undefined) {
       const chain = values.rpc === undefined ? undefined : await connect('evm address', values.rpc);
       try {
         const { address: at, factory } = await accountAddress('evm address', values, key, chain?.provider);
@@ -461,6 +503,22 @@ async function describeOnChain(
   Object.assign(data, { nonce: nonce.toString(), currentKey });
   lines.push(['nonce', nonce.toString()]);
   if (currentKey !== key.hex) lines.push(['current key', `${currentKey} (rotated away from this key)`]);
+  const { readRecoveryState } = await import('../../chains/evm/recovery.ts');
+  const { recovery, opensAt } = await onChain('reading the recovery setup', () =>
+    readRecoveryState(provider, at),
+  );
+  if (!recovery) return;
+  Object.assign(data, {
+    recovery: {
+      recoverer: recovery.recoverer,
+      period: recovery.period.toString(),
+      delay: recovery.delay.toString(),
+      ...(opensAt !== undefined && { opensAt: new Date(Number(opensAt) * 1000).toISOString() }),
+    },
+  });
+  lines.push(['recovery', describeRecovery(recovery)]);
+  if (opensAt !== undefined)
+    lines.push(['recovery opens', `${new Date(Number(opensAt) * 1000).toISOString()} unless the group acts`]);
 }
 
 const deploy = defineCommand({
@@ -552,15 +610,7 @@ const deploy = defineCommand({
           ['account', `${at}${already ? ' (was already deployed)' : ' (deployed now)'}`],
           ['EVM key (x)', `${key.hex} (${keyName}, EVM account ${key.account})`],
           ['chain', chainId.toString()],
-          ...(recovery
-            ? ([
-                [
-                  'recovery',
-                  `by ${recovery.recoverer} after ${recovery.period} s without an action, ` +
-                    `then ${recovery.delay} s for a veto`,
-                ],
-              ] as [string, string][])
-            : []),
+          ...(recovery ? ([['recovery', describeRecovery(recovery)]] as [string, string][]) : []),
         ]),
       );
       if (given === undefined)
@@ -580,7 +630,7 @@ const deploy = defineCommand({
 async function recoveryOptions(
   cmd: string,
   v: { recoverer?: string; 'recovery-period'?: string; 'recovery-delay'?: string },
-): Promise<import('../../chains/evm/recovery.ts').AccountRecovery | undefined> {
+): Promise<AccountRecovery | undefined> {
   const given = [v.recoverer, v['recovery-period'], v['recovery-delay']];
   if (given.every((x) => x === undefined)) return undefined;
   if (given.some((x) => x === undefined))
@@ -594,8 +644,9 @@ async function recoveryOptions(
     return BigInt(value);
   };
   const { checkAccountRecovery } = await import('../../chains/evm/recovery.ts');
+  let r: AccountRecovery;
   try {
-    return checkAccountRecovery({
+    r = checkAccountRecovery({
       recoverer,
       period: seconds('recovery-period', v['recovery-period']!),
       delay: seconds('recovery-delay', v['recovery-delay']!),
@@ -603,6 +654,13 @@ async function recoveryOptions(
   } catch (e) {
     throw new UsageError(cmd, (e as Error).message);
   }
+  if (r.period < MIN_RECOVERY_SECONDS || r.delay < MIN_RECOVERY_SECONDS)
+    throw new UsageError(
+      cmd,
+      `--recovery-period and --recovery-delay must be at least ${MIN_RECOVERY_SECONDS} s (a day): with less, ` +
+        'the recoverer could take the account before the group can veto',
+    );
+  return r;
 }
 
 /** --value: whole wei. */
@@ -716,6 +774,7 @@ const send = defineCommand({
       client,
       values,
       env,
+      out,
       async ({ c, key, keyName, provider, chainId, at, relayer }) => {
         // An empty relayer could not submit; better to know before the parties sign.
         if ((await onChain('reading the relayer', () => provider.getBalance(relayer.address))) === 0n)
@@ -921,6 +980,7 @@ const veto = defineCommand({
       client,
       values,
       env,
+      out,
       async ({ c, key, keyName, provider, chainId, at, relayer }) => {
         const { prepareVetoRecovery, readRecoveryState, submitVetoRecovery } = await import(
           '../../chains/evm/recovery.ts'

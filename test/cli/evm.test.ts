@@ -26,7 +26,11 @@ import {
 } from '../../chains/evm/account.ts';
 import { compiledContract } from '../../chains/evm/compile.ts';
 import { evmKey } from '../../chains/evm/keys.ts';
-import { predictRecoverableAccount, readRecoveryState } from '../../chains/evm/recovery.ts';
+import {
+  deployRecoverableAccount,
+  predictRecoverableAccount,
+  readRecoveryState,
+} from '../../chains/evm/recovery.ts';
 import { decodeTypedData } from '../../chains/evm/typed-data.ts';
 import { commands } from '../../cli/commands/evm.ts';
 import { bytesToHex, hexToBytes } from '../../protocol/curve.ts';
@@ -198,14 +202,14 @@ describe('frostnet evm against a 2-of-3 daemon network and anvil', () => {
 
   test('deploy with a recovery setup: the account the factory predicts for it, with that setup on chain', async () => {
     const recoverer = getAddress(await (await provider.getSigner(2)).getAddress());
-    const setup = ['--recoverer', recoverer, '--recovery-period', '86400', '--recovery-delay', '3600'];
+    const setup = ['--recoverer', recoverer, '--recovery-period', '172800', '--recovery-delay', '86400'];
     const args = ['deploy', '--key', 'vault', '--account', '2', '--rpc', anvil.rpcUrl, '--factory', factory];
     const r = await json([...args, ...setup], { FROSTNET_RELAYER_KEY: relayer.privateKey });
-    const expected = { recoverer, period: 86400n, delay: 3600n };
+    const expected = { recoverer, period: 172800n, delay: 86400n };
     const key = hexToBytes(r.evmKey.slice(2));
     assert.equal(r.address, predictRecoverableAccount(factory, key, expected));
     assert.notEqual(r.address, predictAccount(factory, key), 'the setup is part of the address');
-    assert.deepEqual(r.recovery, { recoverer, period: '86400', delay: '3600' });
+    assert.deepEqual(r.recovery, { recoverer, period: '172800', delay: '86400' });
     assert.equal(bytesToHex(await readGroupKey(provider, r.address)), r.evmKey.slice(2));
     assert.deepEqual((await readRecoveryState(provider, r.address)).recovery, expected);
     // Deployed already: reported, not deployed again.
@@ -219,6 +223,56 @@ describe('frostnet evm against a 2-of-3 daemon network and anvil', () => {
       /recovery delay: expected seconds/,
     );
     await fails([...args, ...setup.slice(2), '--recoverer', '0x12'], 2, /--recoverer/);
+    await fails([...args, ...setup.slice(0, 4), '--recovery-delay', '3600'], 2, /at least 86400 s/);
+    // Shown by its address, with the setup.
+    const shown = await json([
+      'address',
+      '--key',
+      'vault',
+      '--account',
+      '2',
+      '--address',
+      r.address,
+      '--rpc',
+      anvil.rpcUrl,
+    ]);
+    assert.equal(shown.recovery.recoverer, recoverer);
+    assert.deepEqual([shown.recovery.period, shown.recovery.delay], ['172800', '86400']);
+    assert.ok(Date.parse(shown.recovery.opensAt) > Date.now(), shown.recovery.opensAt);
+  });
+
+  test('an account of this key that anyone deployed with a short recovery is refused before signing', async () => {
+    // A member deploys, outside the CLI, the key's account with itself as recoverer and a one-second delay.
+    const trapper = getAddress(await (await provider.getSigner(3)).getAddress());
+    const { account: trap } = await deployRecoverableAccount(funder, factory, px, {
+      recoverer: trapper,
+      period: 1n,
+      delay: 1n,
+    });
+    await (await funder.sendTransaction({ to: trap, value: 10n ** 17n })).wait();
+    const before = await readNonce(provider, trap);
+    await fails(
+      [
+        'send',
+        '--key',
+        'vault',
+        '--address',
+        trap,
+        '--to',
+        recipient,
+        '--value',
+        '1000',
+        '--rpc',
+        anvil.rpcUrl,
+        '--yes',
+      ],
+      1,
+      /can be taken over by .* too soon for the group to veto; nothing was signed/,
+      { FROSTNET_RELAYER_KEY: relayer.privateKey },
+    );
+    assert.equal(await readNonce(provider, trap), before, 'nothing was executed');
+    const shown = await json(['address', '--key', 'vault', '--address', trap, '--rpc', anvil.rpcUrl]);
+    assert.deepEqual([shown.recovery.recoverer, shown.recovery.delay], [trapper, '1']);
   });
 
   test('send: an ETH transfer signed by the network, submitted by the relayer', async () => {

@@ -25,10 +25,12 @@ import { accountEvents, reverted } from '../helpers/evm.ts';
 import { Network } from '../helpers/network.ts';
 import { runCommand, writePolicy } from '../helpers/network-extra.ts';
 
-// Short, so that the chain's clock, moved past them, stays within a day of the parties' own: each party bounds
-// a VetoRecovery's deadline by its own clock (node/policy/evaluate.ts MAX_VETO_SECONDS).
-const PERIOD = 3600n;
-const DELAY = 600n;
+// The shortest setup the CLI acts on (MIN_RECOVERY_SECONDS). Each party bounds a VetoRecovery's deadline by its
+// own clock (node/policy/evaluate.ts MAX_VETO_SECONDS), so the chain starts three days behind the parties: moved
+// past the period and the delay, its clock stays behind theirs, as a real chain's stays with them.
+const PERIOD = 86_400n;
+const DELAY = 86_400n;
+const CHAIN_BEHIND_SECONDS = 3 * 86_400;
 /** The key the recoverer would hand the account to. */
 const HEIR_KEY = pointToBytes(G.multiply(31337n)).subarray(1);
 
@@ -55,7 +57,7 @@ describe('VetoRecovery signed by the network under each party policy', () => {
 
   before(async () => {
     const started = await Promise.allSettled([
-      startAnvil(),
+      startAnvil(['--timestamp', String(Math.floor(Date.now() / 1000) - CHAIN_BEHIND_SECONDS)]),
       (async () => {
         const n = await Network.create(3);
         net = n;
