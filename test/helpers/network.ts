@@ -16,6 +16,7 @@ import { type Daemon, type DaemonOptions, startDaemon } from '../../node/daemon.
 import { initParty } from '../../node/init.ts';
 import { nullLogger } from '../../node/ops/log.ts';
 import { generateIdentity, peerIdOf } from '../../node/storage/identity.ts';
+import { lightStore } from './light-store.ts';
 
 export const ROOT = new URL('../../', import.meta.url).pathname;
 export const NODE = join(ROOT, 'node_modules/.bin/node');
@@ -68,6 +69,7 @@ export class Network {
 
   private async initParty(index: number, port: number): Promise<Party> {
     const dataDir = join(this.root, `party-${index + 1}`);
+    await lightStore(dataDir, PASSPHRASE);
     const r = await initParty({ dataDir, listen: [`/ip4/127.0.0.1/tcp/${port}`], passphrase: PASSPHRASE });
     return { index, dataDir, configPath: r.configPath, peerId: r.peerId, port, tokens: r.tokens, log: [] };
   }
