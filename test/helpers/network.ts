@@ -211,6 +211,17 @@ export class Network {
     }
   }
 
+  /**
+   * Waits until request `id` at party i no longer runs: it ended, or it settles (its party confirmed and waits
+   * for the others' signed confirmations, which a killed party gives only once it is back).
+   */
+  async untilNotRunning(i: number, id: string): Promise<void> {
+    for (;;) {
+      const r = await this.call(i, 'GET', `/v1/requests/${id}?wait=15000&change=1`);
+      if (r.json.state !== 'running') return;
+    }
+  }
+
   /** A DKG through party i; `network`: the key's Bitcoin network (the daemon's default, mainnet, if absent). */
   async keygen(
     i: number,
