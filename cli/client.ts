@@ -239,23 +239,28 @@ export class Client {
     onProgress: (line: string) => void = () => {},
     opts: FollowOptions = {},
   ): Promise<T> {
-    const { id } = await this.post<{ id: string }>(path, body);
-    return this.follow<T>(id, onProgress, opts);
+    const started = await this.post<RequestView>(path, body);
+    return this.follow<T>(started.id, onProgress, opts, started);
   }
 
   /**
    * Follows request `id` to its end. While it is held for approval or settling it reports what it waits for;
-   * without `wait` it then stops with Waiting (the daemon goes on with the request).
+   * without `wait` it then stops with Waiting (the daemon goes on with the request). `known`, the view the
+   * POST that started the request answered, is read first: a request asked again that is already held (the
+   * same PSBT or EVM action) is reported at once, not after a long poll for a change that does not come.
    */
   async follow<T = unknown>(
     id: string,
     onProgress: (line: string) => void = () => {},
     opts: FollowOptions = {},
+    known?: RequestView,
   ): Promise<T> {
     let shown = 0;
     let said = '';
+    let first = known?.id === id && Array.isArray(known.progress) ? known : undefined;
     for (;;) {
-      const view = await this.poll(id);
+      const view = first ?? (await this.poll(id));
+      first = undefined;
       for (const line of view.progress.slice(shown)) onProgress(line);
       shown = view.progress.length;
       if (view.state === 'done') return view.result as T;

@@ -190,6 +190,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       roundTimeoutMs: cfg.limits.roundTimeoutMs,
       log: plog,
       onOutcome: observe,
+      onDisconnect: (listener) => host.onDisconnect(listener),
       clock,
     });
     const repairs = new Repairs({

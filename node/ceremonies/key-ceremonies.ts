@@ -20,7 +20,7 @@ import type { RecoveryPolicyJson } from '../../chains/bitcoin/recovery.ts';
 import type { CeremonyContext } from '../../protocol/context.ts';
 import { bytesToHex, equalBytes } from '../../protocol/curve.ts';
 import { createDkg } from '../../protocol/dkg.ts';
-import { errorMessage, FrostnetError, toFrostnetError } from '../../protocol/errors.ts';
+import { errorMessage, FrostnetError, isFrostnetError, toFrostnetError } from '../../protocol/errors.ts';
 import {
   groupKey,
   type KeyGroup,
@@ -94,6 +94,11 @@ export type KeyCeremoniesOptions = {
   clock?: () => number;
   /** Called when a ceremony ends, for metrics. */
   onOutcome?: (ceremony: VssCeremonyName, ok: boolean, ms: number) => void;
+  /**
+   * Subscribes to lost connections (the host's onDisconnect): a ceremony that waits for a participant whose
+   * connection closes fails at once, as UNREACHABLE, instead of after the round timeout.
+   */
+  onDisconnect?: (listener: (party: string) => void) => () => void;
 };
 
 /**
@@ -144,10 +149,15 @@ export class KeyCeremonies {
   private readonly clock: () => number;
   /** Ceremonies running per key name, to start the next one for a key only after it. */
   private readonly running = new Map<string, Promise<unknown>>();
+  /** The sessions running, told when a participant's connection closes. */
+  private readonly sessions = new Set<VssSession<ReshareResult>>();
 
   constructor(o: KeyCeremoniesOptions) {
     this.o = o;
     this.clock = o.clock ?? Date.now;
+    o.onDisconnect?.((party) => {
+      for (const s of this.sessions) s.lost(party);
+    });
     for (const ceremony of ['DKG', 'REFRESH', 'RESHARE'] as const)
       o.router.onOpen(ceremony, ROUND.invite, (env, from) => this.onInviteOrRefuse(env, from));
     o.router.onOpen('CONTROL', ROUND.keyStatusQuery, (env, from) => this.onStatusQuery(env, from));
@@ -357,7 +367,12 @@ export class KeyCeremonies {
         .map((m) =>
           this.o
             .send(m, envelope({ sessionId, ceremony, sender: this.o.self }, ROUND.invite, payload))
-            .catch((e) => this.o.log.warn('invite not delivered', { to: m, reason: errorMessage(e) })),
+            .catch((e) => {
+              this.o.log.warn('invite not delivered', { to: m, reason: errorMessage(e) });
+              // No ceremony completes without every participant: one the invite cannot reach ends it now.
+              if (isFrostnetError(e) && e.code === 'UNREACHABLE')
+                session.lost(m, 'was not reached by its invite');
+            }),
         ),
     );
     try {
@@ -645,6 +660,8 @@ export class KeyCeremonies {
       name,
       session.done.catch(() => {}),
     );
+    this.sessions.add(session);
+    void session.done.catch(() => {}).finally(() => this.sessions.delete(session));
     session.done.then(
       () => {
         this.running.delete(name);

@@ -5,7 +5,8 @@
  * prepared the same outcome (or another participant committed it), this party signs it, persists the signature
  * and sends it as round 4. The outcome activates only on every participant's signature. A protocol violation is
  * broadcast as an abort so every participant stops at once; a silent participant ends the session after the
- * round timeout, naming who did not answer.
+ * round timeout, naming who did not answer, and one whose connection closes while the session waits for it
+ * ends it at once, as unreachable.
  *
  * Round 1 carries the sender's context hash: a newcomer to a reshare that was told another ceremony than the
  * dealers run (another key group, say) stops at once and names whoever invited it, rather than blaming the
@@ -268,12 +269,31 @@ export class VssSession<R> extends CeremonySession<R> {
   }
 
   protected override onTimeout(): void {
-    const c = this.confirmations;
-    const waiting = c?.has(this.o.self) ? c.missing : this.o.vss.waitingFor();
+    const waiting = this.waitingFor();
     this.fail(
       new FrostnetError('TIMEOUT', `no answer from ${waiting.join(', ') || 'any party'} in time`, waiting),
       false,
     );
+  }
+
+  /**
+   * `party` is gone: its connection closed, or (`how`) the invite could not reach it. When the session waits for
+   * it, what it waits for will not come (a party's session dies with its process): the session fails at once,
+   * naming it UNREACHABLE, as the round timeout would later; the initiator tells the others, as of any abort.
+   * A party it no longer waits for may go: the session goes on without hearing from it.
+   */
+  lost(party: string, how = 'disconnected'): void {
+    if (this.settled || !this.waitingFor().includes(party)) return;
+    const err = new FrostnetError('UNREACHABLE', `${party} ${how} while this ceremony waited for it`, [
+      party,
+    ]);
+    this.fail(err, this.isInitiator);
+  }
+
+  /** Whom the session waits for: their round packages, or once this party committed, their commits. */
+  private waitingFor(): readonly string[] {
+    const c = this.confirmations;
+    return c?.has(this.o.self) ? c.missing : this.o.vss.waitingFor();
   }
 
   /** What was gathered stays with the pending outcome, for settling it with the others. */

@@ -16,19 +16,7 @@ export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
   return { ...env, ...extra };
 }
 
-/**
- * Creates the party's store ahead of `frostnet init` with a light scrypt cost, which init and every daemon
- * start then keep: the default cost (~0.7 s a time) would dominate these tests and tests nothing of the CLI.
- */
-export async function lightStore(dataDir: string, passphrase: string): Promise<void> {
-  // Loaded here: the node modules take seconds to load, and most test files never need them.
-  const [{ defaultConfig }, { storeDir }, { openStore }] = await Promise.all([
-    import('../../node/config.ts'),
-    import('../../node/daemon.ts'),
-    import('../../node/storage/store.ts'),
-  ]);
-  await (await openStore(storeDir(defaultConfig(dataDir)), passphrase, { kdf: { N: 2 ** 12 } })).close();
-}
+export { lightStore } from '../helpers/light-store.ts';
 
 /** Runs a node script to its end and collects its output. */
 export function runScript(

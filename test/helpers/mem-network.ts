@@ -18,6 +18,7 @@ import { generateIdentity, identitySignatures, peerIdOf } from '../../node/stora
 import { KeyStore } from '../../node/storage/keystore.ts';
 import type { RecordKind, Store, StoreOp } from '../../node/storage/store.ts';
 import type { Envelope } from '../../node/transport/wire.ts';
+import { FrostnetError } from '../../protocol/errors.ts';
 
 // ------------------------------------------------------------------------------------------------ the store
 
@@ -123,6 +124,8 @@ export class MemNetwork {
   private readonly links = new Map<string, Promise<void>>();
   /** Envelopes delivered, in order, for assertions on what went over the wire. */
   readonly delivered: Delivery[] = [];
+  /** Each party's listeners for lost connections, by party id (a daemon's host.onDisconnect). */
+  private readonly lostListeners = new Map<string, Set<(party: string) => void>>();
   /** The services' timers are unref'd (a daemon's host keeps the process up); this one stands in for it. */
   private readonly alive = setInterval(() => {}, 1000);
 
@@ -196,6 +199,7 @@ export class MemNetwork {
         roundTimeoutMs,
         log: nullLogger,
         clock,
+        onDisconnect: (listener) => this.onDisconnect(id, listener),
       });
       const repairs = new Repairs({
         self: id,
@@ -235,6 +239,31 @@ export class MemNetwork {
   }
 
   /**
+   * Party `id`'s connections close, as when its process dies: every other party's onDisconnect listeners are
+   * told (what it sends still goes over the wire: drop it with `tamper` to play it dead).
+   */
+  disconnect(id: string): void {
+    for (const [at, listeners] of this.lostListeners)
+      if (at !== id) for (const listener of listeners) listener(id);
+  }
+
+  /** Parties killed: what they send is lost, sending to them fails as unreachable. */
+  private readonly dead = new Set<string>();
+
+  /** Party `id` dies, as a killed daemon: its connections close and it is unreachable from now on. */
+  kill(id: string): void {
+    this.dead.add(id);
+    this.disconnect(id);
+  }
+
+  private onDisconnect(at: string, listener: (party: string) => void): () => void {
+    const listeners = this.lostListeners.get(at) ?? new Set();
+    this.lostListeners.set(at, listeners);
+    listeners.add(listener);
+    return () => listeners.delete(listener);
+  }
+
+  /**
    * Holds back every envelope `when` matches (after tampering) until the returned release is called, which
    * delivers them in the order they were sent. Later envelopes on the same link are not held behind them.
    */
@@ -252,6 +281,8 @@ export class MemNetwork {
 
   private async send(from: string, to: string, env: Envelope): Promise<void> {
     if (!this.parties.some((p) => p.id === to)) throw new Error(`${to} is not on this network`);
+    if (this.dead.has(from)) return;
+    if (this.dead.has(to)) throw new FrostnetError('UNREACHABLE', `peer ${to} is unreachable: killed`, [to]);
     for (const d of this.tamper({ from, to, env })) {
       const h = this.held.find((x) => x.when(d));
       if (h) h.queue.push(d);

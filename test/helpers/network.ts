@@ -16,6 +16,7 @@ import { type Daemon, type DaemonOptions, startDaemon } from '../../node/daemon.
 import { initParty } from '../../node/init.ts';
 import { nullLogger } from '../../node/ops/log.ts';
 import { generateIdentity, peerIdOf } from '../../node/storage/identity.ts';
+import { lightStore } from './light-store.ts';
 
 export const ROOT = new URL('../../', import.meta.url).pathname;
 export const NODE = join(ROOT, 'node_modules/.bin/node');
@@ -68,6 +69,7 @@ export class Network {
 
   private async initParty(index: number, port: number): Promise<Party> {
     const dataDir = join(this.root, `party-${index + 1}`);
+    await lightStore(dataDir, PASSPHRASE);
     const r = await initParty({ dataDir, listen: [`/ip4/127.0.0.1/tcp/${port}`], passphrase: PASSPHRASE });
     return { index, dataDir, configPath: r.configPath, peerId: r.peerId, port, tokens: r.tokens, log: [] };
   }
@@ -206,6 +208,17 @@ export class Network {
     for (;;) {
       const r = await this.call(i, 'GET', `/v1/requests/${started.json.id}?wait=30000&change=1`);
       if (r.json.state !== 'running' && r.json.state !== 'settling') return r.json;
+    }
+  }
+
+  /**
+   * Waits until request `id` at party i no longer runs: it ended, or it settles (its party confirmed and waits
+   * for the others' signed confirmations, which a killed party gives only once it is back).
+   */
+  async untilNotRunning(i: number, id: string): Promise<void> {
+    for (;;) {
+      const r = await this.call(i, 'GET', `/v1/requests/${id}?wait=15000&change=1`);
+      if (r.json.state !== 'running') return;
     }
   }
 

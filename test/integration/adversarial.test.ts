@@ -7,7 +7,13 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { drillMessage } from '../../chains/domains.ts';
-import { codecs, decodeSignOneRound, encodeVss, type SignPackageMsg } from '../../node/session/messages.ts';
+import {
+  codecs,
+  decodeSignOneRound,
+  encodeVss,
+  ROUND,
+  type SignPackageMsg,
+} from '../../node/session/messages.ts';
 import type { Envelope } from '../../node/transport/wire.ts';
 import { G, hexToBytes } from '../../protocol/curve.ts';
 import { createDkg } from '../../protocol/dkg.ts';
@@ -98,12 +104,18 @@ describe('one misbehaving party among four daemons', () => {
 
   test('DKG: a proof replayed from another session', async () => {
     let old: { commitment: Uint8Array[]; proof: Uint8Array } | undefined;
-    // Capture the rogue's honest round 1 of one session (which it then abandons by staying silent)...
+    // Capture the rogue's honest round 1 of one session (which it then abandons: in place of its round 2 it
+    // says it aborts, so the others end the session at once instead of waiting out the round timeout, and it
+    // sends nothing else in it)...
     attack = (_to, env) => {
-      if (env.ceremony === 'DKG' && env.round === 1) old ??= codecs.vss1.decode(env.payload);
-      return env.ceremony === 'DKG' && env.round >= 2 ? undefined : env;
+      if (env.ceremony !== 'DKG') return env;
+      if (env.round === 1) old ??= codecs.vss1.decode(env.payload);
+      if (env.round !== 2) return env.round === 1 ? env : undefined;
+      const abandoned = { code: 'ABORTED', reason: 'the rogue abandons this session', culprits: [] };
+      return { ...env, round: ROUND.abort, payload: codecs.abort.encode(abandoned) };
     };
-    await net.keygen(0, 'capture', 2);
+    const capture = await net.keygen(0, 'capture', 2);
+    assert.equal(capture.state, 'failed', 'the abandoned DKG does not complete');
     const captured = old;
     assert.ok(captured);
     await assertNoHonestKey('capture');

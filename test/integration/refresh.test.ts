@@ -62,7 +62,8 @@ describe('refresh across five daemons', () => {
       assert.equal(started.status, 202);
       await sleep(delayMs);
       await net.kill(victim);
-      await net.call(0, 'GET', `/v1/requests/${started.json.id}?wait=15000`);
+      // Restarted once the refresh ended at the initiator, or settles there (then it waits for the victim).
+      await net.untilNotRunning(0, started.json.id);
       await net.start(victim);
       const views = await settledEpochs(net, 'family');
       const epochs = views.map((v) => v.epoch);

@@ -10,7 +10,7 @@ import { envelope } from '../../../node/transport/wire.ts';
 import { bytesToHex } from '../../../protocol/curve.ts';
 import { FrostnetError } from '../../../protocol/errors.ts';
 import { groupKey } from '../../../protocol/keys.ts';
-import { MemNetwork } from '../../helpers/mem-network.ts';
+import { type Delivery, MemNetwork } from '../../helpers/mem-network.ts';
 
 const T = { timeout: 60_000 };
 const open: MemNetwork[] = [];
@@ -200,4 +200,83 @@ describe('key ceremonies on the in-memory network', () => {
     await net.settle();
     for (const p of net.parties) assert.equal(p.router.openSessions, 0, `${p.id} still waits`);
   });
+  // Round timeouts far beyond the test's own timeout: only the closed connection can end these sessions in time.
+  const NEVER = 10 * 60_000;
+
+  test(
+    'a participant whose connection closes while the others wait for it ends the ceremony at once, as unreachable',
+    T,
+    async () => {
+      const net = await network(3, NEVER);
+      const [a, b, c] = net.parties;
+      assert.ok(a && b && c);
+      // c dies as the DKG starts: nothing of it goes over the wire, and once b has its invite (and a session
+      // that waits for c), its connections close.
+      net.tamper = (d) => (d.from === c.id && d.env.ceremony === 'DKG' ? [] : [d]);
+      const dkg = a.ceremonies.dkg('gone', 2, net.ids);
+      const invited = (x: Delivery) =>
+        x.to === b.id && x.env.ceremony === 'DKG' && x.env.round === ROUND.invite;
+      while (!net.delivered.some(invited)) await net.settle();
+      net.disconnect(c.id);
+      await assert.rejects(dkg, (e: unknown) => {
+        assert.ok(e instanceof FrostnetError);
+        assert.equal(e.code, 'UNREACHABLE', e.message);
+        assert.deepEqual([...e.culprits], [c.id]);
+        assert.match(e.message, /disconnected while this ceremony waited for it/);
+        return true;
+      });
+      assert.deepEqual(await views(net, 'gone'), [undefined, undefined, undefined]);
+      // b, waiting for c too, ended its session as well: a second DKG of the name, without c (whose in-memory
+      // session lives on, as a dead party's would not), is not refused at a or b as running.
+      net.tamper = (d) => [d];
+      await b.ceremonies.dkg('gone', 2, [a.id, b.id]);
+      const v = await views(net, 'gone');
+      assert.ok(v[0] !== undefined && v[0].key === v[1]?.key, JSON.stringify(v));
+    },
+  );
+
+  test('a party the ceremony does not wait for may disconnect: the ceremony goes on', T, async () => {
+    const net = await network(4, NEVER);
+    const [a, b, c, d] = net.parties;
+    assert.ok(a && b && c && d);
+    // d takes no part; a's round 2 to c is held until d's connections have closed.
+    const held = net.hold(
+      (x) => x.from === a.id && x.to === c.id && x.env.ceremony === 'DKG' && x.env.round === 2,
+    );
+    const dkg = a.ceremonies.dkg('stays', 2, [a.id, b.id, c.id]);
+    while (held.count() === 0) await net.settle();
+    net.disconnect(d.id);
+    held.release();
+    await dkg;
+    const v = await views(net, 'stays');
+    assert.ok(
+      v.slice(0, 3).every((x) => x !== undefined && x.key === v[0]?.key),
+      JSON.stringify(v),
+    );
+    assert.equal(v[3], undefined);
+    assertCertified(net, 'stays');
+  });
+
+  test(
+    'a participant the invite cannot reach ends the ceremony at once, at the initiator and the others',
+    T,
+    async () => {
+      const net = await network(3, NEVER);
+      const [a, b, c] = net.parties;
+      assert.ok(a && b && c);
+      // c died before the DKG: its connections closed while no session waited for it, and it cannot be reached.
+      net.kill(c.id);
+      await assert.rejects(a.ceremonies.dkg('unreached', 2, net.ids), (e: unknown) => {
+        assert.ok(e instanceof FrostnetError);
+        assert.equal(e.code, 'UNREACHABLE', e.message);
+        assert.deepEqual([...e.culprits], [c.id]);
+        assert.match(e.message, /was not reached by its invite/);
+        return true;
+      });
+      // The initiator told b, whose session ended too: a DKG of the name by a and b alone is not refused as running.
+      await b.ceremonies.dkg('unreached', 2, [a.id, b.id]);
+      const v = await views(net, 'unreached');
+      assert.ok(v[0] !== undefined && v[0].key === v[1]?.key && v[2] === undefined, JSON.stringify(v));
+    },
+  );
 });
