@@ -28,7 +28,7 @@ import type { Send } from '../session/rpc.ts';
 import { request as rpc } from '../session/rpc.ts';
 import type { KeyStore } from '../storage/keystore.ts';
 import { type Envelope, envelope } from '../transport/wire.ts';
-import { HeldError } from './hold-error.ts';
+import { HELD_CODES, HeldError } from './hold-error.ts';
 import { BATCH, NoncePool } from './nonce-pool.ts';
 import type { Signer } from './signer.ts';
 import { type ResolvedRequest, resolveRequest } from './targets.ts';
@@ -192,12 +192,20 @@ export class Coordinator {
       requester: this.o.self,
     };
     const stale = new Set<string>();
+    /** Every party asked during this request, in any round. */
+    const asked = new Set<string>();
     try {
       for (let attempt = 1; ; attempt++) {
         const out = excluded.map((x) => x.party);
         // Signers the requester named are tried in the order given; otherwise the most responsive first.
         const left = pool.filter((p) => !out.includes(p));
         const available = opts.signers ? left : this.order(left);
+        if (available.length < group.threshold && excluded.some((x) => HELD_CODES.has(x.code))) {
+          // A held request waits while t members may still sign, so each one's answer must be known: a one-round
+          // attempt asked only t of them. Those never asked are asked now (their refusals, holds or silence).
+          const unasked = available.filter((p) => !asked.has(p));
+          if (unasked.length > 0) await this.probe(request, unasked, resolved.targets.length, exclude);
+        }
         if (available.length < group.threshold) {
           // Each reason names its party already ("<party> refused: ...", "<party> did not answer in time").
           const why = excluded
@@ -208,7 +216,7 @@ export class Coordinator {
             excluded,
           );
         }
-        const result = await this.attempt(share, resolved, request, available, exclude, stale);
+        const result = await this.attempt(share, resolved, request, available, exclude, stale, asked);
         if (result)
           return {
             signatures: result.signatures,
@@ -244,6 +252,7 @@ export class Coordinator {
     available: string[],
     exclude: (party: string, e: FrostnetError) => void,
     stale: Set<string>,
+    asked: Set<string>,
   ): Promise<{ signatures: Uint8Array[]; signers: string[] } | undefined> {
     const session = new Attempt(this.o);
     this.o.router.add('SIGN', session.sessionId, session);
@@ -253,7 +262,9 @@ export class Coordinator {
       const n = resolved.targets.length;
       const chosen = available.slice(0, t);
       const pooled = this.o.preprocess === false ? undefined : this.pool.take(this.poolKey(share), chosen, n);
-      const committed = pooled ?? (await this.collectCommitments(session, request, available, t, n, exclude));
+      if (pooled) for (const p of chosen) asked.add(p);
+      const committed =
+        pooled ?? (await this.collectCommitments(session, request, available, t, n, exclude, asked));
       if (!committed) return undefined;
       const signers = share.group.members.filter((m) => committed.has(m));
       const pkg: SignPackageMsg = {
@@ -303,6 +314,7 @@ export class Coordinator {
     t: number,
     n: number,
     exclude: (party: string, e: FrostnetError) => void,
+    asked: Set<string>,
   ): Promise<Map<string, WireCommitment[]> | undefined> {
     const committed = new Map<string, WireCommitment[]>();
     const queue = [...available];
@@ -311,6 +323,7 @@ export class Coordinator {
     while (committed.size < t) {
       while (committed.size + inFlight.size < t && queue.length) {
         const p = queue.shift()!;
+        asked.add(p);
         inFlight.set(p, this.askCommit(session, p, request, requestBytes));
       }
       if (inFlight.size === 0) return undefined;
@@ -334,6 +347,27 @@ export class Coordinator {
       }
     }
     return committed;
+  }
+
+  /**
+   * Round 1 asked of `parties` only for their answers: each refusal, hold or silence is excluded as in an
+   * attempt; commitments given are never used (the signers drop them when their sessions expire).
+   */
+  private async probe(
+    request: SignRequestMsg,
+    parties: string[],
+    n: number,
+    exclude: (party: string, e: FrostnetError) => void,
+  ): Promise<void> {
+    const session = new Attempt(this.o);
+    this.o.router.add('SIGN', session.sessionId, session);
+    this.attempts.add(session);
+    try {
+      await this.collectCommitments(session, request, parties, parties.length, n, exclude, new Set());
+    } finally {
+      this.attempts.delete(session);
+      this.o.router.remove('SIGN', session.sessionId);
+    }
   }
 
   /** Every message's signature, or undefined after excluding the parties whose shares are invalid. */

@@ -7,9 +7,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FrostnetError } from '../../protocol/errors.ts';
 import { type Exclusion, SignersExhausted, type SignOutcome } from './coordinator.ts';
+import { HELD_CODES } from './hold-error.ts';
 
-/** Why a party holds a request instead of signing it. */
-export const HELD_CODES: ReadonlySet<string> = new Set(['APPROVAL_REQUIRED', 'TIME_LOCKED']);
 /** Failures that may go away by themselves (a party restarting); anything else is a refusal. */
 export const TRANSIENT_CODES: ReadonlySet<string> = new Set(['UNREACHABLE', 'TIMEOUT', 'NONCE_REUSED']);
 

@@ -4,6 +4,9 @@
  */
 import { FrostnetError } from '../../protocol/errors.ts';
 
+/** Why a party holds a request instead of signing it. */
+export const HELD_CODES: ReadonlySet<string> = new Set(['APPROVAL_REQUIRED', 'TIME_LOCKED']);
+
 /**
  * A party's policy holds the request. `until`: for a time lock, when it ends; for an approval, when the
  * request expires unless approved (ISO time).

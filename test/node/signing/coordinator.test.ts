@@ -9,8 +9,11 @@ import { randomBytes } from 'node:crypto';
 import { afterEach, describe, test } from 'node:test';
 import { schnorr } from '@noble/curves/secp256k1.js';
 import { DRILL_PATH, drillMessage } from '../../../chains/domains.ts';
+import type { SignersExhausted } from '../../../node/signing/coordinator.ts';
+import { HeldError } from '../../../node/signing/hold-error.ts';
 import { xOnly as xOnlyOf } from '../../../protocol/curve.ts';
 import { derivePath } from '../../../protocol/derive.ts';
+import { FrostnetError } from '../../../protocol/errors.ts';
 import { groupKey } from '../../../protocol/keys.ts';
 import { makeProposal, proposalDigest } from '../../../protocol/proposal.ts';
 import { MemNetwork, type MemNetworkOptions } from '../../helpers/mem-network.ts';
@@ -119,6 +122,42 @@ describe("a custody proposal on the parties' clock", () => {
       const sent = net.delivered.length;
       await assert.rejects(a.coordinator.sign('k', request), { code: 'POLICY_DENIED', message: /expired/ });
       assert.equal(net.delivered.length, sent, 'no signer was asked');
+    },
+  );
+});
+
+describe('a request that cannot be signed now', () => {
+  test(
+    'every member it could still need is asked, so each answer is known (one round among t first)',
+    T,
+    async () => {
+      // a refuses, b holds for approval, c refuses: no two can sign; a held request should end, not wait.
+      let stance: (party: number) => void = () => {};
+      const { net } = await keyed(3, 2, { policy: (i) => ({ check: () => stance(i) }) });
+      const [a, b, c] = net.parties;
+      assert.ok(a && b && c);
+      // One signature first: every member hands out preprocessed nonces, so the next attempt is one round.
+      await a.coordinator.sign('k', drill(randomBytes(32)));
+      await net.settle();
+      stance = (i) => {
+        if (i === 1)
+          throw new HeldError('APPROVAL_REQUIRED', 'awaits approval by its operator', undefined, []);
+        throw new FrostnetError('POLICY_DENIED', 'refused by its policy');
+      };
+      await assert.rejects(
+        a.coordinator.sign('k', { ...drill(randomBytes(32)), signers: [a.id, b.id, c.id] }),
+        (e: SignersExhausted) => {
+          assert.deepEqual(
+            e.excluded.map((x) => [x.party, x.code]).sort(),
+            [
+              [a.id, 'POLICY_DENIED'],
+              [b.id, 'APPROVAL_REQUIRED'],
+              [c.id, 'POLICY_DENIED'],
+            ].sort(),
+          );
+          return true;
+        },
+      );
     },
   );
 });
