@@ -13,8 +13,10 @@
  * otherwise (a lost device can still be removed), and the outcome names the removed members that did not take
  * part: their old shares were not erased by the protocol (they cannot combine with the new ones).
  */
-import { randomBytes } from 'node:crypto';
+
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { RNG } from '@noble/curves/abstract/frost.js';
+import { randomBytes } from '@noble/curves/utils.js';
 import { DEFAULT_NETWORK, type NetworkName } from '../../chains/bitcoin/network-names.ts';
 import type { RecoveryPolicyJson } from '../../chains/bitcoin/recovery.ts';
 import type { CeremonyContext } from '../../protocol/context.ts';
@@ -92,6 +94,11 @@ export type KeyCeremoniesOptions = {
   log: Logger;
   /** Milliseconds since the epoch. */
   clock?: () => number;
+  /**
+   * The ceremonies' randomness: every polynomial and nonce they deal, and their session ids. Cryptographic
+   * randomness unless a test seeds it (then a whole ceremony replays byte for byte).
+   */
+  rng?: RNG;
   /** Called when a ceremony ends, for metrics. */
   onOutcome?: (ceremony: VssCeremonyName, ok: boolean, ms: number) => void;
   /**
@@ -147,6 +154,7 @@ const pendingConfirmations = (e: KeyEntry): Confirmations | undefined =>
 export class KeyCeremonies {
   private readonly o: KeyCeremoniesOptions;
   private readonly clock: () => number;
+  private readonly rng: RNG;
   /** Ceremonies running per key name, to start the next one for a key only after it. */
   private readonly running = new Map<string, Promise<unknown>>();
   /** The sessions running, told when a participant's connection closes. */
@@ -155,6 +163,7 @@ export class KeyCeremonies {
   constructor(o: KeyCeremoniesOptions) {
     this.o = o;
     this.clock = o.clock ?? Date.now;
+    this.rng = o.rng ?? randomBytes;
     o.onDisconnect?.((party) => {
       for (const s of this.sessions) s.lost(party);
     });
@@ -188,7 +197,7 @@ export class KeyCeremonies {
       network,
       recovery: recoveryText(recovery),
     };
-    return (await this.initiate('DKG', randomBytes(32), invite, members, report)) as KeyShare;
+    return (await this.initiate('DKG', this.rng(32), invite, members, report)) as KeyShare;
   }
 
   /** This party's policy's consent to a key's recovery path (KeyCeremoniesOptions.acceptRecovery). */
@@ -232,7 +241,7 @@ export class KeyCeremonies {
     const now = this.clock();
     const seconds = opts.expiresInSeconds ?? DEFAULT_PROPOSAL_SECONDS;
     const proposal = makeProposal(kind, name, group, plan, {
-      sessionId: randomBytes(32),
+      sessionId: this.rng(32),
       proposer: this.o.self,
       expiresAt: Math.floor(now / 1000) + seconds,
       now: Math.floor(now / 1000),
@@ -497,7 +506,7 @@ export class KeyCeremonies {
         self: this.o.self,
         attributes,
       };
-      return { vss: createDkg(ctx), create: true, network, recovery };
+      return { vss: createDkg(ctx, this.rng), create: true, network, recovery };
     }
     if (entry?.pending) throw new FrostnetError('CONFLICT', `key ${name} has an unsettled epoch`);
     const mine = entry?.active;
@@ -521,7 +530,11 @@ export class KeyCeremonies {
         ...share.group.members,
       ]);
       return {
-        vss: createRefresh(sessionId, this.o.self, share, { proposal: proposalDigest(p), attributes }),
+        vss: createRefresh(sessionId, this.o.self, share, {
+          proposal: proposalDigest(p),
+          attributes,
+          rng: this.rng,
+        }),
         create: false,
         network,
         recovery,
@@ -544,7 +557,11 @@ export class KeyCeremonies {
         );
       const p = this.approved('reshare', signed, invite, sessionId, mine.group, from, plan.dealers);
       return {
-        vss: createReshare(sessionId, this.o.self, mine, plan, { proposal: proposalDigest(p), attributes }),
+        vss: createReshare(sessionId, this.o.self, mine, plan, {
+          proposal: proposalDigest(p),
+          attributes,
+          rng: this.rng,
+        }),
         create: false,
         participants,
         network,
@@ -562,7 +579,11 @@ export class KeyCeremonies {
     // exactly that group.
     const p = this.approved('reshare', signed, invite, sessionId, base, from, plan.dealers);
     return {
-      vss: createReshare(sessionId, this.o.self, base, plan, { proposal: proposalDigest(p), attributes }),
+      vss: createReshare(sessionId, this.o.self, base, plan, {
+        proposal: proposalDigest(p),
+        attributes,
+        rng: this.rng,
+      }),
       create: true,
       participants,
       network,

@@ -14,6 +14,7 @@
  * its own that the lost party is a member of its group, so the new identity gets a share only when t members
  * vouched for it; the coordinator asks only helpers whose member lists match its own, so that none refuses.
  */
+import type { RNG } from '@noble/curves/abstract/frost.js';
 import type { NetworkName } from '../../chains/bitcoin/network-names.ts';
 import type { RecoveryPolicyJson } from '../../chains/bitcoin/recovery.ts';
 import { bytesToHex, equalBytes } from '../../protocol/curve.ts';
@@ -71,6 +72,8 @@ type RepairSessionOptions = {
   store: (keyName: string, share: KeyShare, props: KeyProps) => Promise<void>;
   roundTimeoutMs: number;
   log: Logger;
+  /** The helper's randomness for its deltas (repairStep1's default when absent). */
+  rng?: RNG;
 };
 
 /** One party's part in one repair. `done` gives the repaired epoch (coordinator, lost party) or undefined. */
@@ -93,7 +96,7 @@ class RepairSession extends CeremonySession<number | undefined> {
     const { role, plan, self } = this.o;
     if (role.kind !== 'helper') return;
     this.guard(() => {
-      for (const [to, delta] of repairStep1(role.share, self, plan)) {
+      for (const [to, delta] of repairStep1(role.share, self, plan, this.o.rng)) {
         if (to === self) this.deltas.set(self, delta);
         else this.sendTo(to, ROUND.repairDelta, codecs.repairDelta.encode({ delta }));
       }
@@ -255,6 +258,8 @@ export type RepairsOptions = {
   self: string;
   /** Milliseconds since the epoch. */
   clock?: () => number;
+  /** A helper's randomness for its deltas; cryptographic unless a test seeds it. */
+  rng?: RNG;
   keys: KeyStore;
   ceremonies: KeyCeremonies;
   router: Router;
@@ -434,6 +439,7 @@ export class Repairs {
         this.o.keys.restore(keyName, share, network, recovery),
       roundTimeoutMs: this.o.roundTimeoutMs,
       log: this.o.log.child({ ceremony: 'REPAIR', session: bytesToHex(sessionId).slice(0, 16) }),
+      rng: this.o.rng,
     });
     const end = (ok: boolean, reason?: string) => {
       this.o.router.remove('REPAIR', sessionId);

@@ -7,6 +7,7 @@
  * ceremonies of one key at once. Delivery is asynchronous and in order per link, as on one stream.
  */
 import type { PrivateKey } from '@libp2p/interface';
+import type { RNG } from '@noble/curves/abstract/frost.js';
 import { KeyCeremonies } from '../../node/ceremonies/key-ceremonies.ts';
 import { proposalApprover } from '../../node/ceremonies/proposals.ts';
 import { Repairs } from '../../node/ceremonies/repair.ts';
@@ -113,6 +114,8 @@ export type MemNetworkOptions = {
   members?: readonly { identity: PrivateKey; store: Store }[];
   /** Every party's one clock, as the daemon gives it to each service; Date.now by default. */
   clock?: () => number;
+  /** Each party's ceremony randomness (KeyCeremonies and Repairs); cryptographic by default. */
+  rng?: (index: number) => RNG;
 };
 
 export class MemNetwork {
@@ -162,6 +165,7 @@ export class MemNetwork {
       const id = peerIdOf(identity);
       const keys = await KeyStore.open(store);
       const clock = o.clock ?? Date.now;
+      const rng = o.rng?.(index);
       const router = new Router(nullLogger, { peers: () => n - 1, now: clock });
       const send = (to: string, env: Envelope) => this.send(id, to, env);
       const peers = () => ids.filter((p) => p !== id);
@@ -199,11 +203,13 @@ export class MemNetwork {
         roundTimeoutMs,
         log: nullLogger,
         clock,
+        rng,
         onDisconnect: (listener) => this.onDisconnect(id, listener),
       });
       const repairs = new Repairs({
         self: id,
         clock,
+        rng,
         keys,
         ceremonies,
         router,

@@ -6,11 +6,13 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 import { codecs, ROUND } from '../../../node/session/messages.ts';
+import { generateIdentity } from '../../../node/storage/identity.ts';
 import { envelope } from '../../../node/transport/wire.ts';
 import { bytesToHex } from '../../../protocol/curve.ts';
 import { FrostnetError } from '../../../protocol/errors.ts';
 import { groupKey } from '../../../protocol/keys.ts';
-import { type Delivery, MemNetwork } from '../../helpers/mem-network.ts';
+import { type Delivery, MemNetwork, MemStore } from '../../helpers/mem-network.ts';
+import { seededBytes } from '../../helpers/seeded.ts';
 
 const T = { timeout: 60_000 };
 const open: MemNetwork[] = [];
@@ -277,6 +279,44 @@ describe('key ceremonies on the in-memory network', () => {
       await b.ceremonies.dkg('unreached', 2, [a.id, b.id]);
       const v = await views(net, 'unreached');
       assert.ok(v[0] !== undefined && v[0].key === v[1]?.key && v[2] === undefined, JSON.stringify(v));
+    },
+  );
+
+  test(
+    'a DKG seeded with the same randomness replays byte for byte; another seed deals another key',
+    T,
+    async () => {
+      const identities = await Promise.all([0, 1, 2].map(() => generateIdentity()));
+      const run = async (seed: string) => {
+        const net = await MemNetwork.create(3, {
+          members: identities.map((identity) => ({ identity, store: new MemStore() })),
+          rng: (i) => seededBytes(`${seed}/${i}`),
+          clock: () => Date.parse('2030-01-01T00:00:00Z'),
+        });
+        open.push(net);
+        const share = await net.parties[0]?.ceremonies.dkg('seeded', 2, net.ids);
+        assert.ok(share);
+        await net.settle();
+        const wire = net.delivered
+          .filter((d) => d.env.ceremony === 'DKG')
+          .map(
+            (d) =>
+              `${d.from}>${d.to} ${d.env.round} ${bytesToHex(d.env.sessionId)} ${bytesToHex(d.env.payload)}`,
+          )
+          .sort();
+        return { key: bytesToHex(groupKey(share.group).toBytes(true)), wire };
+      };
+      const first = await run('one');
+      const again = await run('one');
+      assert.equal(again.key, first.key);
+      assert.deepEqual(again.wire, first.wire, 'every DKG message replays');
+      const other = await run('two');
+      assert.notEqual(other.key, first.key);
+      assert.equal(
+        other.wire.filter((w) => first.wire.includes(w)).length,
+        0,
+        'no message repeats under another seed',
+      );
     },
   );
 });
