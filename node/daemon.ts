@@ -46,6 +46,15 @@ export type DaemonOptions = {
   /** Heartbeat interval; default 5 s. */
   heartbeatMs?: number;
   /**
+   * The daemon's one clock, in milliseconds since the epoch (default Date.now): every decision by time reads it
+   * (policy windows, approval and time-lock expiry, handed-out commitment and proposal expiry, early-message
+   * and settlement deadlines, console sessions, liveness) and so does every timestamp it records (requests,
+   * key records, backups, audit and log lines). A test sets it to run a real daemon on a clock it moves;
+   * timers that only schedule work (round timeouts, the heartbeat, pauses) still run on real time. A `policy`
+   * given in code keeps the clock it was made with, and a `log` given its own.
+   */
+  clock?: () => number;
+  /**
    * Fault injection for adversarial tests: rewrites, delays or drops (undefined) every outbound envelope, so a
    * test can play a misbehaving party with the real code. Never set in operation.
    */
@@ -70,18 +79,18 @@ export async function openPartyStore(cfg: Config, passphrase?: string): Promise<
 export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
   const cfg = await loadConfig(o.configPath);
   const config = new ConfigFile(o.configPath, cfg);
-  const log = o.log ?? createLogger({ level: cfg.logLevel });
+  // The daemon's one clock: every service that decides by time (expiries, deadlines, liveness) is given it.
+  const clock = o.clock ?? Date.now;
+  const log = o.log ?? createLogger({ level: cfg.logLevel, now: () => new Date(clock()) });
   const store = await openPartyStore(cfg, o.passphrase);
   const cleanups: (() => Promise<void>)[] = [() => store.close()];
   const stopAll = async () => {
     for (const c of cleanups.reverse()) await c().catch(() => {});
   };
   try {
-    // The daemon's one clock: every service that decides by time (expiries, deadlines, liveness) is given it.
-    const clock = Date.now;
     const privateKey = await loadOrCreateIdentity(store);
     const self = peerIdOf(privateKey);
-    const keys = await KeyStore.open(store);
+    const keys = await KeyStore.open(store, clock);
     for (const e of keys.list()) if (e.recovery) checkStoredRecovery(e.name, e.recovery);
     const metrics = createRegistry();
     const plog = log.child({ party: self.slice(-8) });
@@ -204,10 +213,10 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       roundTimeoutMs: cfg.limits.roundTimeoutMs,
       log: plog,
     });
-    const backups = new Backups({ self, identity: privateKey, keys, ceremonies, log: plog });
+    const backups = new Backups({ self, identity: privateKey, keys, ceremonies, log: plog, clock });
     // Parties by the names of this party's config in every line for people (the config changes as it runs).
     const names = new PeerNames(self, () => config.current.peers);
-    const requests = new Requests(cfg.limits.maxQueuedRequests, names);
+    const requests = new Requests(cfg.limits.maxQueuedRequests, { names, clock });
     const api = new ControlApi(
       controlBackend({
         self,
@@ -225,7 +234,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
         requests,
         approvals: policy instanceof PartyPolicy ? policy.approvals : undefined,
         log: plog,
-        startedAt: new Date().toISOString(),
+        startedAt: new Date(clock()).toISOString(),
         wait: { clock },
       }),
       credentials,

@@ -61,11 +61,16 @@ export class Requests {
   private unfinished = 0;
   private readonly maxRunning: number;
   private readonly names?: PeerNames;
+  private readonly clock: () => number;
 
-  /** With `names`, the parties in messages, reasons and progress lines are called by name (see RequestView). */
-  constructor(maxRunning: number, names?: PeerNames) {
+  /**
+   * With `names`, the parties in messages, reasons and progress lines are called by name (see RequestView).
+   * `clock` (milliseconds since the epoch, default Date.now) dates each request's start and end.
+   */
+  constructor(maxRunning: number, o: { names?: PeerNames; clock?: () => number } = {}) {
     this.maxRunning = maxRunning;
-    this.names = names;
+    this.names = o.names;
+    this.clock = o.clock ?? Date.now;
   }
 
   get running(): number {
@@ -96,7 +101,7 @@ export class Requests {
       id: randomBytes(12).toString('hex'),
       kind,
       state: 'running',
-      startedAt: new Date().toISOString(),
+      startedAt: new Date(this.clock()).toISOString(),
       progress: [],
       ...(asked && { asked }),
     };
@@ -142,7 +147,7 @@ export class Requests {
       },
     );
     void done.finally(() => {
-      view.endedAt = new Date().toISOString();
+      view.endedAt = new Date(this.clock()).toISOString();
       view.held = undefined;
       view.settling = undefined;
       this.nameParties(view);

@@ -218,14 +218,15 @@ export const ROUTES: readonly Route[] = [
           progress(
             `DKG for ${name}: ${threshold}-of-${parties.length} on ${network}${recovery ? ` with a recovery policy of ${recovery.leaves.length} leaf(s)` : ''}`,
           );
-          const share = await b.dkg(name, threshold, parties, network, recovery);
-          return keyView({
-            name,
-            createdAt: new Date().toISOString(),
-            network,
-            ...(recovery && { recovery }),
-            active: share,
-          });
+          await b.dkg(name, threshold, parties, network, recovery);
+          // The record the DKG stored, as GET /v1/keys/:name shows it (dated by the party's clock).
+          const stored = b.key(name);
+          if (!stored)
+            throw new FrostnetError(
+              'INTERNAL',
+              `the DKG of ${name} ended but this party stores no key ${name}`,
+            );
+          return keyView(stored);
         }),
       );
     },

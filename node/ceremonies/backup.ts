@@ -119,6 +119,8 @@ export async function sealBackup(
     identity?: PrivateKey;
     network?: NetworkName;
     recovery?: RecoveryPolicyJson;
+    /** When the backup is made, in milliseconds since the epoch; default now (Date.now). */
+    at?: number;
   } = {},
 ): Promise<BackupFile> {
   checkPassphrase(passphrase);
@@ -142,7 +144,7 @@ export async function sealBackup(
   const plain: Plaintext = {
     share: keyShareToJSON(share),
     party,
-    exportedAt: new Date().toISOString(),
+    exportedAt: new Date(opts.at ?? Date.now()).toISOString(),
     ...(opts.identity ? { identity: bytesToHex(marshalIdentity(opts.identity)) } : {}),
   };
   const bytes = new TextEncoder().encode(JSON.stringify(plain));
@@ -245,6 +247,8 @@ export type BackupsOptions = {
   log: Logger;
   /** scrypt cost of new backups (tests may lower it); default that of the store. */
   kdf?: ScryptParams;
+  /** Milliseconds since the epoch (Date.now unless a test says otherwise): when a backup is exported. */
+  clock?: () => number;
 };
 
 export type RestoreOutcome = { name: string; epoch: number; groupKey: string; confirmedBy: string[] };
@@ -264,6 +268,7 @@ export class Backups {
       identity: withIdentity ? this.o.identity : undefined,
       network: this.o.keys.get(name)?.network,
       recovery: this.o.keys.get(name)?.recovery,
+      at: (this.o.clock ?? Date.now)(),
     });
     this.o.log.info('backup exported', { key: name, epoch: share.group.epoch });
     return file;

@@ -106,15 +106,19 @@ export const groupKeyHex = (g: KeyGroup): string => bytesToHex(groupKey(g).toByt
 
 export class KeyStore {
   private readonly store: Store;
+  /** Milliseconds since the epoch: when a key record is created. */
+  private readonly clock: () => number;
   private readonly entries = new Map<string, KeyEntry>();
   private readonly removedKeys = new Map<string, RemovedKey>();
 
-  private constructor(store: Store) {
+  private constructor(store: Store, clock: () => number) {
     this.store = store;
+    this.clock = clock;
   }
 
-  static async open(store: Store): Promise<KeyStore> {
-    const ks = new KeyStore(store);
+  /** The keys of `store`; `clock` (default Date.now) dates the records created from now on. */
+  static async open(store: Store, clock: () => number = Date.now): Promise<KeyStore> {
+    const ks = new KeyStore(store, clock);
     for (const { name, kind } of await store.list('key/')) {
       if (kind !== 'public') continue;
       const raw = await store.getPublic(name);
@@ -271,7 +275,7 @@ export class KeyStore {
     if (!opts.create && !e?.active) throw new FrostnetError('UNKNOWN_KEY', `no key named ${name}`);
     const next: KeyEntry = {
       name,
-      createdAt: e?.createdAt ?? new Date().toISOString(),
+      createdAt: e?.createdAt ?? this.createdNow(),
       network: e ? e.network : opts.network,
       ...((e ? e.recovery : opts.recovery) !== undefined && { recovery: e ? e.recovery : opts.recovery }),
       active: e?.active,
@@ -373,11 +377,13 @@ export class KeyStore {
         'CONFLICT',
         `this party already holds key ${e.name} (epoch ${entryGroup(e).epoch}); only a missing key is restored`,
       );
-    const created = new Date().toISOString();
-    await this.write({ name, createdAt: created, network, ...(recovery && { recovery }), active: share }, [
-      { type: 'putSecret', name: shareName(name, 'active'), value: encodeSecret(share.secret) },
-      { type: 'del', kind: 'secret', name: shareName(name, 'pending') },
-    ]);
+    await this.write(
+      { name, createdAt: this.createdNow(), network, ...(recovery && { recovery }), active: share },
+      [
+        { type: 'putSecret', name: shareName(name, 'active'), value: encodeSecret(share.secret) },
+        { type: 'del', kind: 'secret', name: shareName(name, 'pending') },
+      ],
+    );
     this.removedKeys.delete(name);
   }
 
@@ -444,6 +450,11 @@ export class KeyStore {
     const e = this.entries.get(name);
     if (!e) throw this.noShare(name);
     return e;
+  }
+
+  /** The creation time of a record written now (ISO 8601, from the store's clock). */
+  private createdNow(): string {
+    return new Date(this.clock()).toISOString();
   }
 
   private async write(e: KeyEntry, ops: StoreOp[]): Promise<void> {

@@ -21,7 +21,7 @@ describe('request views with names', () => {
   ]);
 
   test('progress, held reasons and the error message by name; holders, approvals and culprits by id', async () => {
-    const requests = new Requests(4, names);
+    const requests = new Requests(4, { names });
     let go!: () => void;
     const cleared = new Promise<void>((r) => (go = r));
     const view = requests.start('sign', async (progress, report) => {
@@ -60,7 +60,7 @@ describe('request views with names', () => {
   });
 
   test('held as before, in another order, is no change: a long poll for the next change is not woken', async () => {
-    const requests = new Requests(4, names);
+    const requests = new Requests(4, { names });
     const hold = (holders: string[]) => ({
       id: 'abcd1234',
       kind: 'sign',

@@ -41,6 +41,18 @@ describe('the request tracker', () => {
     assert.equal(await r.get('no-such-id'), undefined);
   });
 
+  test('a request is dated by the clock it is given: its start, and its end when it ends', async () => {
+    let now = Date.parse('2030-01-01T00:00:00Z');
+    const r = new Requests(4, { clock: () => now });
+    const work = deferred();
+    const view = r.start('sign', () => work.promise);
+    assert.equal(view.startedAt, '2030-01-01T00:00:00.000Z');
+    now += 90_000;
+    work.resolve(undefined);
+    const v = await r.get(view.id, FOREVER);
+    assert.equal(v?.endedAt, '2030-01-01T00:01:30.000Z');
+  });
+
   test('a failure keeps its code, message and culprits', async () => {
     const r = new Requests(4);
     const view = r.start('refresh', async () => {

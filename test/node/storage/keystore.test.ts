@@ -19,10 +19,13 @@ const root = mkdtempSync(join(tmpdir(), 'frostnet-keystore-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 let n = 0;
 
-async function withKeys(fn: (keys: KeyStore, store: Store) => Promise<void>): Promise<void> {
+async function withKeys(
+  fn: (keys: KeyStore, store: Store) => Promise<void>,
+  clock?: () => number,
+): Promise<void> {
   const store = await openStore(join(root, `db${n++}`), 'keystore test passphrase', { kdf: { N: 2 ** 10 } });
   try {
-    await fn(await KeyStore.open(store), store);
+    await fn(await KeyStore.open(store, clock), store);
   } finally {
     await store.close();
   }
@@ -50,6 +53,30 @@ describe('the network of a key', () => {
       await store.batch([{ type: 'putPublic', name: 'key/t', value: { ...rec, network: 'moonnet' } }]);
       await assert.rejects(KeyStore.open(store), /key t: unknown network "moonnet"/);
     }));
+});
+
+describe('the creation time of a key', () => {
+  test('is read from the clock the store is given when the record is created, and kept by later epochs', () => {
+    let now = Date.parse('2031-05-06T07:08:09Z');
+    return withKeys(
+      async (keys, store) => {
+        await keys.setPending('c', mine, { create: true, confirmations });
+        await keys.activatePending('c', confirmations);
+        now += 86_400_000;
+        await keys.setPending(
+          'c',
+          { ...mine, group: { ...mine.group, epoch: 1 } },
+          { create: false, confirmations },
+        );
+        await keys.activatePending('c', confirmations);
+        await keys.restore('r', makeKey(2, 2).get('party-1')!, undefined);
+        const reopened = await KeyStore.open(store);
+        assert.equal(reopened.get('c')?.createdAt, '2031-05-06T07:08:09.000Z');
+        assert.equal(reopened.get('r')?.createdAt, '2031-05-07T07:08:09.000Z');
+      },
+      () => now,
+    );
+  });
 });
 
 describe('the recovery policy of a key', () => {
