@@ -5,7 +5,8 @@
  *
  * - Gate: every connection to or from a peer id outside the configured list is refused during the upgrade
  *   (`denyInboundEncryptedConnection` and friends), so an unknown peer never gets to open a stream. The
- *   protocol handlers check the remote peer again.
+ *   envelope handler checks the remote peer again (a peer `setPeers` removed is hung up on, but its streams
+ *   may outlive that for a moment); the ping service does not, so such a peer may ping until it is gone.
  * - Sending: ONE persistent outbound stream per peer carries every envelope to it, reopened when it breaks;
  *   `send` dials when needed, and a peer that cannot be reached fails fast with UNREACHABLE naming it.
  * - Receiving: each frame is size-checked before it is buffered, decoded, validated, and its `sender` must
@@ -13,15 +14,19 @@
  *   stream stays usable unless the framing itself is broken (an oversized length closes that stream only).
  * - Liveness: a background loop redials configured peers that are not connected, with exponential backoff
  *   (capped at a few seconds) and jitter. libp2p's connection monitor pings every connection on
- *   `/frostnet/ping/1.0.0` each `pingIntervalMs` (the echo handler below answers it): it keeps the round trip
- *   on the connection (`rtt`, what liveness.ts reads) and closes a connection whose ping fails. `ping`
- *   measures one round trip on demand.
+ *   `/frostnet/ping/1.0.0` each `pingIntervalMs`: it keeps the round trip on the connection (`rtt`, what
+ *   liveness.ts reads) and closes a connection whose ping fails. libp2p's ping service (`@libp2p/ping`, the
+ *   libp2p ping protocol under our prefix: 32 random bytes echoed) answers those pings and measures one round
+ *   trip on demand for `ping`. Its handler takes at most 4 inbound ping streams per connection and aborts a
+ *   ping stream still open after `dialTimeoutMs`; only configured peers get a connection to open one on.
  * - Start: `prepareHost` registers every handler without listening; `start` listens. The daemon registers its
- *   services in between, so nothing arrives before they can take it.
+ *   services in between, so nothing arrives before they can take it (libp2p starts the ping service, which
+ *   registers its handler, before its transports listen).
  */
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import type { Connection, ConnectionGater, PeerId, PrivateKey, Stream } from '@libp2p/interface';
+import { ping } from '@libp2p/ping';
 import { tcp } from '@libp2p/tcp';
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p } from 'libp2p';
@@ -40,10 +45,11 @@ import {
 } from './wire.ts';
 
 export const PROTOCOL = '/frostnet/1.0.0';
-/** libp2p's connection monitor pings `/${PING_PREFIX}/ping/1.0.0`, the echo protocol answered below. */
+/** libp2p's connection monitor and ping service both speak `/${PING_PREFIX}/ping/1.0.0`. */
 const PING_PREFIX = 'frostnet';
 export const PING_PROTOCOL = `/${PING_PREFIX}/ping/1.0.0`;
-const PING_BYTES = 32;
+/** Ping streams at a time per connection and direction: the monitor's and a few `ping` calls may overlap. */
+const PING_STREAMS = 4;
 
 export interface PeerInfo {
   /** Peer id string. */
@@ -65,7 +71,7 @@ export interface HostOptions {
   log: Logger;
   /** Called for every valid envelope, with `from` the authenticated peer (== env.sender). Must not block. */
   onEnvelope: (env: Envelope, from: string) => void;
-  /** Bound on dialing and opening a stream; default 5000 ms. */
+  /** Bound on dialing and opening a stream, and on an inbound ping stream's life; default 5000 ms. */
   dialTimeoutMs?: number;
   /** Bound on waiting for a peer to accept more data (backpressure); default 10000 ms. */
   sendTimeoutMs?: number;
@@ -90,7 +96,11 @@ export interface Host {
    * big), UNREACHABLE (cannot connect; names the peer) or TIMEOUT (the peer stopped reading).
    */
   send(to: string, env: Envelope): Promise<void>;
-  /** Round-trip time in ms; UNREACHABLE or TIMEOUT (default timeout: dialTimeoutMs) naming the peer. */
+  /**
+   * One round trip to a configured peer in whole ms (libp2p's ping service measures it), dialing its addresses
+   * if it is not connected: UNREACHABLE, TIMEOUT (default timeout: dialTimeoutMs) or, for an echo that is not
+   * the probe, INVALID_INPUT, each naming the peer.
+   */
   ping(to: string, opts?: { timeoutMs?: number }): Promise<number>;
   /** The round trip the connection monitor last measured on the open connection to `peer`, in ms. */
   rtt(peer: string): number | undefined;
@@ -166,6 +176,17 @@ export async function prepareHost(opts: HostOptions): Promise<Host> {
     connectionMonitor: {
       protocolPrefix: PING_PREFIX,
       ...(opts.pingIntervalMs === undefined ? {} : { pingInterval: opts.pingIntervalMs }),
+    },
+    services: {
+      ping: ping({
+        protocolPrefix: PING_PREFIX,
+        maxInboundStreams: PING_STREAMS,
+        maxOutboundStreams: PING_STREAMS,
+        // Bounds an inbound ping stream's life, so a peer cannot keep one echoing bulk data.
+        timeout: dialTimeoutMs,
+        // There are no relays (the gate refuses them), so no limited connections: none is wanted.
+        runOnLimitedConnection: false,
+      }),
     },
     nodeInfo: { name: 'frostnet', version: '1' },
   });
@@ -280,33 +301,6 @@ export async function prepareHost(opts: HostOptions): Promise<Host> {
     { maxInboundStreams: 8, maxOutboundStreams: 8 },
   );
 
-  await node.handle(
-    PING_PROTOCOL,
-    (stream, connection) => {
-      if (!peers.has(connection.remotePeer.toString())) {
-        stream.abort(new Error('not a configured peer'));
-        return;
-      }
-      let echoed = 0;
-      stream.addEventListener('message', (evt) => {
-        const data = chunkBytes(evt.data);
-        echoed += data.byteLength;
-        // Pings are 32 bytes; a peer streaming bulk data through the echo is cut off.
-        if (echoed > 64 * PING_BYTES) {
-          stream.abort(new Error('ping stream too long'));
-          return;
-        }
-        try {
-          stream.send(data);
-        } catch {}
-      });
-      stream.addEventListener('remoteCloseWrite', () => {
-        stream.close().catch(() => {});
-      });
-    },
-    { maxInboundStreams: 4, maxOutboundStreams: 4 },
-  );
-
   node.addEventListener('peer:connect', (evt) => {
     const id = evt.detail.toString();
     log.debug('peer connected', { peer: id, name: known(id)?.name });
@@ -382,29 +376,21 @@ export async function prepareHost(opts: HostOptions): Promise<Host> {
       if (!peer) throw new FrostnetError('INVALID_INPUT', `cannot ping ${to}: not a configured peer`);
       const timeoutMs = pingOpts.timeoutMs ?? dialTimeoutMs;
       const signal = AbortSignal.timeout(timeoutMs);
-      let stream: Stream | undefined;
       try {
         const conn = await connectionTo(peer, signal);
-        stream = await conn.newStream(PING_PROTOCOL, { signal });
-        const probe = crypto.getRandomValues(new Uint8Array(PING_BYTES));
-        const reply = readExactly(stream, PING_BYTES, signal);
-        const start = performance.now();
-        stream.send(probe);
-        const echo = await reply;
-        const rtt = performance.now() - start;
-        if (!echo.every((b, i) => b === probe[i])) {
-          throw new FrostnetError('INVALID_INPUT', `peer ${peer.label} answered a ping wrongly`, [to]);
-        }
-        await stream.close({ signal }).catch(() => {});
-        return rtt;
+        // Given the peer id, the service opens its stream on the open connection to it.
+        return await node.services.ping.ping(conn.remotePeer, { signal });
       } catch (e) {
-        stream?.abort(e instanceof Error ? e : new Error(String(e)));
         if (signal.aborted) {
           throw new FrostnetError(
             'TIMEOUT',
             `peer ${peer.label} did not answer a ping within ${timeoutMs} ms`,
             [to],
           );
+        }
+        // The service's ProtocolError: the echo was not the bytes sent.
+        if (e instanceof Error && e.name === 'ProtocolError') {
+          throw new FrostnetError('INVALID_INPUT', `peer ${peer.label} answered a ping wrongly`, [to]);
         }
         throw unreachable(peer, e);
       }
@@ -654,39 +640,6 @@ function registerMetrics(metrics: Registry, connected: () => string[]): HostCoun
 /** Stream chunks are Uint8Array or a Uint8ArrayList (whose subarray() copies it into one array). */
 function chunkBytes(data: Uint8Array | { subarray(): Uint8Array }): Uint8Array {
   return data instanceof Uint8Array ? data : data.subarray();
-}
-
-/** Resolves with the first `n` bytes read from `stream`; rejects if it closes first or `signal` fires. */
-function readExactly(stream: Stream, n: number, signal: AbortSignal): Promise<Uint8Array> {
-  return new Promise((resolve, reject) => {
-    const buf = new Uint8Array(n);
-    let filled = 0;
-    const cleanup = () => {
-      stream.removeEventListener('message', onMessage);
-      stream.removeEventListener('close', onClose);
-      signal.removeEventListener('abort', onAbort);
-    };
-    const onMessage = (evt: { data: Uint8Array | { subarray(): Uint8Array } }) => {
-      const data = chunkBytes(evt.data).subarray(0, n - filled);
-      buf.set(data, filled);
-      filled += data.byteLength;
-      if (filled === n) {
-        cleanup();
-        resolve(buf);
-      }
-    };
-    const onClose = () => {
-      cleanup();
-      reject(new Error('stream closed before the reply'));
-    };
-    const onAbort = () => {
-      cleanup();
-      reject(signal.reason);
-    };
-    stream.addEventListener('message', onMessage);
-    stream.addEventListener('close', onClose);
-    signal.addEventListener('abort', onAbort);
-  });
 }
 
 function reason(e: unknown): string {

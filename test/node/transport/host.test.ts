@@ -10,7 +10,14 @@ import { createLibp2p, type Libp2p } from 'libp2p';
 import { createLogger } from '../../../node/ops/log.ts';
 import { createRegistry, type Registry } from '../../../node/ops/metrics.ts';
 import { generateIdentity, peerIdOf } from '../../../node/storage/identity.ts';
-import { createHost, type Host, type PeerInfo, PROTOCOL, prepareHost } from '../../../node/transport/host.ts';
+import {
+  createHost,
+  type Host,
+  type PeerInfo,
+  PING_PROTOCOL,
+  PROTOCOL,
+  prepareHost,
+} from '../../../node/transport/host.ts';
 import { type Envelope, encodeEnvelope, encodeFrame } from '../../../node/transport/wire.ts';
 import { FrostnetError } from '../../../protocol/errors.ts';
 
@@ -37,7 +44,7 @@ afterEach(async () => {
 async function startParty(
   key: PrivateKey,
   peers: PeerInfo[] = [],
-  opts: { listen?: string[]; maxFrameBytes?: number; pingIntervalMs?: number } = {},
+  opts: { listen?: string[]; maxFrameBytes?: number; pingIntervalMs?: number; dialTimeoutMs?: number } = {},
 ): Promise<Party> {
   const inbox: Received[] = [];
   const logs: Array<Record<string, unknown>> = [];
@@ -51,6 +58,7 @@ async function startParty(
     metrics,
     maxFrameBytes: opts.maxFrameBytes,
     pingIntervalMs: opts.pingIntervalMs,
+    dialTimeoutMs: opts.dialTimeoutMs,
     onEnvelope: (env, from) => inbox.push({ env, from }),
     redial: { minDelayMs: 50, maxDelayMs: 500 },
   });
@@ -100,10 +108,11 @@ const typed = (code: string, pattern?: RegExp, culprit?: string) => (e: unknown)
 const logged = (p: Party, msg: string, pattern: RegExp) =>
   p.logs.some((l) => l.msg === msg && pattern.test(JSON.stringify(l)));
 
-/** A bare libp2p node (no gate, no frostnet logic) to play a misbehaving peer. */
-async function rawNode(key: PrivateKey): Promise<Libp2p> {
+/** A bare libp2p node (no gate, no frostnet logic) to play a misbehaving or an older peer. */
+async function rawNode(key: PrivateKey, listen: string[] = []): Promise<Libp2p> {
   const node = await createLibp2p({
     privateKey: key,
+    addresses: { listen },
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
@@ -111,6 +120,47 @@ async function rawNode(key: PrivateKey): Promise<Libp2p> {
   });
   running.push(node);
   return node;
+}
+
+/** Resolves with the first `n` bytes `stream` delivers; rejects if it closes first. */
+function readBytes(stream: Stream, n: number): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    const buf = new Uint8Array(n);
+    let filled = 0;
+    const onMessage = (evt: { data: Uint8Array | { subarray(): Uint8Array } }) => {
+      const chunk = (evt.data instanceof Uint8Array ? evt.data : evt.data.subarray()).subarray(0, n - filled);
+      buf.set(chunk, filled);
+      filled += chunk.byteLength;
+      if (filled === n) {
+        stream.removeEventListener('message', onMessage);
+        stream.removeEventListener('close', onClose);
+        resolve(buf);
+      }
+    };
+    const onClose = () => reject(new Error(`stream closed after ${filled} of ${n} bytes`));
+    stream.addEventListener('message', onMessage);
+    stream.addEventListener('close', onClose);
+  });
+}
+
+/** What a daemon from before @libp2p/ping ran on /frostnet/ping/1.0.0 (its check of the peer left out). */
+function oldEchoHandler(stream: Stream): void {
+  stream.addEventListener('message', (evt) => {
+    stream.send(evt.data instanceof Uint8Array ? evt.data : evt.data.subarray());
+  });
+  stream.addEventListener('remoteCloseWrite', () => {
+    stream.close().catch(() => {});
+  });
+}
+
+/** A configured peer of `a` played by a bare node that answers pings with `handler`. */
+async function pingPeer(a: Party, handler: (stream: Stream) => void, name = 'mallory') {
+  const key = await generateIdentity();
+  const node = await rawNode(key, LOCAL);
+  await node.handle(PING_PROTOCOL, handler);
+  const id = node.peerId.toString();
+  a.host.setPeers([{ id, addrs: node.getMultiaddrs().map(String), name }]);
+  return { node, id };
 }
 
 describe('host', () => {
@@ -156,9 +206,11 @@ describe('host', () => {
       stranger.host.send(a.id, envelope(stranger.id)),
       typed('UNREACHABLE', undefined, a.id),
     );
+    await assert.rejects(stranger.host.ping(a.id), typed('UNREACHABLE', undefined, a.id));
     // A bare node cannot open a protocol stream either.
     const raw = await rawNode(await generateIdentity());
     await assert.rejects(raw.dialProtocol(multiaddr(a.host.addrs()[0]), PROTOCOL));
+    await assert.rejects(raw.dialProtocol(multiaddr(a.host.addrs()[0]), PING_PROTOCOL));
     assert.ok(logged(a, 'connection refused at the gate: not a configured peer', new RegExp(stranger.id)));
     assert.ok(
       logged(a, 'connection refused at the gate: not a configured peer', new RegExp(raw.peerId.toString())),
@@ -283,6 +335,96 @@ describe('host', () => {
     assert.ok(rtt >= 0);
     assert.ok((await b.host.ping(a.id)) >= 0);
   });
+
+  test('a 32-byte ping from a daemon before @libp2p/ping is echoed by the ping service', T, async () => {
+    const mKey = await generateIdentity();
+    const [a] = await mesh(1);
+    a.host.setPeers([{ id: peerIdOf(mKey), addrs: [] }]);
+    const old = await rawNode(mKey);
+    const stream = await old.dialProtocol(multiaddr(a.host.addrs()[0]), PING_PROTOCOL);
+    // The old client: 32 random bytes, read 32 back, close.
+    const probe = crypto.getRandomValues(new Uint8Array(32));
+    const echo = readBytes(stream, 32);
+    stream.send(probe);
+    assert.deepEqual(await echo, probe);
+    await stream.close();
+  });
+
+  test("the ping service's client is answered by a daemon before @libp2p/ping", T, async () => {
+    const [a] = await mesh(1);
+    const { id } = await pingPeer(a, oldEchoHandler, 'old');
+    const rtt = await a.host.ping(id);
+    assert.equal(typeof rtt, 'number');
+    assert.ok(rtt >= 0);
+  });
+
+  test('a peer that does not answer a ping in time gives TIMEOUT naming it', T, async () => {
+    const [a] = await mesh(1);
+    // Reads the probe, never answers.
+    const { id } = await pingPeer(a, (stream) => stream.addEventListener('message', () => {}));
+    await assert.rejects(
+      a.host.ping(id, { timeoutMs: 200 }),
+      typed('TIMEOUT', /peer mallory \(.*\) did not answer a ping within 200 ms/, id),
+    );
+  });
+
+  test('a peer that echoes other bytes than the probe gives INVALID_INPUT naming it', T, async () => {
+    const [a] = await mesh(1);
+    const { id } = await pingPeer(a, (stream) => {
+      stream.addEventListener('message', (evt) => {
+        const data = (evt.data instanceof Uint8Array ? evt.data : evt.data.subarray()).map((b) => b ^ 1);
+        stream.send(data);
+      });
+    });
+    await assert.rejects(a.host.ping(id), typed('INVALID_INPUT', /mallory.*answered a ping wrongly/, id));
+  });
+
+  test('a configured peer gets 4 ping streams at a time per connection; a fifth is reset', T, async () => {
+    const mKey = await generateIdentity();
+    const [a] = await mesh(1);
+    a.host.setPeers([{ id: peerIdOf(mKey), addrs: [] }]);
+    const mallory = await rawNode(mKey);
+    const target = multiaddr(a.host.addrs()[0]);
+    const open: Stream[] = [];
+    for (let i = 0; i < 4; i++) open.push(await mallory.dialProtocol(target, PING_PROTOCOL));
+    // Each of the four echoes, so each is held open by the ping service.
+    for (const s of open) {
+      const probe = crypto.getRandomValues(new Uint8Array(32));
+      const echo = readBytes(s, 32);
+      s.send(probe);
+      assert.deepEqual(await echo, probe);
+    }
+    const fifth = await mallory.dialProtocol(target, PING_PROTOCOL).catch(() => undefined);
+    if (fifth !== undefined) await until(() => fifth.status !== 'open');
+    assert.ok(
+      open.every((s) => s.status === 'open'),
+      'the first four are untouched',
+    );
+  });
+
+  test(
+    'an inbound ping stream that keeps echoing bulk data is aborted: its life is bounded (dialTimeoutMs)',
+    T,
+    async () => {
+      const mKey = await generateIdentity();
+      const a = await startParty(await generateIdentity(), [], { dialTimeoutMs: 300 });
+      a.host.setPeers([{ id: peerIdOf(mKey), addrs: [] }]);
+      const mallory = await rawNode(mKey);
+      const stream = await mallory.dialProtocol(multiaddr(a.host.addrs()[0]), PING_PROTOCOL);
+      let echoed = 0;
+      stream.addEventListener('message', (evt) => {
+        echoed += evt.data.byteLength;
+      });
+      // Bulk data through the echo, well past one ping, until the service ends the stream.
+      while (stream.status === 'open') {
+        if (stream.writeStatus === 'writable') stream.send(new Uint8Array(4096));
+        await sleep(20);
+      }
+      assert.ok(echoed > 32, `the stream echoed (${echoed} bytes) before it was aborted`);
+      // The connection outlives the stream: the peer is still connected and pingable the normal way.
+      assert.deepEqual(a.host.connected(), [peerIdOf(mKey)]);
+    },
+  );
 
   test(
     "libp2p's connection monitor measures each connection's round trip on /frostnet/ping/1.0.0",
