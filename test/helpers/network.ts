@@ -1,6 +1,10 @@
 /**
- * Real party daemons for integration tests: each its own process, data dir and ports on 127.0.0.1, started
- * through the `frostnet` command as an operator would, and stopped (killed if need be) when the test ends.
+ * Real party daemons for integration tests, each with its own data dir and ports on 127.0.0.1, stopped when the
+ * test ends. By default a daemon runs inside the test process (`startDaemon`, the code `frostnet start` runs, on
+ * real TCP, noise and stores): a daemon process spends about a second of CPU loading its modules before it does
+ * anything, which the tests of ceremonies and requests do not need to pay for again and again. A test about the
+ * process itself (kill -9, signals, its environment, its memory) creates the network with `processes: true`:
+ * then each daemon is its own process, started through the `frostnet` command as an operator would.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -14,7 +18,7 @@ import { ensureTokens, type TokenScope } from '../../node/api/credentials.ts';
 import { findRoute, pathSegments } from '../../node/api/routes.ts';
 import { type Daemon, type DaemonOptions, startDaemon } from '../../node/daemon.ts';
 import { initParty } from '../../node/init.ts';
-import { nullLogger } from '../../node/ops/log.ts';
+import { createLogger, type LogLevel } from '../../node/ops/log.ts';
 import { generateIdentity, peerIdOf } from '../../node/storage/identity.ts';
 import { lightStore } from './light-store.ts';
 
@@ -46,21 +50,31 @@ export class Network {
   readonly parties: Party[] = [];
   private readonly root: string;
   private readonly roundTimeoutMs?: number;
+  /** Each daemon its own `frostnet start` process, rather than inside the test process. */
+  readonly processes: boolean;
 
-  private constructor(root: string, roundTimeoutMs?: number) {
+  private constructor(root: string, roundTimeoutMs?: number, processes = false) {
     this.root = root;
     this.roundTimeoutMs = roundTimeoutMs;
+    this.processes = processes;
   }
 
   /** Extra identities every party accepts as peers, for tests that play a misbehaving party in-process. */
   readonly outsiders: PrivateKey[] = [];
 
-  /** n initialised parties that know each other (and `configuredOutsiders` test-held identities). */
+  /**
+   * n initialised parties that know each other (and `configuredOutsiders` test-held identities); `processes`:
+   * each daemon runs as its own process (needed to kill one, signal it, or give it an environment).
+   */
   static async create(
     n: number,
-    opts: { roundTimeoutMs?: number; configuredOutsiders?: number } = {},
+    opts: { roundTimeoutMs?: number; configuredOutsiders?: number; processes?: boolean } = {},
   ): Promise<Network> {
-    const net = new Network(await mkdtemp(join(tmpdir(), 'frostnet-net-')), opts.roundTimeoutMs);
+    const net = new Network(
+      await mkdtemp(join(tmpdir(), 'frostnet-net-')),
+      opts.roundTimeoutMs,
+      opts.processes,
+    );
     for (let i = 0; i < (opts.configuredOutsiders ?? 0); i++) net.outsiders.push(await generateIdentity());
     for (let i = 0; i < n; i++) net.parties.push(await net.initParty(i, await freePort()));
     for (const p of net.parties) await net.configurePeers(p);
@@ -88,7 +102,7 @@ export class Network {
     }));
     await writePeers(p.configPath, [...othersOf(p.peerId, parties), ...outsiders], (cfg) => ({
       // FROSTNET_TEST_LOG=debug keeps every daemon's debug lines in its Party.log, for chasing a flaky test.
-      logLevel: (process.env.FROSTNET_TEST_LOG as 'debug' | undefined) ?? 'warn',
+      logLevel: testLogLevel(),
       ...(this.roundTimeoutMs && { limits: { ...cfg.limits, roundTimeoutMs: this.roundTimeoutMs } }),
     }));
   }
@@ -135,11 +149,14 @@ export class Network {
     await Promise.all(this.parties.map((p) => this.start(p.index)));
   }
 
-  async start(i: number, env: Record<string, string> = {}): Promise<void> {
+  /**
+   * Starts party i's daemon: in this process, or as its own process (a network of `processes`, or when the
+   * test gives the daemon an environment `env`).
+   */
+  async start(i: number, env?: Record<string, string>): Promise<void> {
+    if (!this.processes && env === undefined) return this.startInProcess(i);
     const p = this.parties[i];
-    // A second daemon on the same data dir would find the store locked, and the first would outlive the test.
-    if (p.inProcess || (p.proc && p.proc.exitCode === null && p.proc.signalCode === null))
-      throw new Error(`party ${i + 1} is running already`);
+    this.assertStopped(p);
     const proc = spawn(NODE, [CLI, 'start', '--config', p.configPath], {
       env: { ...process.env, FROSTNET_PASSPHRASE: PASSPHRASE, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -150,21 +167,33 @@ export class Network {
     p.api = ready.api;
   }
 
-  /** Runs party i's daemon inside the test process, e.g. with a fault-injecting transform. */
+  /**
+   * Runs party i's daemon inside the test process (e.g. with a fault-injecting transform); its log lines go to
+   * the party's `log`, as a daemon process's stderr does.
+   */
   async startInProcess(i: number, opts: Omit<DaemonOptions, 'configPath'> = {}): Promise<void> {
     const p = this.parties[i];
+    this.assertStopped(p);
     const d = await startDaemon({
       configPath: p.configPath,
       passphrase: PASSPHRASE,
-      log: nullLogger,
+      log: createLogger({ level: testLogLevel(), stream: { write: (line) => p.log.push(line) } }),
       ...opts,
     });
     p.inProcess = d;
     p.api = d.api.url;
   }
 
-  /** Ends a daemon abruptly, as a crash would. */
+  /** A second daemon on the same data dir would find the store locked, and the first would outlive the test. */
+  private assertStopped(p: Party): void {
+    if (p.inProcess || (p.proc && p.proc.exitCode === null && p.proc.signalCode === null))
+      throw new Error(`party ${p.index + 1} is running already`);
+  }
+
+  /** Ends a daemon process abruptly, as a crash would (a daemon inside this process cannot be killed). */
   async kill(i: number): Promise<void> {
+    if (this.parties[i].inProcess)
+      throw new Error(`party ${i + 1} runs inside the test process: kill needs a network of processes`);
     await stopProc(this.parties[i], 'SIGKILL');
   }
 
@@ -237,6 +266,9 @@ export class Network {
     return JSON.parse(await readFile(join(this.parties[i].dataDir, 'daemon.json'), 'utf8'));
   }
 }
+
+/** The daemons' log level: warn, or FROSTNET_TEST_LOG (debug keeps every line, for chasing a flaky test). */
+const testLogLevel = (): LogLevel => (process.env.FROSTNET_TEST_LOG as LogLevel | undefined) ?? 'warn';
 
 /** The token a route takes (node/api/routes.ts): its own scope, the request token to read, request if none. */
 function scopeFor(method: string, path: string): TokenScope {

@@ -55,7 +55,7 @@ describe('crashes during ceremonies', () => {
   before(async () => {
     // Rounds wait 8 s for a party: on 2 shared cores, a party just restarted (and its peers) can take seconds to
     // answer its first request while a concurrent test file competes for the CPU (4 s timed out in CI).
-    net = await Network.create(5, { roundTimeoutMs: 8000 });
+    net = await Network.create(5, { roundTimeoutMs: 8000, processes: true });
     for (const i of net.parties.keys()) await writePolicy(net, i, UNATTENDED_CUSTODY);
     await net.startAll();
     const dkg = await net.keygen(0, 'main', 3);

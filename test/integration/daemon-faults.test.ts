@@ -43,7 +43,7 @@ describe('daemons across restarts and crashes', () => {
   let net: Network;
   let key: any;
   before(async () => {
-    net = await Network.create(5, { roundTimeoutMs: 15_000, configuredOutsiders: 1 });
+    net = await Network.create(5, { roundTimeoutMs: 15_000, configuredOutsiders: 1, processes: true });
     await net.startAll();
     const dkg = await net.keygen(0, 'vault', 3);
     assert.equal(dkg.state, 'done', JSON.stringify(dkg.error));

@@ -11,7 +11,7 @@ const hex = (s: string) => hexToBytes(s);
 describe('five daemons: DKG and signing', () => {
   let net: Network;
   before(async () => {
-    net = await Network.create(5);
+    net = await Network.create(5, { processes: true });
     await net.startAll();
   });
   after(async () => net?.close());

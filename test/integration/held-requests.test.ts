@@ -74,7 +74,7 @@ describe('held signing requests on real daemons', () => {
     const [a] = await Promise.all([
       startAnvil(),
       (async () => {
-        net = await Network.create(3);
+        net = await Network.create(3, { processes: true });
         // Parties 2 and 3 hold every request of every key for their operators; raw messages are on everywhere.
         await writeFile(
           join(net.parties[0].dataDir, 'policy.json'),

@@ -27,7 +27,7 @@ describe('load', () => {
   let net: Network;
   let key: { groupKey: string; chainCode: string };
   before(async () => {
-    net = await Network.create(5, { roundTimeoutMs: 20_000 });
+    net = await Network.create(5, { roundTimeoutMs: 20_000, processes: true });
     await net.startAll();
     const dkg = await net.keygen(0, 'busy', 3);
     assert.equal(dkg.state, 'done', JSON.stringify(dkg.error));

@@ -34,7 +34,7 @@ describe('refresh across five daemons', () => {
   let net: Network;
   let key: { name: string; groupKey: string; chainCode: string };
   before(async () => {
-    net = await Network.create(5, { roundTimeoutMs: 5000 });
+    net = await Network.create(5, { roundTimeoutMs: 5000, processes: true });
     await net.startAll();
     const dkg = await net.keygen(0, 'family', 3);
     assert.equal(dkg.state, 'done', JSON.stringify(dkg.error));

@@ -47,7 +47,7 @@ describe('reshare across daemons', () => {
   let address: string;
 
   before(async () => {
-    net = await Network.create(5, { roundTimeoutMs: 4000 });
+    net = await Network.create(5, { roundTimeoutMs: 4000, processes: true });
     // These tests are about the ceremonies' mechanics; consent is attacked in custody-consent.test.ts.
     for (const i of net.parties.keys()) await writePolicy(net, i, UNATTENDED_CUSTODY);
     await net.startAll();
