@@ -308,6 +308,18 @@ export class MemNetwork {
     this.links.set(link, next);
   }
 
+  /**
+   * Settles until `done()` holds. A party's last step may outlast a quiet wire: with a store on disk, its write
+   * completes on the thread pool, later than any number of turns of this event loop when the machine is busy.
+   */
+  async settleUntil(done: () => boolean, what: string): Promise<void> {
+    for (let tries = 0; !done(); tries++) {
+      if (tries === 1000) throw new Error(`the network settled, but never with ${what}`);
+      await this.settle();
+      await new Promise<void>((r) => setTimeout(r, 10));
+    }
+  }
+
   /** Resolves once every envelope sent so far (and all they caused) has been delivered. */
   async settle(): Promise<void> {
     for (let quiet = 0; quiet < 3; ) {

@@ -105,7 +105,10 @@ test('a data dir of the previous record format opens, signs, refreshes and signs
   await drill(p2);
 
   await p1.ceremonies.refresh('vault');
-  await net.settle();
+  await net.settleUntil(
+    () => net.parties.every((p) => p.keys.get('vault')?.active?.group.epoch === 2),
+    'every party on epoch 2',
+  );
   for (const p of net.parties) {
     const share = p.keys.active('vault');
     assert.equal(share.group.epoch, 2, `${p.id} refreshed`);
