@@ -105,8 +105,9 @@ test('a data dir of the previous record format opens, signs, refreshes and signs
   await drill(p2);
 
   await p1.ceremonies.refresh('vault');
+  const parties = net.parties;
   await net.settleUntil(
-    () => net.parties.every((p) => p.keys.get('vault')?.active?.group.epoch === 2),
+    () => parties.every((p) => p.keys.get('vault')?.active?.group.epoch === 2),
     'every party on epoch 2',
   );
   for (const p of net.parties) {
