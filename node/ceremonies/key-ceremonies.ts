@@ -168,8 +168,8 @@ export class KeyCeremonies {
       for (const s of this.sessions) s.lost(party);
     });
     for (const ceremony of ['DKG', 'REFRESH', 'RESHARE'] as const)
-      o.router.onOpen(ceremony, ROUND.invite, (env, from) => this.onInviteOrRefuse(env, from));
-    o.router.onOpen('CONTROL', ROUND.keyStatusQuery, (env, from) => this.onStatusQuery(env, from));
+      o.router.onOpen(ceremony, ROUND.session.invite, (env, from) => this.onInviteOrRefuse(env, from));
+    o.router.onOpen('CONTROL', ROUND.control.keyStatusQuery, (env, from) => this.onStatusQuery(env, from));
   }
 
   /** Starts a DKG as its initiator; resolves with this party's share once every member confirmed. */
@@ -375,7 +375,7 @@ export class KeyCeremonies {
         .filter((m) => m !== this.o.self)
         .map((m) =>
           this.o
-            .send(m, envelope({ sessionId, ceremony, sender: this.o.self }, ROUND.invite, payload))
+            .send(m, envelope({ sessionId, ceremony, sender: this.o.self }, ROUND.session.invite, payload))
             .catch((e) => {
               this.o.log.warn('invite not delivered', { to: m, reason: errorMessage(e) });
               // No ceremony completes without every participant: one the invite cannot reach ends it now.
@@ -430,7 +430,7 @@ export class KeyCeremonies {
       const err = toFrostnetError(e);
       const payload = codecs.abort.encode({ code: err.code, reason: err.message, culprits: [] });
       void this.o
-        .send(from, answerTo(env, this.o.self, ROUND.abort, payload))
+        .send(from, answerTo(env, this.o.self, ROUND.session.abort, payload))
         .catch((x) => this.o.log.warn('refusal not delivered', { to: from, reason: errorMessage(x) }));
       throw e;
     }
@@ -816,7 +816,7 @@ export class KeyCeremonies {
             { router: this.o.router, send: this.o.send, self: this.o.self },
             m,
             'CONTROL',
-            ROUND.keyStatusQuery,
+            ROUND.control.keyStatusQuery,
             codecs.keyStatusQuery.encode({ groupKey: key, pending: pending ?? null }),
             Math.min(this.o.roundTimeoutMs, 5000),
           );
@@ -844,7 +844,7 @@ export class KeyCeremonies {
     void this.statusFor(q, from).then(
       (status) =>
         this.o
-          .send(from, answerTo(env, this.o.self, ROUND.keyStatus, codecs.keyStatus.encode(status)))
+          .send(from, answerTo(env, this.o.self, ROUND.control.keyStatus, codecs.keyStatus.encode(status)))
           .catch((err) =>
             this.o.log.warn('status answer not delivered', { to: from, reason: errorMessage(err) }),
           ),

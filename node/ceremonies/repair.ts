@@ -98,7 +98,7 @@ class RepairSession extends CeremonySession<number | undefined> {
     this.guard(() => {
       for (const [to, delta] of repairStep1(role.share, self, plan, this.o.rng)) {
         if (to === self) this.deltas.set(self, delta);
-        else this.sendTo(to, ROUND.repairDelta, codecs.repairDelta.encode({ delta }));
+        else this.sendTo(to, ROUND.repair.delta, codecs.repairDelta.encode({ delta }));
       }
       this.maybeSigma();
     });
@@ -108,7 +108,7 @@ class RepairSession extends CeremonySession<number | undefined> {
     if (this.settled) return;
     if (!this.participants.includes(from) || from === this.o.self)
       throw new FrostnetError('UNEXPECTED_SENDER', `${from} takes no part in this repair`, [from]);
-    if (env.round === ROUND.abort) {
+    if (env.round === ROUND.session.abort) {
       const a = this.readAbort(env, from, ABORT_CODES, 'INVALID_SHARE');
       // The coordinator passes it on, so that helpers told nothing (a refusal goes to it alone) stop too.
       this.fail(
@@ -119,11 +119,11 @@ class RepairSession extends CeremonySession<number | undefined> {
     }
     const { role, plan } = this.o;
     this.guard(() => {
-      if (role.kind === 'helper' && env.round === ROUND.repairDelta && plan.helpers.includes(from)) {
+      if (role.kind === 'helper' && env.round === ROUND.repair.delta && plan.helpers.includes(from)) {
         const { delta } = codecs.repairDelta.decode(env.payload, { from });
         this.once(this.deltas, from, delta);
         this.maybeSigma();
-      } else if (role.kind === 'lost' && env.round === ROUND.repairSigma && plan.helpers.includes(from)) {
+      } else if (role.kind === 'lost' && env.round === ROUND.repair.sigma && plan.helpers.includes(from)) {
         const m = codecs.repairSigma.decode(env.payload, { from });
         if (!equalBytes(m.groupDigest, this.digest))
           throw new FrostnetError(
@@ -150,7 +150,7 @@ class RepairSession extends CeremonySession<number | undefined> {
         }
         this.once(this.sigmas, from, m.sigma);
         this.maybeRepair(role);
-      } else if (this.isCoordinator && env.round === ROUND.repairDone && from === plan.lost) {
+      } else if (this.isCoordinator && env.round === ROUND.repair.done && from === plan.lost) {
         const { epoch } = codecs.repairDone.decode(env.payload, { from });
         this.finish(epoch);
       } else
@@ -180,7 +180,7 @@ class RepairSession extends CeremonySession<number | undefined> {
     this.deltas.clear();
     this.sendTo(
       plan.lost,
-      ROUND.repairSigma,
+      ROUND.repair.sigma,
       codecs.repairSigma.encode({
         sigma,
         groupDigest: this.digest,
@@ -202,7 +202,7 @@ class RepairSession extends CeremonySession<number | undefined> {
       () => {
         this.sendTo(
           this.o.coordinator,
-          ROUND.repairDone,
+          ROUND.repair.done,
           codecs.repairDone.encode({ epoch: share.group.epoch }),
         );
         this.finish(share.group.epoch);
@@ -280,7 +280,7 @@ export class Repairs {
 
   constructor(o: RepairsOptions) {
     this.o = o;
-    o.router.onOpen('REPAIR', ROUND.invite, (env, from) => this.onInvite(env, from));
+    o.router.onOpen('REPAIR', ROUND.session.invite, (env, from) => this.onInvite(env, from));
   }
 
   /**
@@ -362,7 +362,7 @@ export class Repairs {
       const payload = codecs.repairInvite.encode(invite);
       for (const to of [...helpers.slice(1), lost])
         void this.o
-          .send(to, envelope({ sessionId, ceremony: 'REPAIR', sender: self }, ROUND.invite, payload))
+          .send(to, envelope({ sessionId, ceremony: 'REPAIR', sender: self }, ROUND.session.invite, payload))
           .catch((e) => this.o.log.warn('repair invite not delivered', { to, reason: errorMessage(e) }));
       const epoch = (await session.done) as number;
       return { name, party: lost, helpers, epoch };

@@ -96,7 +96,7 @@ export class VssSession<R> extends CeremonySession<R> {
     if (this.settled) return;
     if (!this.participants.includes(from))
       throw new FrostnetError('UNEXPECTED_SENDER', `${from} takes no part in this ceremony`, [from]);
-    if (env.round === ROUND.abort) {
+    if (env.round === ROUND.session.abort) {
       // A refused invite keeps its code (another epoch, no such key, a ceremony already running, a proposal it
       // does not accept), as does a participant that could not reach another; anything else reads as a failed
       // confirmation.
@@ -112,7 +112,7 @@ export class VssSession<R> extends CeremonySession<R> {
       this.fail(new FrostnetError(a.code, reason, culprits), this.isInitiator);
       return;
     }
-    if (env.round === ROUND.vssCommit) {
+    if (env.round === ROUND.vss.commit) {
       const commit = codecs.vss4.decode(env.payload, { from });
       this.run(() => this.acceptCommit(from, commit));
       return;
@@ -230,7 +230,7 @@ export class VssSession<R> extends CeremonySession<R> {
       await Promise.all(
         this.participants
           .filter((p) => p !== this.o.self)
-          .map((p) => this.sendRound(p, ROUND.vssCommit, payload)),
+          .map((p) => this.sendRound(p, ROUND.vss.commit, payload)),
       );
     }
     if (!c.complete || this.settled) return;

@@ -49,7 +49,7 @@ export async function sendRound(
 /** Tells each of `to` but this party why it ends (or refuses) the session, so that none waits for it. */
 export function sendAbort(link: SessionLink, to: readonly string[], err: FrostnetError): void {
   const payload = codecs.abort.encode({ code: err.code, reason: err.message, culprits: [...err.culprits] });
-  for (const p of to) if (p !== link.self) void sendRound(link, p, ROUND.abort, payload);
+  for (const p of to) if (p !== link.self) void sendRound(link, p, ROUND.session.abort, payload);
 }
 
 export abstract class CeremonySession<T> implements Session {

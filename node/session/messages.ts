@@ -146,24 +146,31 @@ export const codecs = {
   repairDone: codec<{ epoch: number }>('RepairDone'),
 };
 
-/** Envelope rounds of each ceremony (see the header of ceremonies.proto). */
+/**
+ * Envelope rounds, scoped per ceremony (see the header of ceremonies.proto): an envelope names its ceremony,
+ * so a number means something only within one, and the same number recurs across them (SIGN's refusal and
+ * every ceremony's abort are both 9). `session` holds the rounds every ceremony session shares.
+ */
 export const ROUND = {
-  invite: 0,
-  abort: 9,
-  signRequest: 1,
-  signCommitments: 2,
-  signPackage: 3,
-  signShares: 4,
-  nonceBatchRequest: 5,
-  nonceBatch: 6,
-  signOneRound: 7,
-  signRefusal: 9,
-  keyStatusQuery: 1,
-  keyStatus: 2,
-  repairDelta: 1,
-  repairSigma: 2,
-  repairDone: 3,
-  vssCommit: 4,
+  /** Every ceremony: the invite that opens a session, the abort that ends it (either direction). */
+  session: { invite: 0, abort: 9 },
+  /** DKG, REFRESH and RESHARE: rounds 1 to 3 are the protocol's own (encodeVss), then each party's commit. */
+  vss: { commit: 4 },
+  /** REPAIR: helpers' deltas to each other, their sigmas to the lost party, its done to the coordinator. */
+  repair: { delta: 1, sigma: 2, done: 3 },
+  /** SIGN: the two rounds, the nonce batches that make one-round signing possible, and a signer's refusal. */
+  sign: {
+    request: 1,
+    commitments: 2,
+    package: 3,
+    shares: 4,
+    nonceBatchRequest: 5,
+    nonceBatch: 6,
+    oneRound: 7,
+    refusal: 9,
+  },
+  /** CONTROL: a key status question and its signed answer. */
+  control: { keyStatusQuery: 1, keyStatus: 2 },
 } as const;
 
 /** What travels with a round-1 package beside the pure ceremony's message: the sender's context hash. */

@@ -54,7 +54,7 @@ export class Router {
   /** `open` handles envelopes of `ceremony` at `round` that belong to no session. */
   onOpen(ceremony: Ceremony, round: number, open: Opener): void {
     this.openers.set(`${ceremony}:${round}`, open);
-    if (round === ROUND.invite) this.invited.add(ceremony);
+    if (round === ROUND.session.invite) this.invited.add(ceremony);
   }
 
   /** Registers a session this party started; queued early messages are delivered to it. */

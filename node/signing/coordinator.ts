@@ -104,7 +104,7 @@ class Attempt implements Session {
   receive(env: Envelope, from: string): void {
     const w = this.waiting.get(from);
     if (!w) throw new FrostnetError('UNEXPECTED_SENDER', `unsolicited signing reply from ${from}`, [from]);
-    if (env.round === ROUND.signRefusal) {
+    if (env.round === ROUND.sign.refusal) {
       const r = codecs.signRefusal.decode(env.payload, { from });
       const code = remoteCode(r.code, ERROR_CODES, 'POLICY_DENIED');
       const reason = `${from} refused: ${r.reason.slice(0, 500)}`;
@@ -404,7 +404,7 @@ export class Coordinator {
     request: SignRequestMsg,
     bytes: Uint8Array,
   ): Promise<Reply> {
-    if (party !== this.o.self) return session.ask(party, ROUND.signRequest, bytes, ROUND.signCommitments);
+    if (party !== this.o.self) return session.ask(party, ROUND.sign.request, bytes, ROUND.sign.commitments);
     return settle(party, async () =>
       codecs.signCommitments.encode({
         commitments: await this.o.signer.commit(session.sessionId, request, party),
@@ -417,7 +417,7 @@ export class Coordinator {
     return Promise.all(
       signers.map((p) =>
         p !== this.o.self
-          ? session.ask(p, ROUND.signPackage, bytes, ROUND.signShares)
+          ? session.ask(p, ROUND.sign.package, bytes, ROUND.sign.shares)
           : settle(p, async () =>
               codecs.signShares.encode({ shares: await this.o.signer.sign(session.sessionId, pkg, p) }),
             ),
@@ -435,7 +435,7 @@ export class Coordinator {
     return Promise.all(
       signers.map((p) =>
         p !== this.o.self
-          ? session.ask(p, ROUND.signOneRound, bytes, ROUND.signShares)
+          ? session.ask(p, ROUND.sign.oneRound, bytes, ROUND.sign.shares)
           : settle(p, async () =>
               codecs.signShares.encode({ shares: await this.o.signer.signOneRound(request, pkg, p) }),
             ),
@@ -460,8 +460,15 @@ export class Coordinator {
           epoch: group.epoch,
           count: BATCH,
         });
-        const env = await rpc(this.o, party, 'SIGN', ROUND.nonceBatchRequest, payload, this.o.roundTimeoutMs);
-        if (env.round !== ROUND.nonceBatch)
+        const env = await rpc(
+          this.o,
+          party,
+          'SIGN',
+          ROUND.sign.nonceBatchRequest,
+          payload,
+          this.o.roundTimeoutMs,
+        );
+        if (env.round !== ROUND.sign.nonceBatch)
           throw new FrostnetError('CONFLICT', `${party} handed out no nonces`, [party]);
         return env.payload;
       })

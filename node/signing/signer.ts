@@ -107,9 +107,9 @@ export class Signer {
   constructor(o: SignerOptions) {
     this.o = o;
     this.now = o.clock ?? Date.now;
-    o.router.onOpen('SIGN', ROUND.signRequest, (env, from) => this.onRequest(env, from));
-    o.router.onOpen('SIGN', ROUND.nonceBatchRequest, (env, from) => this.onBatchRequest(env, from));
-    o.router.onOpen('SIGN', ROUND.signOneRound, (env, from) => this.onOneRound(env, from));
+    o.router.onOpen('SIGN', ROUND.sign.request, (env, from) => this.onRequest(env, from));
+    o.router.onOpen('SIGN', ROUND.sign.nonceBatchRequest, (env, from) => this.onBatchRequest(env, from));
+    o.router.onOpen('SIGN', ROUND.sign.oneRound, (env, from) => this.onOneRound(env, from));
   }
 
   /** Nonces held in memory, for metrics and tests. */
@@ -418,7 +418,7 @@ export class Signer {
       this.o.log.warn('refused to sign', { requester: from, code: err.code, reason: err.message });
       const until = err instanceof HeldError ? err.until : undefined;
       void reply(
-        ROUND.signRefusal,
+        ROUND.sign.refusal,
         codecs.signRefusal.encode({ code: err.code, reason: err.message, ...(until && { until }) }),
       );
     };
@@ -431,12 +431,12 @@ export class Signer {
     const { reply, refuse } = this.replier(env, from);
     const session: Session = {
       receive: (e, sender) => {
-        if (sender !== from || e.round !== ROUND.signPackage) return;
+        if (sender !== from || e.round !== ROUND.sign.package) return;
         this.o.router.remove('SIGN', sessionId);
         try {
           const pkg = codecs.signPackage.decode(e.payload, { from });
           this.sign(sessionId, pkg, from).then(
-            (shares) => reply(ROUND.signShares, codecs.signShares.encode({ shares })),
+            (shares) => reply(ROUND.sign.shares, codecs.signShares.encode({ shares })),
             refuse,
           );
         } catch (err) {
@@ -455,7 +455,7 @@ export class Signer {
       (commitments) => {
         const expire = setTimeout(() => this.o.router.remove('SIGN', sessionId), this.o.sessionTtlMs);
         expire.unref?.();
-        return reply(ROUND.signCommitments, codecs.signCommitments.encode({ commitments }));
+        return reply(ROUND.sign.commitments, codecs.signCommitments.encode({ commitments }));
       },
       (e) => {
         this.o.router.remove('SIGN', sessionId);
@@ -470,7 +470,7 @@ export class Signer {
     try {
       const q = codecs.nonceBatchRequest.decode(env.payload, { from });
       const commitments = this.preprocess(q.groupKey, q.epoch, q.count, from);
-      void reply(ROUND.nonceBatch, codecs.nonceBatch.encode({ commitments }));
+      void reply(ROUND.sign.nonceBatch, codecs.nonceBatch.encode({ commitments }));
     } catch (e) {
       refuse(e);
     }
@@ -482,7 +482,7 @@ export class Signer {
     try {
       const m = decodeSignOneRound(env.payload, from);
       this.signOneRound(m.request, m.package, from).then(
-        (shares) => reply(ROUND.signShares, codecs.signShares.encode({ shares })),
+        (shares) => reply(ROUND.sign.shares, codecs.signShares.encode({ shares })),
         refuse,
       );
     } catch (e) {

@@ -19,9 +19,9 @@ export function onSignRequest(
   fn: (r: SignRequestMsg) => SignRequestMsg,
 ): Envelope {
   if (env.ceremony !== 'SIGN') return env;
-  if (env.round === ROUND.signRequest)
+  if (env.round === ROUND.sign.request)
     return { ...env, payload: encodeSignRequest(fn(decodeSignRequest(env.payload, from))) };
-  if (env.round === ROUND.signOneRound) {
+  if (env.round === ROUND.sign.oneRound) {
     const m = decodeSignOneRound(env.payload, from);
     return { ...env, payload: encodeSignOneRound({ ...m, request: fn(m.request) }) };
   }

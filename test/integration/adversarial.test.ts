@@ -112,7 +112,7 @@ describe('one misbehaving party among four daemons', () => {
       if (env.round === 1) old ??= codecs.vss1.decode(env.payload);
       if (env.round !== 2) return env.round === 1 ? env : undefined;
       const abandoned = { code: 'ABORTED', reason: 'the rogue abandons this session', culprits: [] };
-      return { ...env, round: ROUND.abort, payload: codecs.abort.encode(abandoned) };
+      return { ...env, round: ROUND.session.abort, payload: codecs.abort.encode(abandoned) };
     };
     const capture = await net.keygen(0, 'capture', 2);
     assert.equal(capture.state, 'failed', 'the abandoned DKG does not complete');

@@ -152,7 +152,7 @@ describe('custody consent: no change of who holds a key without t approvals; epo
   };
 
   const invitesFromM = (ceremony: string) =>
-    sent.filter((s) => s.env.ceremony === ceremony && s.env.round === ROUND.invite).length;
+    sent.filter((s) => s.env.ceremony === ceremony && s.env.round === ROUND.session.invite).length;
 
   /**
    * M's daemon stopped, a bare host under M's identity on M's address: sends what the test crafts and collects
@@ -215,7 +215,7 @@ describe('custody consent: no change of who holds a key without t approvals; epo
     if (env.ceremony !== 'CONTROL') return env;
     const strip = <T extends EpochCertificate | null | undefined>(c: T): T =>
       (c && { ...c, signatures: c.signatures.filter((x) => x.party !== id(M)) }) as T;
-    if (env.round === ROUND.keyStatusQuery) {
+    if (env.round === ROUND.control.keyStatusQuery) {
       const q = codecs.keyStatusQuery.decode(env.payload);
       return { ...env, payload: codecs.keyStatusQuery.encode({ ...q, pending: strip(q.pending) }) };
     }
@@ -263,7 +263,7 @@ describe('custody consent: no change of who holds a key without t approvals; epo
     // it keeps to itself, and sends reshare invites of its own making.
     let refreshInvite: CeremonyInvite | undefined;
     attack = (_to, env) => {
-      if (env.ceremony !== 'REFRESH' || env.round !== ROUND.invite) return env;
+      if (env.ceremony !== 'REFRESH' || env.round !== ROUND.session.invite) return env;
       refreshInvite = codecs.invite.decode(env.payload);
       return undefined;
     };
@@ -307,7 +307,7 @@ describe('custody consent: no change of who holds a key without t approvals; epo
             version: 1,
             sessionId,
             ceremony: 'RESHARE',
-            round: ROUND.invite,
+            round: ROUND.session.invite,
             sender: id(M),
             payload,
           });
@@ -400,7 +400,7 @@ describe('custody consent: no change of who holds a key without t approvals; epo
     const kept = sent.find(
       (s) =>
         s.env.ceremony === 'RESHARE' &&
-        s.env.round === ROUND.invite &&
+        s.env.round === ROUND.session.invite &&
         s.to === id(A) &&
         codecs.invite.decode(s.env.payload).keyName === name,
     );
@@ -416,7 +416,7 @@ describe('custody consent: no change of who holds a key without t approvals; epo
           version: 1,
           sessionId,
           ceremony: 'RESHARE',
-          round: ROUND.invite,
+          round: ROUND.session.invite,
           sender: id(M),
           payload: codecs.invite.encode(inv),
         });
@@ -471,7 +471,7 @@ describe('custody consent: no change of who holds a key without t approvals; epo
         version: 1,
         sessionId,
         ceremony: 'SIGN',
-        round: ROUND.signRequest,
+        round: ROUND.sign.request,
         sender: id(M),
         payload: encodeSignRequest({
           groupKey: hexToBytes(key.groupKey),
@@ -497,7 +497,7 @@ describe('custody consent: no change of who holds a key without t approvals; epo
     let lying = true;
     attack = async (to, env) => {
       if (!lying) return env;
-      if (env.ceremony === 'REFRESH' && env.round === ROUND.vssCommit) return undefined;
+      if (env.ceremony === 'REFRESH' && env.round === ROUND.vss.commit) return undefined;
       return hideSignature(env, async (s) => {
         const c = s.pendingConfirmations ?? s.certificate;
         if (to !== id(C) || !c) return s;
@@ -544,7 +544,7 @@ describe('custody consent: no change of who holds a key without t approvals; epo
     // M prepares and commits only for itself: it keeps its round 3 and its commit from everyone, and its status
     // answers leave its signature out.
     attack = (_to, env) =>
-      env.ceremony === 'REFRESH' && (env.round === 3 || env.round === ROUND.vssCommit)
+      env.ceremony === 'REFRESH' && (env.round === 3 || env.round === ROUND.vss.commit)
         ? undefined
         : hideSignature(env);
     try {
@@ -606,7 +606,7 @@ describe('custody consent: no change of who holds a key without t approvals; epo
       const rid = await start(M, `/v1/keys/${name}/reshare`, { threshold: 2, parties: ids([A, B, M, X]) });
       const held = await follow(M, rid, (v) => v.state === 'awaiting-approval');
       attack = (to, env) => {
-        if (to !== id(X) || env.ceremony !== 'RESHARE' || env.round !== ROUND.invite) return env;
+        if (to !== id(X) || env.ceremony !== 'RESHARE' || env.round !== ROUND.session.invite) return env;
         const inv = codecs.invite.decode(env.payload);
         return { ...env, payload: codecs.invite.encode(fakeFor(inv, env.sessionId)) };
       };
@@ -624,7 +624,8 @@ describe('custody consent: no change of who holds a key without t approvals; epo
       const verdict = await logLine(
         X,
         logged,
-        (l) => (l.msg === 'dropped message' && l.round === ROUND.invite) || l.msg === 'ceremony failed',
+        (l) =>
+          (l.msg === 'dropped message' && l.round === ROUND.session.invite) || l.msg === 'ceremony failed',
       );
       const text = `${verdict.reason} ${JSON.stringify(verdict.culprits ?? [])}`;
       assert.match(verdict.reason, reason, what);
@@ -679,7 +680,7 @@ describe('custody consent: no change of who holds a key without t approvals; epo
             version: 1,
             sessionId,
             ceremony: 'REPAIR',
-            round: ROUND.invite,
+            round: ROUND.session.invite,
             sender: id(M),
             payload,
           });

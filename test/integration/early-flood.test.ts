@@ -75,7 +75,7 @@ describe('a non-member flooding early messages', () => {
     let done = false;
     void answered.promise.then(() => (done = true));
     while (!done) {
-      const query = junk('CONTROL', ROUND.keyStatusQuery, 0);
+      const query = junk('CONTROL', ROUND.control.keyStatusQuery, 0);
       answers.set(Buffer.from(query.sessionId).toString('hex'), () => answered.resolve());
       await rogue
         .send(net.ids[i], {

@@ -122,7 +122,7 @@ describe('repair of a re-initialised party that the others vouch for', () => {
     await net.stop(1);
     await net.startInProcess(1, {
       transformOutbound: (_to: string, env: Envelope) => {
-        if (env.ceremony !== 'CONTROL' || env.round !== ROUND.keyStatus) return env;
+        if (env.ceremony !== 'CONTROL' || env.round !== ROUND.control.keyStatus) return env;
         const m = codecs.keyStatus.decode(env.payload);
         return { ...env, payload: codecs.keyStatus.encode({ ...m, membersDigest: membersDigest(vouched) }) };
       },

@@ -63,7 +63,7 @@ describe('share repair across daemons', () => {
     await net.stop(1);
     await net.startInProcess(1, {
       transformOutbound: (_to: string, env: Envelope) => {
-        if (!tamper || env.ceremony !== 'REPAIR' || env.round !== ROUND.repairSigma) return env;
+        if (!tamper || env.ceremony !== 'REPAIR' || env.round !== ROUND.repair.sigma) return env;
         const m = codecs.repairSigma.decode(env.payload);
         if (tamper === 'sigma') m.sigma = Uint8Array.from(m.sigma, (b, i) => (i === 31 ? b ^ 1 : b));
         else m.groupDigest = Uint8Array.from(m.groupDigest, (b) => b ^ 0xff);

@@ -227,7 +227,7 @@ describe('reshare across daemons', () => {
     await net.stop(0);
     await net.startInProcess(0, {
       transformOutbound: (to: string, env: Envelope) => {
-        if (env.ceremony !== 'RESHARE' || env.round !== ROUND.vssCommit || to !== withholdFrom) return env;
+        if (env.ceremony !== 'RESHARE' || env.round !== ROUND.vss.commit || to !== withholdFrom) return env;
         committed();
         return undefined;
       },

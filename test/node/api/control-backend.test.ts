@@ -122,7 +122,7 @@ describe('the control backend of a party', () => {
       await net.settle();
       // A DKG whose commits to a are held: a keeps it pending only (creating), with b among its members.
       const commits = net.hold(
-        (d) => d.to === a.id && d.env.ceremony === 'DKG' && d.env.round === ROUND.vssCommit,
+        (d) => d.to === a.id && d.env.ceremony === 'DKG' && d.env.round === ROUND.vss.commit,
       );
       const creating = a.ceremonies.dkg('creating', 2, net.ids);
       while (!a.keys.get('creating')?.pending) await net.settle();

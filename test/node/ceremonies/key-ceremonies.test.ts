@@ -55,7 +55,9 @@ describe('key ceremonies on the in-memory network', () => {
   test('round-1 packages that reach a party before its invite wait for its session', T, async () => {
     const net = await network(3);
     const late = net.ids[2] ?? '';
-    const invite = net.hold((d) => d.to === late && d.env.ceremony === 'DKG' && d.env.round === ROUND.invite);
+    const invite = net.hold(
+      (d) => d.to === late && d.env.ceremony === 'DKG' && d.env.round === ROUND.session.invite,
+    );
     const dkg = net.parties[0]?.ceremonies.dkg('early', 2, net.ids);
     // The others' round 1 reaches the late party while its invite is held.
     for (;;) {
@@ -86,7 +88,7 @@ describe('key ceremonies on the in-memory network', () => {
       assert.ok(a && b && c);
       // c signs and keeps its commit, but tells the others it aborts instead of sending it.
       net.tamper = (d) => {
-        if (d.from !== c.id || d.env.ceremony !== 'DKG' || d.env.round !== ROUND.vssCommit) return [d];
+        if (d.from !== c.id || d.env.ceremony !== 'DKG' || d.env.round !== ROUND.vss.commit) return [d];
         const payload = codecs.abort.encode({
           code: 'INTERNAL',
           reason: 'crashed while committing',
@@ -97,7 +99,7 @@ describe('key ceremonies on the in-memory network', () => {
             ...d,
             env: envelope(
               { sessionId: d.env.sessionId, ceremony: 'DKG', sender: c.id },
-              ROUND.abort,
+              ROUND.session.abort,
               payload,
             ),
           },
@@ -109,8 +111,8 @@ describe('key ceremonies on the in-memory network', () => {
       // c's commit never went over the wire, its abort did. Whatever a and b hold, they hold it pending or on a
       // full certificate (assertCertified above): c's signed commit reaches them only in a status answer.
       const fromC = net.delivered.filter((d) => d.from === c.id && d.env.ceremony === 'DKG');
-      assert.equal(fromC.filter((d) => d.env.round === ROUND.vssCommit).length, 0);
-      assert.ok(fromC.some((d) => d.env.round === ROUND.abort));
+      assert.equal(fromC.filter((d) => d.env.round === ROUND.vss.commit).length, 0);
+      assert.ok(fromC.some((d) => d.env.round === ROUND.session.abort));
       for (const p of [a, b]) assert.ok(p.keys.get('settle'), `${p.id} keeps what it prepared`);
       net.tamper = (d) => [d];
       // Settling asks the others: c's signed commit completes the certificate at a and b.
@@ -179,7 +181,7 @@ describe('key ceremonies on the in-memory network', () => {
         assert.equal(p.router.openSessions, 0, `${p.id} still waits`);
         assert.equal(p.keys.get('cut')?.active, undefined);
       }
-      const aborts = net.delivered.filter((d) => d.from === a.id && d.env.round === ROUND.abort);
+      const aborts = net.delivered.filter((d) => d.from === a.id && d.env.round === ROUND.session.abort);
       assert.deepEqual(aborts.map((d) => d.to).sort(), [b.id, c.id].sort());
     },
   );
@@ -217,7 +219,7 @@ describe('key ceremonies on the in-memory network', () => {
       net.tamper = (d) => (d.from === c.id && d.env.ceremony === 'DKG' ? [] : [d]);
       const dkg = a.ceremonies.dkg('gone', 2, net.ids);
       const invited = (x: Delivery) =>
-        x.to === b.id && x.env.ceremony === 'DKG' && x.env.round === ROUND.invite;
+        x.to === b.id && x.env.ceremony === 'DKG' && x.env.round === ROUND.session.invite;
       while (!net.delivered.some(invited)) await net.settle();
       net.disconnect(c.id);
       await assert.rejects(dkg, (e: unknown) => {

@@ -65,12 +65,12 @@ describe('repair on the in-memory network', () => {
   test("a helper's deltas that reach another helper before its invite wait for its session", T, async () => {
     const { net, a, b, c, lost } = await erasedAtThird();
     const invite = net.hold(
-      (d) => d.to === b.id && d.env.ceremony === 'REPAIR' && d.env.round === ROUND.invite,
+      (d) => d.to === b.id && d.env.ceremony === 'REPAIR' && d.env.round === ROUND.session.invite,
     );
     const repair = a.repairs.repair('k', c.id);
     for (;;) {
       await net.settle();
-      if (repairRounds(net, b.id, ROUND.repairDelta).length === 1) break;
+      if (repairRounds(net, b.id, ROUND.repair.delta).length === 1) break;
     }
     assert.equal(invite.count(), 1, "b has a's delta and no invite yet");
     invite.release();
@@ -109,7 +109,7 @@ describe('repair on the in-memory network', () => {
           d.from !== b.id ||
           d.to !== c.id ||
           d.env.ceremony !== 'REPAIR' ||
-          d.env.round !== ROUND.repairSigma
+          d.env.round !== ROUND.repair.sigma
         )
           return [d];
         const m = codecs.repairSigma.decode(d.env.payload, { from: b.id });
@@ -121,7 +121,7 @@ describe('repair on the in-memory network', () => {
       await net.settle();
       assert.throws(() => c.keys.active('k'), { code: 'UNKNOWN_KEY' }, 'no share was stored');
       assert.equal(c.keys.removed('k')?.erased, true, 'the erased marker stays');
-      assert.equal(repairRounds(net, a.id, ROUND.repairDone).length, 0, 'the lost party never said done');
+      assert.equal(repairRounds(net, a.id, ROUND.repair.done).length, 0, 'the lost party never said done');
     },
   );
 });

@@ -65,7 +65,7 @@ test('a failure is told once to every other participant and settles the session 
   );
   assert.equal(s.kept, 1);
   for (const { env } of sent) {
-    assert.equal(env.round, ROUND.abort);
+    assert.equal(env.round, ROUND.session.abort);
     assert.equal(env.ceremony, 'REPAIR');
     assert.equal(env.sender, 'me');
     assert.deepEqual(codecs.abort.decode(env.payload), {
@@ -88,7 +88,7 @@ test('an abort that comes in keeps only an accepted code and culprits that take 
       version: 1,
       sessionId: new Uint8Array(32),
       ceremony: 'REPAIR',
-      round: ROUND.abort,
+      round: ROUND.session.abort,
       sender: 'bob',
       payload,
     },
