@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import { SCOPE_PURPOSE } from '../node/api/credentials.ts';
 import { Client, type CommandScope, locateDaemon } from './client.ts';
-import { type Output, UsageError } from './output.ts';
+import { EXIT_OK, type Output, UsageError } from './output.ts';
 
 export type OptionSpec = {
   readonly type: 'string' | 'boolean';
@@ -269,6 +269,36 @@ export async function commandClient(
       env,
     ),
   );
+}
+
+/**
+ * Runs `cmd` with the arguments that follow its name (`env` fills options it reads from the environment); its
+ * client is made on first use. `--help` prints the command's help through `help` instead. Returns its exit code.
+ */
+export async function executeCommand(
+  cmd: Command,
+  rest: readonly string[],
+  out: Output,
+  env: NodeJS.ProcessEnv,
+  help: (text: string) => void,
+): Promise<number> {
+  const { values, positionals, fromEnv } = parseCommandArgs(cmd, rest, env);
+  if (values.help === true) {
+    help(commandHelp(cmd));
+    return EXIT_OK;
+  }
+  let client: Client | undefined;
+  const code = await cmd.run({
+    values,
+    positionals,
+    out,
+    env,
+    client: async () => {
+      client ??= await commandClient(cmd, values, fromEnv, env);
+      return client;
+    },
+  });
+  return code ?? EXIT_OK;
 }
 
 /** A whole-number option in [min, max]. */

@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-import type { Client } from './client.ts';
 /**
  * The `frostnet` command: finds the command named by the first one or two words, parses its options and runs
  * it. The commands live in cli/commands/, one module per group; they talk to a party daemon's control API
@@ -10,7 +9,7 @@ import type { Client } from './client.ts';
  *   (await import('./commands/btc.ts')).commands,
   (await import('./commands/btc-recovery.ts')).commands,
  */
-import { type Command, commandClient, commandHelp, parseCommandArgs } from './command.ts';
+import { type Command, commandHelp, executeCommand } from './command.ts';
 import { EXIT_OK, EXIT_USAGE, Output, UsageError } from './output.ts';
 
 const GROUPS: readonly (readonly Command[])[] = [
@@ -118,23 +117,7 @@ async function main(argv: readonly string[], out: Output, env: NodeJS.ProcessEnv
     }
   }
   const { cmd, rest } = findCommand(argv);
-  const { values, positionals, fromEnv } = parseCommandArgs(cmd, rest, env);
-  if (values.help === true) {
-    process.stdout.write(`${commandHelp(cmd)}\n`);
-    return EXIT_OK;
-  }
-  let client: Client | undefined;
-  const code = await cmd.run({
-    values,
-    positionals,
-    out,
-    env,
-    client: async () => {
-      client ??= await commandClient(cmd, values, fromEnv, env);
-      return client;
-    },
-  });
-  return code ?? EXIT_OK;
+  return executeCommand(cmd, rest, out, env, (text) => process.stdout.write(`${text}\n`));
 }
 
 const argv = process.argv.slice(2);

@@ -10,8 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { walletAddress } from '../../chains/bitcoin/address.ts';
 import { walletRoot } from '../../chains/bitcoin/keys.ts';
 import { DRILL_PATH, drillMessage } from '../../chains/domains.ts';
-import type { Client } from '../../cli/client.ts';
-import { type Command, commandClient, parseCommandArgs } from '../../cli/command.ts';
+import { type Command, executeCommand } from '../../cli/command.ts';
 import { Output } from '../../cli/output.ts';
 import { openStore } from '../../node/storage/store.ts';
 import { hexToBytes, xOnly } from '../../protocol/curve.ts';
@@ -170,19 +169,8 @@ export async function runCommand(
       commands.find((c) => c.name === `${args[0]} ${args[1]}`) ?? commands.find((c) => c.name === args[0]);
     assert.ok(cmd, `no command ${args.slice(0, 2).join(' ')}`);
     const rest = args.slice(cmd.name.split(' ').length);
-    const { values, positionals, fromEnv } = parseCommandArgs(cmd, rest, env);
-    let client: Client | undefined;
-    const code = await cmd.run({
-      values,
-      positionals,
-      out,
-      env,
-      client: async () => {
-        client ??= await commandClient(cmd, values, fromEnv, env);
-        return client;
-      },
-    });
-    return { code: code ?? 0, stdout, stderr };
+    const code = await executeCommand(cmd, rest, out, env, (text) => (stdout += `${text}\n`));
+    return { code, stdout, stderr };
   } catch (e) {
     return { code: out.error(e), stdout, stderr };
   }
