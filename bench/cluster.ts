@@ -300,5 +300,5 @@ export class Cluster {
 async function stop(d: Daemon): Promise<void> {
   const proc = d.proc;
   d.proc = undefined;
-  if (proc) await stopChild(proc, STOP_TIMEOUT_MS);
+  if (proc) await stopChild(proc, { graceMs: STOP_TIMEOUT_MS });
 }
