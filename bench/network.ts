@@ -29,7 +29,7 @@ export async function settled(c: Cluster, name: string, n: number, timeoutMs = 6
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const views = await Promise.all(
-      c.daemons.slice(0, n).map((d) => c.call(d.index, 'GET', `/v1/keys/${encodeURIComponent(name)}`)),
+      c.parties.slice(0, n).map((p) => c.call(p.index, 'GET', `/v1/keys/${encodeURIComponent(name)}`)),
     );
     const epochs = new Set(views.map((v) => v.json.epoch));
     if (
@@ -86,19 +86,19 @@ export async function throughput(
   const to = from + windowMs;
   const latencies: number[] = [];
   let failures = 0;
-  const cpuNow = () => c.daemons.slice(0, key.members).map((d) => c.cpuMs(d.index));
+  const cpuNow = () => c.parties.slice(0, key.members).map((p) => c.cpuMs(p.index));
   const peak = { coordinator: 0, others: 0 };
   const sampler = setInterval(() => {
     const now = performance.now();
     if (now < from || now > to) return;
-    for (const d of c.daemons.slice(0, key.members)) {
+    for (const p of c.parties.slice(0, key.members)) {
       let rss = 0;
       try {
-        rss = c.rssMB(d.index);
+        rss = c.rssMB(p.index);
       } catch {
         continue; // a daemon that crashed: the run reports it
       }
-      if (via.includes(d.index)) peak.coordinator = Math.max(peak.coordinator, rss);
+      if (via.includes(p.index)) peak.coordinator = Math.max(peak.coordinator, rss);
       else peak.others = Math.max(peak.others, rss);
     }
   }, 100);
@@ -148,7 +148,7 @@ export async function refreshOnce(c: Cluster, via: number, name: string): Promis
 }
 
 /** VmRSS of every daemon now, in MB. */
-export const rssAll = (c: Cluster): number[] => c.daemons.map((d) => c.rssMB(d.index));
+export const rssAll = (c: Cluster): number[] => c.parties.map((p) => c.rssMB(p.index));
 
 /** Sequential signatures while a signer is killed and restarted, beside the same number without faults. */
 export type FaultRun = { quiet: Samples; faulty: Samples; kills: number };
@@ -186,7 +186,7 @@ export async function signUnderFaults(
   let kills = 0;
   const chaos = (async () => {
     while (!done) {
-      const victim = c.daemons.findIndex((d, i) => i !== via && i < members && last.includes(d.peerId));
+      const victim = c.parties.findIndex((p, i) => i !== via && i < members && last.includes(p.peerId));
       if (victim < 0) {
         await sleep(50);
         continue;

@@ -17,9 +17,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ROOT } from '../deploy/local-network.ts';
 import { DAEMON_NODE_OPTIONS, daemonEnv } from '../deploy/node-options.ts';
 import { dkgOnce, signer } from './baseline.ts';
-import { Cluster, ROOT, vmRssMB } from './cluster.ts';
+import { Cluster, vmRssMB } from './cluster.ts';
 import { formatSummary, monotonicUs, summarize } from './cpuprofile.ts';
 import { keygen, signOnce, throughput } from './network.ts';
 import { mean, median, round, type Samples, sample } from './stats.ts';
@@ -37,21 +38,20 @@ async function profiledCluster<S>(
   work: (c: Cluster, s: S) => Promise<unknown>,
 ): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'frostnet-prof-'));
-  const c = await Cluster.create(n);
-  if (ENTRY) c.entry = ENTRY;
+  const c = await Cluster.create(n, { entry: ENTRY });
   let window: { fromUs: number; toUs: number } | undefined;
   const cpu: number[][] = [];
   try {
-    await c.startAll((i) => ['--cpu-prof', `--cpu-prof-dir=${join(dir, `party-${i + 1}`)}`]);
+    await c.startAll((i) => ({ nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${join(dir, `party-${i + 1}`)}`] }));
     await c.connected();
     const prepared = await setup(c);
     await sleep(2000);
     const fromUs = monotonicUs();
-    cpu.push(c.daemons.map((d) => c.cpuMs(d.index)));
+    cpu.push(c.parties.map((p) => c.cpuMs(p.index)));
     const t0 = performance.now();
     const out = await work(c, prepared);
     console.log(`workload: ${round(performance.now() - t0)} ms wall`, out ?? '');
-    cpu.push(c.daemons.map((d) => c.cpuMs(d.index)));
+    cpu.push(c.parties.map((p) => c.cpuMs(p.index)));
     window = { fromUs, toUs: monotonicUs() };
   } finally {
     await c.close(); // SIGTERM: each daemon writes its profile as it exits
@@ -151,7 +151,7 @@ async function memory(): Promise<void> {
     await c.connected();
     await sleep(3000);
     console.log(
-      `${c.daemons.map((d) => round(c.rssMB(d.index))).join(' ')} MB  5 daemons started by "frostnet start" (NODE_OPTIONS=${DAEMON_NODE_OPTIONS}), idle`,
+      `${c.parties.map((p) => round(c.rssMB(p.index))).join(' ')} MB  5 daemons started by "frostnet start" (NODE_OPTIONS=${DAEMON_NODE_OPTIONS}), idle`,
     );
   } finally {
     await c.close();

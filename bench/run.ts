@@ -9,6 +9,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ROOT } from '../deploy/local-network.ts';
 import { type Anvil, startAnvil } from '../test/helpers/anvil.ts';
 import {
   dkgOnce,
@@ -21,7 +22,7 @@ import {
   singleKeySigner,
 } from './baseline.ts';
 import { p2wshMultisigInputVsize, taprootSpends } from './bitcoin.ts';
-import { bareNodeRssMB, Cluster, ROOT } from './cluster.ts';
+import { bareNodeRssMB, Cluster } from './cluster.ts';
 import { ANVIL_TRACING, inProcessSigner, measureGroupsGas, networkSigner } from './evm.ts';
 import {
   type KeyInfo,
@@ -358,8 +359,10 @@ try {
   await main();
 } catch (e) {
   log(`failed: ${(e as Error).stack ?? e}`);
-  for (const d of cluster?.daemons ?? [])
-    if (d.stderr.trim()) log(`party ${d.index + 1} (${d.peerId}) stderr, last lines:\n${d.stderr.trim()}`);
+  for (const p of cluster?.parties ?? []) {
+    const said = cluster?.logTail(p.index, 4000);
+    if (said) log(`${p.name} (${p.peerId}) stderr, last lines:\n${said}`);
+  }
   process.exitCode = 1;
 } finally {
   await cleanup();

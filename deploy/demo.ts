@@ -4,9 +4,6 @@
  * of a made-up coin, verifying every signature here, independently of the daemons. Then it stops the network
  * and deletes the directory. Exit code 0 only when everything verified.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { schnorr } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { Transaction } from 'bitcoinjs-lib';
@@ -21,7 +18,7 @@ import { Output } from '../cli/output.ts';
 import { bytesToHex, hexToBytes, xOnly } from '../protocol/curve.ts';
 import { derivePath } from '../protocol/derive.ts';
 import { verifyBip340 } from '../protocol/sign.ts';
-import { createParties, type RunningParty, startParty, stopChild } from './local-network.ts';
+import { LocalNetwork } from './local-network.ts';
 
 const PARTIES = 5;
 const THRESHOLD = 3;
@@ -39,7 +36,9 @@ const check = (ok: boolean, what: string) => {
   return ok;
 };
 
-const clientOf = (p: RunningParty) => new Client({ api: p.api, token: p.token, label: p.name });
+/** A CLI client of party i's control API, with its request token, as an operator's `frostnet` has. */
+const clientOf = (net: LocalNetwork, i: number) =>
+  new Client({ api: net.parties[i].api!, token: net.token(i, 'request'), label: net.parties[i].name });
 
 type SignResult = {
   signatures: string[];
@@ -50,23 +49,25 @@ type SignResult = {
   fee?: string;
 };
 
-async function demo(parties: RunningParty[]): Promise<boolean> {
-  const name = (id: string) => parties.find((p) => p.peerId === id)?.name ?? id;
+async function demo(net: LocalNetwork): Promise<boolean> {
+  const name = (id: string) => net.parties.find((p) => p.peerId === id)?.name ?? id;
   let ok = true;
 
   step(`2. DKG: a ${THRESHOLD}-of-${PARTIES} key, started from party-1`);
   const key = asKeyView(
-    await clientOf(parties[0]).run('/v1/keys', {
+    await clientOf(net, 0).run('/v1/keys', {
       name: 'demo',
       threshold: THRESHOLD,
-      parties: parties.map((p) => p.peerId),
+      parties: net.ids,
     }),
   );
   const root = walletRoot(hexToBytes(key.groupKey), hexToBytes(key.chainCode));
   const receive0 = walletKey(root, { change: false, index: 0 });
   say(`   group key        ${key.groupKey}`);
   say(`   taproot address  ${p2trAddress(receive0.outputKey, NETWORK)}  (receive m/0/0)`);
-  const views = await Promise.all(parties.map((p) => clientOf(p).get('/v1/keys/demo').then(asKeyView)));
+  const views = await Promise.all(
+    net.parties.map((p) => clientOf(net, p.index).get('/v1/keys/demo').then(asKeyView)),
+  );
   ok =
     check(
       views.every((v) => v.groupKey === key.groupKey),
@@ -76,7 +77,7 @@ async function demo(parties: RunningParty[]): Promise<boolean> {
   const message = sha256(new TextEncoder().encode('Frostnet demo: one key, no single holder'));
   say('');
   step(`3. a test signature through party-2 (the recovery drill's own key): ${bytesToHex(message)}`);
-  const signed = await clientOf(parties[1]).run<SignResult>('/v1/keys/demo/sign', {
+  const signed = await clientOf(net, 1).run<SignResult>('/v1/keys/demo/sign', {
     drill: bytesToHex(message),
   });
   const signature = hexToBytes(signed.signatures[0]);
@@ -108,7 +109,7 @@ async function demo(parties: RunningParty[]): Promise<boolean> {
   say(
     `   spends     ${COIN} sat at m/0/0 -> ${PAYMENT} sat to ${outside}, ${change} sat change to m/1/0, fee ${fee} sat`,
   );
-  const spend = await clientOf(parties[2]).run<SignResult>('/v1/keys/demo/sign', {
+  const spend = await clientOf(net, 2).run<SignResult>('/v1/keys/demo/sign', {
     psbt: psbt.toBase64(),
     network: NETWORK,
     finalize: true,
@@ -133,25 +134,21 @@ async function demo(parties: RunningParty[]): Promise<boolean> {
 }
 
 async function main(): Promise<number> {
-  const dir = await mkdtemp(join(tmpdir(), 'frostnet-demo-'));
-  const running: RunningParty[] = [];
+  step(`1. start ${PARTIES} party daemons on 127.0.0.1`);
+  // In a temporary directory, which close() deletes; each daemon logs to <data dir>/daemon.log.
+  const net = await LocalNetwork.create(PARTIES, { logLevel: 'warn' });
   try {
-    step(`1. start ${PARTIES} party daemons on 127.0.0.1 (in ${dir})`);
-    const parties = await createParties(dir, PARTIES, { logLevel: 'warn' });
-    const results = await Promise.allSettled(parties.map((p) => startParty(p)));
-    for (const r of results) if (r.status === 'fulfilled') running.push(r.value);
-    const failed = results.find((r) => r.status === 'rejected');
-    if (failed) throw (failed as PromiseRejectedResult).reason;
-    for (const p of running) say(`   ${p.name}  ${p.peerId}  ${p.listen}`);
+    say(`   in ${net.dir}`);
+    await net.startAll();
+    for (const p of net.parties) say(`   ${p.name}  ${p.peerId}  ${p.listen}`);
     step('   all running');
     say('');
-    const ok = await demo(running);
+    const ok = await demo(net);
     say('');
     step(ok ? 'all verified' : 'some checks FAILED');
     return ok ? 0 : 1;
   } finally {
-    await Promise.all(running.map((p) => stopChild(p.proc)));
-    await rm(dir, { recursive: true, force: true });
+    await net.close();
   }
 }
 

@@ -8,25 +8,42 @@
  * Runs in the foreground until Ctrl-C. A second run on the same DIR starts the same parties again, with their
  * keys. Everything listens on 127.0.0.1 only.
  */
-import { rm } from 'node:fs/promises';
-import { relative, resolve } from 'node:path';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { integerOption } from '../cli/command.ts';
 import { CliError, Output, UsageError } from '../cli/output.ts';
-import {
-  createParties,
-  daemonPid,
-  isAlive,
-  type LocalParty,
-  MANIFEST,
-  type Manifest,
-  type RunningParty,
-  readManifest,
-  startParty,
-  stopChild,
-  stopPid,
-  writeManifest,
-} from './local-network.ts';
+import { daemonPid, isAlive, LocalNetwork, type LocalParty, type Party, stopPid } from './local-network.ts';
+
+/**
+ * The devnet's manifest, in its directory: its parties and the supervising process, so that another shell can
+ * stop them and a second run can start the same parties again.
+ */
+const MANIFEST = 'devnet.json';
+
+type Manifest = { version: 1; parties: LocalParty[]; supervisorPid?: number };
+
+async function readManifest(dir: string): Promise<Manifest | undefined> {
+  let text: string;
+  try {
+    text = await readFile(join(dir, MANIFEST), 'utf8');
+  } catch {
+    return undefined;
+  }
+  const m = JSON.parse(text) as Manifest;
+  if (m.version !== 1 || !Array.isArray(m.parties))
+    throw new CliError('NOT_A_DEVNET', `${join(dir, MANIFEST)} is not a devnet manifest`, 'check --dir');
+  return m;
+}
+
+const writeManifest = (dir: string, parties: readonly Party[], supervisorPid?: number) => {
+  const m: Manifest = {
+    version: 1,
+    parties: parties.map(({ name, dataDir, peerId, listen }) => ({ name, dataDir, peerId, listen })),
+    ...(supervisorPid !== undefined && { supervisorPid }),
+  };
+  return writeFile(join(dir, MANIFEST), `${JSON.stringify(m, null, 2)}\n`, { mode: 0o600 });
+};
 
 const HELP = `usage: npm run devnet -- [up] [--parties N] [--threshold T] [--dir DIR]
        npm run devnet -- stop [--dir DIR]
@@ -69,32 +86,28 @@ async function up(
     );
   const t = thresholdArg === undefined ? Math.floor(n / 2) + 1 : intArg('threshold', thresholdArg, 2, n);
   if (!existing) out.note(`creating ${n} parties in ${dir}`);
-  const parties = existing?.parties ?? (await createParties(dir, n));
-  const manifest: Manifest = { version: 1, parties, supervisorPid: process.pid };
-  await writeManifest(dir, manifest);
-
-  const running: RunningParty[] = [];
+  // Each daemon logs to <data dir>/daemon.log and reads its generated passphrase from its own file.
+  const net = existing ? LocalNetwork.open(existing.parties) : await LocalNetwork.create(n, { dir });
+  await writeManifest(dir, net.parties, process.pid);
   const stopAll = async () => {
-    await Promise.all(running.map((r) => stopChild(r.proc)));
-    await writeManifest(dir, { version: 1, parties });
+    await net.stopAll();
+    await writeManifest(dir, net.parties);
   };
   try {
-    const started = await Promise.allSettled(parties.map((p) => startParty(p)));
-    for (const s of started) if (s.status === 'fulfilled') running.push(s.value);
-    const failed = started.find((s) => s.status === 'rejected');
-    if (failed) throw (failed as PromiseRejectedResult).reason;
+    await net.startAll();
   } catch (e) {
     await stopAll();
     throw e;
   }
-  out.result(
-    { dir, threshold: t, parties: running.map(({ proc, token, ...r }) => ({ ...r, pid: proc.pid })) },
-    () => instructions(dir, running, t),
-  );
+  const parties = net.parties.map(({ name, dataDir, peerId, listen, api, proc }) => {
+    return { name, dataDir, peerId, listen, api, pid: proc?.pid };
+  });
+  out.result({ dir, threshold: t, parties }, () => instructions(dir, net.parties, t));
 
   // Until Ctrl-C / SIGTERM, or until a daemon dies on its own (then stop the rest and fail).
   const died = new Promise<string>((r) => {
-    for (const p of running) p.proc.once('exit', (code, signal) => r(`${p.name} exited (${signal ?? code})`));
+    for (const p of net.parties)
+      p.proc?.once('exit', (code, signal) => r(`${p.name} exited (${signal ?? code})`));
   });
   const signalled = new Promise<string>((r) => {
     process.once('SIGINT', () => r('SIGINT'));
@@ -107,7 +120,7 @@ async function up(
   throw new CliError('DIED', why, `see its log in ${dir}/<party>/daemon.log`);
 }
 
-function instructions(dir: string, parties: readonly RunningParty[], t: number): string {
+function instructions(dir: string, parties: readonly Party[], t: number): string {
   const rel = relative(process.cwd(), dir) || '.';
   const first = parties[0];
   return [

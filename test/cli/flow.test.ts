@@ -3,13 +3,14 @@
  * sign, then the recovery drill, every step through `frostnet ... --json`, every signature verified here.
  */
 import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { keyAtPath, walletRoot } from '../../chains/bitcoin/keys.ts';
 import { RAW_BRANCH } from '../../chains/domains.ts';
-import { type LocalParty, type RunningParty, startParty, stopChild } from '../../deploy/local-network.ts';
+import { LOG_FILE, type LocalParty, spawnDaemon, stopChild } from '../../deploy/local-network.ts';
 import { bytesToHex, hexToBytes, xOnly } from '../../protocol/curve.ts';
 import { verifyBip340, verifySignature } from '../../protocol/sign.ts';
 import { assertOneLineError, frostnet, frostnetJson, lightStore } from './helpers.ts';
@@ -21,7 +22,8 @@ describe('frostnet CLI on three daemons', () => {
   let root: string;
   let passphraseFile: string;
   const parties: (LocalParty & { addr: string })[] = [];
-  const running: RunningParty[] = [];
+  /** The daemons started, in party order. */
+  const running: ChildProcess[] = [];
   let groupKey: string;
   let chainCode: string;
   const dir = (i: number) => ({ FROSTNET_DATA_DIR: parties[i].dataDir });
@@ -33,7 +35,7 @@ describe('frostnet CLI on three daemons', () => {
     for (const name of NAMES) await lightStore(join(root, name), PASSPHRASE);
   });
   after(async () => {
-    await Promise.all(running.map((r) => stopChild(r.proc)));
+    await Promise.all(running.map((proc) => stopChild(proc)));
     if (root) await rm(root, { recursive: true, force: true });
   });
 
@@ -75,7 +77,15 @@ describe('frostnet CLI on three daemons', () => {
         join(p.dataDir, 'policy.json'),
         JSON.stringify({ version: 1, default: { rawMessages: true } }),
       );
-    running.push(...(await Promise.all(parties.map((p) => startParty(p)))));
+    const daemons = parties.map((p) =>
+      spawnDaemon({
+        name: p.name,
+        configPath: join(p.dataDir, 'config.json'),
+        log: join(p.dataDir, LOG_FILE),
+      }),
+    );
+    running.push(...daemons.map((d) => d.proc));
+    await Promise.all(daemons.map((d) => d.ready));
     const status = await frostnetJson(['status'], dir(0));
     assert.equal(status.peerId, parties[0].peerId);
     assert.equal(status.keys, 0);
@@ -206,8 +216,8 @@ describe('frostnet CLI on three daemons', () => {
   });
 
   test('with a party down the drill names the failing combinations and exits 1', async () => {
-    const carol = running.pop()!;
-    await stopChild(carol.proc);
+    const carol = parties[2];
+    await stopChild(running.pop()!);
     const r = await frostnet(['drill', '--key', 'vault', '--json'], dir(0));
     assert.equal(r.code, 1, r.stderr);
     const report = JSON.parse(r.stdout);

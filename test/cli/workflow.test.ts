@@ -154,7 +154,7 @@ describe('the daily workflow through frostnet', () => {
     const [, , carol, dave] = net.parties;
     // Party 1 knows party 3 as "party-3"; a second peer under that name is refused, naming the first.
     const dup = await frostnet(
-      ['peers', 'add', '--addr', `/ip4/127.0.0.1/tcp/${dave.port}/p2p/${dave.peerId}`, '--name', 'party-3'],
+      ['peers', 'add', '--addr', `${dave.listen}/p2p/${dave.peerId}`, '--name', 'party-3'],
       env(0),
     );
     assertOneLineError(dup, 1, new RegExp(`the name party-3 already names peer ${carol.peerId}`));
@@ -173,11 +173,11 @@ describe('the daily workflow through frostnet', () => {
     const member = await frostnetJson(['peers', 'remove', 'carol'], env(0));
     assert.deepEqual(member.memberOf, ['treasury']);
     await frostnetJson(
-      ['peers', 'add', '--addr', `/ip4/127.0.0.1/tcp/${carol.port}/p2p/${carol.peerId}`, '--name', 'carol'],
+      ['peers', 'add', '--addr', `${carol.listen}/p2p/${carol.peerId}`, '--name', 'carol'],
       env(0),
     );
     await frostnetJson(
-      ['peers', 'add', '--addr', `/ip4/127.0.0.1/tcp/${dave.port}/p2p/${dave.peerId}`, '--name', 'dave'],
+      ['peers', 'add', '--addr', `${dave.listen}/p2p/${dave.peerId}`, '--name', 'dave'],
       env(0),
     );
   });

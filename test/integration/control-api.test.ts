@@ -52,7 +52,7 @@ describe('control API of a daemon', () => {
     const dataDir = net.parties[0].dataDir;
     assertOneLineError(
       await frostnet(['keys', 'erase', '--key', 'vault', '--confirm', 'vault', '--data-dir', dataDir], {
-        FROSTNET_TOKEN: net.parties[0].tokens.request,
+        FROSTNET_TOKEN: net.token(0, 'request'),
       }),
       1,
       /needs the admin token.*tokens\/admin/,
@@ -66,7 +66,7 @@ describe('control API of a daemon', () => {
       port,
       path: '/v1/keys',
       host: `rebound.example:${port}`,
-      token: net.parties[0].tokens.admin,
+      token: net.token(0, 'admin'),
     });
     assert.equal(answer.status, 403);
     assert.equal(JSON.parse(answer.body).error.code, 'WRONG_HOST');
@@ -77,7 +77,7 @@ describe('control API of a daemon', () => {
     const api = net.parties[0].api!;
     assert.equal((await fetch(`${api}/metrics`)).status, 401);
     const res = await fetch(`${api}/metrics`, {
-      headers: { authorization: `Bearer ${net.parties[0].tokens.metrics}` },
+      headers: { authorization: `Bearer ${net.token(0, 'metrics')}` },
     });
     assert.equal(res.status, 200);
     assert.match(await res.text(), /^frostnet_keys 1$/m);

@@ -163,7 +163,7 @@ describe('custody consent: no change of who holds a key without t approvals; epo
     const inbox: Envelope[] = [];
     const host = await createHost({
       privateKey: mKey,
-      listen: [`/ip4/127.0.0.1/tcp/${net.parties[M].port}`],
+      listen: [net.parties[M].listen],
       peers: net.peerInfos.filter((p) => p.id !== id(M)),
       log: nullLogger,
       onEnvelope: (env) => inbox.push(env),

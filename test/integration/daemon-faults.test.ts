@@ -66,7 +66,7 @@ describe('daemons across restarts and crashes', () => {
     const store = join(net.parties[1].dataDir, 'store');
     const before = await storeDigest(store);
     await assert.rejects(
-      net.start(1, { FROSTNET_PASSPHRASE: 'not the passphrase' }),
+      net.start(1, { env: { FROSTNET_PASSPHRASE: 'not the passphrase' } }),
       /WRONG_PASSPHRASE|passphrase/i,
     );
     assert.equal(await storeDigest(store), before);

@@ -25,7 +25,7 @@ const FLOOD_ENVELOPES = 400;
 /** One gauge of party i's /metrics. */
 async function gauge(net: Network, i: number, name: string): Promise<number> {
   const res = await fetch(`${net.parties[i].api}/metrics`, {
-    headers: { authorization: `Bearer ${net.parties[i].tokens.metrics}` },
+    headers: { authorization: `Bearer ${net.token(i, 'metrics')}` },
   });
   const line = (await res.text()).split('\n').find((l) => l.startsWith(`${name} `));
   assert.ok(line, `${name} in /metrics`);

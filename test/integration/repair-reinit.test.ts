@@ -64,7 +64,7 @@ describe('repair of a re-initialised party that the others vouch for', () => {
     await net.reinit(LOST);
     await net.start(LOST);
     assert.notEqual(net.ids[LOST], lostId);
-    const addr = `/ip4/127.0.0.1/tcp/${net.parties[LOST].port}`;
+    const addr = net.parties[LOST].listen;
     for (const i of [0, 1, 2]) {
       const args = ['peers', 'add', '--id', net.ids[LOST], '--addr', addr, '--name', 'party-4b'];
       const add = await cli(i, args, peerCommands);

@@ -4,12 +4,13 @@
  * now; the identity, keys, config and policy are all still there.
  */
 import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
 import { access, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { freePort } from '../../cli/listen.ts';
-import { type RunningParty, startParty, stopChild } from '../../deploy/local-network.ts';
+import { LOG_FILE, spawnDaemon, stopChild } from '../../deploy/local-network.ts';
 import { TOKEN_SCOPES, TOKENS_DIR, tokenFile } from '../../node/api/credentials.ts';
 import { assertOneLineError, frostnet, frostnetJson, lightStore } from '../cli/helpers.ts';
 import { makeKey } from '../helpers/keys.ts';
@@ -22,7 +23,8 @@ describe('a data dir from before scoped tokens', () => {
   let root: string;
   let dataDir: string;
   let legacy: LegacyParty;
-  let running: RunningParty | undefined;
+  let daemon: ChildProcess | undefined;
+  let api: string;
   let policyBefore: string;
   let configBefore: unknown;
   const share = makeKey(2, 3).get('party-1')!;
@@ -48,10 +50,16 @@ describe('a data dir from before scoped tokens', () => {
     policyBefore = `${JSON.stringify({ version: 1, default: {} })}\n`;
     await writeFile(join(dataDir, 'policy.json'), policyBefore);
     configBefore = config;
-    running = await startParty({ name: 'alice', dataDir, peerId: legacy.peerId, listen });
+    const started = spawnDaemon({
+      name: 'alice',
+      configPath: legacy.configPath,
+      log: join(dataDir, LOG_FILE),
+    });
+    daemon = started.proc;
+    api = await started.ready;
   });
   after(async () => {
-    if (running) await stopChild(running.proc);
+    if (daemon) await stopChild(daemon);
     await rm(root, { recursive: true, force: true });
   });
 
@@ -83,7 +91,7 @@ describe('a data dir from before scoped tokens', () => {
   });
 
   test('the old token opens nothing, and its refusal says what to use now', async () => {
-    const res = await fetch(`${running!.api}/v1/status`, {
+    const res = await fetch(`${api}/v1/status`, {
       headers: { authorization: `Bearer ${legacy.token}` },
     });
     assert.equal(res.status, 401);
