@@ -551,12 +551,14 @@ describe('custody consent: no change of who holds a key without t approvals; epo
       const r = await net.run(A, `/v1/keys/${name}/refresh`, {});
       assert.equal(r.state, 'failed', JSON.stringify(r));
       assert.match(r.error.message, /never activates/);
+      // C drops the outcome once it has every other participant's unsigned answer, a moment after the initiator
+      // reports; M drops what it committed to, alone, on A's and C's renouncements. M keeps its commit hidden
+      // until then: were it shown to C first, C would commit too and stay pending (the informational case of a
+      // member who withholds, then shows one party its commit), so the attack lasts until everyone settled.
+      await settledViews(net, name);
     } finally {
       attack = honestly;
     }
-    // M itself keeps what it committed to, alone; it is still on epoch 0 like the others. (C drops the outcome
-    // once it has every other participant's unsigned answer, a moment after the initiator reports.)
-    await settledViews(net, name);
     await assertUnchanged(name, [A, C], 0, [X], [A, C, M]);
     assert.equal((await view(M, name)).json.epoch, 0);
     await assertSigns(net, C, name, [C, A], key);
