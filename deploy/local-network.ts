@@ -443,13 +443,9 @@ async function readTokens(dataDir: string): Promise<Record<TokenScope, string>> 
  * start and every later open keep.
  */
 export async function createStore(dataDir: string, passphrase: string, kdfN: number): Promise<void> {
-  const [{ defaultConfig }, { storeDir }, { openStore }] = await Promise.all([
-    import('../node/config.ts'),
-    import('../node/daemon.ts'),
-    import('../node/storage/store.ts'),
-  ]);
+  const { openStore, storeDir } = await import('../node/storage/store.ts');
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  await (await openStore(storeDir(defaultConfig(dataDir)), passphrase, { kdf: { N: kdfN } })).close();
+  await (await openStore(storeDir({ dataDir }), passphrase, { kdf: { N: kdfN } })).close();
 }
 
 /** A peer as a party's config lists it. */

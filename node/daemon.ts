@@ -15,7 +15,7 @@ import { KeyCeremonies } from './ceremonies/key-ceremonies.ts';
 import { checkStoredRecovery } from './ceremonies/key-network.ts';
 import { proposalApprover } from './ceremonies/proposals.ts';
 import { Repairs } from './ceremonies/repair.ts';
-import { type Config, ConfigFile, loadConfig } from './config.ts';
+import { ConfigFile, loadConfig } from './config.ts';
 import { consoleExtras } from './console/console.ts';
 import { createLogger, type Logger } from './ops/log.ts';
 import { createRegistry } from './ops/metrics.ts';
@@ -28,7 +28,7 @@ import { type Policy, Signer } from './signing/signer.ts';
 import { bindFailure } from './storage/bind-check.ts';
 import { identitySignatures, loadOrCreateIdentity, peerIdOf } from './storage/identity.ts';
 import { KeyStore } from './storage/keystore.ts';
-import { openStore, readPassphrase, type Store } from './storage/store.ts';
+import { openPartyStore } from './storage/store.ts';
 import { type Host, prepareHost } from './transport/host.ts';
 import { Liveness } from './transport/liveness.ts';
 import { PeerNames } from './transport/peer-names.ts';
@@ -67,14 +67,6 @@ export type Daemon = {
   readonly api: { host: string; port: number; url: string };
   stop(): Promise<void>;
 };
-
-export const storeDir = (cfg: Config) => join(cfg.dataDir, 'store');
-
-/** Opens the party's store with its passphrase (the one place that reads it). */
-export async function openPartyStore(cfg: Config, passphrase?: string): Promise<Store> {
-  const secret = passphrase ?? (await readPassphrase({ env: cfg.passphraseEnv, file: cfg.passphraseFile }));
-  return openStore(storeDir(cfg), secret);
-}
 
 export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
   const cfg = await loadConfig(o.configPath);

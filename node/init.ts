@@ -11,9 +11,9 @@ import type { PrivateKey } from '@libp2p/interface';
 import { FrostnetError } from '../protocol/errors.ts';
 import { ensureTokens, TOKEN_SCOPES, type TokenScope, tokenFile } from './api/credentials.ts';
 import { type Config, defaultConfig, parseConfig, saveConfig } from './config.ts';
-import { openPartyStore } from './daemon.ts';
 import { bindTargets, checkBindable } from './storage/bind-check.ts';
 import { loadOrCreateIdentity, peerIdOf } from './storage/identity.ts';
+import { openPartyStore } from './storage/store.ts';
 
 export const CONFIG_FILE = 'config.json';
 /** A store passphrase is at least this long: as strict as a backup's (node/ceremonies/backup.ts). */

@@ -14,6 +14,7 @@
  * ceremony switches a key to its next epoch: a crash leaves either the old records or the new ones.
  */
 import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Level } from 'level';
 import { errorMessage, FrostnetError } from '../../protocol/errors.ts';
 import {
@@ -374,4 +375,23 @@ export async function readPassphrase(src: PassphraseSource = {}): Promise<string
   if (value.length === 0)
     throw new FrostnetError('INVALID_INPUT', `the environment variable ${name} is empty`);
   return value;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// A party's store
+
+/** What a party's config says of its store: the data dir it lives in and where its passphrase comes from. */
+export interface PartyStoreConfig {
+  dataDir: string;
+  passphraseEnv?: string;
+  passphraseFile?: string;
+}
+
+/** Where a party keeps its store: `store/` in its data dir. */
+export const storeDir = (cfg: { dataDir: string }): string => join(cfg.dataDir, 'store');
+
+/** Opens the party's store with its passphrase (the one place that reads it). */
+export async function openPartyStore(cfg: PartyStoreConfig, passphrase?: string): Promise<Store> {
+  const secret = passphrase ?? (await readPassphrase({ env: cfg.passphraseEnv, file: cfg.passphraseFile }));
+  return openStore(storeDir(cfg), secret);
 }

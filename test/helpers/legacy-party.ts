@@ -7,9 +7,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Config, defaultConfig, saveConfig } from '../../node/config.ts';
-import { openPartyStore } from '../../node/daemon.ts';
 import { loadOrCreateIdentity, peerIdOf } from '../../node/storage/identity.ts';
 import { KeyStore } from '../../node/storage/keystore.ts';
+import { openPartyStore } from '../../node/storage/store.ts';
 import type { KeyShare } from '../../protocol/keys.ts';
 
 export type LegacyParty = { peerId: string; configPath: string; config: Config; token: string };
