@@ -1,7 +1,6 @@
 /** `sign`: a message signed by the network, verified here before it is printed. */
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { RAW_BRANCH } from '../../chains/domains.ts';
 import type { Scheme } from '../../protocol/sign.ts';
 import { type Command, defineCommand, listOption } from '../command.ts';
 import { CliError, UsageError } from '../output.ts';
@@ -126,6 +125,7 @@ const sign = defineCommand({
         `the signature the daemon returned does not verify under ${r.publicKey}`,
         'do not use it; check the daemon and its peers, and report this',
       );
+    const { RAW_BRANCH } = await import('../../chains/domains.ts');
     const pathText = ['m', RAW_BRANCH, ...path].join('/');
     out.result({ key: key.name, scheme, message, path, taproot, ...r }, () =>
       [
