@@ -1,33 +1,13 @@
 #!/usr/bin/env node
 /**
  * The `frostnet` command: finds the command named by the first one or two words, parses its options and runs
- * it. The commands live in cli/commands/, one module per group; they talk to a party daemon's control API
- * (cli/client.ts) and never touch shares or the store.
- *
- * Adding a command group: write cli/commands/<group>.ts exporting `commands: readonly Command[]` (each made with
- * defineCommand from cli/command.ts, named "<group> <verb>") and add ONE line to GROUPS below, e.g.
- *   (await import('./commands/btc.ts')).commands,
-  (await import('./commands/btc-recovery.ts')).commands,
+ * it. The commands live in cli/commands/, one module per group (cli/command-groups.ts lists them, and a call
+ * loads only the groups of its first word); they talk to a party daemon's control API (cli/client.ts) and never
+ * touch shares or the store.
  */
 import { type Command, commandHelp, executeCommand } from './command.ts';
+import { allCommands, commandsStartingWith } from './command-groups.ts';
 import { EXIT_OK, EXIT_USAGE, Output, UsageError } from './output.ts';
-
-const GROUPS: readonly (readonly Command[])[] = [
-  (await import('./commands/party.ts')).commands,
-  (await import('./commands/peers.ts')).commands,
-  (await import('./commands/keys.ts')).commands,
-  (await import('./commands/sign.ts')).commands,
-  (await import('./commands/drill.ts')).commands,
-  (await import('./commands/btc.ts')).commands,
-  (await import('./commands/btc-recovery.ts')).commands,
-  (await import('./commands/evm.ts')).commands,
-  (await import('./commands/approvals.ts')).commands,
-  (await import('./commands/admin.ts')).commands,
-  (await import('./commands/requests.ts')).commands,
-  (await import('./commands/ui.ts')).commands,
-];
-
-const COMMANDS: readonly Command[] = GROUPS.flat();
 
 const ENVIRONMENT = [
   'FROSTNET_DATA_DIR     default --data-dir: the party the commands talk to',
@@ -40,8 +20,8 @@ const ENVIRONMENT = [
   'FROSTNET_DEBUG=1      print stack traces with errors (for bug reports)',
 ];
 
-function generalHelp(): string {
-  const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
+function generalHelp(commands: readonly Command[]): string {
+  const width = Math.max(...commands.map((c) => c.name.length)) + 2;
   return [
     'usage: frostnet <command> [options]',
     '',
@@ -49,7 +29,7 @@ function generalHelp(): string {
     "daemon's control API.",
     '',
     'commands:',
-    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
+    ...commands.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
     '',
     'environment:',
     ...ENVIRONMENT.map((l) => `  ${l}`),
@@ -59,8 +39,8 @@ function generalHelp(): string {
 }
 
 /** The help of a group: its commands with one line each. */
-function groupHelp(group: string): string | undefined {
-  const cmds = COMMANDS.filter((c) => c.name.startsWith(`${group} `) || c.name === group);
+function groupHelp(commands: readonly Command[], group: string): string | undefined {
+  const cmds = commands.filter((c) => c.name.startsWith(`${group} `) || c.name === group);
   if (cmds.length < 2 && !cmds.some((c) => c.name !== group)) return undefined;
   const width = Math.max(...cmds.map((c) => c.name.length)) + 2;
   return [
@@ -75,14 +55,17 @@ function groupHelp(group: string): string | undefined {
 
 const isHelp = (a: string | undefined) => a === '--help' || a === '-h' || a === 'help';
 
-/** The command named by the leading words of argv, and the rest of argv. */
-function findCommand(argv: readonly string[]): { cmd: Command; rest: string[] } {
+/** The command of `commands` named by the leading words of argv, and the rest of argv. */
+function findCommand(
+  commands: readonly Command[],
+  argv: readonly string[],
+): { cmd: Command; rest: string[] } {
   const [first = '', second = ''] = argv;
-  const two = COMMANDS.find((c) => c.name === `${first} ${second}`);
+  const two = commands.find((c) => c.name === `${first} ${second}`);
   if (two) return { cmd: two, rest: argv.slice(2) };
-  const one = COMMANDS.find((c) => c.name === first);
+  const one = commands.find((c) => c.name === first);
   if (one) return { cmd: one, rest: argv.slice(1) };
-  const group = COMMANDS.filter((c) => c.name.startsWith(`${first} `)).map((c) => c.name);
+  const group = commands.filter((c) => c.name.startsWith(`${first} `)).map((c) => c.name);
   if (group.length > 0)
     throw new UsageError(
       '',
@@ -95,12 +78,16 @@ function findCommand(argv: readonly string[]): { cmd: Command; rest: string[] } 
 async function main(argv: readonly string[], out: Output, env: NodeJS.ProcessEnv): Promise<number> {
   const [first] = argv;
   if (first === undefined) {
-    process.stderr.write(`${generalHelp()}\n`);
+    process.stderr.write(`${generalHelp(await allCommands())}\n`);
     return EXIT_USAGE;
   }
   if (first === '--help' || first === '-h' || first === 'help') {
-    const topic = argv.slice(1);
-    process.stdout.write(`${topic.length > 0 ? commandHelp(findCommand(topic).cmd) : generalHelp()}\n`);
+    const [word, ...more] = argv.slice(1);
+    const text =
+      word === undefined
+        ? generalHelp(await allCommands())
+        : commandHelp(findCommand(await commandsStartingWith(word), [word, ...more]).cmd);
+    process.stdout.write(`${text}\n`);
     return EXIT_OK;
   }
   if (first === '--version') {
@@ -108,15 +95,16 @@ async function main(argv: readonly string[], out: Output, env: NodeJS.ProcessEnv
     process.stdout.write(`frostnet ${pkg.default.version}\n`);
     return EXIT_OK;
   }
+  const commands = await commandsStartingWith(first);
   // "frostnet peers --help": the group's commands (a group that is also a command, like keys, shows its own).
-  if (isHelp(argv[1]) && !COMMANDS.some((c) => c.name === first)) {
-    const help = groupHelp(first);
+  if (isHelp(argv[1]) && !commands.some((c) => c.name === first)) {
+    const help = groupHelp(commands, first);
     if (help) {
       process.stdout.write(`${help}\n`);
       return EXIT_OK;
     }
   }
-  const { cmd, rest } = findCommand(argv);
+  const { cmd, rest } = findCommand(commands, argv);
   return executeCommand(cmd, rest, out, env, (text) => process.stdout.write(`${text}\n`));
 }
 

@@ -1,13 +1,9 @@
 /**
  * `frostnet evm ...` against real daemons (a 2-of-3 key) and anvil: address, deploy, send (ETH and ERC-20),
  * sign-typed-data, and the failures a user meets, each as one line and an exit code.
- *
- * The commands run as `node cli/frostnet.ts evm ...` once cli/frostnet.ts registers cli/commands/evm.ts. Until
- * then they run in this process through the same steps the entry point takes (parseCommandArgs, the command,
- * Output for the error line), so the test exercises the module either way and switches by itself.
+ * Each command runs as `node cli/frostnet.ts evm ...`, a process of its own.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,33 +28,10 @@ import {
   readRecoveryState,
 } from '../../chains/evm/recovery.ts';
 import { decodeTypedData } from '../../chains/evm/typed-data.ts';
-import { commands } from '../../cli/commands/evm.ts';
 import { bytesToHex, hexToBytes } from '../../protocol/curve.ts';
 import { type Anvil, startAnvil } from '../helpers/anvil.ts';
-import { CLI, Network, NODE } from '../helpers/network.ts';
-import { runCommand } from '../helpers/network-extra.ts';
-
-type Run = { code: number; stdout: string; stderr: string };
-
-/** The environment without the caller's FROSTNET_* settings, which would change what the commands do. */
-const cleanEnv = (): NodeJS.ProcessEnv =>
-  Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('FROSTNET_')));
-
-function spawnCli(args: readonly string[], env: NodeJS.ProcessEnv): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(NODE, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    proc.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    proc.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    proc.once('error', reject);
-    proc.once('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+import { Network } from '../helpers/network.ts';
+import { type Run, frostnet as runFrostnet } from './helpers.ts';
 
 describe('frostnet evm against a 2-of-3 daemon network and anvil', () => {
   let anvil: Anvil;
@@ -72,14 +45,10 @@ describe('frostnet evm against a 2-of-3 daemon network and anvil', () => {
   let dir: string;
   let relayerFile: string;
   let relayer: Wallet;
-  let registered = false;
 
   /** `frostnet evm <args>` for party 1, in an environment without FROSTNET_* settings but those of `env`. */
-  async function frostnet(args: readonly string[], env: Record<string, string> = {}): Promise<Run> {
-    const all = ['evm', ...args, '--data-dir', net.parties[0].dataDir];
-    const fullEnv = { ...cleanEnv(), ...env };
-    return registered ? spawnCli(all, fullEnv) : runCommand(commands, all, fullEnv);
-  }
+  const frostnet = (args: readonly string[], env: Record<string, string> = {}): Promise<Run> =>
+    runFrostnet(['evm', ...args, '--data-dir', net.parties[0].dataDir], env);
 
   /** A successful --json run's result. */
   // biome-ignore lint/suspicious/noExplicitAny: the commands' JSON output, checked field by field
@@ -109,16 +78,9 @@ describe('frostnet evm against a 2-of-3 daemon network and anvil', () => {
         net = await Network.create(3);
         await net.startAll();
       })(),
-      spawnCli(['evm', 'address', '--help'], cleanEnv()),
     ]);
     if (started[0].status === 'fulfilled') anvil = started[0].value;
     for (const s of started) if (s.status === 'rejected') throw s.reason;
-    registered = started[2].status === 'fulfilled' && started[2].value.code === 0;
-    console.log(
-      registered
-        ? 'running `node cli/frostnet.ts evm ...`'
-        : 'cli/frostnet.ts does not register the evm commands yet: running them in-process',
-    );
     const dkg = await net.keygen(0, 'vault', 2);
     assert.equal(dkg.state, 'done', JSON.stringify(dkg.error));
     px = evmKey(walletRoot(hexToBytes(dkg.result.groupKey), hexToBytes(dkg.result.chainCode)), 0).px;

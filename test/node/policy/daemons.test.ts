@@ -3,12 +3,9 @@
  * Party 1 runs in this process, with a clock the test moves (for expiry and time locks) and a transform that
  * lets it play a lying coordinator; parties 2 and 3 are `frostnet start` processes.
  *
- * The operator's side goes through the `frostnet approvals` commands: spawned as an operator would run them
- * when cli/frostnet.ts registers the group, otherwise the same command objects run in this process through
- * the same argument parser, client and output (everything but the dispatcher's one-line registration).
+ * The operator's side goes through the `frostnet approvals` commands, each run as an operator would run it.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -18,7 +15,8 @@ import { PartyPolicy } from '../../../node/policy/party-policy.ts';
 import type { Envelope } from '../../../node/transport/wire.ts';
 import { G, hexToBytes, xOnly } from '../../../protocol/curve.ts';
 import { testWallet } from '../../bitcoin/helpers.ts';
-import { CLI, Network, NODE } from '../../helpers/network.ts';
+import { frostnet } from '../../cli/helpers.ts';
+import { Network } from '../../helpers/network.ts';
 import { refusalParts } from '../../helpers/network-extra.ts';
 import {
   ACCOUNT,
@@ -68,41 +66,13 @@ const EVM_RULES = {
   evm: { chainIds: [1], targets: [TOKEN], selectors: [ERC20_TRANSFER], maxValuePerTx: '1 ether' },
 };
 
-/** Runs `frostnet <args> --data-dir <dir>` as an operator; see the file header. */
+/** Runs `frostnet <args> --data-dir <dir>` as an operator would, in a process of its own. */
 async function operator(
   dataDir: string,
   ...args: string[]
 ): Promise<{ code: number; out: string; err: string }> {
-  const argv = [...args, '--data-dir', dataDir];
-  if ((await readFile(CLI, 'utf8')).includes('commands/approvals.ts')) {
-    const proc = spawn(NODE, [CLI, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    proc.stdout.on('data', (d) => (out += d));
-    proc.stderr.on('data', (d) => (err += d));
-    const code = await new Promise<number>((r) => proc.once('close', (c) => r(c ?? 1)));
-    return { code, out, err };
-  }
-  const { commands } = await import('../../../cli/commands/approvals.ts');
-  const { commandClient, parseCommandArgs } = await import('../../../cli/command.ts');
-  const { Output } = await import('../../../cli/output.ts');
-  const cmd = commands.find((c) => c.name === `${argv[0]} ${argv[1]}`);
-  assert.ok(cmd, `no command ${argv[0]} ${argv[1]}`);
-  let out = '';
-  let err = '';
-  const output = new Output(
-    argv.includes('--json'),
-    { write: (s: string) => (out += s) },
-    { write: (s: string) => (err += s) },
-  );
-  try {
-    const { values, positionals } = parseCommandArgs(cmd, argv.slice(2), {});
-    const client = await commandClient(cmd, { ...values, 'data-dir': dataDir }, new Set(), {});
-    const code = await cmd.run({ values, positionals, out: output, env: {}, client: async () => client });
-    return { code: code ?? 0, out, err };
-  } catch (e) {
-    return { code: output.error(e), out, err };
-  }
+  const r = await frostnet([...args, '--data-dir', dataDir]);
+  return { code: r.code ?? 1, out: r.stdout, err: r.stderr };
 }
 
 describe('policies on three daemons', () => {
