@@ -121,6 +121,9 @@ export type ReshareOutcome = { result: ReshareResult; dealers: string[]; notEras
 /** What a custody ceremony's requester may choose: how long the proposal stays valid. */
 export type ProposalOptions = { expiresInSeconds?: number };
 
+/** The pause between two rounds of a survey of the members' status. */
+const SURVEY_PAUSE_MS = 200;
+
 /** A party's answer to a status query, or undefined when it did not answer in time. */
 export type StatusAnswers = Map<string, KeyStatusMsg | undefined>;
 
@@ -342,14 +345,16 @@ export class KeyCeremonies {
 
   /**
    * Every party's status for `g`'s key; a member still settling an epoch (its previous ceremony ends a moment
-   * after the initiator's) is asked again for up to one round timeout.
+   * after the initiator's) is asked again, every 200 ms for up to one round timeout. That bound counts the
+   * pauses, not the clock: it is a retry budget in real time, and a clock that stands still must not make it
+   * endless.
    */
   async survey(g: KeyGroup, parties: readonly string[]): Promise<StatusAnswers> {
-    const deadline = this.clock() + this.o.roundTimeoutMs;
-    for (;;) {
+    for (let paused = 0; ; paused += SURVEY_PAUSE_MS) {
       const answers = await this.statusOf(groupKey(g).toBytes(true), parties);
-      if (![...answers.values()].some((s) => s?.hasPending) || this.clock() > deadline) return answers;
-      await sleep(200);
+      if (![...answers.values()].some((s) => s?.hasPending) || paused >= this.o.roundTimeoutMs)
+        return answers;
+      await sleep(SURVEY_PAUSE_MS);
     }
   }
 

@@ -285,6 +285,38 @@ describe('key ceremonies on the in-memory network', () => {
   );
 
   test(
+    'a survey of members that stay pending ends after one round timeout, though the clock stands still',
+    T,
+    async () => {
+      const net = await MemNetwork.create(3, {
+        roundTimeoutMs: 1000,
+        clock: () => Date.parse('2030-01-01T00:00:00Z'),
+      });
+      open.push(net);
+      const [a, b, c] = net.parties;
+      assert.ok(a && b && c);
+      const share = await a.ceremonies.dkg('survey', 2, net.ids);
+      await net.settle();
+      // b and c answer every status query as if still settling an epoch.
+      let answers = 0;
+      net.tamper = (d) => {
+        if (d.env.ceremony !== 'CONTROL' || d.env.round !== ROUND.control.keyStatus) return [d];
+        answers++;
+        const s = codecs.keyStatus.decode(d.env.payload);
+        return [{ ...d, env: { ...d.env, payload: codecs.keyStatus.encode({ ...s, hasPending: true }) } }];
+      };
+      const survey = await a.ceremonies.survey(share.group, [b.id, c.id]);
+      assert.deepEqual([...survey.keys()].sort(), [b.id, c.id].sort());
+      assert.ok(
+        [...survey.values()].every((s) => s?.hasPending),
+        'the last answers, as given',
+      );
+      // Asked again every 200 ms for 1000 ms: six rounds of two answers.
+      assert.equal(answers, 12);
+    },
+  );
+
+  test(
     'a DKG seeded with the same randomness replays byte for byte; another seed deals another key',
     T,
     async () => {
