@@ -207,6 +207,8 @@ export type OpenedBackup = {
   network?: NetworkName;
   /** Undefined in a backup of a key without a recovery policy. */
   recovery?: RecoveryPolicyJson;
+  /** When the party exported it, by its daemon's clock (ISO 8601). */
+  exportedAt: string;
 };
 
 /** Decrypts a backup file; WRONG_PASSPHRASE when it does not open (wrong passphrase or an altered file). */
@@ -235,6 +237,7 @@ export async function openBackup(file: unknown, passphrase: string): Promise<Ope
     identity,
     network: f.key.network,
     ...(f.key.recovery && { recovery: f.key.recovery }),
+    exportedAt: plain.exportedAt,
   };
 }
 

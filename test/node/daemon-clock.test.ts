@@ -13,11 +13,13 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { RequestView } from '../../node/api/requests.ts';
+import { openBackup } from '../../node/ceremonies/backup.ts';
 import { POLICY_FILE } from '../../node/policy/format.ts';
 import { Network } from '../helpers/network.ts';
 import { refusalParts } from '../helpers/network-extra.ts';
 
 const HOUR_MS = 3_600_000;
+const BACKUP_PASSPHRASE = 'a backup passphrase of the test';
 
 describe('a daemon on an injected clock', () => {
   let net: Network;
@@ -65,7 +67,7 @@ describe('a daemon on an injected clock', () => {
   /** A raw message signed by the 2-of-2 key `key`, asked of party 2 (which coordinates it on the wall clock). */
   const sign = (key: string, message: string) => net.run(1, `/v1/keys/${key}/sign`, { message });
 
-  test('what the daemon records is dated by its clock: its start, a request, the key it made', async () => {
+  test('what the daemon records is dated by its clock: its start, a request, the key it made, a backup', async () => {
     const status = await net.call(0, 'GET', '/v1/status');
     between(status.json.startedAt, started.from, started.to, 'the daemon started at');
     const r = keygen!;
@@ -78,6 +80,16 @@ describe('a daemon on an injected clock', () => {
     assert.equal(key.json.createdAt, created, 'the keygen result is the stored record');
     const listed = await net.call(0, 'GET', '/v1/requests');
     assert.equal(listed.json.find((v: { id: string }) => v.id === r.id)?.startedAt, r.startedAt);
+    const from = clock();
+    const file = await net.call(0, 'POST', '/v1/keys/counted/backup', { passphrase: BACKUP_PASSPHRASE });
+    const to = clock();
+    assert.equal(file.status, 200, JSON.stringify(file.json));
+    between(
+      (await openBackup(file.json, BACKUP_PASSPHRASE)).exportedAt,
+      from,
+      to,
+      'the backup was exported at',
+    );
   });
 
   test("the policy's hourly window moves with the daemon's clock: the limit is reached, then an hour later lifts", async () => {
