@@ -182,8 +182,16 @@ export class KeyStore {
     throw this.noShare(name);
   }
 
-  /** UNKNOWN_KEY for a key this party holds no share of, saying why when it knows. */
+  /**
+   * UNKNOWN_KEY for a key this party holds no share of, saying why when it knows; CONFLICT for a key whose
+   * creation this party confirmed but that has not settled (its certificate is on its way from the others).
+   */
   private noShare(name: string): FrostnetError {
+    if (this.entries.get(name)?.pending)
+      return new FrostnetError(
+        'CONFLICT',
+        `key ${name} is still being created: this party waits for the others' confirmations; try again once it settles`,
+      );
     const gone = this.removedKeys.get(name);
     if (gone)
       return new FrostnetError(

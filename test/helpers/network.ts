@@ -11,6 +11,7 @@
 import { execFile } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { freePort } from '../../cli/listen.ts';
 import { CLI, type Json, LocalNetwork } from '../../deploy/local-network.ts';
@@ -90,9 +91,40 @@ export class Network extends LocalNetwork {
     return this.follow(i, id, ['running']);
   }
 
-  /** A DKG through party i; `network`: the key's Bitcoin network (the daemon's default, mainnet, if absent). */
-  keygen(i: number, name: string, threshold: number, parties = this.ids, network?: string): Promise<Json> {
-    return this.run(i, '/v1/keys', { name, threshold, parties, ...(network && { network }) });
+  /**
+   * A DKG through party i; `network`: the key's Bitcoin network (the daemon's default, mainnet, if absent).
+   * A DKG done at its initiator is settled there; each other member settles once the certificate reaches it,
+   * a moment later. A test acts on the key through any member next, so a done DKG returns only when every
+   * member of it that runs here holds the key settled (or throws, naming those that do not).
+   */
+  async keygen(
+    i: number,
+    name: string,
+    threshold: number,
+    parties = this.ids,
+    network?: string,
+  ): Promise<Json> {
+    const r = await this.run(i, '/v1/keys', { name, threshold, parties, ...(network && { network }) });
+    if (r.state === 'done') await this.untilSettled(name, parties);
+    return r;
+  }
+
+  /** Waits until each party of `members` (peer ids) that runs a daemon here holds key `name` settled. */
+  async untilSettled(name: string, members: readonly string[], waitMs = 30_000): Promise<void> {
+    const deadline = Date.now() + waitMs;
+    const ours = this.parties.filter(
+      (p) => members.includes(p.peerId) && (p.proc ?? p.inProcess) !== undefined,
+    );
+    for (;;) {
+      const views = await Promise.all(ours.map((p) => this.call(p.index, 'GET', `/v1/keys/${name}`)));
+      const unsettled = ours.filter(
+        (_, k) => views[k]?.json.state !== 'active' || views[k]?.json.pendingEpoch !== undefined,
+      );
+      if (unsettled.length === 0) return;
+      if (Date.now() > deadline)
+        throw new Error(`key ${name} is not settled at ${unsettled.map((p) => p.name).join(', ')}`);
+      await sleep(50);
+    }
   }
 
   /** The runtime file party i's daemon writes (its pid, where its API listens). */

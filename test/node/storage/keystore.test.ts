@@ -55,6 +55,21 @@ describe('the network of a key', () => {
     }));
 });
 
+describe('a key being created', () => {
+  test('is refused as not settled yet (CONFLICT, try again), not as unknown, until its certificate comes', () =>
+    withKeys(async (keys) => {
+      await keys.setPending('c', mine, { create: true, confirmations });
+      for (const use of [() => keys.active('c'), () => keys.settled('c')])
+        assert.throws(use, {
+          code: 'CONFLICT',
+          message: /key c is still being created.*try again once it settles/,
+        });
+      assert.throws(() => keys.active('other'), { code: 'UNKNOWN_KEY', message: /no key named other/ });
+      await keys.activatePending('c', confirmations);
+      assert.equal(keys.active('c').group.threshold, mine.group.threshold);
+    }));
+});
+
 describe('the creation time of a key', () => {
   test('is read from the clock the store is given when the record is created, and kept by later epochs', () => {
     let now = Date.parse('2031-05-06T07:08:09Z');
