@@ -6,6 +6,10 @@
  * Started first, the long files overlap with the many short ones (longest-processing-time-first scheduling).
  * Three at once: many files wait on daemons, round timeouts and anvil, so a third keeps both cores busy.
  *
+ * Every process of the run (test files, the daemons and CLI calls they start) loads test/module-cache.mjs
+ * first, through NODE_OPTIONS: it keeps each file's stripped types and compiled code on disk, so that the
+ * suite's some 400 processes do not strip and compile the same files again and again.
+ *
  * `node test/run.ts [file or glob ...]` runs only those files, in the same order. The output is node's own
  * reporter's: TAP when the output is not a terminal, as CI reads it.
  */
@@ -22,6 +26,12 @@ export const LONGEST_FIRST: readonly string[] = [
   'test/cli/evm.test.ts',
   'test/integration/reshare.test.ts',
 ];
+
+/** NODE_OPTIONS with the module-loading caches loaded first (test/module-cache.mjs). */
+export function withModuleCache(nodeOptions: string | undefined): string {
+  const hook = `--import=${new URL('module-cache.mjs', import.meta.url).href}`;
+  return [hook, nodeOptions].filter(Boolean).join(' ');
+}
 
 /** The test files that `patterns` name, the LONGEST_FIRST ones first, the others in alphabetical order. */
 export function orderedTestFiles(patterns: readonly string[], cwd?: string): string[] {
@@ -40,6 +50,7 @@ if (import.meta.main) {
     console.error(`error: no test file matches ${args.join(' ')}`);
     process.exit(2);
   }
+  process.env.NODE_OPTIONS = withModuleCache(process.env.NODE_OPTIONS);
   const stream = run({ files, concurrency: 3 });
   stream.on('test:fail', () => {
     process.exitCode = 1;
