@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ROOT } from '../deploy/local-network.ts';
-import { LONGEST_FIRST, orderedTestFiles } from './run.ts';
+import { LONGEST_FIRST, orderedTestFiles, runFiles } from './run.ts';
 
 test('every test file runs once, the listed longest ones first, then the others alphabetically', () => {
   const files = orderedTestFiles(['test/**/*.test.ts', 'test/protocol/*.test.ts'], ROOT);
@@ -25,4 +25,23 @@ test('a pattern that names only some files keeps the order among them', () => {
     orderedTestFiles(['test/cli/*.test.ts', 'test/protocol/frost.test.ts'], ROOT).slice(0, 2),
     ['test/protocol/frost.test.ts', 'test/cli/evm.test.ts'],
   );
+});
+
+test('a file that never ends is ended after its time and counted as failed; the others still run', {
+  timeout: 60_000,
+}, async () => {
+  const files = ['hanging-file.ts', 'passing-file.ts'].map((f) => join(ROOT, 'test/fixtures', f));
+  const ended: string[] = [];
+  // This file runs as a child of npm test's run, which its environment says; the run started here is not.
+  const context = process.env.NODE_TEST_CONTEXT;
+  delete process.env.NODE_TEST_CONTEXT;
+  try {
+    // The run ends: a hung file would keep this loop, and so this test, waiting.
+    for await (const e of runFiles(files, 3000))
+      if (e.type === 'test:pass' || e.type === 'test:fail') ended.push(`${e.type} ${e.data.name}`);
+  } finally {
+    if (context !== undefined) process.env.NODE_TEST_CONTEXT = context;
+  }
+  assert.ok(ended.includes(`test:fail ${files[0]}`), ended.join('; '));
+  assert.ok(ended.includes('test:pass passes'), ended.join('; '));
 });

@@ -30,6 +30,7 @@ export const LONGEST_FIRST: readonly string[] = [
 /** NODE_OPTIONS with the module-loading caches loaded first (test/module-cache.mjs). */
 export function withModuleCache(nodeOptions: string | undefined): string {
   const hook = `--import=${new URL('module-cache.mjs', import.meta.url).href}`;
+  if (nodeOptions?.split(' ').includes(hook)) return nodeOptions;
   return [hook, nodeOptions].filter(Boolean).join(' ');
 }
 
@@ -43,6 +44,19 @@ export function orderedTestFiles(patterns: readonly string[], cwd?: string): str
   return found.sort((a, b) => rank(a) - rank(b));
 }
 
+/**
+ * How long one test file may run before it is ended and counted as failed. The longest take about 70 s here; a
+ * file that hangs (code that loops, a promise that never settles) would otherwise hold the whole run until CI's
+ * own limit ends it, with no word of which file it was.
+ */
+export const FILE_TIMEOUT_MS = 10 * 60_000;
+
+/** Runs `files` as `npm test` does: three at a time, each in its own process, each within `timeoutMs`. */
+export function runFiles(files: readonly string[], timeoutMs = FILE_TIMEOUT_MS): ReturnType<typeof run> {
+  process.env.NODE_OPTIONS = withModuleCache(process.env.NODE_OPTIONS);
+  return run({ files: [...files], concurrency: 3, timeout: timeoutMs });
+}
+
 if (import.meta.main) {
   const args = process.argv.slice(2);
   const files = orderedTestFiles(args.length > 0 ? args : ['test/**/*.test.ts']);
@@ -50,8 +64,7 @@ if (import.meta.main) {
     console.error(`error: no test file matches ${args.join(' ')}`);
     process.exit(2);
   }
-  process.env.NODE_OPTIONS = withModuleCache(process.env.NODE_OPTIONS);
-  const stream = run({ files, concurrency: 3 });
+  const stream = runFiles(files);
   stream.on('test:fail', () => {
     process.exitCode = 1;
   });
