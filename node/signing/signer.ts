@@ -144,8 +144,9 @@ export class Signer {
     requester: string,
   ): { entry: KeyEntry; share: KeyShare } {
     const entry = this.o.keys.byGroupKey(bytesToHex(groupKey));
-    const share = entry?.active;
-    if (!entry || !share) throw new FrostnetError('UNKNOWN_KEY', 'this party holds no such key');
+    if (!entry) throw new FrostnetError('UNKNOWN_KEY', 'this party holds no such key');
+    // A key whose first share here is still pending is refused as not settled yet (CONFLICT), not as unknown.
+    const share = this.o.keys.active(entry.name);
     if (!share.group.members.includes(requester) && requester !== this.o.self)
       throw new FrostnetError('UNAUTHORIZED', `${requester} is not a member of key ${entry.name}`, [
         requester,

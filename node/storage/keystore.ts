@@ -184,13 +184,14 @@ export class KeyStore {
 
   /**
    * UNKNOWN_KEY for a key this party holds no share of, saying why when it knows; CONFLICT for a key whose
-   * creation this party confirmed but that has not settled (its certificate is on its way from the others).
+   * first share here is pending (a DKG, or a reshare that makes this party a member): this party confirmed it,
+   * and it settles once the others' confirmations reach it.
    */
   private noShare(name: string): FrostnetError {
     if (this.entries.get(name)?.pending)
       return new FrostnetError(
         'CONFLICT',
-        `key ${name} is still being created: this party waits for the others' confirmations; try again once it settles`,
+        `key ${name} is not settled on this party yet (its new share waits for the others' confirmations): try again once it settles; "frostnet keys abandon" drops one that never will`,
       );
     const gone = this.removedKeys.get(name);
     if (gone)

@@ -206,6 +206,24 @@ describe('signer against a misbehaving coordinator', () => {
     await s.commit(randomBytes(32), drillRequest(randomBytes(32), 'party-3'), 'party-3');
   });
 
+  test('a key whose share here is still pending is refused as not settled yet, not as unknown', async () => {
+    const forming = makeKey(2, 3).get(SELF)!;
+    const confirmations = { sessionId: '00'.repeat(32), confirmation: '11'.repeat(32), signatures: {} };
+    await keys.setPending('forming', forming, { create: true, confirmations });
+    const req = (g: typeof group): SignRequestMsg => ({
+      ...drillRequest(randomBytes(32), 'party-2'),
+      groupKey: groupKey(g).toBytes(true),
+      epoch: g.epoch,
+    });
+    await assert.rejects(signer().commit(randomBytes(32), req(forming.group), 'party-2'), {
+      code: 'CONFLICT',
+      message: /key forming is not settled on this party yet/,
+    });
+    await assert.rejects(signer().commit(randomBytes(32), req(makeKey(2, 3).get(SELF)!.group), 'party-2'), {
+      code: 'UNKNOWN_KEY',
+    });
+  });
+
   test('an open refused by the policy gives its slot back; the same session id cannot open twice at once', async () => {
     let refuse = true;
     const s = signer({

@@ -62,7 +62,7 @@ describe('a key being created', () => {
       for (const use of [() => keys.active('c'), () => keys.settled('c')])
         assert.throws(use, {
           code: 'CONFLICT',
-          message: /key c is still being created.*try again once it settles/,
+          message: /key c is not settled on this party yet.*try again once it settles/,
         });
       assert.throws(() => keys.active('other'), { code: 'UNKNOWN_KEY', message: /no key named other/ });
       await keys.activatePending('c', confirmations);
