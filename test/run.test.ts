@@ -37,7 +37,7 @@ test('a file that never ends is ended after its time and counted as failed; the 
   delete process.env.NODE_TEST_CONTEXT;
   try {
     // The run ends: a hung file would keep this loop, and so this test, waiting.
-    for await (const e of runFiles(files, 3000))
+    for await (const e of runFiles(files, 8000))
       if (e.type === 'test:pass' || e.type === 'test:fail') ended.push(`${e.type} ${e.data.name}`);
   } finally {
     if (context !== undefined) process.env.NODE_TEST_CONTEXT = context;

@@ -47,7 +47,8 @@ export function orderedTestFiles(patterns: readonly string[], cwd?: string): str
 /**
  * How long one test file may run before it is ended and counted as failed. The longest take about 70 s here; a
  * file that hangs (code that loops, a promise that never settles) would otherwise hold the whole run until CI's
- * own limit ends it, with no word of which file it was.
+ * own limit ends it, with no word of which file it was. Only the file's own process is ended (SIGTERM): daemon
+ * processes, anvil or Chromium it started outlive it, and its after() hooks do not run.
  */
 export const FILE_TIMEOUT_MS = 10 * 60_000;
 

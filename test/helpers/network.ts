@@ -110,7 +110,7 @@ export class Network extends LocalNetwork {
   }
 
   /** Waits until each party of `members` (peer ids) that runs a daemon here holds key `name` settled. */
-  async untilSettled(name: string, members: readonly string[], waitMs = 30_000): Promise<void> {
+  async untilSettled(name: string, members: readonly string[], waitMs = 60_000): Promise<void> {
     const deadline = Date.now() + waitMs;
     const ours = this.parties.filter(
       (p) => members.includes(p.peerId) && (p.proc ?? p.inProcess) !== undefined,
